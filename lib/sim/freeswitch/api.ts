@@ -1,0 +1,342 @@
+/**
+ * The API commands the simulator answers (freeswitch-esl.md §1.2, §7, §8; replies as
+ * captured in fixtures/esl/api-replies.*). Unknown commands answer as mod_commands does.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Leg } from './leg.js';
+import type { SimSwitch } from './switch.js';
+import { endBridge, notifyKilled, pstnBehaviour, ringPstn, talk } from './flows.js';
+import { OriginateSyntaxError, parseEndpoint, parseOriginate } from './originate.js';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface ApiContext {
+  sw: SimSwitch;
+  /** Every originate the switch received, in order (tests read them back). */
+  onOriginate?: (args: string) => void;
+}
+
+export async function runApi(ctx: ApiContext, line: string): Promise<string> {
+  const sw = ctx.sw;
+  const trimmed = line.trim();
+  const sp = trimmed.indexOf(' ');
+  const cmd = sp < 0 ? trimmed : trimmed.slice(0, sp);
+  const args = sp < 0 ? '' : trimmed.slice(sp + 1).trim();
+  switch (cmd) {
+    case 'status':
+      return statusText(sw);
+    case 'show':
+      return show(sw, args);
+    case 'originate':
+      ctx.onOriginate?.(args);
+      return originate(sw, args);
+    case 'uuid_kill': {
+      const [uuid, cause] = args.split(/\s+/);
+      const leg = uuid ? sw.legs.get(uuid) : undefined;
+      if (!leg) return '-ERR No such channel!\n';
+      killLeg(sw, leg, cause || 'MANAGER_REQUEST');
+      return '+OK\n';
+    }
+    case 'uuid_exists':
+      return sw.legs.has(args) ? 'true' : 'false';
+    case 'uuid_getvar': {
+      const [uuid, name] = args.split(/\s+/);
+      const leg = uuid ? sw.legs.get(uuid) : undefined;
+      if (!leg || !name) return '-ERR No such channel!\n';
+      const v = leg.getVar(name);
+      return v === undefined ? '_undef_' : typeof v === 'string' ? v : v.join('|:');
+    }
+    case 'uuid_setvar': {
+      const m = /^(\S+)\s+(\S+)(?:\s+(.*))?$/.exec(args);
+      const leg = m ? sw.legs.get(m[1] as string) : undefined;
+      if (!m || !leg) return '-ERR No such channel!\n';
+      leg.setVar(m[2] as string, m[3] ?? '');
+      return '+OK\n';
+    }
+    case 'uuid_transfer': {
+      const parts = args.split(/\s+/);
+      const leg = parts[0] ? sw.legs.get(parts[0]) : undefined;
+      if (!leg) return '-ERR No such channel!\n';
+      return '+OK\n';
+    }
+    case 'global_getvar':
+      return args === 'recordings_dir' ? sw.recordingsDir : '';
+    case 'sofia':
+      return sofia(sw, args);
+    case 'user_exists': {
+      const [, id] = args.split(/\s+/);
+      return id && sw.extensions.has(id) ? 'true' : 'false';
+    }
+    case 'sofia_contact': {
+      const ext = args.split('@')[0] ?? '';
+      const setup = sw.extensions.get(ext);
+      return setup?.registered ? `sofia/internal/sip:${ext}@127.0.0.1:${sw.phonePort(ext)};transport=UDP` : 'error/user_not_registered';
+    }
+    default:
+      return `-ERR ${cmd} Command not found!\n`;
+  }
+}
+
+function statusText(sw: SimSwitch): string {
+  const s = Math.floor(sw.uptimeUs / 1e6);
+  return (
+    `UP 0 years, 0 days, ${Math.floor(s / 3600)} hours, ${Math.floor((s % 3600) / 60)} minutes, ${s % 60} seconds, 0 milliseconds, 0 microseconds\n` +
+    'FreeSWITCH (Version 1.11.1-release  64bit) is ready\n' +
+    `${sw.sessionsSinceStart} session(s) since startup\n` +
+    `${sw.legs.size} session(s) - peak ${sw.legs.size}, last 5min ${sw.legs.size} \n` +
+    '0 session(s) per Sec out of max 30, peak 3, last 5min 3 \n' +
+    '200 session(s) max\nmin idle cpu 0.00/90.67\nCurrent Stack Size/Max 240K/8192K\n'
+  );
+}
+
+/** `{"row_count": 0}\n` when empty (a space, no rows key, a newline); compact JSON otherwise. */
+function rowsJson(rows: Array<Record<string, string>>): string {
+  if (rows.length === 0) return '{"row_count": 0}\n';
+  return JSON.stringify({ row_count: rows.length, rows });
+}
+
+function channelRow(sw: SimSwitch, l: Leg, prefix = ''): Record<string, string> {
+  const created = l.times.created;
+  const app = l.getVar('current_application');
+  const appData = l.getVar('current_application_data');
+  const base: Record<string, string> = {
+    uuid: l.uuid,
+    direction: l.init.direction,
+    created: sw.stamp(created),
+    created_epoch: String(Math.floor(created / 1e6)),
+    name: l.init.channelName,
+    state: l.state,
+    cid_name: l.callerIdName,
+    cid_num: l.callerIdNumber,
+    ip_addr: l.init.networkAddr ?? '',
+    dest: l.init.destination,
+  };
+  if (!prefix) {
+    Object.assign(base, {
+      application: typeof app === 'string' ? app : '',
+      application_data: typeof appData === 'string' ? appData : '',
+      dialplan: 'XML',
+      context: l.init.context,
+      read_codec: l.hasMedia ? 'PCMA' : '',
+      read_rate: l.hasMedia ? '8000' : '',
+      read_bit_rate: l.hasMedia ? '64000' : '',
+      write_codec: l.hasMedia ? 'PCMA' : '',
+      write_rate: l.hasMedia ? '8000' : '',
+      write_bit_rate: l.hasMedia ? '64000' : '',
+      secure: '',
+      hostname: sw.hostname,
+    });
+  }
+  Object.assign(base, {
+    presence_id: l.init.presenceId ?? '',
+    presence_data: '',
+    accountcode: '',
+    callstate: l.callState,
+    callee_name: l.calleeIdName ?? '',
+    callee_num: l.calleeIdNumber ?? '',
+    callee_direction: l.calleeIdNumber ? 'SEND' : '',
+  });
+  return base;
+}
+
+function show(sw: SimSwitch, args: string): string {
+  const [what, ...rest] = args.split(/\s+/);
+  const json = rest.join(' ') === 'as json';
+  const legs = [...sw.legs.values()];
+  if (what === 'channels' && rest[0] === 'count') return `\n${legs.length} total.\n\n`;
+  if (what === 'channels') {
+    const rows = legs.map((l) => ({
+      ...channelRow(sw, l),
+      call_uuid: l.callUuid,
+      sent_callee_name: l.calleeIdName ?? '',
+      sent_callee_num: l.calleeIdNumber ?? '',
+      initial_cid_name: l.init.callerIdName,
+      initial_cid_num: l.init.callerIdNumber,
+      initial_ip_addr: l.init.networkAddr ?? '',
+      initial_dest: l.init.destination,
+      initial_dialplan: 'XML',
+      initial_context: l.init.context,
+    }));
+    return json ? rowsJson(rows) : rows.map((r) => Object.values(r).join(',')).join('\n') + `\n\n${rows.length} total.\n`;
+  }
+  if (what === 'calls') {
+    // one row per bridged call (caller side + b_*); still-ringing legs are rows of their own
+    const rows: Array<Record<string, string>> = [];
+    const seen = new Set<string>();
+    for (const l of legs) {
+      if (seen.has(l.uuid)) continue;
+      const partner = l.otherType === 'originatee' && l.times.bridged && l.other && sw.legs.has(l.other.uuid) && !l.other.hangupCause ? l.other : null;
+      if (l.otherType === 'originator' && l.times.bridged && l.other && sw.legs.has(l.other.uuid)) continue;
+      seen.add(l.uuid);
+      const row: Record<string, string> = { ...channelRow(sw, l), call_uuid: l.callUuid, hostname: sw.hostname, sent_callee_name: l.calleeIdName ?? '', sent_callee_num: l.calleeIdNumber ?? '' };
+      delete row.application;
+      if (partner) {
+        seen.add(partner.uuid);
+        for (const [k, v] of Object.entries(channelRow(sw, partner, 'b_'))) row[`b_${k}`] = v;
+        row.b_sent_callee_name = partner.callerIdName;
+        row.b_sent_callee_num = partner.callerIdNumber;
+        row.call_created_epoch = String(Math.floor(l.times.bridged / 1e6));
+      }
+      rows.push(row);
+    }
+    return json ? rowsJson(rows) : `${rows.length} total.\n`;
+  }
+  if (what === 'registrations') {
+    const rows = [...sw.extensions.entries()]
+      .filter(([, s]) => s.registered)
+      .map(([ext]) => ({
+        reg_user: ext,
+        realm: sw.domain,
+        token: `1-${sw.phonePort(ext)}@127.0.0.1`,
+        url: `sofia/internal/sip:${ext}@127.0.0.1:${sw.phonePort(ext)};transport=UDP`,
+        expires: String(Math.floor(sw.nowUs() / 1e6) + 120),
+        network_ip: '127.0.0.1',
+        network_port: String(sw.phonePort(ext)),
+        network_proto: 'udp',
+        hostname: sw.hostname,
+        metadata: '',
+      }));
+    return json ? rowsJson(rows) : `${rows.length} total.\n`;
+  }
+  return '-USAGE: show codec|endpoint|application|api|dialplan|file|timer|calls [count]|channels [count|like <match string>]|calls|detailed_calls|bridged_calls|detailed_bridged_calls|aliases|complete|chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status\n';
+}
+
+function sofia(sw: SimSwitch, args: string): string {
+  if (!/^status profile internal reg/.test(args)) return 'Invalid Profile!\n';
+  let out = '\nRegistrations:\n' + '='.repeat(97) + '\n';
+  let n = 0;
+  for (const [ext, s] of sw.extensions) {
+    if (!s.registered) continue;
+    n++;
+    out += `Call-ID:    \t1-${sw.phonePort(ext)}@127.0.0.1\nUser:       \t${ext}@${sw.domain}\nContact:    \t"" <sip:${ext}@127.0.0.1:${sw.phonePort(ext)};transport=UDP>\n`;
+    out += `Agent:      \tsipp-ext-${ext}\nStatus:     \tRegistered(UDP)(unknown) EXP(${sw.stamp(sw.nowUs() + 120e6)}) EXPSECS(120)\n`;
+    out += `Ping-Status:\tReachable\nPing-Time:\t0.00\nHost:       \t${sw.hostname}\nIP:         \t127.0.0.1\nPort:       \t${sw.phonePort(ext)}\n`;
+    out += `Auth-User:  \t${ext}\nAuth-Realm: \t${sw.domain}\nMWI-Account:\t${ext}@${sw.domain}\n\n`;
+  }
+  return out + `Total items returned: ${n}\n` + '='.repeat(97) + '\n';
+}
+
+/** Hang up a leg from outside; its bridged partner follows (uuid_kill, §3.4). */
+export function killLeg(sw: SimSwitch, leg: Leg, cause: string): void {
+  if (leg.hangupCause) return;
+  const partner = leg.other && sw.legs.has(leg.other.uuid) && leg.times.bridged ? leg.other : null;
+  if (partner) {
+    const [a, b] = leg.otherType === 'originatee' ? [leg, partner] : [partner, leg];
+    sw.hangup(leg, cause, { disposition: 'send_bye' });
+    void endBridge(sw, a, b, leg);
+    return;
+  }
+  sw.hangup(leg, cause, { disposition: leg.answerState === 'answered' ? 'send_bye' : 'send_cancel' });
+  notifyKilled(leg);
+  // an unanswered or unbridged leg is completed by the flow that owns it, or here
+  setImmediate(() => sw.complete(leg));
+}
+
+/**
+ * `originate`: the first leg rings; the job ends when it answers or fails (§3.4). The
+ * job result goes back at once; the application (bridge to the client) then runs on.
+ */
+async function originate(sw: SimSwitch, args: string): Promise<string> {
+  let parsed;
+  try {
+    parsed = parseOriginate(args);
+  } catch (err) {
+    return err instanceof OriginateSyntaxError && err.message.startsWith('-USAGE') ? `${err.message}\n` : '-ERR INVALID_URL\n';
+  }
+  const ep = parsed.endpoint;
+  const uuid = ep.vars.get('origination_uuid') ?? randomUUID();
+  if (!UUID_RE.test(uuid)) return '-ERR INVALID_URL\n';
+  if (ep.kind !== 'user') return '-ERR INVALID_URL\n';
+  const setup = sw.extensions.get(ep.target);
+  if (!setup) return '-ERR SUBSCRIBER_ABSENT\n';
+  // an unregistered user: no channel at all, only the job result (click2call-user-not-registered)
+  if (!setup.registered) return '-ERR USER_NOT_REGISTERED\n';
+  const vars: Array<[string, string]> = [...ep.vars.entries()];
+  const a = sw.userOutbound(ep.target, null, {
+    uuid,
+    vars,
+    callerIdName: ep.vars.get('origination_caller_id_name') ?? 'Outbound Call',
+    callerIdNumber: ep.vars.get('origination_caller_id_number') ?? '0000000000',
+    context: 'default',
+  });
+  sw.create(a);
+  sw.progress(a);
+  const timeoutMs = Number(ep.vars.get('originate_timeout') ?? '60') * 1000;
+  if (setup.mode === 'noanswer' || setup.ringMs >= timeoutMs) {
+    await sw.wait(timeoutMs);
+    if (!a.hangupCause) sw.hangup(a, 'NO_ANSWER', { disposition: 'send_cancel' });
+    sw.complete(a);
+    return '-ERR NO_ANSWER\n';
+  }
+  await sw.wait(setup.ringMs);
+  if (a.hangupCause) {
+    sw.complete(a);
+    return `-ERR ${a.hangupCause}\n`;
+  }
+  if (setup.mode === 'busy' || setup.mode === 'reject') {
+    const [cause, status] = setup.mode === 'busy' ? ['USER_BUSY', '486'] : ['CALL_REJECTED', '603'];
+    sw.hangup(a, cause, { sipTermStatus: status, disposition: 'recv_refuse' });
+    sw.complete(a);
+    return `-ERR ${cause}\n`;
+  }
+  sw.answer(a);
+  void runApplication(sw, a, parsed.app, parsed.exten);
+  return `+OK ${a.uuid}\n`;
+}
+
+/** After the first leg answered: `&bridge(...)` / an extension in a dialplan context / park. */
+async function runApplication(sw: SimSwitch, a: Leg, app: { name: string; args: string } | null, exten: string | null): Promise<void> {
+  await new Promise<void>((r) => setImmediate(r)); // the BACKGROUND_JOB goes out first
+  let target: { number: string; vars: Map<string, string> } | null = null;
+  if (app?.name === 'bridge') {
+    const ep = parseEndpoint(app.args);
+    if (ep.kind === 'gateway') target = { number: ep.target, vars: ep.vars };
+    else if (ep.kind === 'user') target = { number: ep.target, vars: ep.vars };
+  } else if (exten && /^\+?\d{3,16}$/.test(exten)) {
+    target = { number: exten, vars: new Map() };
+  }
+  if (!target) {
+    // park / playback / anything else: the leg stays up until it is killed
+    await talk(sw, -1, [a]);
+    sw.complete(a);
+    return;
+  }
+  const effective = a.getVar('effective_caller_id_number');
+  const cid = target.vars.get('origination_caller_id_number') ?? (typeof effective === 'string' ? effective : undefined);
+  const bVars: Array<[string, string]> = [...target.vars.entries()];
+  const isUser = app?.name === 'bridge' && parseEndpoint(app.args).kind === 'user';
+  if (isUser) {
+    // bridge to another phone: handled like a gateway leg but on the internal profile
+    const b = sw.userOutbound(target.number, a, { vars: bVars, ...(target.vars.get('origination_uuid') ? { uuid: target.vars.get('origination_uuid') as string } : {}) });
+    sw.create(b);
+    sw.progress(b);
+    await sw.wait(sw.extensions.get(target.number)?.ringMs ?? 2000);
+    sw.answer(b);
+    sw.bridge(a, b);
+    await talk(sw, sw.defaultTalkMs, [a, b]);
+    await endBridge(sw, a, b, b);
+    return;
+  }
+  const b = sw.gatewayOutbound(target.number, a, {
+    ...(target.vars.get('origination_uuid') ? { uuid: target.vars.get('origination_uuid') as string } : {}),
+    ...(cid ? { callerIdNumber: cid } : {}),
+    vars: bVars,
+  });
+  const out = await ringPstn(sw, b, Number(a.getVar('call_timeout') ?? '60') * 1000);
+  if (!out.answered) {
+    a.setVar('originate_disposition', out.cause);
+    a.setVar('last_bridge_hangup_cause', out.cause);
+    if (out.sipStatus) a.setVar('last_bridge_proto_specific_hangup_cause', `sip:${out.sipStatus}`);
+    if (!a.hangupCause) sw.hangup(a, 'NORMAL_CLEARING', { disposition: 'send_bye' });
+    sw.complete(a);
+    return;
+  }
+  // FreeSWITCH swaps caller and callee on the originated leg once it bridges (click2call-answered)
+  a.callerIdName = 'Outbound Call';
+  a.callerIdNumber = a.init.destination;
+  a.calleeIdName = 'Outbound Call';
+  a.calleeIdNumber = target.number;
+  sw.bridge(a, b);
+  await talk(sw, pstnBehaviour(sw, target.number).talkMs, [a, b]);
+  await endBridge(sw, a, b, a.hangupCause ? a : b);
+}

@@ -1,0 +1,242 @@
+/**
+ * Scripted call scenarios: the event sequences a real switch produces for the calls
+ * an office makes. Each names the capture it reproduces (fixtures/esl) or, where no
+ * capture exists, the reference section it follows (freeswitch-esl.md §3).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Leg } from './leg.js';
+import type { SimSwitch } from './switch.js';
+import { endBridge, ringPhone, ringPstn, talk } from './flows.js';
+
+export interface InboundOptions {
+  caller: string;
+  did: string;
+  /** Extensions rung at once (ring group) or one after another (`hunt: true`). */
+  extensions: string[];
+  hunt?: boolean;
+  /** Ring time per leg for a hunt, and call_timeout for a group (default 30 s). */
+  timeoutMs?: number;
+  talkMs?: number;
+  /** The caller gives up after this long without an answer. */
+  callerGivesUpMs?: number;
+  /** Who hangs up first once connected. */
+  hangupBy?: 'caller' | 'employee';
+  record?: boolean;
+  viaGateway?: string;
+  uuid?: string;
+  /** Transfer after `afterMs` of talk to another extension, blind or attended. */
+  transfer?: { to: string; kind: 'blind' | 'attended'; afterMs: number };
+}
+
+export interface ScenarioResult {
+  uuid: string;
+  legs: string[];
+  recording?: string;
+}
+
+/** inbound-ringgroup-answered / -missed; hunt and transfers per §3.2. */
+export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<ScenarioResult> {
+  const a = sw.trunkInbound(o.caller, o.did, { uuid: o.uuid ?? randomUUID(), ...(o.viaGateway ? { viaGateway: o.viaGateway } : {}) });
+  const result: ScenarioResult = { uuid: a.uuid, legs: [a.uuid] };
+  sw.create(a);
+  await sw.wait(20);
+  a.setVar('call_timeout', String(Math.round((o.timeoutMs ?? 30000) / 1000)));
+  a.setVar('hangup_after_bridge', 'true');
+  a.setVar('continue_on_fail', 'true');
+  a.setVar('current_application', 'bridge');
+  a.setVar('current_application_data', o.extensions.map((e) => `user/${e}@${sw.domain}`).join(o.hunt ? '|' : ','));
+  sw.progressMedia(a);
+  let record: { leg: Leg; path: string; startedUs: number } | undefined;
+  if (o.record !== false) {
+    const path = sw.recordingPath(a.uuid);
+    a.setVar('RECORD_STEREO', 'true');
+    sw.recordStart(a, path);
+    record = { leg: a, path, startedUs: sw.nowUs() };
+    result.recording = path;
+  }
+  const timeoutMs = o.timeoutMs ?? 30000;
+  const giveUp = o.callerGivesUpMs ?? Infinity;
+  const groups = o.hunt ? o.extensions.map((e) => [e]) : [o.extensions];
+  let winner: Leg | null = null;
+  let elapsed = 0;
+  const tried: Array<[Leg, string]> = [];
+  for (const group of groups) {
+    const live = group.filter((e) => sw.extensions.get(e)?.registered);
+    const legs = live.map((e) => sw.userOutbound(e, a));
+    for (const l of legs) {
+      sw.create(l);
+      result.legs.push(l.uuid);
+    }
+    for (const l of legs) sw.progress(l);
+    // who answers first, who refuses, within the ring time and the caller's patience
+    const plans = legs.map((l) => ({ leg: l, setup: sw.extensions.get(l.init.destination)! }));
+    const answering = plans.filter((p) => p.setup.mode === 'answer' && p.setup.ringMs < timeoutMs).sort((x, y) => x.setup.ringMs - y.setup.ringMs)[0];
+    const busy = plans.filter((p) => p.setup.mode === 'busy' || p.setup.mode === 'reject');
+    const until = Math.min(answering ? answering.setup.ringMs : timeoutMs, giveUp - elapsed);
+    for (const p of busy.sort((x, y) => x.setup.ringMs - y.setup.ringMs)) {
+      if (p.setup.ringMs >= until) continue;
+      sw.hangup(p.leg, 'USER_BUSY', { sipTermStatus: '486', disposition: 'recv_refuse' });
+      sw.complete(p.leg);
+      tried.push([p.leg, 'USER_BUSY']);
+    }
+    await sw.wait(Math.max(0, until));
+    elapsed += Math.max(0, until);
+    const ringing = legs.filter((l) => !l.hangupCause);
+    if (elapsed >= giveUp) {
+      // the carrier CANCELs: every leg ends ORIGINATOR_CANCEL (inbound-ringgroup-missed)
+      sw.hangup(a, 'ORIGINATOR_CANCEL', { sipTermStatus: '487', disposition: 'recv_cancel' });
+      for (const l of ringing) sw.hangup(l, 'ORIGINATOR_CANCEL', { disposition: 'send_cancel' });
+      for (const l of ringing) sw.complete(l);
+      if (record) sw.recordStop(a, record.path, (sw.nowUs() - record.startedUs) / 1e6);
+      sw.complete(a);
+      return result;
+    }
+    if (answering && until === answering.setup.ringMs) {
+      winner = answering.leg;
+      sw.answer(winner);
+      const losers = ringing.filter((l) => l !== winner);
+      for (const l of losers) {
+        l.setVar('group_dial_status', 'loser');
+        sw.hangup(l, 'LOSE_RACE', { disposition: 'send_cancel' });
+        tried.push([l, 'LOSE_RACE']);
+      }
+      tried.unshift([winner, 'NONE']);
+      sw.answer(a);
+      for (const l of losers) sw.complete(l);
+      break;
+    }
+    for (const l of ringing) {
+      sw.hangup(l, 'NO_ANSWER', { disposition: 'send_cancel' });
+      tried.push([l, 'NO_ANSWER']);
+    }
+    for (const l of ringing) sw.complete(l);
+  }
+  a.setVar('originated_legs', tried.map(([l]) => `${l.uuid};Outbound Call;${l.init.destination}`));
+  a.setVar('originate_causes', tried.map(([l, c]) => `${l.uuid};${c}`));
+  if (!winner) {
+    const cause = tried.length > 0 && tried.every(([, c]) => c === 'USER_BUSY') ? 'USER_BUSY' : 'NO_ANSWER';
+    a.setVar('originate_disposition', cause);
+    a.setVar('DIALSTATUS', cause === 'USER_BUSY' ? 'BUSY' : 'NOANSWER');
+    sw.hangup(a, cause, { disposition: 'send_refuse' });
+    if (record) sw.recordStop(a, record.path, (sw.nowUs() - record.startedUs) / 1e6);
+    sw.complete(a);
+    return result;
+  }
+  a.setVar('originate_disposition', 'SUCCESS');
+  a.setVar('DIALSTATUS', 'SUCCESS');
+  sw.bridge(a, winner);
+  let current = winner;
+  if (o.transfer) {
+    await talk(sw, o.transfer.afterMs, [a, current]);
+    current = o.transfer.kind === 'blind' ? await blindTransfer(sw, a, current, o.transfer.to, result) : await attendedTransfer(sw, a, current, o.transfer.to, result);
+  }
+  await talk(sw, o.talkMs ?? 5000, [a, current]);
+  await endBridge(sw, a, current, o.hangupBy === 'employee' ? current : a, record ? { record } : {});
+  return result;
+}
+
+/** The phone REFERs the caller elsewhere: B hangs up, A re-enters the dialplan (§3.2 item 6). */
+async function blindTransfer(sw: SimSwitch, a: Leg, b: Leg, to: string, result: ScenarioResult): Promise<Leg> {
+  sw.hangup(b, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
+  sw.unbridge(a, b);
+  sw.complete(b);
+  a.times.transfer = sw.nowUs();
+  a.setVar('transfer_history', `${Math.floor(sw.nowUs() / 1e6)}:${randomUUID()}:bl_xfer:${to}/default/XML`);
+  a.setVar('transfer_source', `${Math.floor(sw.nowUs() / 1e6)}:${randomUUID()}:bl_xfer:${to}/default/XML`);
+  const next = sw.userOutbound(to, a);
+  result.legs.push(next.uuid);
+  const out = await ringPhone(sw, next, 30000);
+  if (!out.answered) {
+    if (!next.hangupCause) sw.hangup(next, out.cause, { disposition: 'send_cancel' });
+    sw.complete(next);
+    return b;
+  }
+  sw.bridge(a, next);
+  return next;
+}
+
+/**
+ * Attended transfer: the employee calls a colleague (an internal call), then
+ * transfers; FreeSWITCH re-pairs the caller with the colleague's leg and the two
+ * consultation legs end with ATTENDED_TRANSFER (§3.2 item 6).
+ */
+async function attendedTransfer(sw: SimSwitch, a: Leg, b: Leg, to: string, result: ScenarioResult): Promise<Leg> {
+  const from = b.init.destination;
+  const c = sw.extensionInbound(from, to);
+  sw.create(c);
+  const d = sw.userOutbound(to, c);
+  result.legs.push(c.uuid, d.uuid);
+  const out = await ringPhone(sw, d, 30000);
+  if (!out.answered) {
+    sw.hangup(c, out.cause, { disposition: 'send_refuse' });
+    sw.complete(d);
+    sw.complete(c);
+    return b;
+  }
+  sw.answer(c);
+  sw.bridge(c, d);
+  await sw.wait(3000);
+  sw.unbridge(a, b);
+  sw.unbridge(c, d);
+  sw.hangup(b, 'ATTENDED_TRANSFER', { disposition: 'recv_bye' });
+  sw.hangup(c, 'ATTENDED_TRANSFER', { disposition: 'recv_bye' });
+  sw.complete(b);
+  sw.complete(c);
+  d.other = null;
+  sw.bridge(a, d);
+  return d;
+}
+
+export interface OutboundOptions {
+  extension: string;
+  number: string;
+  callerId?: string;
+  talkMs?: number;
+  uuid?: string;
+  hangupBy?: 'employee' | 'client';
+}
+
+/** outbound-answered / outbound-busy: an extension dials out through the gateway. */
+export async function outboundCall(sw: SimSwitch, o: OutboundOptions): Promise<ScenarioResult> {
+  const a = sw.extensionInbound(o.extension, o.number, { uuid: o.uuid ?? randomUUID() });
+  sw.create(a);
+  a.setVar('effective_caller_id_number', o.callerId ?? '4951234567');
+  a.setVar('call_timeout', '60');
+  const b = sw.gatewayOutbound(o.number, a, { callerIdNumber: o.callerId ?? '4951234567' });
+  const result: ScenarioResult = { uuid: a.uuid, legs: [a.uuid, b.uuid] };
+  const out = await ringPstn(sw, b, 60000, () => sw.progressMedia(a));
+  if (!out.answered) {
+    a.setVar('last_bridge_hangup_cause', out.cause);
+    if (out.sipStatus) a.setVar('last_bridge_proto_specific_hangup_cause', `sip:${out.sipStatus}`);
+    a.setVar('originate_disposition', out.cause);
+    await sw.wait(20);
+    sw.hangup(a, out.cause, { disposition: 'send_refuse' });
+    sw.complete(a);
+    return result;
+  }
+  sw.answer(a);
+  sw.bridge(a, b);
+  await talk(sw, o.talkMs ?? 4000, [a, b]);
+  await endBridge(sw, a, b, o.hangupBy === 'client' ? b : a);
+  return result;
+}
+
+/** An extension calls another one: internal only, never sent to Bitrix24 by default. */
+export async function internalCall(sw: SimSwitch, from: string, to: string, talkMs = 3000): Promise<ScenarioResult> {
+  const a = sw.extensionInbound(from, to);
+  sw.create(a);
+  const b = sw.userOutbound(to, a);
+  const out = await ringPhone(sw, b, 30000);
+  if (!out.answered) {
+    sw.hangup(a, out.cause, { disposition: 'send_refuse' });
+    if (!b.hangupCause) sw.hangup(b, 'ORIGINATOR_CANCEL', { disposition: 'send_cancel' });
+    sw.complete(b);
+    sw.complete(a);
+    return { uuid: a.uuid, legs: [a.uuid, b.uuid] };
+  }
+  sw.answer(a);
+  sw.bridge(a, b);
+  await talk(sw, talkMs, [a, b]);
+  await endBridge(sw, a, b, a);
+  return { uuid: a.uuid, legs: [a.uuid, b.uuid] };
+}
