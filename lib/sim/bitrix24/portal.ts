@@ -1,0 +1,449 @@
+/**
+ * The Bitrix24 portal emulator: REST (webhook and OAuth), the OAuth server, limits,
+ * batch, uploads and the event sender, as bitrix24-telephony.md §1-§11 and its
+ * checklist §14 describe. A Fastify app built on demand; state and journal readable.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import qs from 'qs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LeakyBucket } from './bucket.js';
+import { RestError } from './errors.js';
+import { PortalState } from './state.js';
+import * as tel from './telephony.js';
+import { eventBind, eventGet, eventUnbind, userGet, type ListResult } from './methods.js';
+import { Journal } from '../freeswitch/journal.js';
+import { parseMultipart } from './multipart.js';
+
+export interface PortalRequest {
+  method: string;
+  params: Record<string, unknown>;
+  auth: 'oauth' | 'webhook' | 'none';
+  status: number;
+  error?: string;
+  result?: unknown;
+  at: number;
+  /** Set for sub-calls of a batch. */
+  batch?: boolean;
+}
+
+export interface EmulatorOptions {
+  port?: number;
+  host?: string;
+  /** The portal's public host (the `domain` of events, the host of client_endpoint). */
+  domain?: string;
+  clientId?: string;
+  clientSecret?: string;
+  scopes?: string;
+  /** Leaky bucket: burst X and drain Y per second (default 50 and 2). */
+  burst?: number;
+  drainPerSec?: number;
+  accessTokenTtlSec?: number;
+  webhookAllowedForRegister?: boolean;
+  now?: () => number;
+}
+
+type Method = (ctx: tel.CallContext, p: tel.Params) => unknown;
+
+const METHODS: Record<string, Method> = {
+  'telephony.externalcall.register': tel.register,
+  'telephony.externalcall.finish': tel.finish,
+  'telephony.externalcall.attachrecord': tel.attachRecord,
+  'telephony.externalcall.show': tel.showHide('show'),
+  'telephony.externalcall.hide': tel.showHide('hide'),
+  'telephony.externalcall.searchcrmentities': tel.searchCrmEntities,
+  'telephony.externalline.add': tel.lineAdd,
+  'telephony.externalline.update': tel.lineUpdate,
+  'telephony.externalline.delete': tel.lineDelete,
+  'telephony.externalline.get': tel.lineGet,
+  'user.get': userGet,
+  'event.bind': eventBind,
+  'event.get': eventGet,
+  'event.unbind': eventUnbind,
+};
+
+const SCOPE_OF: Record<string, string> = { telephony: 'telephony', user: 'user' };
+
+interface Token {
+  userId: number;
+  expiresAt: number;
+}
+
+export class Bitrix24Emulator {
+  readonly state = new PortalState();
+  readonly journal = new Journal<PortalRequest>();
+  readonly now: () => number;
+  readonly bucket: LeakyBucket;
+  readonly domain: string;
+  readonly app: { id: string; clientId: string; clientSecret: string; memberId: string; applicationToken: string; scopes: string; installed: boolean };
+  readonly webhook = { userId: 1, secret: randomBytes(8).toString('hex') };
+  webhookAllowedForRegister: boolean;
+  accessTokenTtlSec: number;
+  /** Methods answering 429 OPERATION_TIME_LIMIT. */
+  readonly blockedMethods = new Set<string>();
+  private readonly tokens = new Map<string, Token>();
+  private readonly refreshTokens = new Map<string, { userId: number; used: boolean }>();
+  private readonly uploads = new Map<string, string>();
+  private outage: 'none' | 'reset' | 'http500' = 'none';
+  slowMs = 0;
+  readonly app_: FastifyInstance;
+  url = '';
+
+  constructor(private readonly opts: EmulatorOptions = {}) {
+    this.now = opts.now ?? Date.now;
+    this.bucket = new LeakyBucket(opts.burst ?? 50, opts.drainPerSec ?? 2, this.now);
+    this.domain = opts.domain ?? 'example.bitrix24.com';
+    this.webhookAllowedForRegister = opts.webhookAllowedForRegister ?? false;
+    this.accessTokenTtlSec = opts.accessTokenTtlSec ?? 3600;
+    this.app = {
+      id: '7',
+      clientId: opts.clientId ?? 'local.65f1e2d3c4b5a6.12345678',
+      clientSecret: opts.clientSecret ?? randomBytes(16).toString('hex'),
+      memberId: randomBytes(16).toString('hex'),
+      applicationToken: randomBytes(16).toString('hex'),
+      scopes: opts.scopes ?? 'telephony,user',
+      installed: false,
+    };
+    this.app_ = this.build();
+  }
+
+  // ---- control --------------------------------------------------------------------------
+
+  async listen(port = this.opts.port ?? 0, host = this.opts.host ?? '127.0.0.1'): Promise<string> {
+    await this.app_.listen({ port, host });
+    const addr = this.app_.server.address();
+    const p = typeof addr === 'object' && addr ? addr.port : port;
+    this.url = `http://${host}:${p}`;
+    return this.url;
+  }
+
+  async close(): Promise<void> {
+    await this.app_.close();
+  }
+
+  /** The REST base of the OAuth app (client_endpoint). */
+  get restUrl(): string {
+    return `${this.url}/rest/`;
+  }
+
+  get webhookUrl(): string {
+    return `${this.url}/rest/${this.webhook.userId}/${this.webhook.secret}/`;
+  }
+
+  setOutage(mode: 'none' | 'reset' | 'http500'): void {
+    this.outage = mode;
+  }
+
+  /** Issue a token pair as an install or a code exchange would. */
+  issueTokens(userId = 1): { access_token: string; refresh_token: string; expires: number; expires_in: number } {
+    const access = randomBytes(20).toString('hex');
+    const refresh = randomBytes(20).toString('hex');
+    const expires = Math.floor(this.now() / 1000) + this.accessTokenTtlSec;
+    this.tokens.set(access, { userId, expiresAt: expires * 1000 });
+    this.refreshTokens.set(refresh, { userId, used: false });
+    return { access_token: access, refresh_token: refresh, expires, expires_in: this.accessTokenTtlSec };
+  }
+
+  /** Expire every access token now (the next call gets 401 expired_token). */
+  expireTokens(): void {
+    for (const t of this.tokens.values()) t.expiresAt = 0;
+  }
+
+  authBlock(tokens: { access_token: string; refresh_token?: string; expires: number } | null, userId = 1): Record<string, string> {
+    return {
+      ...(tokens ? { access_token: tokens.access_token, expires: String(tokens.expires), expires_in: String(this.accessTokenTtlSec) } : {}),
+      scope: this.app.scopes,
+      domain: this.domain,
+      server_endpoint: `${this.url}/rest/`,
+      status: 'L',
+      client_endpoint: this.restUrl,
+      member_id: this.app.memberId,
+      user_id: String(userId),
+      ...(tokens?.refresh_token ? { refresh_token: tokens.refresh_token } : {}),
+      application_token: this.app.applicationToken,
+    };
+  }
+
+  /** POST an event to a URL exactly as the queue server does (§10.1): form, PHP keys, strings, no retry. */
+  async postEvent(url: string, event: string, data: Record<string, unknown>, auth: Record<string, string>, handlerId = '1'): Promise<number> {
+    const body = qs.stringify(
+      { event, event_handler_id: handlerId, data: stringify(data), ts: String(Math.floor(this.now() / 1000)), auth },
+      { skipNulls: true, encodeValuesOnly: false },
+    );
+    try {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      await res.arrayBuffer();
+      return res.status;
+    } catch {
+      return 0; // delivery is at most once: a failure is only logged on the portal's side
+    }
+  }
+
+  /** Install the local application: ONAPPINSTALL with tokens to its install handler. */
+  async install(handlerUrl: string, userId = 1): Promise<number> {
+    const tokens = this.issueTokens(userId);
+    this.app.installed = true;
+    return this.postEvent(handlerUrl, 'ONAPPINSTALL', { VERSION: '1', ACTIVE: 'Y', INSTALLED: 'Y', LANGUAGE_ID: 'en' }, this.authBlock(tokens, userId));
+  }
+
+  private handlersFor(event: string): string[] {
+    return this.state.handlers.filter((h) => h.appId === this.app.id && h.event === event).map((h) => h.handler);
+  }
+
+  /**
+   * A user clicks a number in the CRM (§10.3): the portal registers the call itself
+   * (TYPE 1, CRM_CREATE from the line) and sends ONEXTERNALCALLSTART to the app.
+   */
+  async clickToCall(o: { userId: number; phone: string; lineNumber?: string; crmEntityType?: string; crmEntityId?: number; twice?: boolean }): Promise<{ callId: string; statuses: number[] }> {
+    const handlers = this.handlersFor('ONEXTERNALCALLSTART');
+    if (!this.app.installed || handlers.length === 0) throw new Error('the app has not bound ONEXTERNALCALLSTART');
+    const line = this.state.lines.find((l) => l.appId === this.app.id && l.NUMBER === o.lineNumber);
+    const res = tel.registerCall(this.ctx('oauth', o.userId, ''), {
+      userId: o.userId, phone: o.phone.replace(/[^0-9+]/g, ''), type: 1, start: new Date(this.now()).toISOString().replace(/\.\d+Z$/, '+00:00'),
+      line: o.lineNumber ?? null, externalId: null, crmCreate: (line?.CRM_AUTO_CREATE ?? 'Y') === 'Y',
+      crmEntityType: o.crmEntityType ?? null, crmEntityId: o.crmEntityId ?? null, show: false, by: 'click2call',
+    });
+    const callId = String(res.CALL_ID);
+    const data = {
+      PHONE_NUMBER: o.phone, PHONE_NUMBER_INTERNATIONAL: o.phone, EXTENSION: '', USER_ID: o.userId, CALL_LIST_ID: 0,
+      LINE_NUMBER: o.lineNumber ?? '', IS_MOBILE: 0, CALL_ID: callId,
+      CRM_ENTITY_TYPE: res.CRM_ENTITY_TYPE || null, CRM_ENTITY_ID: res.CRM_ENTITY_ID ?? null,
+    };
+    const tokens = this.issueTokens(o.userId);
+    const statuses: number[] = [];
+    for (const h of handlers) {
+      statuses.push(await this.postEvent(h, 'ONEXTERNALCALLSTART', data, this.authBlock(tokens, o.userId)));
+      if (o.twice) statuses.push(await this.postEvent(h, 'ONEXTERNALCALLSTART', data, this.authBlock(tokens, o.userId)));
+    }
+    return { callId, statuses };
+  }
+
+  /** A visitor asks for a callback in a CRM form (§10.4): no CALL_ID, no USER_ID. */
+  async callbackRequest(o: { phone: string; text?: string; voice?: string; lineNumber?: string; crmEntityType?: string; crmEntityId?: number }): Promise<number[]> {
+    const handlers = this.handlersFor('ONEXTERNALCALLBACKSTART');
+    if (!this.app.installed || handlers.length === 0) throw new Error('the app has not bound ONEXTERNALCALLBACKSTART');
+    const data = {
+      PHONE_NUMBER: o.phone, TEXT: o.text ?? 'A callback was ordered from the website', VOICE: o.voice ?? 'ruinternalfemale',
+      CRM_ENTITY_TYPE: o.crmEntityType ?? null, CRM_ENTITY_ID: o.crmEntityId ?? null, LINE_NUMBER: o.lineNumber ?? null,
+    };
+    const out: number[] = [];
+    for (const h of handlers) out.push(await this.postEvent(h, 'ONEXTERNALCALLBACKSTART', data, this.authBlock(null)));
+    return out;
+  }
+
+  // ---- REST -----------------------------------------------------------------------------
+
+  private ctx(authType: 'oauth' | 'webhook', userId: number, accessToken: string): tel.CallContext {
+    return {
+      state: this.state,
+      appId: authType === 'oauth' ? this.app.id : '',
+      authType,
+      userId,
+      portalHost: this.domain,
+      accessToken,
+      now: this.now,
+      webhookAllowedForRegister: this.webhookAllowedForRegister,
+      baseUrl: this.url,
+      registerUpload: (token, callId) => this.uploads.set(token, callId),
+    };
+  }
+
+  /** Run one method; throws RestError. `List` results carry total/next. */
+  private call(method: string, params: tel.Params, ctx: tel.CallContext): { result: unknown; total?: number; next?: number } {
+    const fn = METHODS[method];
+    if (!fn) throw new RestError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!');
+    if (this.blockedMethods.has(method)) throw new RestError(429, 'OPERATION_TIME_LIMIT', 'Method is blocked due to operation time limit.');
+    const scope = SCOPE_OF[method.split('.')[0] ?? ''];
+    const granted = ctx.authType === 'oauth' ? this.app.scopes.split(',') : ['telephony', 'user'];
+    if (scope && !granted.includes(scope)) {
+      throw new RestError(403, 'insufficient_scope', 'The request requires higher privileges than provided by the webhook token');
+    }
+    const out = fn(ctx, params);
+    if (method === 'user.get') {
+      const l = out as ListResult;
+      return { result: l.list, total: l.total, ...(l.next !== undefined ? { next: l.next } : {}) };
+    }
+    return { result: out };
+  }
+
+  private envelope(body: Record<string, unknown>): Record<string, unknown> {
+    const t = this.now() / 1000;
+    return { ...body, time: { start: t, finish: t, duration: 0, processing: 0, date_start: new Date(this.now()).toISOString(), date_finish: new Date(this.now()).toISOString(), operating_reset_at: Math.floor(t) + 600, operating: 0 } };
+  }
+
+  private authenticate(pathUser: string | undefined, pathSecret: string | undefined, params: tel.Params): tel.CallContext {
+    if (pathUser !== undefined) {
+      if (Number(pathUser) === this.webhook.userId && pathSecret === this.webhook.secret) return this.ctx('webhook', this.webhook.userId, '');
+      throw new RestError(401, 'NO_AUTH_FOUND', 'Wrong authorization data');
+    }
+    const token = typeof params.auth === 'string' ? params.auth : '';
+    const t = this.tokens.get(token);
+    if (!t) throw new RestError(401, 'NO_AUTH_FOUND', 'Wrong authorization data');
+    if (t.expiresAt <= this.now()) throw new RestError(401, 'expired_token', 'The access token provided has expired');
+    return this.ctx('oauth', t.userId, token);
+  }
+
+  private async rest(req: FastifyRequest, reply: FastifyReply, segments: string[]): Promise<unknown> {
+    if (this.outage === 'reset') {
+      req.raw.socket.destroy();
+      return reply.hijack();
+    }
+    if (this.slowMs > 0) await sleep(this.slowMs);
+    if (this.outage === 'http500') return reply.code(500).send({ error: 'INTERNAL_SERVER_ERROR', error_description: 'Internal server error' });
+    const raw = segments[segments.length - 1] ?? '';
+    const method = raw.replace(/\.(json|xml)$/i, '').toLowerCase();
+    const [pathUser, pathSecret] = segments.length === 3 ? segments : [undefined, undefined];
+    const params = { ...(req.query as Record<string, unknown>), ...bodyObject(req.body) };
+    const entry: PortalRequest = { method, params, auth: pathUser ? 'webhook' : typeof params.auth === 'string' ? 'oauth' : 'none', status: 200, at: this.now() };
+    try {
+      if (!this.bucket.take()) throw new RestError(503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests');
+      const ctx = this.authenticate(pathUser, pathSecret, params);
+      const { auth: _auth, ...rest } = params;
+      entry.params = rest;
+      const out = method === 'batch' ? this.batch(rest, ctx) : this.call(method, rest, ctx);
+      entry.result = out.result;
+      this.journal.push(entry);
+      return reply.code(200).header('content-type', 'application/json; charset=utf-8').send(this.envelope(out));
+    } catch (err) {
+      if (!(err instanceof RestError)) throw err;
+      entry.status = err.status;
+      entry.error = err.error;
+      this.journal.push(entry);
+      return reply.code(err.status).send({ error: err.error, error_description: err.description });
+    }
+  }
+
+  /** batch: sequential, `$result[key][field]` references, 50-command cap, halt, `[]` for empty maps (§3.3). */
+  private batch(params: tel.Params, ctx: tel.CallContext): { result: unknown } {
+    const keys = Object.keys(params);
+    const cmdKey = keys.find((k) => k.toLowerCase() === 'cmd');
+    const haltKey = keys.find((k) => k.toLowerCase() === 'halt');
+    const halt = haltKey ? ['1', 'true', 1, true].includes(params[haltKey] as string) : false;
+    const cmd = cmdKey ? params[cmdKey] : undefined;
+    const entries: Array<[string, unknown]> = Array.isArray(cmd) ? cmd.map((v, i) => [String(i), v]) : cmd && typeof cmd === 'object' ? Object.entries(cmd) : [];
+    const result: Record<string, unknown> = {};
+    const errors: Record<string, unknown> = {};
+    const totals: Record<string, unknown> = {};
+    const nexts: Record<string, unknown> = {};
+    let n = 0;
+    for (const [key, value] of entries) {
+      if (typeof value !== 'string') continue;
+      n++;
+      if (n > 50) {
+        errors[key] = { error: 'ERROR_BATCH_LENGTH_EXCEEDED', error_description: 'Max batch length exceeded' };
+        continue;
+      }
+      const q = value.indexOf('?');
+      const sub = (q < 0 ? value : value.slice(0, q)).replace(/\.json$/i, '').toLowerCase();
+      const query = substitute(q < 0 ? '' : value.slice(q + 1), result);
+      const subParams = qs.parse(query, { depth: 10, arrayLimit: 1000 }) as tel.Params;
+      delete subParams.auth;
+      try {
+        if (sub === 'batch') throw new RestError(405, 'ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage');
+        const out = this.call(sub, subParams, ctx);
+        result[key] = out.result;
+        if (out.total !== undefined) totals[key] = out.total;
+        if (out.next !== undefined) nexts[key] = out.next;
+        this.journal.push({ method: sub, params: subParams, auth: ctx.authType, status: 200, result: out.result, at: this.now(), batch: true });
+      } catch (err) {
+        if (!(err instanceof RestError)) throw err;
+        errors[key] = { error: err.error, error_description: err.description };
+        this.journal.push({ method: sub, params: subParams, auth: ctx.authType, status: err.status, error: err.error, at: this.now(), batch: true });
+        if (halt) break;
+      }
+    }
+    const map = (o: Record<string, unknown>): unknown => (Object.keys(o).length === 0 ? [] : o);
+    return { result: { result: map(result), result_error: map(errors), result_total: map(totals), result_next: map(nexts), result_time: [] } };
+  }
+
+  private oauth(req: FastifyRequest, reply: FastifyReply): unknown {
+    const p = { ...(req.query as Record<string, unknown>), ...bodyObject(req.body) };
+    const fail = (status: number, error: string, description: string): unknown => reply.code(status).send({ error, error_description: description });
+    if (p.client_id !== this.app.clientId || p.client_secret !== this.app.clientSecret) return fail(401, 'invalid_client', 'Invalid client credentials');
+    if (p.grant_type !== 'refresh_token') return fail(400, 'invalid_request', 'Unsupported grant_type');
+    const rt = this.refreshTokens.get(String(p.refresh_token ?? ''));
+    if (!rt || rt.used) return fail(400, 'invalid_grant', 'Invalid refresh token');
+    rt.used = true; // refresh tokens rotate: reuse is refused
+    const tokens = this.issueTokens(rt.userId);
+    return reply.send({
+      ...tokens, client_endpoint: this.restUrl, domain: 'oauth.bitrix.info', member_id: this.app.memberId,
+      scope: this.app.scopes, server_endpoint: `${this.url}/rest/`, status: 'L', user_id: rt.userId,
+    });
+  }
+
+  private upload(req: FastifyRequest, reply: FastifyReply): unknown {
+    const q = req.query as Record<string, string>;
+    const token = String(q.token ?? '').split('|')[2] ?? '';
+    const callId = this.uploads.get(token);
+    const t = this.tokens.get(String(q.auth ?? ''));
+    const send = (status: number, body: unknown): unknown => reply.code(status).send(body);
+    if (!t || !callId) return send(401, { error: 'NO_AUTH_FOUND', error_description: 'Wrong authorization data' });
+    const ct = String(req.headers['content-type'] ?? '');
+    const parts = Buffer.isBuffer(req.body) ? parseMultipart(req.body, ct) : [];
+    const file = parts.find((p) => p.name === 'file' && p.filename !== undefined);
+    this.journal.push({ method: 'upload', params: { callId, filename: file?.filename, size: file?.data.length }, auth: 'oauth', status: file ? 200 : 400, at: this.now() });
+    if (!file) return send(400, { error: 'ERROR_CORE', error_description: 'Error: required parameter file is not found' });
+    if (!/\.(mp3|wav)$/i.test(file.filename ?? '')) return send(400, { error: 'ERROR_CORE', error_description: 'Wrong file extension. Only wav and mp3 are allowed' });
+    this.uploads.delete(token);
+    const fileId = tel.storeFile(this.state, callId, file.filename as string, file.data, 'upload');
+    return send(200, this.envelope({ result: { FILE_ID: fileId } }));
+  }
+
+  private build(): FastifyInstance {
+    const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 * 1024 });
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+      done(null, qs.parse(String(body), { depth: 10, arrayLimit: 1000, parameterLimit: 10000 }));
+    });
+    app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    app.get('/oauth/token/', (req, reply) => this.oauth(req, reply));
+    app.post('/oauth/token/', (req, reply) => this.oauth(req, reply));
+    app.post('/rest/upload.json', (req, reply) => this.upload(req, reply));
+    const handler = (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+      const path = (req.params as { '*': string })['*'];
+      return this.rest(req, reply, path.split('/').filter(Boolean));
+    };
+    app.get('/rest/*', handler);
+    app.post('/rest/*', handler);
+    return app;
+  }
+}
+
+function bodyObject(body: unknown): Record<string, unknown> {
+  return body && typeof body === 'object' && !Buffer.isBuffer(body) && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+}
+
+/** `$result[key][field][0]` → the value from an earlier command (double-encoded in forms). */
+function substitute(query: string, results: Record<string, unknown>): string {
+  const decoded = query.replace(/%24result((?:%5B[^%&=]*%5D)+)/gi, (_m, path: string) => `$result${decodeURIComponent(path)}`);
+  return decoded.replace(/\$result((?:\[[^\]]*\])+)/g, (_m, path: string) => {
+    const keys = [...path.matchAll(/\[([^\]]*)\]/g)].map((m) => m[1] as string);
+    let v: unknown = results;
+    for (const k of keys) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+    return v === undefined || v === null ? '' : encodeURIComponent(String(v));
+  });
+}
+
+/** Event values on the wire are strings; nulls and empty arrays are dropped; booleans become 1/0. */
+function stringify(v: unknown): unknown {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === 'boolean') return v ? '1' : '0';
+  if (typeof v === 'number') return String(v);
+  if (Array.isArray(v)) return v.length === 0 ? undefined : v.map(stringify);
+  if (typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const s = stringify(x);
+      if (s !== undefined) out[k] = s;
+    }
+    return out;
+  }
+  return v;
+}
+
+export async function startBitrix24Emulator(opts: EmulatorOptions = {}): Promise<Bitrix24Emulator> {
+  const emu = new Bitrix24Emulator(opts);
+  await emu.listen();
+  return emu;
+}
+
+export { randomUUID };
