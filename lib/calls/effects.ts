@@ -1,0 +1,50 @@
+/** What the call model asks the outside world to do: plain values, no I/O. */
+export type CallType = 1 | 2 | 4;
+
+export interface RegisterEffect {
+  kind: 'register';
+  call: string;
+  /** EXTERNAL_CALL_ID: the FreeSWITCH call UUID, always (design.md lessons). */
+  externalCallId: string;
+  type: CallType;
+  /** The employee's extension; null = nobody known yet (the executor uses the default user). */
+  extension: string | null;
+  phone: string;
+  line: string | null;
+  startIso: string;
+  show: boolean;
+  crmCreate: boolean;
+}
+
+/** A call Bitrix24 registered itself (click-to-call): its CALL_ID is known. */
+export interface AdoptEffect {
+  kind: 'adopt';
+  call: string;
+  b24CallId: string;
+}
+
+export interface CardEffect {
+  kind: 'show' | 'hide';
+  call: string;
+  extensions: string[];
+}
+
+export interface FinishEffect {
+  kind: 'finish';
+  call: string;
+  /** Who talked last (or dialled); null when nobody answered. */
+  extension: string | null;
+  /** Unanswered: the ringing employees in order, the first that maps owns the call. */
+  candidates: string[];
+  duration: number;
+  status: string;
+  addToChat: boolean;
+}
+
+export interface AttachEffect {
+  kind: 'attach';
+  call: string;
+  path: string;
+}
+
+export type Effect = RegisterEffect | AdoptEffect | CardEffect | FinishEffect | AttachEffect;

@@ -1,0 +1,503 @@
+/**
+ * The call model: FreeSWITCH legs folded into Bitrix24 calls. Deterministic, no I/O:
+ * typed channel events in, effects out (design.md "lib/calls"). The rules and the
+ * evidence for them are in freeswitch-esl.md §3 and fixtures/README.md.
+ */
+import type { ChannelEvent } from '../events/channel-event.js';
+import type { Effect } from './effects.js';
+import { incomingStatus, outgoingStatus } from './status.js';
+import { compileRules, normalizeNumber, type NumberRule } from './numbers.js';
+
+export type CardPolicy = 'ring' | 'answer' | 'never';
+
+export interface ModelConfig {
+  trunkProfiles: readonly string[];
+  /** Which header carries the DID on an incoming trunk leg. */
+  didSource: 'sip_to_user' | 'sip_req_user' | 'destination';
+  /** DID → LINE_NUMBER; a DID not listed is its own line. */
+  lines: Readonly<Record<string, string>>;
+  /** Gateway → LINE_NUMBER for outgoing calls; default: the caller ID the gateway leg used. */
+  gatewayLines: Readonly<Record<string, string>>;
+  numberRules: readonly NumberRule[];
+  sendInternal: boolean;
+  crmCreateIncoming: boolean;
+  crmCreateOutgoing: boolean;
+  addToChat: boolean;
+  cardPolicy: CardPolicy;
+  cardPolicyByExtension: Readonly<Record<string, CardPolicy>>;
+  /** Channel variable a dialplan sets to the recording path (besides RECORD_STOP). */
+  recordVariable: string | null;
+}
+
+export const defaultModelConfig: ModelConfig = {
+  trunkProfiles: ['external'],
+  didSource: 'sip_to_user',
+  lines: {},
+  gatewayLines: {},
+  numberRules: [],
+  sendInternal: false,
+  crmCreateIncoming: true,
+  crmCreateOutgoing: true,
+  addToChat: true,
+  cardPolicy: 'ring',
+  cardPolicyByExtension: {},
+  recordVariable: 'b24_record_path',
+};
+
+type LegKind = 'trunk' | 'extension' | 'other';
+
+interface LegState {
+  uuid: string;
+  kind: LegKind;
+  fsDirection: 'inbound' | 'outbound';
+  extension: string | null;
+  call: string | null;
+  createdUs: number;
+  answeredUs: number;
+  hungUp: boolean;
+  hangupUs: number;
+  cause: string | undefined;
+  sipTermStatus: string | undefined;
+  firstBridgeUs: number;
+  completed: boolean;
+  destroyed: boolean;
+  billsec: number | null;
+}
+
+interface CallState {
+  key: string;
+  kind: 'inbound' | 'outbound' | 'internal' | 'pending';
+  anchor: string;
+  trunkLeg: string | null;
+  phone: string;
+  line: string | null;
+  startUs: number;
+  registered: boolean;
+  /** Extensions that rang, in order, and the legs ringing them now. */
+  rang: string[];
+  ringingLegs: Map<string, string>;
+  shown: Set<string>;
+  /** The employee talking to the client now (or who dialled out). */
+  employee: string | null;
+  answered: boolean;
+  employeeCauses: string[];
+  legs: Set<string>;
+  recordings: string[];
+  b24CallId: string | null;
+  finished: boolean;
+}
+
+/**
+ * Talk time of the client's leg: its billsec when it was answered as it was bridged
+ * (FreeSWITCH's own figure), else hang-up minus first bridge (an IVR answered it
+ * earlier, so billsec would count the IVR too).
+ */
+function talkSeconds(trunk: LegState): number {
+  const bridgedLate = trunk.answeredUs > 0 && trunk.firstBridgeUs - trunk.answeredUs > 1_000_000;
+  if (trunk.billsec !== null && !bridgedLate) return trunk.billsec;
+  return Math.max(1, Math.round((trunk.hangupUs - trunk.firstBridgeUs) / 1e6));
+}
+
+const isoFromUs = (us: number): string => new Date(Math.floor(us / 1000)).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+
+export class CallModel {
+  private readonly legs = new Map<string, LegState>();
+  private readonly calls = new Map<string, CallState>();
+  /** Finished calls whose legs still exist (a late RECORD_STOP can name them). */
+  private readonly ended = new Map<string, CallState>();
+  private readonly rules: Array<[RegExp, string]>;
+
+  constructor(private readonly cfg: ModelConfig = defaultModelConfig) {
+    this.rules = compileRules(cfg.numberRules);
+  }
+
+  get liveCalls(): number {
+    return this.calls.size;
+  }
+
+  get liveLegs(): number {
+    return this.legs.size;
+  }
+
+  /** The Bitrix24-relevant state of a call (for logs and tests). */
+  describe(key: string): Readonly<CallState> | undefined {
+    return this.calls.get(key);
+  }
+
+  callOfLeg(uuid: string): string | null {
+    return this.legs.get(uuid)?.call ?? null;
+  }
+
+  apply(ev: ChannelEvent): Effect[] {
+    const out: Effect[] = [];
+    switch (ev.name) {
+      case 'CHANNEL_CREATE':
+        this.onCreate(ev, out);
+        break;
+      case 'CHANNEL_ANSWER': {
+        const leg = this.leg(ev);
+        leg.answeredUs = leg.answeredUs || ev.atUs;
+        this.onAnswer(leg, out);
+        break;
+      }
+      case 'CHANNEL_BRIDGE':
+        this.onBridge(ev, out);
+        break;
+      case 'CHANNEL_HANGUP':
+      case 'CHANNEL_HANGUP_COMPLETE':
+        this.onHangup(ev, out);
+        break;
+      case 'RECORD_STOP': {
+        const leg = this.leg(ev);
+        const call = leg.call ? this.calls.get(leg.call) ?? this.ended.get(leg.call) : undefined;
+        if (!call || !ev.recordFile || call.recordings.includes(ev.recordFile)) break;
+        call.recordings.push(ev.recordFile);
+        // a recorder that closes after the call was finished still gets attached
+        if (call.finished && call.registered) out.push({ kind: 'attach', call: call.key, path: ev.recordFile });
+        break;
+      }
+      case 'CHANNEL_DESTROY':
+        this.onDestroy(ev);
+        break;
+      default:
+        this.leg(ev);
+    }
+    return out;
+  }
+
+  /** A leg the model has not seen: created from whatever event names it (after a reconnect). */
+  private leg(ev: ChannelEvent): LegState {
+    let leg = this.legs.get(ev.uuid);
+    if (!leg) {
+      leg = this.newLeg(ev);
+      this.legs.set(ev.uuid, leg);
+    }
+    return leg;
+  }
+
+  private newLeg(ev: ChannelEvent): LegState {
+    const v = ev.vars;
+    const profile = v.get('sofia_profile_name') ?? /^sofia\/([^/]+)\//.exec(ev.channelName)?.[1];
+    const trunk = v.has('sip_gateway') || v.has('sip_gateway_name') || (profile !== undefined && this.cfg.trunkProfiles.includes(profile));
+    let extension: string | null = null;
+    if (!trunk) {
+      extension = ev.direction === 'outbound' ? v.get('dialed_user') ?? ev.calleeNumber ?? null : v.get('user_name') ?? v.get('sip_from_user') ?? null;
+    }
+    return {
+      uuid: ev.uuid,
+      kind: trunk ? 'trunk' : extension ? 'extension' : 'other',
+      fsDirection: ev.direction,
+      extension,
+      call: null,
+      createdUs: ev.atUs,
+      answeredUs: ev.answeredUs,
+      hungUp: false,
+      hangupUs: 0,
+      cause: undefined,
+      sipTermStatus: undefined,
+      firstBridgeUs: 0,
+      completed: false,
+      destroyed: false,
+      billsec: null,
+    };
+  }
+
+  private policy(ext: string): CardPolicy {
+    return this.cfg.cardPolicyByExtension[ext] ?? this.cfg.cardPolicy;
+  }
+
+  private newCall(key: string, kind: CallState['kind'], atUs: number): CallState {
+    const call: CallState = {
+      key, kind, anchor: key, trunkLeg: null, phone: '', line: null, startUs: atUs, registered: false, rang: [],
+      ringingLegs: new Map(), shown: new Set(), employee: null, answered: false, employeeCauses: [], legs: new Set([key]),
+      recordings: [], b24CallId: null, finished: false,
+    };
+    this.calls.set(key, call);
+    return call;
+  }
+
+  private onCreate(ev: ChannelEvent, out: Effect[]): void {
+    const leg = this.leg(ev);
+    const v = ev.vars;
+    const parentUuid = v.get('originator') ?? v.get('originating_leg_uuid') ?? (ev.otherLeg?.type === 'originator' ? ev.otherLeg.uuid : undefined);
+    const parent = parentUuid ? this.legs.get(parentUuid) : undefined;
+    const parentCall = parent?.call ? this.calls.get(parent.call) : undefined;
+    if (parentCall && !parentCall.finished) {
+      leg.call = parentCall.key;
+      parentCall.legs.add(leg.uuid);
+      this.onChildLeg(parentCall, leg, ev, out);
+      return;
+    }
+    const b24CallId = v.get('b24_call_id');
+    if (leg.kind === 'trunk' && ev.direction === 'inbound') {
+      const call = this.newCall(leg.uuid, 'inbound', ev.atUs);
+      call.trunkLeg = leg.uuid;
+      call.phone = normalizeNumber(ev.callerNumber || v.get('sip_from_user') || '', this.rules);
+      const did = this.did(ev);
+      call.line = did ? this.cfg.lines[did] ?? did : null;
+      leg.call = call.key;
+      return;
+    }
+    if (b24CallId && leg.kind === 'extension') {
+      // click-to-call / callback: Bitrix24 (or our callback handler) registered the call already
+      const call = this.newCall(leg.uuid, 'outbound', ev.atUs);
+      call.b24CallId = b24CallId;
+      call.registered = true;
+      call.employee = leg.extension;
+      call.phone = normalizeNumber(v.get('b24_client') ?? '', this.rules);
+      call.line = v.get('b24_line') ?? null;
+      leg.call = call.key;
+      out.push({ kind: 'adopt', call: call.key, b24CallId });
+      if (leg.extension) this.ring(call, leg, out);
+      return;
+    }
+    if (leg.kind === 'extension') {
+      // a phone dials (or is originated first): outgoing if a trunk leg follows, internal if a phone does
+      const call = this.newCall(leg.uuid, 'pending', ev.atUs);
+      call.employee = leg.extension;
+      leg.call = call.key;
+    }
+  }
+
+  private did(ev: ChannelEvent): string {
+    const v = ev.vars;
+    const raw = this.cfg.didSource === 'destination' ? ev.destination : v.get(this.cfg.didSource) ?? ev.destination;
+    return raw.replace(/^\+/, '');
+  }
+
+  private onChildLeg(call: CallState, leg: LegState, ev: ChannelEvent, out: Effect[]): void {
+    if (call.kind === 'pending' || call.kind === 'internal') {
+      if (leg.kind === 'trunk') {
+        call.kind = 'outbound';
+        call.trunkLeg = leg.uuid;
+        call.phone = normalizeNumber(ev.destination, this.rules);
+        const gw = ev.vars.get('sip_gateway_name');
+        call.line = (gw && this.cfg.gatewayLines[gw]) || ev.callerNumber.replace(/^\+/, '') || null;
+        this.register(call, 1, call.employee, call.employee !== null && this.policy(call.employee) === 'ring', this.cfg.crmCreateOutgoing, out);
+      } else if (leg.kind === 'extension') {
+        call.kind = 'internal';
+        if (this.cfg.sendInternal && !call.registered && leg.extension) {
+          call.phone = leg.extension;
+          this.register(call, 1, call.employee, false, false, out);
+        }
+      }
+      return;
+    }
+    if (call.kind === 'outbound' && leg.kind === 'trunk' && !call.trunkLeg) {
+      // the client leg of a click-to-call / callback
+      call.trunkLeg = leg.uuid;
+      if (!call.phone) call.phone = normalizeNumber(ev.destination, this.rules);
+      return;
+    }
+    if (call.kind === 'inbound' && leg.kind === 'extension' && leg.extension) this.ring(call, leg, out);
+  }
+
+  /** An employee's phone rings for this call: register with them first, show it to the others. */
+  private ring(call: CallState, leg: LegState, out: Effect[]): void {
+    const ext = leg.extension as string;
+    call.ringingLegs.set(leg.uuid, ext);
+    if (!call.rang.includes(ext)) call.rang.push(ext);
+    const wantsCard = this.policy(ext) === 'ring';
+    if (!call.registered && call.kind === 'inbound') {
+      this.register(call, 2, ext, wantsCard, this.cfg.crmCreateIncoming, out);
+      if (wantsCard) call.shown.add(ext);
+      return;
+    }
+    if (wantsCard && !call.shown.has(ext)) {
+      call.shown.add(ext);
+      out.push({ kind: 'show', call: call.key, extensions: [ext] });
+    }
+  }
+
+  private register(call: CallState, type: 1 | 2, ext: string | null, show: boolean, crmCreate: boolean, out: Effect[]): void {
+    if (call.registered) return;
+    call.registered = true;
+    if (show && ext) call.shown.add(ext);
+    out.push({
+      kind: 'register', call: call.key, externalCallId: call.key, type, extension: ext, phone: call.phone || 'unknown',
+      line: call.line, startIso: isoFromUs(call.startUs), show, crmCreate,
+    });
+  }
+
+  private onAnswer(leg: LegState, out: Effect[]): void {
+    const call = leg.call ? this.calls.get(leg.call) : undefined;
+    if (!call) return;
+    // the click-to-call employee picked up: card on answer goes out now
+    if (call.b24CallId && leg.uuid === call.anchor && leg.extension && this.policy(leg.extension) === 'answer' && !call.shown.has(leg.extension)) {
+      call.shown.add(leg.extension);
+      out.push({ kind: 'show', call: call.key, extensions: [leg.extension] });
+    }
+  }
+
+  private onBridge(ev: ChannelEvent, out: Effect[]): void {
+    const a = ev.bridgeA ? this.legs.get(ev.bridgeA) : undefined;
+    const b = ev.bridgeB ? this.legs.get(ev.bridgeB) : undefined;
+    if (!a || !b) return;
+    for (const l of [a, b]) if (!l.firstBridgeUs) l.firstBridgeUs = ev.atUs;
+    const call = a.call ? this.calls.get(a.call) : undefined;
+    if (!call || call.finished) return;
+    if (b.call !== call.key) {
+      // attended transfer: a leg of another (internal consultation) call joins this one
+      const old = b.call ? this.calls.get(b.call) : undefined;
+      if (old) {
+        old.legs.delete(b.uuid);
+        if ((old.kind === 'internal' || old.kind === 'pending') && !old.registered) {
+          // the consultation call is over for Bitrix24: it was internal and never sent
+          this.calls.delete(old.key);
+          for (const uuid of old.legs) {
+            const l = this.legs.get(uuid);
+            if (l) l.call = null;
+          }
+        }
+      }
+      b.call = call.key;
+      call.legs.add(b.uuid);
+    }
+    call.answered = true;
+    if (call.kind === 'inbound' && b.kind === 'extension' && b.extension) {
+      const ext = b.extension;
+      const previous = call.employee;
+      call.employee = ext;
+      call.ringingLegs.delete(b.uuid);
+      if (!call.rang.includes(ext)) call.rang.push(ext);
+      const hide = [...call.shown].filter((e) => e !== ext);
+      for (const e of hide) call.shown.delete(e);
+      if (hide.length > 0) out.push({ kind: 'hide', call: call.key, extensions: hide });
+      if (!call.shown.has(ext) && this.policy(ext) !== 'never') {
+        call.shown.add(ext);
+        out.push({ kind: 'show', call: call.key, extensions: [ext] });
+      }
+      void previous;
+    }
+    if (call.kind === 'outbound' && call.b24CallId && a.extension && this.policy(a.extension) === 'answer' && !call.shown.has(a.extension)) {
+      call.shown.add(a.extension);
+      out.push({ kind: 'show', call: call.key, extensions: [a.extension] });
+    }
+  }
+
+  private onDestroy(ev: ChannelEvent): void {
+    const leg = this.legs.get(ev.uuid);
+    if (!leg) return;
+    leg.destroyed = true;
+    leg.completed = true;
+    const live = leg.call ? this.calls.get(leg.call) : undefined;
+    // legs of a live call stay until it is finished: their times decide its duration
+    if (live) return;
+    this.legs.delete(ev.uuid);
+    this.forgetEnded(leg.call);
+  }
+
+  private forgetEnded(key: string | null): void {
+    const call = key ? this.ended.get(key) : undefined;
+    if (!call) return;
+    for (const uuid of call.legs) if (this.legs.has(uuid)) return;
+    this.ended.delete(call.key);
+  }
+
+  private onHangup(ev: ChannelEvent, out: Effect[]): void {
+    const leg = this.leg(ev);
+    if (ev.name === 'CHANNEL_HANGUP_COMPLETE') {
+      leg.completed = true;
+      const billsec = Number(ev.vars.get('billsec'));
+      if (Number.isInteger(billsec) && billsec >= 0) leg.billsec = billsec;
+      if (ev.answeredUs) leg.answeredUs = ev.answeredUs;
+    }
+    if (!leg.hungUp) {
+      leg.hungUp = true;
+      leg.hangupUs = ev.hangupUs || ev.atUs;
+    }
+    leg.cause = leg.cause ?? ev.hangupCause;
+    const sip = ev.vars.get('sip_term_status');
+    if (sip) leg.sipTermStatus = sip;
+    const call = leg.call ? this.calls.get(leg.call) : undefined;
+    if (!call || call.finished) return;
+    if (this.cfg.recordVariable) {
+      const path = ev.vars.get(this.cfg.recordVariable);
+      if (path && !call.recordings.includes(path)) call.recordings.push(path);
+    }
+    if (ev.name === 'CHANNEL_HANGUP_COMPLETE' && ev.vars.get('billsec') === '0' && leg.kind === 'extension' && call.kind === 'inbound' && leg.uuid !== call.anchor) {
+      // an employee leg that ended without talking: a ring-group loser, a hunt step, a busy phone
+      if (leg.cause && leg.cause !== 'LOSE_RACE' && leg.cause !== 'ORIGINATOR_CANCEL') call.employeeCauses.push(leg.cause);
+      call.ringingLegs.delete(leg.uuid);
+      const ext = leg.extension;
+      const stillRinging = ext !== null && [...call.ringingLegs.values()].includes(ext);
+      if (ext && call.shown.has(ext) && ext !== call.employee && !stillRinging && !this.anchorEnded(call)) {
+        call.shown.delete(ext);
+        out.push({ kind: 'hide', call: call.key, extensions: [ext] });
+      }
+    }
+    this.maybeFinish(call, out);
+  }
+
+  private anchorEnded(call: CallState): boolean {
+    return this.legs.get(call.anchor)?.hungUp ?? true;
+  }
+
+  /**
+   * A call ends when every leg of it has reached CHANNEL_HANGUP_COMPLETE: recorders
+   * close before their leg's HANGUP_COMPLETE (freeswitch-esl.md §6), and legs end in
+   * either order (outbound-answered plain vs json).
+   */
+  private maybeFinish(call: CallState, out: Effect[]): void {
+    for (const uuid of call.legs) {
+      const l = this.legs.get(uuid);
+      if (l && !l.completed) return;
+    }
+    call.finished = true;
+    this.calls.delete(call.key);
+    this.ended.set(call.key, call);
+    if (call.kind === 'pending' || (call.kind === 'internal' && !call.registered)) return;
+    if (!call.registered) {
+      // ended before any phone rang (IVR, caller gave up early): registered as missed, for nobody yet
+      this.register(call, call.kind === 'outbound' ? 1 : 2, call.employee, false, call.kind === 'inbound' ? this.cfg.crmCreateIncoming : this.cfg.crmCreateOutgoing, out);
+    }
+    const trunk = call.trunkLeg ? this.legs.get(call.trunkLeg) : undefined;
+    const connected = call.answered && trunk !== undefined && trunk.firstBridgeUs > 0;
+    const duration = connected && trunk ? talkSeconds(trunk) : 0;
+    let status: string;
+    if (connected) status = '200';
+    else if (call.kind === 'inbound') status = incomingStatus(call.employeeCauses);
+    else {
+      // the deciding leg: the client's (trunk) leg when it existed, else the employee's
+      const anchor = this.legs.get(call.anchor);
+      status = trunk ? outgoingStatus(trunk.sipTermStatus, trunk.cause) : outgoingStatus(anchor?.sipTermStatus, anchor?.cause);
+      if (trunk && anchor && trunk.cause === 'ORIGINATOR_CANCEL') status = '603-S';
+    }
+    const candidates = call.employee ? [call.employee, ...call.rang.filter((e) => e !== call.employee)] : [...call.rang];
+    out.push({
+      kind: 'finish', call: call.key, extension: connected || call.kind !== 'inbound' ? call.employee : null, candidates,
+      duration, status, addToChat: this.cfg.addToChat,
+    });
+    for (const path of call.recordings) out.push({ kind: 'attach', call: call.key, path });
+    for (const uuid of call.legs) if (this.legs.get(uuid)?.destroyed) this.legs.delete(uuid);
+    this.forgetEnded(call.key);
+  }
+
+  /**
+   * After a reconnect: legs the model still tracks but the switch no longer has
+   * ended while we were away; close their calls with what we know.
+   */
+  reconcile(liveUuids: ReadonlySet<string>, nowUs: number): Effect[] {
+    const out: Effect[] = [];
+    const dead = [...this.legs.values()].filter((l) => !liveUuids.has(l.uuid));
+    const calls = new Set<string>();
+    for (const leg of dead) {
+      if (!leg.hungUp) {
+        leg.hungUp = true;
+        leg.hangupUs = nowUs;
+      }
+      leg.completed = true;
+      leg.destroyed = true;
+      if (leg.call) calls.add(leg.call);
+    }
+    for (const key of calls) {
+      const call = this.calls.get(key);
+      if (call && !call.finished) this.maybeFinish(call, out);
+    }
+    for (const leg of dead) {
+      this.legs.delete(leg.uuid);
+      this.forgetEnded(leg.call);
+    }
+    return out;
+  }
+}

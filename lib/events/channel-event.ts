@@ -1,0 +1,114 @@
+/**
+ * The edge between the wire and the call model: an EslEvent becomes a typed
+ * ChannelEvent, or a clear reason why not. Only the headers the model reads are
+ * taken, each checked (freeswitch-esl.md §2, fixtures/README.md "What a call model
+ * has to handle").
+ */
+import type { EslEvent } from '../esl/codec.js';
+
+/** Events the model subscribes to (freeswitch-esl.md §2.2). */
+export const CHANNEL_EVENT_NAMES = [
+  'CHANNEL_CREATE',
+  'CHANNEL_PROGRESS',
+  'CHANNEL_PROGRESS_MEDIA',
+  'CHANNEL_ANSWER',
+  'CHANNEL_BRIDGE',
+  'CHANNEL_UNBRIDGE',
+  'CHANNEL_HANGUP',
+  'CHANNEL_HANGUP_COMPLETE',
+  'CHANNEL_DESTROY',
+  'RECORD_START',
+  'RECORD_STOP',
+] as const;
+export type ChannelEventName = (typeof CHANNEL_EVENT_NAMES)[number];
+
+const NAMES = new Set<string>(CHANNEL_EVENT_NAMES);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Channel variables the model reads; others are kept only when configured. */
+const VARS = [
+  'sofia_profile_name', 'sip_gateway', 'sip_gateway_name', 'originator', 'originating_leg_uuid', 'dialed_user',
+  'user_name', 'sip_from_user', 'sip_to_user', 'sip_req_user', 'sip_term_status', 'sip_hangup_disposition',
+  'last_bridge_hangup_cause', 'last_bridge_proto_specific_hangup_cause', 'originate_disposition', 'sip_network_ip',
+  'b24_call_id', 'b24_kind', 'b24_employee', 'b24_client', 'b24_line', 'b24_callback', 'billsec', 'billmsec', 'duration',
+  'effective_caller_id_number', 'origination_caller_id_number',
+] as const;
+
+export interface ChannelEvent {
+  name: ChannelEventName;
+  uuid: string;
+  /** Event-Date-Timestamp, µs since the epoch. */
+  atUs: number;
+  direction: 'inbound' | 'outbound';
+  channelName: string;
+  callerNumber: string;
+  destination: string;
+  calleeNumber: string | undefined;
+  /** `Other-Leg-Unique-ID` with `Other-Type` (originator: this leg was created by it). */
+  otherLeg: { uuid: string; type: 'originator' | 'originatee' } | undefined;
+  bridgeA: string | undefined;
+  bridgeB: string | undefined;
+  hangupCause: string | undefined;
+  /** `Channel-Call-State` as sent: the state before the event (fixtures/README.md). */
+  callState: string;
+  /** µs; 0 when it has not happened. */
+  answeredUs: number;
+  hangupUs: number;
+  recordFile: string | undefined;
+  vars: ReadonlyMap<string, string>;
+}
+
+export class EventParseError extends Error {
+  override readonly name = 'EventParseError';
+  readonly code = 'EVENT_ERR_PARSE';
+  constructor(
+    message: string,
+    readonly uuid: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+function us(v: string | undefined): number {
+  if (!v) return 0;
+  const n = Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : 0;
+}
+
+/** null: not a channel event we model (CUSTOM, HEARTBEAT, BACKGROUND_JOB …). Throws on a malformed one. */
+export function toChannelEvent(e: EslEvent, extraVars: readonly string[] = []): ChannelEvent | null {
+  const name = e.name;
+  if (!NAMES.has(name)) return null;
+  const uuid = e.get('Unique-ID');
+  if (!uuid || !UUID.test(uuid)) throw new EventParseError(`${name} without a valid Unique-ID`, uuid);
+  const direction = e.get('Call-Direction');
+  if (direction !== 'inbound' && direction !== 'outbound') throw new EventParseError(`${name} with Call-Direction ${String(direction)}`, uuid);
+  const atUs = us(e.get('Event-Date-Timestamp'));
+  if (atUs === 0) throw new EventParseError(`${name} without Event-Date-Timestamp`, uuid);
+  const vars = new Map<string, string>();
+  for (const v of [...VARS, ...extraVars]) {
+    const value = e.variable(v);
+    if (value !== undefined && value !== '') vars.set(v, value);
+  }
+  const otherUuid = e.get('Other-Leg-Unique-ID');
+  const otherType = e.get('Other-Type');
+  return {
+    name: name as ChannelEventName,
+    uuid: uuid.toLowerCase(),
+    atUs,
+    direction,
+    channelName: e.get('Channel-Name') ?? '',
+    callerNumber: e.get('Caller-Caller-ID-Number') ?? '',
+    destination: e.get('Caller-Destination-Number') ?? '',
+    calleeNumber: e.get('Caller-Callee-ID-Number'),
+    otherLeg: otherUuid && (otherType === 'originator' || otherType === 'originatee') ? { uuid: otherUuid.toLowerCase(), type: otherType } : undefined,
+    bridgeA: e.get('Bridge-A-Unique-ID')?.toLowerCase(),
+    bridgeB: e.get('Bridge-B-Unique-ID')?.toLowerCase(),
+    hangupCause: e.get('Hangup-Cause'),
+    callState: e.get('Channel-Call-State') ?? '',
+    answeredUs: us(e.get('Caller-Channel-Answered-Time')),
+    hangupUs: us(e.get('Caller-Channel-Hangup-Time')),
+    recordFile: e.get('Record-File-Path'),
+    vars,
+  };
+}
