@@ -124,6 +124,10 @@ export class CallModel {
     return this.calls.get(key);
   }
 
+  knows(uuid: string): boolean {
+    return this.legs.has(uuid);
+  }
+
   callOfLeg(uuid: string): string | null {
     return this.legs.get(uuid)?.call ?? null;
   }

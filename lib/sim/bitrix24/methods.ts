@@ -81,3 +81,9 @@ export function eventUnbind(ctx: CallContext, p: Params): unknown {
   }
   return { count };
 }
+
+/** app.info (§10.5): with a webhook only SCOPE and LICENSE. */
+export function appInfo(ctx: CallContext): unknown {
+  if (ctx.authType === 'webhook') return { SCOPE: ['telephony', 'user'], LICENSE: 'ru_project' };
+  return { ID: Number(ctx.appId), CODE: 'local.freeswitch', VERSION: 1, STATUS: 'L', INSTALLED: true, PAYMENT_EXPIRED: 'N', DAYS: null, LANGUAGE_ID: 'en', LICENSE: 'ru_project', LICENSE_TYPE: 'project', LICENSE_FAMILY: 'project' };
+}

@@ -11,7 +11,7 @@ import { LeakyBucket } from './bucket.js';
 import { RestError } from './errors.js';
 import { PortalState } from './state.js';
 import * as tel from './telephony.js';
-import { eventBind, eventGet, eventUnbind, userGet, type ListResult } from './methods.js';
+import { appInfo, eventBind, eventGet, eventUnbind, userGet, type ListResult } from './methods.js';
 import { Journal } from '../freeswitch/journal.js';
 import { parseMultipart } from './multipart.js';
 
@@ -60,6 +60,8 @@ const METHODS: Record<string, Method> = {
   'event.bind': eventBind,
   'event.get': eventGet,
   'event.unbind': eventUnbind,
+  'app.info': appInfo,
+  profile: (ctx) => ({ ID: String(ctx.userId), ADMIN: true, NAME: ctx.state.users.get(ctx.userId)?.NAME ?? '' }),
 };
 
 const SCOPE_OF: Record<string, string> = { telephony: 'telephony', user: 'user' };
@@ -74,7 +76,7 @@ export class Bitrix24Emulator {
   readonly journal = new Journal<PortalRequest>();
   readonly now: () => number;
   readonly bucket: LeakyBucket;
-  readonly domain: string;
+  domain: string;
   readonly app: { id: string; clientId: string; clientSecret: string; memberId: string; applicationToken: string; scopes: string; installed: boolean };
   readonly webhook = { userId: 1, secret: randomBytes(8).toString('hex') };
   webhookAllowedForRegister: boolean;
@@ -92,7 +94,7 @@ export class Bitrix24Emulator {
   constructor(private readonly opts: EmulatorOptions = {}) {
     this.now = opts.now ?? Date.now;
     this.bucket = new LeakyBucket(opts.burst ?? 50, opts.drainPerSec ?? 2, this.now);
-    this.domain = opts.domain ?? 'example.bitrix24.com';
+    this.domain = opts.domain ?? '';
     this.webhookAllowedForRegister = opts.webhookAllowedForRegister ?? false;
     this.accessTokenTtlSec = opts.accessTokenTtlSec ?? 3600;
     this.app = {
@@ -114,6 +116,8 @@ export class Bitrix24Emulator {
     const addr = this.app_.server.address();
     const p = typeof addr === 'object' && addr ? addr.port : port;
     this.url = `http://${host}:${p}`;
+    // the portal's host is where it is reached, unless a test names another
+    if (!this.domain) this.domain = `${host}:${p}`;
     return this.url;
   }
 

@@ -1,0 +1,205 @@
+/**
+ * The Bitrix24 REST client (bitrix24-telephony.md §1-§3): JSON bodies over one undici
+ * Pool per origin, OAuth local application with a single-flight refresh (rotating
+ * refresh tokens are persisted before use) or an incoming webhook, one shared rate
+ * limiter, rate-limit errors recognised by code, a deadline on every request.
+ */
+import { Pool, errors as undiciErrors } from 'undici';
+import { B24Error, isRateLimit } from './errors.js';
+import type { RateLimiter } from './limiter.js';
+import type { Store, StoredTokens } from '../outbox/store.js';
+import { scrub, type Logger } from '../log.js';
+
+export interface ClientOptions {
+  mode: 'oauth' | 'webhook';
+  webhookUrl?: string;
+  oauthUrl?: string;
+  clientId?: string;
+  clientSecret?: string;
+  store: Store;
+  limiter: RateLimiter;
+  timeoutMs: number;
+  log: Logger;
+}
+
+export interface BatchResult {
+  result: Record<string, unknown>;
+  errors: Record<string, { error: string; error_description: string }>;
+}
+
+type Envelope = { result?: unknown; total?: number; next?: number; error?: string; error_description?: string };
+
+export const TOKENS_KEY = 'oauth.tokens';
+
+export class Bitrix24Client {
+  private readonly pools = new Map<string, Pool>();
+  private refreshing: Promise<StoredTokens> | null = null;
+  /** The last error any request got (health). */
+  lastError: { at: number; message: string } | null = null;
+  requests = 0;
+
+  constructor(private readonly o: ClientOptions) {}
+
+  get mode(): 'oauth' | 'webhook' {
+    return this.o.mode;
+  }
+
+  tokens(): StoredTokens | null {
+    return this.o.store.get<StoredTokens>(TOKENS_KEY);
+  }
+
+  private pool(origin: string): Pool {
+    let p = this.pools.get(origin);
+    if (!p) {
+      p = new Pool(origin, { connections: 4, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: this.o.timeoutMs, bodyTimeout: this.o.timeoutMs });
+      this.pools.set(origin, p);
+    }
+    return p;
+  }
+
+  /** One REST call; resolves with `result` (and total/next for lists). */
+  async call<T = unknown>(method: string, params: Record<string, unknown> = {}, opts: { urgent?: boolean } = {}): Promise<T> {
+    const env = await this.send(method, params, opts.urgent ?? false);
+    return env.result as T;
+  }
+
+  async list<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T[]> {
+    const out: T[] = [];
+    let start = 0;
+    for (let page = 0; page < 1000; page++) {
+      const env = await this.send(method, { ...params, start }, false);
+      if (!Array.isArray(env.result)) throw new B24Error('B24_ERR_BAD_REPLY', `${method}: result is not a list`, { method });
+      out.push(...(env.result as T[]));
+      if (typeof env.next !== 'number') break;
+      start = env.next;
+    }
+    return out;
+  }
+
+  /** `batch` with halt=0: per-command results and errors (an empty map arrives as []). */
+  async batch(cmd: Record<string, string>): Promise<BatchResult> {
+    const env = await this.send('batch', { halt: 0, cmd }, false);
+    const r = env.result as { result?: unknown; result_error?: unknown } | undefined;
+    if (!r || typeof r !== 'object') throw new B24Error('B24_ERR_BAD_REPLY', 'batch: no result', { method: 'batch' });
+    const asMap = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+    return { result: asMap(r.result), errors: asMap(r.result_error) as BatchResult['errors'] };
+  }
+
+  private async send(method: string, params: Record<string, unknown>, urgent: boolean, refreshed = false): Promise<Envelope> {
+    let url: URL;
+    let body: Record<string, unknown> = params;
+    if (this.o.mode === 'webhook') {
+      url = new URL(`${method}.json`, this.o.webhookUrl!.endsWith('/') ? this.o.webhookUrl : `${this.o.webhookUrl}/`);
+    } else {
+      const t = this.tokens();
+      if (!t) throw new B24Error('B24_ERR_NOT_INSTALLED', 'the application is not installed on the portal yet (no tokens)', { method });
+      url = new URL(`${method}.json`, t.clientEndpoint);
+      body = { ...params, auth: t.accessToken };
+    }
+    await this.o.limiter.acquire(urgent);
+    this.requests++;
+    let status: number;
+    let text: string;
+    try {
+      const res = await this.pool(url.origin).request({
+        method: 'POST',
+        path: url.pathname + url.search,
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
+        headersTimeout: this.o.timeoutMs,
+        bodyTimeout: this.o.timeoutMs,
+      });
+      status = res.statusCode;
+      text = await res.body.text();
+    } catch (err) {
+      const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError;
+      const e = new B24Error(timeout ? 'B24_ERR_TIMEOUT' : 'B24_ERR_NETWORK', `${method}: ${timeout ? 'no reply in time' : scrub((err as Error).message)}`, { method }, { cause: err });
+      this.noteError(e);
+      throw e;
+    }
+    let env: Envelope;
+    try {
+      env = JSON.parse(text) as Envelope;
+      if (!env || typeof env !== 'object') throw new Error('not an object');
+    } catch {
+      const e = new B24Error(status >= 500 ? 'B24_ERR_REST' : 'B24_ERR_BAD_REPLY', `${method}: HTTP ${status}, not a JSON envelope`, { status, method });
+      this.noteError(e);
+      throw e;
+    }
+    if (typeof env.error === 'string') {
+      if (isRateLimit(env.error)) {
+        this.o.limiter.saturate();
+        const e = new B24Error('B24_ERR_RATE_LIMIT', `${method}: ${env.error}`, { status, error: env.error, description: env.error_description, method });
+        this.noteError(e);
+        throw e;
+      }
+      if (env.error === 'expired_token' && this.o.mode === 'oauth' && !refreshed) {
+        await this.refresh();
+        return this.send(method, params, urgent, true);
+      }
+      const code = status === 401 ? 'B24_ERR_AUTH' : 'B24_ERR_REST';
+      const e = new B24Error(code, `${method}: ${env.error}: ${env.error_description ?? ''}`, { status, error: env.error, description: env.error_description, method });
+      this.noteError(e);
+      throw e;
+    }
+    if (status >= 400) {
+      const e = new B24Error('B24_ERR_REST', `${method}: HTTP ${status}`, { status, method });
+      this.noteError(e);
+      throw e;
+    }
+    return env;
+  }
+
+  private noteError(e: B24Error): void {
+    this.lastError = { at: Date.now(), message: scrub(e.message) };
+    this.o.log.warn({ code: e.code, method: e.detail.method, status: e.detail.status, error: e.detail.error }, 'bitrix24 request failed');
+  }
+
+  /** Concurrent 401s share one refresh: a refresh token is good for one use only (§2.2). */
+  refresh(): Promise<StoredTokens> {
+    if (!this.refreshing) {
+      this.refreshing = this.doRefresh().finally(() => {
+        this.refreshing = null;
+      });
+    }
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<StoredTokens> {
+    const t = this.tokens();
+    if (!t) throw new B24Error('B24_ERR_NOT_INSTALLED', 'no refresh token: install the application');
+    const u = new URL('/oauth/token/', this.o.oauthUrl);
+    u.searchParams.set('grant_type', 'refresh_token');
+    u.searchParams.set('client_id', this.o.clientId ?? '');
+    u.searchParams.set('client_secret', this.o.clientSecret ?? '');
+    u.searchParams.set('refresh_token', t.refreshToken);
+    let res;
+    try {
+      res = await this.pool(u.origin).request({ method: 'GET', path: u.pathname + u.search, headersTimeout: this.o.timeoutMs, bodyTimeout: this.o.timeoutMs });
+    } catch (err) {
+      throw new B24Error('B24_ERR_NETWORK', `token refresh: ${scrub((err as Error).message)}`, {}, { cause: err });
+    }
+    const body = (await res.body.json().catch(() => ({}))) as Record<string, unknown>;
+    if (res.statusCode !== 200 || typeof body.access_token !== 'string' || typeof body.refresh_token !== 'string') {
+      const e = new B24Error('B24_ERR_AUTH', `token refresh refused: ${String(body.error ?? res.statusCode)} (reinstall the application)`, { status: res.statusCode, error: String(body.error ?? '') });
+      this.noteError(e);
+      throw e;
+    }
+    const next: StoredTokens = {
+      ...t,
+      accessToken: body.access_token,
+      refreshToken: body.refresh_token,
+      expiresAt: typeof body.expires === 'number' ? body.expires * 1000 : Date.now() + 3600_000,
+      clientEndpoint: typeof body.client_endpoint === 'string' ? body.client_endpoint : t.clientEndpoint,
+    };
+    // the old refresh token is spent: persist the new pair before anything uses it
+    this.o.store.set(TOKENS_KEY, next);
+    this.o.log.info({ expiresAt: new Date(next.expiresAt).toISOString() }, 'oauth tokens refreshed');
+    return next;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+    this.pools.clear();
+  }
+}

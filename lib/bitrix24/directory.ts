@@ -1,0 +1,99 @@
+/**
+ * Extension ↔ Bitrix24 user, from `user.get` (UF_PHONE_INNER of active users, every
+ * page). The last good map is kept when a refresh fails; an empty extension never
+ * maps; an unmapped extension warns once (design.md lessons).
+ */
+import type { Bitrix24Client } from './client.js';
+import type { Logger } from '../log.js';
+
+interface UserRow {
+  ID: string | number;
+  UF_PHONE_INNER?: string | null;
+  NAME?: string;
+  LAST_NAME?: string;
+  ACTIVE?: boolean;
+}
+
+export class UserDirectory {
+  private byExt = new Map<string, number>();
+  private byUser = new Map<number, string>();
+  private names = new Map<number, string>();
+  private readonly warned = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  loadedAt = 0;
+  lastError: string | null = null;
+
+  constructor(
+    private readonly client: Bitrix24Client,
+    private readonly log: Logger,
+  ) {}
+
+  get size(): number {
+    return this.byExt.size;
+  }
+
+  userFor(ext: string | null): number | null {
+    if (!ext) return null;
+    const id = this.byExt.get(ext);
+    if (id === undefined && !this.warned.has(ext) && this.loadedAt > 0) {
+      this.warned.add(ext);
+      this.log.warn({ extension: ext }, 'extension maps to no Bitrix24 user; calls go to the default user (set UF_PHONE_INNER on the user)');
+    }
+    return id ?? null;
+  }
+
+  extensionOf(userId: number): string | null {
+    return this.byUser.get(userId) ?? null;
+  }
+
+  nameOf(userId: number): string {
+    return this.names.get(userId) ?? `user ${userId}`;
+  }
+
+  entries(): Array<[string, number]> {
+    return [...this.byExt.entries()];
+  }
+
+  /** Load every active user; on failure keep the previous map and say so. */
+  async refresh(): Promise<boolean> {
+    try {
+      const rows = await this.client.list<UserRow>('user.get', { FILTER: { ACTIVE: true }, select: ['ID', 'NAME', 'LAST_NAME', 'UF_PHONE_INNER'] });
+      const byExt = new Map<string, number>();
+      const byUser = new Map<number, string>();
+      const names = new Map<number, string>();
+      for (const r of rows) {
+        const id = Number(r.ID);
+        if (!Number.isInteger(id) || id <= 0) continue;
+        names.set(id, [r.NAME, r.LAST_NAME].filter(Boolean).join(' ') || `user ${id}`);
+        const ext = typeof r.UF_PHONE_INNER === 'string' ? r.UF_PHONE_INNER.trim() : '';
+        if (ext === '') continue;
+        if (byExt.has(ext)) this.log.warn({ extension: ext, users: [byExt.get(ext), id] }, 'two users share one extension; the first keeps it');
+        else byExt.set(ext, id);
+        if (!byUser.has(id)) byUser.set(id, ext);
+      }
+      this.byExt = byExt;
+      this.byUser = byUser;
+      this.names = names;
+      this.loadedAt = Date.now();
+      this.lastError = null;
+      this.log.info({ users: rows.length, extensions: byExt.size }, 'user directory loaded');
+      return true;
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.log.warn({ err: (err as Error).message, kept: this.byExt.size }, 'user directory refresh failed; keeping the last good map');
+      return false;
+    }
+  }
+
+  start(everySec: number): void {
+    if (everySec > 0) {
+      this.timer = setInterval(() => void this.refresh(), everySec * 1000);
+      this.timer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The one configuration schema (design.md convention 8). Every key can be set in the
+ * config file and from its FSB24_* environment variable; unknown keys and bad values
+ * fail at start-up with the key's name and what to do. Secrets are marked sensitive.
+ * No other module reads process.env.
+ */
+import convict from 'convict';
+import { existsSync } from 'node:fs';
+
+const nonEmptyList = {
+  name: 'string-list',
+  validate(v: unknown): void {
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) throw new Error('must be a comma-separated list of names');
+  },
+  coerce(v: unknown): unknown {
+    return typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
+  },
+};
+
+const stringMap = {
+  name: 'string-map',
+  validate(v: unknown): void {
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) {
+      throw new Error('must be a JSON object of strings, e.g. {"4951234567":"Main line"}');
+    }
+  },
+  coerce(v: unknown): unknown {
+    return typeof v === 'string' ? JSON.parse(v) : v;
+  },
+};
+
+const ruleList = {
+  name: 'rule-list',
+  validate(v: unknown): void {
+    if (!Array.isArray(v)) throw new Error('must be a JSON array of {"match":"<regex>","replace":"<text>"}');
+    for (const r of v) {
+      if (!r || typeof r.match !== 'string' || typeof r.replace !== 'string') throw new Error('each rule needs "match" and "replace" strings');
+      new RegExp(r.match);
+    }
+  },
+  coerce(v: unknown): unknown {
+    return typeof v === 'string' ? JSON.parse(v) : v;
+  },
+};
+
+const optionalUrl = {
+  name: 'optional-url',
+  validate(v: unknown): void {
+    if (v === '') return;
+    if (typeof v !== 'string') throw new Error('must be a URL');
+    const u = new URL(v);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('must be an http(s) URL');
+  },
+};
+
+convict.addFormats({ 'string-list': nonEmptyList, 'string-map': stringMap, 'rule-list': ruleList, 'optional-url': optionalUrl });
+
+const schema = {
+  esl: {
+    host: { doc: 'FreeSWITCH event socket host', format: String, default: '127.0.0.1', env: 'FSB24_ESL_HOST' },
+    port: { doc: 'FreeSWITCH event socket port', format: 'port', default: 8021, env: 'FSB24_ESL_PORT' },
+    password: { doc: 'Event socket password (event_socket.conf.xml)', format: String, default: 'ClueCon', env: 'FSB24_ESL_PASSWORD', sensitive: true },
+  },
+  http: {
+    host: { doc: 'Address the HTTP listener binds to', format: String, default: '127.0.0.1', env: 'FSB24_HTTP_HOST' },
+    port: { doc: 'HTTP listener port (Bitrix24 events, health, metrics, routing lookup)', format: 'port', default: 8090, env: 'FSB24_HTTP_PORT' },
+    bodyLimit: { doc: 'Largest accepted request body, bytes', format: 'nat', default: 65536, env: 'FSB24_HTTP_BODY_LIMIT' },
+  },
+  publicUrl: { doc: 'The URL Bitrix24 reaches this service at (event handlers are bound to it + /bitrix24/events)', format: 'optional-url', default: '', env: 'FSB24_PUBLIC_URL' },
+  dataDir: { doc: 'Where durable state lives (SQLite outbox, tokens)', format: String, default: './data', env: 'FSB24_DATA_DIR' },
+  b24: {
+    portalUrl: { doc: 'The portal this service serves, e.g. https://example.bitrix24.com; installs from other portals are refused', format: 'optional-url', default: '', env: 'FSB24_B24_PORTAL_URL' },
+    clientId: { doc: 'Local application client_id', format: String, default: '', env: 'FSB24_B24_CLIENT_ID' },
+    clientSecret: { doc: 'Local application client_secret', format: String, default: '', env: 'FSB24_B24_CLIENT_SECRET', sensitive: true },
+    oauthUrl: { doc: 'OAuth server', format: 'optional-url', default: 'https://oauth.bitrix.info', env: 'FSB24_B24_OAUTH_URL' },
+    webhookUrl: { doc: 'Alternative to the app: incoming webhook base URL https://<portal>/rest/<user>/<secret>/', format: 'optional-url', default: '', env: 'FSB24_B24_WEBHOOK_URL', sensitive: true },
+    appToken: { doc: 'With a webhook: the application_token incoming events must carry', format: String, default: '', env: 'FSB24_B24_APP_TOKEN', sensitive: true },
+    rateBurst: { doc: 'Leaky bucket burst (X): 50, or 250 on Enterprise', format: 'nat', default: 50, env: 'FSB24_B24_RATE_BURST' },
+    rateDrainPerSec: { doc: 'Leaky bucket drain (Y) per second: 2, or 5 on Enterprise', format: Number, default: 2, env: 'FSB24_B24_RATE_DRAIN' },
+    requestTimeoutMs: { doc: 'Deadline of every REST request', format: 'nat', default: 15000, env: 'FSB24_B24_TIMEOUT_MS' },
+    directoryRefreshSec: { doc: 'How often the extension → user map is refreshed from user.get', format: 'nat', default: 300, env: 'FSB24_DIRECTORY_REFRESH_SEC' },
+  },
+  calls: {
+    trunkProfiles: { doc: 'Sofia profiles whose legs are trunk legs (a leg on a sofia gateway is one too)', format: 'string-list', default: ['external'], env: 'FSB24_TRUNK_PROFILES' },
+    gateway: { doc: 'Sofia gateway for calls the service places (click-to-call, callback)', format: String, default: '', env: 'FSB24_GATEWAY' },
+    didSource: { doc: 'Where an incoming trunk leg carries the DID', format: ['sip_to_user', 'sip_req_user', 'destination'], default: 'sip_to_user', env: 'FSB24_DID_SOURCE' },
+    lines: { doc: 'DID → LINE_NUMBER (JSON); a DID not listed is its own line', format: 'string-map', default: {}, env: 'FSB24_LINES' },
+    gatewayLines: { doc: 'Gateway → LINE_NUMBER for outgoing calls (JSON); default: the caller ID used', format: 'string-map', default: {}, env: 'FSB24_GATEWAY_LINES' },
+    lineGateways: { doc: 'LINE_NUMBER → gateway for click-to-call (JSON); default: FSB24_GATEWAY', format: 'string-map', default: {}, env: 'FSB24_LINE_GATEWAYS' },
+    numberRules: { doc: 'Client number rewrites, first match wins (JSON [{"match","replace"}])', format: 'rule-list', default: [], env: 'FSB24_NUMBER_RULES' },
+    sendInternal: { doc: 'Also send calls between extensions', format: Boolean, default: false, env: 'FSB24_SEND_INTERNAL' },
+    crmCreateIncoming: { doc: 'CRM_CREATE for incoming calls', format: Boolean, default: true, env: 'FSB24_CRM_CREATE_INCOMING' },
+    crmCreateOutgoing: { doc: 'CRM_CREATE for outgoing calls', format: Boolean, default: true, env: 'FSB24_CRM_CREATE_OUTGOING' },
+    addToChat: { doc: 'ADD_TO_CHAT sent with every finish', format: Boolean, default: true, env: 'FSB24_ADD_TO_CHAT' },
+    cardPolicy: { doc: 'When the call card shows: ring, answer or never', format: ['ring', 'answer', 'never'], default: 'ring', env: 'FSB24_CARD_POLICY' },
+    cardPolicyByExtension: { doc: 'Per-extension card policy (JSON {"1001":"answer"})', format: 'string-map', default: {}, env: 'FSB24_CARD_POLICY_BY_EXTENSION' },
+    defaultUserId: { doc: 'Bitrix24 user that owns calls nobody answered or whose extension maps to nobody', format: 'nat', default: 1, env: 'FSB24_DEFAULT_USER_ID' },
+    cardWindowMs: { doc: 'show/hide within this window are coalesced into one request', format: 'nat', default: 300, env: 'FSB24_CARD_WINDOW_MS' },
+  },
+  recordings: {
+    dirs: { doc: 'Directories recordings may be read from', format: 'string-list', default: ['/var/lib/freeswitch/recordings'], env: 'FSB24_RECORDINGS_DIRS' },
+    variable: { doc: 'Channel variable a dialplan sets to the recording path', format: String, default: 'b24_record_path', env: 'FSB24_RECORDING_VARIABLE' },
+  },
+  logLevel: { doc: 'pino log level', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'FSB24_LOG_LEVEL' },
+};
+
+type Schema = typeof schema;
+export type Config = ReturnType<convict.Config<ConfigShape>['getProperties']>;
+
+export interface ConfigShape {
+  esl: { host: string; port: number; password: string };
+  http: { host: string; port: number; bodyLimit: number };
+  publicUrl: string;
+  dataDir: string;
+  b24: {
+    portalUrl: string; clientId: string; clientSecret: string; oauthUrl: string; webhookUrl: string; appToken: string;
+    rateBurst: number; rateDrainPerSec: number; requestTimeoutMs: number; directoryRefreshSec: number;
+  };
+  calls: {
+    trunkProfiles: string[]; gateway: string; didSource: 'sip_to_user' | 'sip_req_user' | 'destination';
+    lines: Record<string, string>; gatewayLines: Record<string, string>; lineGateways: Record<string, string>;
+    numberRules: Array<{ match: string; replace: string }>; sendInternal: boolean; crmCreateIncoming: boolean;
+    crmCreateOutgoing: boolean; addToChat: boolean; cardPolicy: 'ring' | 'answer' | 'never';
+    cardPolicyByExtension: Record<string, string>; defaultUserId: number; cardWindowMs: number;
+  };
+  recordings: { dirs: string[]; variable: string };
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'CFG_ERR_INVALID';
+}
+
+/**
+ * Build the frozen configuration: defaults < file < environment < overrides.
+ * `env` is passed in (bin/ hands process.env over), so tests never touch the real one.
+ */
+export function loadConfig(opts: { file?: string; env?: Record<string, string | undefined>; overrides?: Partial<Record<string, unknown>> } = {}): Readonly<ConfigShape> {
+  const conf = convict<Schema>(schema, { env: opts.env ?? {}, args: [] });
+  try {
+    if (opts.file) {
+      if (!existsSync(opts.file)) throw new ConfigError(`config file ${opts.file} does not exist`);
+      conf.loadFile(opts.file);
+    }
+    for (const [k, v] of Object.entries(opts.overrides ?? {})) conf.set(k as never, v as never);
+    conf.validate({ allowed: 'strict' });
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(explain((err as Error).message));
+  }
+  const c = conf.getProperties() as unknown as ConfigShape;
+  for (const [ext, policy] of Object.entries(c.calls.cardPolicyByExtension)) {
+    if (!['ring', 'answer', 'never'].includes(policy)) throw new ConfigError(`calls.cardPolicyByExtension: extension ${ext} has "${policy}"; use ring, answer or never`);
+  }
+  if (c.b24.webhookUrl && !/\/rest\/\d+\/[^/]+\/?$/.test(new URL(c.b24.webhookUrl).pathname)) {
+    throw new ConfigError('b24.webhookUrl (FSB24_B24_WEBHOOK_URL) must look like https://<portal>/rest/<user_id>/<secret>/');
+  }
+  return deepFreeze(c);
+}
+
+/** convict's messages name the key; add which environment variable sets it. */
+function explain(message: string): string {
+  const lines = message.split('\n').map((line) => {
+    const m = /^([\w.]+): (.*)$/.exec(line.trim());
+    if (!m) return line;
+    const env = envNameOf(m[1] as string);
+    return `${m[1]}${env ? ` (${env})` : ''}: ${m[2]}`;
+  });
+  return `invalid configuration:\n  ${lines.join('\n  ')}`;
+}
+
+function envNameOf(path: string): string | undefined {
+  let node: unknown = schema;
+  for (const part of path.split('.')) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
+  return node && typeof node === 'object' && 'env' in node ? String((node as { env: string }).env) : undefined;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** The schema as documentation rows (README's configuration reference, `check`). */
+export function configReference(): Array<{ key: string; env: string; default: string; doc: string }> {
+  const rows: Array<{ key: string; env: string; default: string; doc: string }> = [];
+  const walk = (node: Record<string, unknown>, prefix: string): void => {
+    for (const [k, v] of Object.entries(node)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      if (v && typeof v === 'object' && 'doc' in v) {
+        const d = v as { doc: string; env: string; default: unknown; sensitive?: boolean };
+        rows.push({ key, env: d.env, default: d.sensitive && d.default ? '(secret)' : JSON.stringify(d.default), doc: d.doc });
+      } else if (v && typeof v === 'object') walk(v as Record<string, unknown>, key);
+    }
+  };
+  walk(schema as unknown as Record<string, unknown>, '');
+  return rows;
+}

@@ -1,0 +1,127 @@
+/**
+ * Simulator + emulator + service wired together on free loopback ports: what the demo
+ * runs and what the integration tests drive.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startFreeswitchSim, type FreeswitchSim, type FreeswitchSimOptions } from '../sim/freeswitch/index.js';
+import { startBitrix24Emulator, type Bitrix24Emulator, type EmulatorOptions } from '../sim/bitrix24/index.js';
+import { Service, type ServiceOptions } from '../service.js';
+import { loadConfig, type ConfigShape } from '../config.js';
+import { createLogger, type Logger } from '../log.js';
+
+export interface StackOptions {
+  dataDir?: string;
+  recordingsDir?: string;
+  sim?: FreeswitchSimOptions;
+  emulator?: EmulatorOptions;
+  config?: Record<string, unknown>;
+  log?: Logger;
+  callEvents?: ServiceOptions['callEvents'];
+  extraRoutes?: ServiceOptions['extraRoutes'];
+  /** Seed the portal with the office's users and CRM (default true). */
+  seed?: boolean;
+  install?: boolean;
+}
+
+export interface Stack {
+  sim: FreeswitchSim;
+  portal: Bitrix24Emulator;
+  service: Service;
+  config: Readonly<ConfigShape>;
+  /** Stop the service only (the switch and the portal keep their state). */
+  stopService(): Promise<void>;
+  /** Start a new service on the same data directory. */
+  restartService(): Promise<Service>;
+  /** Resolves when the service's event socket is up. */
+  eslReady(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const OFFICE = [
+  { ID: 1, NAME: 'Olga', LAST_NAME: 'Admin', UF_PHONE_INNER: '' },
+  { ID: 11, NAME: 'Anna', LAST_NAME: 'Sales', UF_PHONE_INNER: '1001' },
+  { ID: 12, NAME: 'Boris', LAST_NAME: 'Sales', UF_PHONE_INNER: '1002' },
+  { ID: 13, NAME: 'Clara', LAST_NAME: 'Support', UF_PHONE_INNER: '1003' },
+  { ID: 14, NAME: 'Dmitri', LAST_NAME: 'Support', UF_PHONE_INNER: '1004' },
+] as const;
+
+export async function startStack(o: StackOptions = {}): Promise<Stack> {
+  const base = o.dataDir ?? mkdtempSync(join(tmpdir(), 'fsb24-'));
+  const recordingsDir = o.recordingsDir ?? join(base, 'recordings');
+  const sim = await startFreeswitchSim({ recordingsDir, ...o.sim });
+  const portal = await startBitrix24Emulator(o.emulator);
+  if (o.seed !== false) {
+    for (const u of OFFICE) portal.state.addUser({ ...u });
+    portal.state.addCrm({ TYPE: 'CONTACT', ID: 797, NAME: 'John Doe', PHONES: ['+79161234567'], ASSIGNED_BY_ID: 12 });
+  }
+  const config = loadConfig({
+    overrides: {
+      'esl.host': sim.host,
+      'esl.port': sim.port,
+      'http.port': 0,
+      dataDir: o.dataDir ?? join(base, 'data'),
+      'b24.portalUrl': portal.url,
+      'b24.clientId': portal.app.clientId,
+      'b24.clientSecret': portal.app.clientSecret,
+      'b24.oauthUrl': portal.url,
+      'b24.directoryRefreshSec': 0,
+      'calls.gateway': 'pstn',
+      'calls.defaultUserId': 1,
+      'calls.cardWindowMs': 0,
+      'recordings.dirs': [recordingsDir],
+      logLevel: 'silent',
+      ...o.config,
+    },
+  });
+  const log = o.log ?? createLogger(config.logLevel);
+  const make = (): Service =>
+    new Service({ config: svcConfig(), log, recordingsStableMs: 0, ...(o.callEvents ? { callEvents: o.callEvents } : {}), ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}) });
+  const svcConfig = (): Readonly<ConfigShape> => config;
+  let service = make();
+  const ready = (svc: Service): Promise<void> => (svc.listener.connected ? Promise.resolve() : new Promise((r) => svc.listener.once('ready', () => r())));
+  let readyP = ready(service);
+  await service.start();
+  if (o.install !== false) {
+    const status = await portal.install(`${service.url}/bitrix24/events`);
+    if (status !== 200) throw new Error(`install failed: HTTP ${status}`);
+    await waitFor(() => portal.state.handlers.length >= 2 && service.directory.size > 0);
+  }
+  await readyP;
+  const s: Stack = {
+    sim,
+    portal,
+    get service() {
+      return service;
+    },
+    config,
+    async stopService() {
+      await service.stop();
+    },
+    async restartService() {
+      service = make();
+      readyP = ready(service);
+      await service.start();
+      await service.directory.refresh();
+      await readyP;
+      return service;
+    },
+    eslReady: () => ready(service),
+    async close() {
+      await service.stop().catch(() => undefined);
+      await sim.close();
+      await portal.close();
+    },
+  } as Stack;
+  return s;
+}
+
+/** Poll a condition on the event loop (used only where no event exists to await). */
+async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

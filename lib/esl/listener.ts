@@ -1,0 +1,181 @@
+/**
+ * Keeps one event-socket connection alive (freeswitch-esl.md §8): connect, auth,
+ * subscribe, resync from `show channels as json` before trusting new events, reconnect
+ * with capped exponential back-off (first retry within 1 s), a HEARTBEAT watchdog for
+ * half-open sockets. Frames that do not parse are counted and logged, never fatal.
+ */
+import { EventEmitter } from 'node:events';
+import { EslClient, type BackgroundJob } from './client.js';
+import type { EslEvent } from './codec.js';
+import { EslError } from './errors.js';
+import type { Logger } from '../log.js';
+
+export interface ListenerOptions {
+  host: string;
+  port: number;
+  password: string;
+  events: readonly string[];
+  log: Logger;
+  /** Back-off: first delay, cap. */
+  minDelayMs?: number;
+  maxDelayMs?: number;
+  /** No data for this long → the connection is dead (HEARTBEAT fires every 20 s). */
+  silenceMs?: number;
+}
+
+export interface ChannelRow {
+  uuid: string;
+  direction: string;
+  name: string;
+  cid_num: string;
+  dest: string;
+  callstate: string;
+  call_uuid: string;
+  created_epoch: string;
+  presence_id: string;
+}
+
+export interface CallRow {
+  uuid: string;
+  b_uuid: string;
+  call_created_epoch: string;
+}
+
+export interface Snapshot {
+  channels: ChannelRow[];
+  calls: CallRow[];
+}
+
+export interface ListenerEvents {
+  event: [EslEvent];
+  /** Connected, subscribed, and the live channels and bridges as FreeSWITCH sees them now. */
+  ready: [Snapshot];
+  down: [Error | null];
+  bad: [Error];
+}
+
+export class EslListener extends EventEmitter<ListenerEvents> {
+  private client: EslClient | null = null;
+  private stopped = false;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  state: 'connecting' | 'up' | 'down' = 'down';
+  lastEventAt = 0;
+  reconnects = 0;
+  badFrames = 0;
+  lastError: string | null = null;
+
+  constructor(private readonly o: ListenerOptions) {
+    super();
+  }
+
+  start(): void {
+    this.stopped = false;
+    void this.connect();
+  }
+
+  get connected(): boolean {
+    return this.state === 'up';
+  }
+
+  async api(command: string): Promise<string> {
+    if (!this.client || this.state !== 'up') throw new EslError('ESL_ERR_NOT_CONNECTED', 'event socket is not connected');
+    return this.client.api(command);
+  }
+
+  async bgapi(command: string, jobUuid: string): Promise<BackgroundJob> {
+    if (!this.client || this.state !== 'up') throw new EslError('ESL_ERR_NOT_CONNECTED', 'event socket is not connected');
+    return this.client.bgapi(command, jobUuid);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    this.state = 'connecting';
+    const client = new EslClient({ host: this.o.host, port: this.o.port, password: this.o.password, timeoutMs: 5000 });
+    this.client = client;
+    let subscribedOk = false;
+    client.on('event', (e) => {
+      this.lastEventAt = Date.now();
+      if (subscribedOk) this.emit('event', e);
+    });
+    client.on('bad', (err, frame) => {
+      this.badFrames++;
+      this.o.log.warn({ err: err.message, contentType: frame?.headers.find(([k]) => k === 'Content-Type')?.[1] }, 'unparseable frame from the event socket');
+      this.emit('bad', err);
+    });
+    client.on('close', (err) => this.onClose(client, err));
+    try {
+      await client.connect();
+      await client.subscribe(this.o.events);
+      // resync before trusting new events: what is live right now
+      const rows = parseRows<ChannelRow>(await client.api('show channels as json'));
+      const calls = parseRows<CallRow>(await client.api('show calls as json'));
+      subscribedOk = true;
+      this.state = 'up';
+      this.attempt = 0;
+      this.lastEventAt = Date.now();
+      this.armWatchdog(client);
+      this.o.log.info({ host: this.o.host, port: this.o.port, liveChannels: rows.length }, 'event socket connected');
+      this.emit('ready', { channels: rows, calls });
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      if (err instanceof EslError && err.code === 'ESL_ERR_AUTH') this.o.log.error({ host: this.o.host, port: this.o.port }, 'event socket refused the password (FSB24_ESL_PASSWORD)');
+      else this.o.log.warn({ err: (err as Error).message, host: this.o.host, port: this.o.port }, 'event socket connect failed');
+      client.close();
+    }
+  }
+
+  private armWatchdog(client: EslClient): void {
+    const silence = this.o.silenceMs ?? 60_000;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = setInterval(() => {
+      if (Date.now() - client.lastDataAt > silence) {
+        this.o.log.warn({ silenceMs: silence }, 'event socket silent; reconnecting');
+        client.close();
+      }
+    }, Math.min(silence, 10_000));
+    this.watchdog.unref();
+  }
+
+  private onClose(client: EslClient, err: Error | null): void {
+    if (client !== this.client) return;
+    if (this.watchdog) clearInterval(this.watchdog);
+    const wasUp = this.state === 'up';
+    this.state = 'down';
+    if (err) this.lastError = err.message;
+    if (wasUp) {
+      this.o.log.warn({ err: err?.message }, 'event socket lost');
+      this.emit('down', err);
+    }
+    if (this.stopped) return;
+    const min = this.o.minDelayMs ?? 250;
+    const max = this.o.maxDelayMs ?? 30_000;
+    const delay = Math.min(max, min * 2 ** this.attempt++);
+    this.reconnects++;
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
+    this.retryTimer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.client?.close();
+    this.state = 'down';
+  }
+}
+
+/** `show ... as json`: `{"row_count": 0}` has no rows key (§8). */
+export function parseRows<T extends { uuid: string }>(body: string): T[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new EslError('ESL_ERR_COMMAND', `show channels: not JSON (${body.slice(0, 60)})`);
+  }
+  const rows = (parsed as { rows?: unknown }).rows;
+  if (rows === undefined) return [];
+  if (!Array.isArray(rows)) throw new EslError('ESL_ERR_COMMAND', 'show channels: rows is not a list');
+  return rows.filter((r): r is T => !!r && typeof r === 'object' && typeof (r as T).uuid === 'string');
+}

@@ -1,0 +1,26 @@
+/**
+ * pino with the secrets redacted (webhook URLs, tokens, the ESL password), one child
+ * per module, constant messages with data in fields (design.md convention 9).
+ */
+import pino, { type Logger } from 'pino';
+
+export const REDACT_PATHS = [
+  'password', '*.password', 'esl.password',
+  'webhookUrl', '*.webhookUrl', 'b24.webhookUrl',
+  'clientSecret', '*.clientSecret', 'appToken', '*.appToken',
+  'access_token', '*.access_token', 'refresh_token', '*.refresh_token', 'application_token', '*.application_token',
+  'auth', '*.auth', 'url', '*.url', 'uploadUrl', '*.uploadUrl', 'headers.authorization',
+];
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { svc: 'freeswitch-bitrix24' } }, destination);
+}
+
+/** Strip a webhook secret or token from text that must be logged (error messages). */
+export function scrub(text: string): string {
+  return text
+    .replace(/\/rest\/(\d+)\/[^/\s]+\//g, '/rest/$1/[redacted]/')
+    .replace(/(auth|access_token|refresh_token|application_token|client_secret)=[^&\s]+/g, '$1=[redacted]');
+}
+
+export type { Logger };

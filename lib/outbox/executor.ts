@@ -1,0 +1,405 @@
+/**
+ * The outbox: effects are written to SQLite first, then delivered to Bitrix24 in
+ * order per call (finish waits for register's CALL_ID), grouped into `batch` requests
+ * (a register and what follows it ride together through `$result[...]`), retried with
+ * back-off until they land or fail for a reason retrying cannot fix (kept, with it).
+ */
+import qs from 'qs';
+import type { Effect, FinishEffect, RegisterEffect } from '../calls/effects.js';
+import type { Bitrix24Client } from '../bitrix24/client.js';
+import { B24Error } from '../bitrix24/errors.js';
+import type { UserDirectory } from '../bitrix24/directory.js';
+import type { Job, Store } from './store.js';
+import { coalesceCards } from './cards.js';
+import type { Logger } from '../log.js';
+
+export interface OutboxOptions {
+  store: Store;
+  client: Bitrix24Client;
+  directory: UserDirectory;
+  defaultUserId: number;
+  cardWindowMs: number;
+  log: Logger;
+  /** Uploads a recording for a finished call; throws B24Error / RecordingError. */
+  attach: (callId: string, path: string, job: Job) => Promise<'done' | 'retry' | { failed: string }>;
+  now?: () => number;
+  maxBatch?: number;
+}
+
+interface Command {
+  key: string;
+  method: string;
+  params: Record<string, unknown>;
+  /** The register command whose CALL_ID this one takes, when it rides in the same batch. */
+  dependsOn: string | null;
+  jobs: Job[];
+  onResult: (result: unknown) => void;
+}
+
+export interface OutboxEvents {
+  onDelivered?: (job: Job, method: string) => void;
+  onFailed?: (job: Job, reason: string) => void;
+}
+
+const MAX_BACKOFF_MS = 60_000;
+
+export class Outbox {
+  private running = false;
+  private timer: NodeJS.Timeout | null = null;
+  private pumping: Promise<void> | null = null;
+  private again = false;
+  private readonly callIds = new Map<string, string>();
+  private readonly attaching = new Set<number>();
+  private readonly idleWaiters: Array<() => void> = [];
+  private readonly now: () => number;
+  readonly events: OutboxEvents = {};
+  /** Figures for health and metrics. */
+  stats = { requests: 0, delivered: 0, failed: 0, retried: 0 };
+
+  constructor(private readonly o: OutboxOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Durable first: effects are committed before this returns. */
+  submit(effects: readonly Effect[]): void {
+    if (effects.length === 0) return;
+    this.o.store.enqueue(effects, this.now());
+    this.wake();
+  }
+
+  start(): void {
+    this.running = true;
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.pumping;
+  }
+
+  wake(): void {
+    if (!this.running) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = this.pump().finally(() => {
+      this.pumping = null;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+  }
+
+  /** Resolves once nothing is due: every job is delivered, failed, or waiting for a later retry. */
+  idle(): Promise<void> {
+    if (!this.pumping && !this.hasDue()) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private hasDue(): boolean {
+    const now = this.now();
+    return this.o.store.pending().some((j) => j.nextAt <= now && !this.attaching.has(j.id));
+  }
+
+  private callId(call: string): string | null {
+    const cached = this.callIds.get(call);
+    if (cached) return cached;
+    const stored = this.o.store.callId(call);
+    if (stored) this.callIds.set(call, stored);
+    return stored;
+  }
+
+  private setCallId(call: string, id: string, userId: number | null): void {
+    this.callIds.set(call, id);
+    this.o.store.setCallId(call, id, userId, this.now());
+  }
+
+  private async pump(): Promise<void> {
+    for (let round = 0; this.running && round < 1000; round++) {
+      const { commands, nextWake } = this.plan();
+      if (commands.length === 0) {
+        this.schedule(nextWake);
+        for (const w of this.idleWaiters.splice(0)) w();
+        return;
+      }
+      await this.send(commands);
+    }
+  }
+
+  private schedule(at: number | null): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (at === null || !this.running) return;
+    this.timer = setTimeout(() => this.wake(), Math.max(1, at - this.now()));
+    this.timer.unref();
+  }
+
+  private userFor(ext: string | null): number {
+    return this.o.directory.userFor(ext) ?? this.o.defaultUserId;
+  }
+
+  /** Pick what can go now, per call in order, up to one batch. */
+  private plan(): { commands: Command[]; nextWake: number | null } {
+    const now = this.now();
+    const byCall = new Map<string, Job[]>();
+    for (const j of this.o.store.pending()) {
+      const list = byCall.get(j.call) ?? [];
+      list.push(j);
+      byCall.set(j.call, list);
+    }
+    const commands: Command[] = [];
+    const max = this.o.maxBatch ?? 50;
+    let nextWake: number | null = null;
+    const later = (t: number): void => {
+      nextWake = nextWake === null ? t : Math.min(nextWake, t);
+    };
+    for (const [call, jobs] of byCall) {
+      if (commands.length >= max) {
+        later(now);
+        break;
+      }
+      let callId = this.callId(call);
+      let registerKey: string | null = null;
+      const hasFinish = jobs.some((j) => j.effect.kind === 'finish');
+      for (let i = 0; i < jobs.length && commands.length < max; i++) {
+        const job = jobs[i]!;
+        if (this.attaching.has(job.id)) break;
+        if (job.nextAt > now) {
+          later(job.nextAt);
+          break;
+        }
+        const e = job.effect;
+        if (e.kind === 'adopt') {
+          this.setCallId(call, e.b24CallId, null);
+          callId = e.b24CallId;
+          this.o.store.markDone(job.id);
+          continue;
+        }
+        if (e.kind === 'register') {
+          if (callId) {
+            this.o.store.markDone(job.id); // registered already (before a restart)
+            continue;
+          }
+          registerKey = `r${job.id}`;
+          commands.push(this.registerCommand(registerKey, job, e));
+          continue;
+        }
+        if (!callId && !registerKey) break; // waits for a register that has not landed
+        if (e.kind === 'show' || e.kind === 'hide') {
+          if (hasFinish) {
+            // finish hides the card: pending show/hide of a finished call are dropped
+            this.o.store.markDone(job.id);
+            continue;
+          }
+          const group: Job[] = [];
+          let k = i;
+          while (k < jobs.length && (jobs[k]!.effect.kind === 'show' || jobs[k]!.effect.kind === 'hide') && jobs[k]!.nextAt <= now) group.push(jobs[k++]!);
+          const newest = Math.max(...group.map((g) => g.createdAt));
+          if (now - newest < this.o.cardWindowMs && k >= jobs.length) {
+            later(newest + this.o.cardWindowMs); // more may come within the window
+            break;
+          }
+          commands.push(...this.cardCommands(group, callId, registerKey));
+          i = k - 1;
+          continue;
+        }
+        if (e.kind === 'finish') {
+          commands.push(this.finishCommand(`f${job.id}`, job, e, callId, registerKey));
+          continue;
+        }
+        if (e.kind === 'attach') {
+          if (!callId || i > 0) break; // after finish landed, alone
+          this.startAttach(job, callId);
+          break;
+        }
+      }
+    }
+    return { commands, nextWake };
+  }
+
+  private registerCommand(key: string, job: Job, e: RegisterEffect): Command {
+    const forceDefault = (e as RegisterEffect & { forceDefault?: boolean }).forceDefault === true;
+    const userId = forceDefault ? this.o.defaultUserId : this.userFor(e.extension);
+    const params: Record<string, unknown> = {
+      USER_ID: userId,
+      PHONE_NUMBER: e.phone,
+      TYPE: e.type,
+      CALL_START_DATE: e.startIso,
+      CRM_CREATE: e.crmCreate ? 1 : 0,
+      SHOW: e.show ? 1 : 0,
+      EXTERNAL_CALL_ID: e.externalCallId,
+    };
+    if (e.line) params.LINE_NUMBER = e.line;
+    return {
+      key, method: 'telephony.externalcall.register', params, dependsOn: null, jobs: [job],
+      onResult: (r) => {
+        const id = (r as { CALL_ID?: unknown } | null)?.CALL_ID;
+        if (typeof id !== 'string' || id === '') throw new B24Error('B24_ERR_BAD_REPLY', 'register: no CALL_ID in the reply', { method: 'telephony.externalcall.register' });
+        this.setCallId(job.call, id, userId);
+      },
+    };
+  }
+
+  private finishCommand(key: string, job: Job, e: FinishEffect, callId: string | null, registerKey: string | null): Command {
+    let userId: number | null = this.o.directory.userFor(e.extension);
+    if (userId === null) for (const c of e.candidates) if ((userId = this.o.directory.userFor(c)) !== null) break;
+    const params: Record<string, unknown> = {
+      CALL_ID: callId ?? `$result[${registerKey}][CALL_ID]`,
+      USER_ID: userId ?? this.o.defaultUserId,
+      DURATION: e.duration,
+      STATUS_CODE: e.status,
+      ADD_TO_CHAT: e.addToChat ? 1 : 0,
+    };
+    return { key, method: 'telephony.externalcall.finish', params, dependsOn: callId ? null : registerKey, jobs: [job], onResult: () => undefined };
+  }
+
+  private cardCommands(group: Job[], callId: string | null, registerKey: string | null): Command[] {
+    const ops = group.map((j) => {
+      const e = j.effect as Extract<Effect, { kind: 'show' | 'hide' }>;
+      const users = e.extensions.map((x) => this.o.directory.userFor(x)).filter((u): u is number => u !== null);
+      return { kind: e.kind, users };
+    });
+    const { show, hide } = coalesceCards(ops);
+    const out: Command[] = [];
+    const base = { CALL_ID: callId ?? `$result[${registerKey}][CALL_ID]` };
+    const dependsOn = callId ? null : registerKey;
+    if (show.length === 0 && hide.length === 0) {
+      for (const j of group) this.o.store.markDone(j.id);
+      return out;
+    }
+    // both commands carry the whole group: the group is done when the last lands
+    if (hide.length > 0) out.push({ key: `h${group[0]!.id}`, method: 'telephony.externalcall.hide', params: { ...base, USER_ID: hide }, dependsOn, jobs: show.length > 0 ? [] : group, onResult: () => undefined });
+    if (show.length > 0) out.push({ key: `s${group[0]!.id}`, method: 'telephony.externalcall.show', params: { ...base, USER_ID: show }, dependsOn, jobs: group, onResult: () => undefined });
+    return out;
+  }
+
+  private async send(commands: Command[]): Promise<void> {
+    this.stats.requests++;
+    if (commands.length === 1 && !commands[0]!.dependsOn) {
+      const c = commands[0]!;
+      try {
+        const result = await this.o.client.call(c.method, c.params);
+        this.landed(c, result);
+      } catch (err) {
+        this.failedCommand(c, err);
+      }
+      return;
+    }
+    const cmd: Record<string, string> = {};
+    for (const c of commands) cmd[c.key] = batchCommand(c);
+    let res;
+    try {
+      res = await this.o.client.batch(cmd);
+    } catch (err) {
+      for (const c of commands) this.retry(c.jobs, err, false);
+      return;
+    }
+    const failedRegisters = new Set<string>();
+    for (const c of commands) {
+      const error = res.errors[c.key];
+      if (c.dependsOn && failedRegisters.has(c.dependsOn)) {
+        // its register did not land: not this command's fault, try again after it
+        for (const j of c.jobs) this.o.store.markRetry(j.id, this.now(), `waiting for ${c.dependsOn}`);
+        continue;
+      }
+      if (error) {
+        if (c.method === 'telephony.externalcall.register') failedRegisters.add(c.key);
+        this.failedCommand(c, new B24Error('B24_ERR_REST', `${c.method}: ${error.error}: ${error.error_description}`, { error: error.error, description: error.error_description, method: c.method, status: 400 }));
+        continue;
+      }
+      try {
+        this.landed(c, res.result[c.key]);
+      } catch (err) {
+        if (c.method === 'telephony.externalcall.register') failedRegisters.add(c.key);
+        this.failedCommand(c, err);
+      }
+    }
+  }
+
+  private landed(c: Command, result: unknown): void {
+    c.onResult(result);
+    for (const j of c.jobs) {
+      this.o.store.markDone(j.id);
+      this.stats.delivered++;
+      this.events.onDelivered?.(j, c.method);
+    }
+  }
+
+  private failedCommand(c: Command, err: unknown): void {
+    const e = err instanceof B24Error ? err : new B24Error('B24_ERR_BAD_REPLY', String((err as Error)?.message ?? err));
+    const desc = e.detail.description ?? '';
+    if (e.code === 'B24_ERR_REST' && !e.retryable) {
+      if (c.method === 'telephony.externalcall.finish' && desc.startsWith('Call is not found')) {
+        // finished already (a reply lost before a restart), or by someone else: nothing left to do
+        this.o.log.warn({ call: c.jobs[0]?.call }, 'finish: Bitrix24 no longer knows the call; treating it as finished');
+        for (const j of c.jobs) this.o.store.markDone(j.id);
+        return;
+      }
+      if (c.method === 'telephony.externalcall.register' && /USER_ID or USER_PHONE_INNER|User is not found/.test(desc)) {
+        const job = c.jobs[0]!;
+        const eff = job.effect as RegisterEffect & { forceDefault?: boolean };
+        if (!eff.forceDefault) {
+          this.o.log.warn({ call: job.call, extension: eff.extension }, 'register refused the employee; registering for the default user');
+          this.o.store.updateEffect(job.id, { ...eff, forceDefault: true } as Effect);
+          this.o.store.markRetry(job.id, this.now(), desc);
+          return;
+        }
+      }
+      for (const j of c.jobs) {
+        this.o.store.markFailed(j.id, e.message);
+        this.stats.failed++;
+        this.events.onFailed?.(j, e.message);
+        this.o.log.error({ call: j.call, kind: j.effect.kind, reason: e.message }, 'outbox job failed for good');
+      }
+      return;
+    }
+    this.retry(c.jobs, e, true);
+  }
+
+  private retry(jobs: Job[], err: unknown, _counted: boolean): void {
+    const msg = (err as Error)?.message ?? String(err);
+    for (const j of jobs) {
+      const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(j.attempts, 7)) * (0.8 + Math.random() * 0.4);
+      this.o.store.markRetry(j.id, this.now() + Math.round(delay), msg);
+      this.stats.retried++;
+    }
+  }
+
+  private startAttach(job: Job, callId: string): void {
+    this.attaching.add(job.id);
+    void this.o
+      .attach(callId, (job.effect as Extract<Effect, { kind: 'attach' }>).path, job)
+      .then((r) => {
+        if (r === 'done') {
+          this.o.store.markDone(job.id);
+          this.stats.delivered++;
+          this.events.onDelivered?.(job, 'telephony.externalcall.attachrecord');
+        } else if (r === 'retry') this.retry([job], new Error('recording not ready'), true);
+        else {
+          this.o.store.markFailed(job.id, r.failed);
+          this.stats.failed++;
+          this.events.onFailed?.(job, r.failed);
+        }
+      })
+      .catch((err) => this.retry([job], err, true))
+      .finally(() => {
+        this.attaching.delete(job.id);
+        this.wake();
+      });
+  }
+}
+
+/** `method?query` for a batch command; a `$result[...]` reference stays unencoded. */
+export function batchCommand(c: { method: string; params: Record<string, unknown> }): string {
+  const refs: string[] = [];
+  const plain: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(c.params)) {
+    if (typeof v === 'string' && v.startsWith('$result[')) refs.push(`${k}=${v}`);
+    else plain[k] = v;
+  }
+  const query = [qs.stringify(plain, { encodeValuesOnly: true }), ...refs].filter(Boolean).join('&');
+  return `${c.method}?${query}`;
+}

@@ -1,0 +1,182 @@
+/**
+ * Durable state in embedded SQLite (better-sqlite3, WAL): the outbox of effects, the
+ * CALL_ID of each call, the OAuth tokens and install data. Everything that must reach
+ * Bitrix24 is committed here before it is acknowledged anywhere else.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Effect } from '../calls/effects.js';
+
+export type JobState = 'pending' | 'done' | 'failed';
+
+export interface Job {
+  id: number;
+  call: string;
+  effect: Effect;
+  attempts: number;
+  nextAt: number;
+  createdAt: number;
+  lastError: string | null;
+}
+
+export interface StoredTokens {
+  accessToken: string;
+  refreshToken: string;
+  expiresAt: number;
+  clientEndpoint: string;
+  memberId: string;
+  domain: string;
+  applicationToken: string;
+  scope: string;
+}
+
+interface JobRow {
+  id: number;
+  call: string;
+  payload: string;
+  attempts: number;
+  next_at: number;
+  created_at: number;
+  last_error: string | null;
+}
+
+export class Store {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(dir: string | ':memory:') {
+    if (dir !== ':memory:') mkdirSync(dir, { recursive: true });
+    this.db = new Database(dir === ':memory:' ? ':memory:' : join(dir, 'freeswitch-bitrix24.sqlite'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        call TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        idem TEXT UNIQUE,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        last_error TEXT
+      );
+      CREATE INDEX IF NOT EXISTS jobs_pending ON jobs(state, call, id);
+      CREATE TABLE IF NOT EXISTS calls (
+        call TEXT PRIMARY KEY,
+        b24_call_id TEXT,
+        user_id INTEGER,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `);
+    this.stmts = {
+      insert: this.db.prepare('INSERT OR IGNORE INTO jobs (call, kind, payload, idem, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      pending: this.db.prepare(`SELECT id, call, payload, attempts, next_at, created_at, last_error FROM jobs WHERE state = 'pending' ORDER BY id`),
+      done: this.db.prepare(`UPDATE jobs SET state = 'done', attempts = attempts + 1, last_error = NULL WHERE id = ?`),
+      retry: this.db.prepare(`UPDATE jobs SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?`),
+      fail: this.db.prepare(`UPDATE jobs SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`),
+      setPayload: this.db.prepare('UPDATE jobs SET payload = ? WHERE id = ?'),
+      callId: this.db.prepare('SELECT b24_call_id FROM calls WHERE call = ?'),
+      setCallId: this.db.prepare('INSERT INTO calls (call, b24_call_id, user_id, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(call) DO UPDATE SET b24_call_id = excluded.b24_call_id, user_id = excluded.user_id, updated_at = excluded.updated_at'),
+      kvGet: this.db.prepare('SELECT value FROM kv WHERE key = ?'),
+      kvSet: this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      counts: this.db.prepare(`SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs GROUP BY state`),
+      failed: this.db.prepare(`SELECT id, call, kind, payload, attempts, last_error FROM jobs WHERE state = 'failed' ORDER BY id DESC LIMIT ?`),
+      purge: this.db.prepare(`DELETE FROM jobs WHERE state = 'done' AND created_at < ?`),
+    };
+  }
+
+  /** Write effects durably, in one transaction; an effect with a known idempotency key is ignored. */
+  enqueue(effects: readonly Effect[], now: number): number {
+    let added = 0;
+    const tx = this.db.transaction((list: readonly Effect[]) => {
+      for (const e of list) {
+        const r = this.stmts.insert.run(e.call, e.kind, JSON.stringify(e), idempotencyKey(e), now, now);
+        added += r.changes;
+      }
+    });
+    tx(effects);
+    return added;
+  }
+
+  pending(): Job[] {
+    return (this.stmts.pending.all() as JobRow[]).map((r) => ({
+      id: r.id, call: r.call, effect: JSON.parse(r.payload) as Effect, attempts: r.attempts, nextAt: r.next_at, createdAt: r.created_at, lastError: r.last_error,
+    }));
+  }
+
+  markDone(id: number): void {
+    this.stmts.done.run(id);
+  }
+
+  markRetry(id: number, nextAt: number, error: string): void {
+    this.stmts.retry.run(nextAt, error, id);
+  }
+
+  markFailed(id: number, error: string): void {
+    this.stmts.fail.run(error, id);
+  }
+
+  updateEffect(id: number, effect: Effect): void {
+    this.stmts.setPayload.run(JSON.stringify(effect), id);
+  }
+
+  callId(call: string): string | null {
+    const row = this.stmts.callId.get(call) as { b24_call_id: string | null } | undefined;
+    return row?.b24_call_id ?? null;
+  }
+
+  setCallId(call: string, b24CallId: string, userId: number | null, now: number): void {
+    this.stmts.setCallId.run(call, b24CallId, userId, now);
+  }
+
+  get<T>(key: string): T | null {
+    const row = this.stmts.kvGet.get(key) as { value: string } | undefined;
+    return row ? (JSON.parse(row.value) as T) : null;
+  }
+
+  set(key: string, value: unknown): void {
+    this.stmts.kvSet.run(key, JSON.stringify(value));
+  }
+
+  stats(): { pending: number; failed: number; done: number; oldestPendingAt: number | null } {
+    const out = { pending: 0, failed: 0, done: 0, oldestPendingAt: null as number | null };
+    for (const r of this.stmts.counts.all() as Array<{ state: JobState; n: number; oldest: number }>) {
+      out[r.state] = r.n;
+      if (r.state === 'pending') out.oldestPendingAt = r.oldest;
+    }
+    return out;
+  }
+
+  failedJobs(limit = 20): Array<{ id: number; call: string; kind: string; attempts: number; lastError: string | null }> {
+    return (this.stmts.failed.all(limit) as Array<{ id: number; call: string; kind: string; attempts: number; last_error: string | null }>).map((r) => ({
+      id: r.id, call: r.call, kind: r.kind, attempts: r.attempts, lastError: r.last_error,
+    }));
+  }
+
+  /** Drop delivered jobs older than `before` (ms); pending and failed ones stay. */
+  purgeDone(before: number): number {
+    return this.stmts.purge.run(before).changes;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** One register, finish, adopt per call and one attach per file: repeated effects are no-ops. */
+export function idempotencyKey(e: Effect): string | null {
+  switch (e.kind) {
+    case 'register':
+    case 'finish':
+    case 'adopt':
+      return `${e.kind}:${e.call}`;
+    case 'attach':
+      return `attach:${e.call}:${e.path}`;
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Recordings reach Bitrix24 (telephony.externalCall.attachRecord, reference §6): only
+ * files under the configured directories (symlinks and `..` resolved first), only
+ * .wav/.mp3, only once the file stopped growing; small files as base64 FILE_CONTENT,
+ * large ones through the two-step uploadUrl with a streamed multipart body.
+ */
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { basename, extname, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import type { Bitrix24Client } from '../bitrix24/client.js';
+import type { Job } from '../outbox/store.js';
+import type { Logger } from '../log.js';
+
+export interface UploaderOptions {
+  client: Bitrix24Client;
+  dirs: readonly string[];
+  log: Logger;
+  /** Files up to this size go as FILE_CONTENT; larger ones through uploadUrl. */
+  inlineMaxBytes?: number;
+  /** A file must be unchanged for this long before it is sent. */
+  stableMs?: number;
+  /** Give up on a file still missing after this long. */
+  giveUpMs?: number;
+  now?: () => number;
+}
+
+export type AttachOutcome = 'done' | 'retry' | { failed: string };
+
+export class RecordingUploader {
+  private readonly seen = new Map<string, { size: number; mtimeMs: number }>();
+  uploads = 0;
+  bytes = 0;
+
+  constructor(private readonly o: UploaderOptions) {}
+
+  /** Resolve a path inside an allowed directory, or say why not. */
+  async confine(path: string): Promise<string | { failed: string }> {
+    let real: string;
+    try {
+      real = await realpath(path);
+    } catch {
+      return path.includes('\0') ? { failed: 'recording path is not valid' } : 'missing';
+    }
+    for (const dir of this.o.dirs) {
+      let root: string;
+      try {
+        root = await realpath(dir);
+      } catch {
+        continue;
+      }
+      if (real === root || real.startsWith(root.endsWith(sep) ? root : root + sep)) return real;
+    }
+    return { failed: `recording ${path} is outside the recordings directories (FSB24_RECORDINGS_DIRS)` };
+  }
+
+  async attach(callId: string, path: string, job: Job): Promise<AttachOutcome> {
+    const now = this.o.now?.() ?? Date.now();
+    const ext = extname(path).toLowerCase();
+    if (ext !== '.wav' && ext !== '.mp3') {
+      this.o.log.warn({ path, callId }, 'recording is neither .wav nor .mp3; Bitrix24 accepts only those');
+      return { failed: `recording ${basename(path)}: only .wav and .mp3 are accepted` };
+    }
+    const real = await this.confine(path);
+    if (typeof real === 'object') {
+      this.o.log.error({ path, callId }, 'recording refused: outside the recordings directories');
+      return real;
+    }
+    if (real === 'missing') {
+      if (now - job.createdAt > (this.o.giveUpMs ?? 10 * 60_000)) return { failed: `recording ${path} never appeared` };
+      return 'retry';
+    }
+    const st = await stat(real);
+    const before = this.seen.get(real);
+    this.seen.set(real, { size: st.size, mtimeMs: st.mtimeMs });
+    const stableMs = this.o.stableMs ?? 2000;
+    const quiet = now - st.mtimeMs >= stableMs;
+    if (!quiet && (!before || before.size !== st.size || before.mtimeMs !== st.mtimeMs)) return 'retry';
+    if (st.size === 0) {
+      if (now - job.createdAt > (this.o.giveUpMs ?? 10 * 60_000)) return { failed: `recording ${path} is empty` };
+      return 'retry';
+    }
+    const started = Date.now();
+    const name = basename(real);
+    if (st.size <= (this.o.inlineMaxBytes ?? 4 * 1024 * 1024)) {
+      const { readFile } = await import('node:fs/promises');
+      const content = (await readFile(real)).toString('base64');
+      await this.o.client.call('telephony.externalCall.attachRecord', { CALL_ID: callId, FILENAME: name, FILE_CONTENT: content });
+    } else {
+      const step = await this.o.client.call<{ uploadUrl?: string; fieldName?: string }>('telephony.externalCall.attachRecord', { CALL_ID: callId, FILENAME: name });
+      if (!step?.uploadUrl) return { failed: 'attachRecord gave no uploadUrl' };
+      await this.multipart(step.uploadUrl, step.fieldName ?? 'file', real, name, st.size);
+    }
+    this.seen.delete(real);
+    this.uploads++;
+    this.bytes += st.size;
+    this.o.log.info({ callId, file: name, bytes: st.size, ms: Date.now() - started }, 'recording attached');
+    return 'done';
+  }
+
+  /** POST multipart/form-data with the file streamed from disk: memory does not grow with it. */
+  private async multipart(url: string, field: string, path: string, name: string, size: number): Promise<void> {
+    const boundary = `----fsb24${Math.random().toString(16).slice(2)}`;
+    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${name.replace(/"/g, '')}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const log = this.o.log;
+    async function* body(): AsyncGenerator<Buffer> {
+      yield head;
+      let sent = 0;
+      let nextReport = 50 * 1024 * 1024;
+      for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
+        sent += (chunk as Buffer).length;
+        if (sent >= nextReport) {
+          log.info({ file: name, sent, size }, 'recording upload progress');
+          nextReport += 50 * 1024 * 1024;
+        }
+        yield chunk as Buffer;
+      }
+      yield tail;
+    }
+    const res = await request(url, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + size + tail.length) },
+      body: Readable.from(body()),
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`upload: HTTP ${res.statusCode} ${text.slice(0, 200)}`);
+  }
+}

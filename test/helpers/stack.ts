@@ -1,0 +1,16 @@
+/**
+ * The whole stack on loopback: FreeSWITCH simulator → service (real sockets) →
+ * Bitrix24 emulator, installed as a local application. Used by integration tests and
+ * (in lib/demo) by the demo.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startStack, type Stack, type StackOptions } from '../../lib/demo/stack.js';
+
+export async function stack(t: { teardown: (fn: () => unknown) => void }, opts: StackOptions = {}): Promise<Stack> {
+  const dir = mkdtempSync(join(tmpdir(), 'fsb24-'));
+  const s = await startStack({ dataDir: join(dir, 'data'), recordingsDir: join(dir, 'rec'), ...opts });
+  t.teardown(() => s.close());
+  return s;
+}
