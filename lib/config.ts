@@ -95,6 +95,12 @@ const schema = {
     cardPolicy: { doc: 'When the call card shows: ring, answer or never', format: ['ring', 'answer', 'never'], default: 'ring', env: 'FSB24_CARD_POLICY' },
     cardPolicyByExtension: { doc: 'Per-extension card policy (JSON {"1001":"answer"})', format: 'string-map', default: {}, env: 'FSB24_CARD_POLICY_BY_EXTENSION' },
     defaultUserId: { doc: 'Bitrix24 user that owns calls nobody answered or whose extension maps to nobody', format: 'nat', default: 1, env: 'FSB24_DEFAULT_USER_ID' },
+    ringSeconds: { doc: 'How long the employee rings on click-to-call and callback', format: 'nat', default: 30, env: 'FSB24_RING_SECONDS' },
+    domain: { doc: 'Directory domain for user/<ext>@<domain> (empty: user/<ext>)', format: String, default: '', env: 'FSB24_DOMAIN' },
+    callbackTarget: { doc: 'Extension that takes callbacks when the responsible manager cannot', format: String, default: '', env: 'FSB24_CALLBACK_TARGET' },
+    callbackContext: { doc: 'Dialplan context that speaks the callback text, then dials the client (conf/freeswitch/dialplan)', format: String, default: 'freeswitch-bitrix24', env: 'FSB24_CALLBACK_CONTEXT' },
+    ttsEngine: { doc: 'TTS engine for the callback text (e.g. flite); empty: play the prompt file', format: String, default: '', env: 'FSB24_TTS_ENGINE' },
+    promptFile: { doc: 'Prompt played to the employee before a callback when there is no TTS', format: String, default: '', env: 'FSB24_CALLBACK_PROMPT' },
     cardWindowMs: { doc: 'show/hide within this window are coalesced into one request', format: 'nat', default: 300, env: 'FSB24_CARD_WINDOW_MS' },
   },
   recordings: {
@@ -105,7 +111,6 @@ const schema = {
 };
 
 type Schema = typeof schema;
-export type Config = ReturnType<convict.Config<ConfigShape>['getProperties']>;
 
 export interface ConfigShape {
   esl: { host: string; port: number; password: string };
@@ -121,7 +126,8 @@ export interface ConfigShape {
     lines: Record<string, string>; gatewayLines: Record<string, string>; lineGateways: Record<string, string>;
     numberRules: Array<{ match: string; replace: string }>; sendInternal: boolean; crmCreateIncoming: boolean;
     crmCreateOutgoing: boolean; addToChat: boolean; cardPolicy: 'ring' | 'answer' | 'never';
-    cardPolicyByExtension: Record<string, string>; defaultUserId: number; cardWindowMs: number;
+    cardPolicyByExtension: Record<string, string>; defaultUserId: number; cardWindowMs: number; ringSeconds: number;
+    domain: string; callbackTarget: string; callbackContext: string; ttsEngine: string; promptFile: string;
   };
   recordings: { dirs: string[]; variable: string };
   logLevel: string;

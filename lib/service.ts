@@ -17,6 +17,7 @@ import { RecordingUploader } from './recordings/uploader.js';
 import { buildApp, Unauthorized } from './http/app.js';
 import { acceptInstall, sameSecret, InstallRefused } from './http/install.js';
 import type { ParsedEvent } from './http/event-body.js';
+import { CallEvents } from './originate/handler.js';
 import type { ConfigShape } from './config.js';
 import type { Logger } from './log.js';
 import type { EslEvent } from './esl/codec.js';
@@ -24,8 +25,6 @@ import type { EslEvent } from './esl/codec.js';
 export interface ServiceOptions {
   config: Readonly<ConfigShape>;
   log: Logger;
-  /** Extra handlers for click-to-call / callback events (lib/originate). */
-  callEvents?: (svc: Service) => { handle(ev: ParsedEvent): Promise<void> };
   extraRoutes?: (app: FastifyInstance, svc: Service) => void;
   recordingsStableMs?: number;
 }
@@ -43,7 +42,7 @@ export class Service {
   readonly model: CallModel;
   readonly app: FastifyInstance;
   readonly counters = { events: 0, badEvents: 0, effects: 0, callsStarted: 0 };
-  private callEvents: { handle(ev: ParsedEvent): Promise<void> } | null = null;
+  readonly callEvents: CallEvents;
   private readonly eventListeners: Array<(e: EslEvent) => void> = [];
   url = '';
 
@@ -92,7 +91,7 @@ export class Service {
       health: () => this.health(),
       extraRoutes: (app) => o.extraRoutes?.(app, this),
     });
-    if (o.callEvents) this.callEvents = o.callEvents(this);
+    this.callEvents = new CallEvents(this);
   }
 
   /** Observe raw events (click-to-call tracks its originates). */
@@ -143,8 +142,11 @@ export class Service {
       this.log.info({ domain: ev.auth.domain, memberId: ev.auth.memberId }, 'application installed');
       return;
     }
-    const expected = c.b24.webhookUrl ? c.b24.appToken : this.store.get<StoredTokens>(TOKENS_KEY)?.memberId === ev.auth.memberId ? this.store.get<StoredTokens>(TOKENS_KEY)?.applicationToken : undefined;
+    const tokens = this.store.get<StoredTokens>(TOKENS_KEY);
+    const expected = c.b24.webhookUrl ? c.b24.appToken : tokens?.memberId === ev.auth.memberId ? tokens.applicationToken : undefined;
     if (!expected || !sameSecret(expected, ev.auth.applicationToken)) throw new Unauthorized('application_token does not match this installation');
+    // whatever would reach an originate string is checked now: a bad value gets a 400 and changes nothing
+    this.callEvents.validate(ev);
   }
 
   private async handleEvent(ev: ParsedEvent): Promise<void> {
@@ -158,8 +160,7 @@ export class Service {
         this.store.set(TOKENS_KEY, null);
         return;
       default:
-        if (this.callEvents) await this.callEvents.handle(ev);
-        else this.log.warn({ event: ev.event }, 'no handler for this event');
+        await this.callEvents.handle(ev);
     }
   }
 

@@ -1,6 +1,7 @@
 /** What the call model asks the outside world to do: plain values, no I/O. */
 export type CallType = 1 | 2 | 4;
 
+
 export interface RegisterEffect {
   kind: 'register';
   call: string;
@@ -14,6 +15,8 @@ export interface RegisterEffect {
   startIso: string;
   show: boolean;
   crmCreate: boolean;
+  crmEntityType?: string;
+  crmEntityId?: number;
 }
 
 /** A call Bitrix24 registered itself (click-to-call): its CALL_ID is known. */
@@ -39,6 +42,8 @@ export interface FinishEffect {
   duration: number;
   status: string;
   addToChat: boolean;
+  /** FAILED_REASON, when the service knows better than a code. */
+  reason?: string;
 }
 
 export interface AttachEffect {

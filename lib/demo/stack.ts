@@ -18,7 +18,6 @@ export interface StackOptions {
   emulator?: EmulatorOptions;
   config?: Record<string, unknown>;
   log?: Logger;
-  callEvents?: ServiceOptions['callEvents'];
   extraRoutes?: ServiceOptions['extraRoutes'];
   /** Seed the portal with the office's users and CRM (default true). */
   seed?: boolean;
@@ -77,7 +76,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   });
   const log = o.log ?? createLogger(config.logLevel);
   const make = (): Service =>
-    new Service({ config: svcConfig(), log, recordingsStableMs: 0, ...(o.callEvents ? { callEvents: o.callEvents } : {}), ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}) });
+    new Service({ config: svcConfig(), log, recordingsStableMs: 0, ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}) });
   const svcConfig = (): Readonly<ConfigShape> => config;
   let service = make();
   const ready = (svc: Service): Promise<void> => (svc.listener.connected ? Promise.resolve() : new Promise((r) => svc.listener.once('ready', () => r())));

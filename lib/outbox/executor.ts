@@ -115,6 +115,26 @@ export class Outbox {
   private setCallId(call: string, id: string, userId: number | null): void {
     this.callIds.set(call, id);
     this.o.store.setCallId(call, id, userId, this.now());
+    for (const w of this.callIdWaiters.get(call) ?? []) w(id);
+    this.callIdWaiters.delete(call);
+  }
+
+  private readonly callIdWaiters = new Map<string, Array<(id: string) => void>>();
+
+  /** Resolves with the CALL_ID of a call once its register (or adopt) landed; null at the deadline. */
+  awaitCallId(call: string, timeoutMs: number): Promise<string | null> {
+    const known = this.callId(call);
+    if (known) return Promise.resolve(known);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(null), timeoutMs);
+      timer.unref();
+      const list = this.callIdWaiters.get(call) ?? [];
+      list.push((id) => {
+        clearTimeout(timer);
+        resolve(id);
+      });
+      this.callIdWaiters.set(call, list);
+    });
   }
 
   private async pump(): Promise<void> {
@@ -233,6 +253,10 @@ export class Outbox {
       EXTERNAL_CALL_ID: e.externalCallId,
     };
     if (e.line) params.LINE_NUMBER = e.line;
+    if (e.crmEntityType && e.crmEntityId) {
+      params.CRM_ENTITY_TYPE = e.crmEntityType;
+      params.CRM_ENTITY_ID = e.crmEntityId;
+    }
     return {
       key, method: 'telephony.externalcall.register', params, dependsOn: null, jobs: [job],
       onResult: (r) => {
@@ -253,6 +277,7 @@ export class Outbox {
       STATUS_CODE: e.status,
       ADD_TO_CHAT: e.addToChat ? 1 : 0,
     };
+    if (e.reason) params.FAILED_REASON = e.reason;
     return { key, method: 'telephony.externalcall.finish', params, dependsOn: callId ? null : registerKey, jobs: [job], onResult: () => undefined };
   }
 

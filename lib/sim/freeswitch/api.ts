@@ -292,6 +292,14 @@ async function runApplication(sw: SimSwitch, a: Leg, app: { name: string; args: 
     const ep = parseEndpoint(app.args);
     if (ep.kind === 'gateway') target = { number: ep.target, vars: ep.vars };
     else if (ep.kind === 'user') target = { number: ep.target, vars: ep.vars };
+  } else if (exten === 'b24_callback') {
+    // the shipped dialplan context (conf/freeswitch/dialplan): speak or play, then dial the client
+    const client = a.getVar('b24_client');
+    const callee = a.getVar('b24_callee_uuid');
+    if (typeof client === 'string') {
+      await sw.wait(3000);
+      target = { number: client, vars: new Map(typeof callee === 'string' ? [['origination_uuid', callee]] : []) };
+    }
   } else if (exten && /^\+?\d{3,16}$/.test(exten)) {
     target = { number: exten, vars: new Map() };
   }

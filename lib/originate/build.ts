@@ -1,0 +1,143 @@
+/**
+ * Originate strings from whitelisted values only (freeswitch-esl.md §4): numbers are
+ * digits with an optional leading +, extensions digits, names from config, UUIDs ours.
+ * Anything else is rejected, never escaped into place. Pinned by golden tests.
+ */
+export class UnsafeValue extends Error {
+  override readonly name = 'UnsafeValue';
+  readonly code = 'ORIG_ERR_UNSAFE';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+const NUMBER = /^\+?[0-9]{3,16}$/;
+const EXTENSION = /^[0-9]{2,8}$/;
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CALL_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** A phone number: 3 to 16 digits with an optional leading +, nothing else (no spaces either). */
+export function phoneNumber(field: string, raw: string): string {
+  if (!NUMBER.test(raw)) throw new UnsafeValue(field, 'must be 3 to 16 digits with an optional leading + (no spaces or other characters)');
+  return raw;
+}
+
+export function extension(field: string, v: string): string {
+  if (!EXTENSION.test(v)) throw new UnsafeValue(field, 'an extension is 2 to 8 digits');
+  return v;
+}
+
+export function configName(field: string, v: string): string {
+  if (!NAME.test(v)) throw new UnsafeValue(field, 'names from config are letters, digits, _ . -');
+  return v;
+}
+
+export function uuid(field: string, v: string): string {
+  if (!UUID.test(v)) throw new UnsafeValue(field, 'not a lowercase UUID');
+  return v;
+}
+
+export function callId(field: string, v: string): string {
+  if (!CALL_ID.test(v)) throw new UnsafeValue(field, 'a CALL_ID is letters, digits, . _ -');
+  return v;
+}
+
+/** Free text for a prompt: letters, digits, spaces and . ? ! - only, at most 200 characters, quoted. */
+export function promptText(v: string): string {
+  const kept = v.replace(/[^\p{L}\p{N} .?!-]/gu, ' ').replace(/\s+/g, ' ').trim().slice(0, 200);
+  return kept;
+}
+
+export interface Vars {
+  [name: string]: string;
+}
+
+function varBlock(vars: Vars): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(vars)) {
+    if (!NAME.test(k)) throw new UnsafeValue(k, 'variable name');
+    if (/[,{}[\]'^\r\n$\\]/.test(v)) throw new UnsafeValue(k, 'value holds a character FreeSWITCH would interpret');
+    parts.push(/[ ]/.test(v) ? `${k}='${v}'` : `${k}=${v}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+export interface ClickToCall {
+  aLeg: string;
+  bLeg: string;
+  extension: string;
+  domain?: string;
+  client: string;
+  gateway: string;
+  callerId: string;
+  b24CallId: string;
+  line: string | null;
+  ringSeconds: number;
+  kind: 'click2call' | 'callback';
+}
+
+/**
+ * Ring the employee first; when they answer, bridge to the client through the gateway
+ * (freeswitch-esl.md §3.4, as in fixtures/esl/click2call-answered).
+ */
+export function clickToCallCommand(c: ClickToCall): string {
+  const a = uuid('origination_uuid', c.aLeg);
+  const b = uuid('origination_uuid', c.bLeg);
+  const ext = extension('extension', c.extension);
+  const client = phoneNumber('client', c.client);
+  const gw = configName('gateway', c.gateway);
+  const cid = phoneNumber('caller_id', c.callerId);
+  const vars: Vars = {
+    origination_uuid: a,
+    origination_caller_id_number: client,
+    origination_caller_id_name: client,
+    effective_caller_id_number: cid,
+    ignore_early_media: 'true',
+    originate_timeout: String(Math.max(5, Math.min(120, Math.round(c.ringSeconds)))),
+    b24_call_id: callId('CALL_ID', c.b24CallId),
+    b24_kind: c.kind,
+    b24_client: client,
+  };
+  if (c.line) vars.b24_line = phoneNumber('line', c.line);
+  const target = c.domain ? `user/${ext}@${configName('domain', c.domain)}` : `user/${ext}`;
+  return `originate ${varBlock(vars)}${target} &bridge(${varBlock({ origination_uuid: b, origination_caller_id_number: cid })}sofia/gateway/${gw}/${client})`;
+}
+
+export interface Callback extends ClickToCall {
+  /** What the employee hears before the client is dialled. */
+  text: string;
+  voice: string;
+  ttsEngine: string | null;
+  promptFile: string | null;
+  context: string;
+}
+
+/**
+ * Callback: ring the employee into our dialplan context, which speaks the text (or
+ * plays the prompt) and then bridges to the client (conf/freeswitch/dialplan).
+ */
+export function callbackCommand(c: Callback): string {
+  const base = clickToCallCommand(c);
+  const vars: Vars = {};
+  if (c.ttsEngine) {
+    vars.b24_tts_engine = configName('tts_engine', c.ttsEngine);
+    vars.b24_tts_voice = configName('voice', c.voice || 'default');
+    const text = promptText(c.text);
+    if (text) vars.b24_text = text;
+  }
+  if (c.promptFile) {
+    if (!/^\/[A-Za-z0-9_./-]{1,200}$/.test(c.promptFile) || c.promptFile.includes('..')) throw new UnsafeValue('prompt_file', 'an absolute path of letters, digits, _ . - /');
+    vars.b24_prompt = c.promptFile;
+  }
+  vars.b24_gateway = configName('gateway', c.gateway);
+  vars.b24_callee_uuid = uuid('origination_uuid', c.bLeg);
+  const extra = varBlock(vars).slice(1, -1);
+  // same first leg as click-to-call, but the call continues in our dialplan context
+  const head = base.slice(0, base.indexOf('}'));
+  const target = base.slice(base.indexOf('}') + 1, base.indexOf(' &bridge('));
+  return `${head}${extra ? `,${extra}` : ''}}${target} b24_callback XML ${configName('context', c.context)}`;
+}

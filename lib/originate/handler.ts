@@ -1,0 +1,222 @@
+/**
+ * Click-to-call (ONEXTERNALCALLSTART) and callback requests (ONEXTERNALCALLBACKSTART)
+ * become `bgapi originate` commands (bitrix24-telephony.md §10.3, §10.4, §12, §13).
+ * Input is checked before the 200 goes out (a bad value changes nothing); the work,
+ * including every failure ending the Bitrix24 call honestly, happens after.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Service } from '../service.js';
+import type { ParsedEvent } from '../http/event-body.js';
+import { BadEvent } from '../http/event-body.js';
+import { UnsafeValue, callId as checkCallId, callbackCommand, clickToCallCommand, configName, extension as checkExt, phoneNumber } from './build.js';
+import { outgoingStatus } from '../calls/status.js';
+import type { Effect } from '../calls/effects.js';
+
+interface ClickData {
+  kind: 'click2call';
+  callId: string;
+  userId: number;
+  client: string;
+  line: string | null;
+}
+
+interface CallbackData {
+  kind: 'callback';
+  client: string;
+  line: string | null;
+  text: string;
+  voice: string;
+  crmEntityType: string | null;
+  crmEntityId: number | null;
+}
+
+export class CallEvents {
+  /** originates of ours in flight or done, by CALL_ID (a repeated event places no second call). */
+  constructor(private readonly svc: Service) {}
+
+  /** Checked before the 200: anything that would reach an originate string. */
+  validate(ev: ParsedEvent): ClickData | CallbackData | null {
+    try {
+      if (ev.event === 'ONEXTERNALCALLSTART') {
+        const d = ev.data;
+        const userId = Number(d.USER_ID);
+        if (!d.CALL_ID) throw new BadEvent('missing field: data[CALL_ID]');
+        if (!Number.isInteger(userId) || userId <= 0) throw new BadEvent('data[USER_ID] must be a user id');
+        const raw = d.PHONE_NUMBER_INTERNATIONAL || d.PHONE_NUMBER;
+        if (!raw) throw new BadEvent('missing field: data[PHONE_NUMBER]');
+        // both number fields are checked, whichever is used
+        if (d.PHONE_NUMBER) phoneNumber('data[PHONE_NUMBER]', d.PHONE_NUMBER);
+        if (d.PHONE_NUMBER_INTERNATIONAL) phoneNumber('data[PHONE_NUMBER_INTERNATIONAL]', d.PHONE_NUMBER_INTERNATIONAL);
+        return {
+          kind: 'click2call',
+          callId: checkCallId('data[CALL_ID]', d.CALL_ID),
+          userId,
+          client: phoneNumber('data[PHONE_NUMBER]', raw),
+          line: d.LINE_NUMBER ? phoneNumber('data[LINE_NUMBER]', d.LINE_NUMBER) : null,
+        };
+      }
+      if (ev.event === 'ONEXTERNALCALLBACKSTART') {
+        const d = ev.data;
+        if (!d.PHONE_NUMBER) throw new BadEvent('missing field: data[PHONE_NUMBER]');
+        const entityId = Number(d.CRM_ENTITY_ID);
+        const entityType = d.CRM_ENTITY_TYPE && /^(CONTACT|COMPANY|LEAD|DEAL)$/.test(d.CRM_ENTITY_TYPE) ? d.CRM_ENTITY_TYPE : null;
+        return {
+          kind: 'callback',
+          client: phoneNumber('data[PHONE_NUMBER]', d.PHONE_NUMBER),
+          line: d.LINE_NUMBER ? phoneNumber('data[LINE_NUMBER]', d.LINE_NUMBER) : null,
+          text: d.TEXT ?? '',
+          voice: d.VOICE && /^[A-Za-z0-9_.-]{1,64}$/.test(d.VOICE) ? d.VOICE : 'default',
+          crmEntityType: entityType,
+          crmEntityId: entityType && Number.isInteger(entityId) && entityId > 0 ? entityId : null,
+        };
+      }
+      return null;
+    } catch (err) {
+      if (err instanceof UnsafeValue) throw new BadEvent(err.message);
+      throw err;
+    }
+  }
+
+  async handle(ev: ParsedEvent): Promise<void> {
+    const d = this.validate(ev);
+    if (!d) return;
+    if (d.kind === 'click2call') await this.clickToCall(d);
+    else await this.callback(d);
+  }
+
+  private gatewayFor(line: string | null): { gateway: string; callerId: string } {
+    const c = this.svc.config.calls;
+    const gateway = (line && c.lineGateways[line]) || c.gateway;
+    const fallbackCid = Object.entries(c.gatewayLines).find(([gw]) => gw === gateway)?.[1] ?? Object.values(c.lines)[0] ?? line ?? '0000';
+    return { gateway, callerId: line ?? fallbackCid };
+  }
+
+  /** Ring the employee, then the client; Bitrix24 registered the call already. */
+  private async clickToCall(d: ClickData): Promise<void> {
+    const log = this.svc.log.child({ mod: 'click2call', b24CallId: d.callId });
+    const seenKey = `c2c:${d.callId}`;
+    if (this.svc.store.get(seenKey)) {
+      log.info('repeated ONEXTERNALCALLSTART ignored: this CALL_ID was placed already');
+      return;
+    }
+    const aLeg = randomUUID();
+    this.svc.store.set(seenKey, { aLeg, at: Date.now() });
+    const ext = this.svc.directory.extensionOf(d.userId) ?? (await this.svc.directory.refresh(), this.svc.directory.extensionOf(d.userId));
+    if (!ext) {
+      log.warn({ userId: d.userId }, 'click-to-call: the user has no extension (UF_PHONE_INNER)');
+      return this.endUnplaced(aLeg, d.callId, d.userId, '480', 'the employee has no internal number');
+    }
+    const { gateway, callerId } = this.gatewayFor(d.line);
+    let cmd: string;
+    try {
+      cmd = clickToCallCommand({
+        aLeg, bLeg: randomUUID(), extension: checkExt('extension', ext), ...(this.svc.config.calls.domain ? { domain: this.svc.config.calls.domain } : {}),
+        client: d.client, gateway: configName('gateway', gateway), callerId, b24CallId: d.callId, line: d.line, ringSeconds: this.svc.config.calls.ringSeconds, kind: 'click2call',
+      });
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'click-to-call: cannot build the originate');
+      return this.endUnplaced(aLeg, d.callId, d.userId, 'OTHER', (err as Error).message);
+    }
+    await this.originate(cmd, aLeg, d.callId, d.userId, log);
+  }
+
+  private async originate(cmd: string, aLeg: string, b24CallId: string, userId: number, log: Service['log']): Promise<void> {
+    const jobUuid = randomUUID();
+    log.info({ aLeg, jobUuid }, 'originate sent');
+    let job;
+    try {
+      job = await this.svc.listener.bgapi(cmd, jobUuid);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'originate could not be sent');
+      return this.endUnplaced(aLeg, b24CallId, userId, '503', 'the PBX is not reachable');
+    }
+    if (job.ok) return; // the employee answered; the call model follows the legs from here
+    const cause = job.body.replace(/^-ERR\s*/, '').trim();
+    if (cause === 'CONNECTION_LOST' || cause === 'TIMEOUT') {
+      log.warn({ cause }, 'originate result lost; the call model finishes the call from its events');
+      return;
+    }
+    log.warn({ cause }, 'originate failed');
+    // if a channel existed the model finishes the call too; the outbox keeps the first finish
+    return this.endUnplaced(aLeg, b24CallId, userId, outgoingStatus(undefined, cause), reasonOf(cause));
+  }
+
+  private endUnplaced(key: string, b24CallId: string, userId: number, status: string, reason: string): void {
+    const ext = this.svc.directory.extensionOf(userId);
+    const effects: Effect[] = [
+      { kind: 'adopt', call: key, b24CallId },
+      { kind: 'finish', call: key, extension: ext, candidates: ext ? [ext] : [], duration: 0, status, addToChat: this.svc.config.calls.addToChat, reason },
+    ];
+    this.svc.submit(effects);
+  }
+
+  /** Choose the employee: the client's responsible manager if at work, else the configured target, else the default user. */
+  async pickEmployee(client: string): Promise<{ extension: string | null; userId: number | null }> {
+    try {
+      const hits = await this.svc.client.call<Array<{ ASSIGNED_BY_ID?: number | string; ASSIGNED_BY?: { ID?: string; TIMEMAN_STATUS?: string; USER_PHONE_INNER?: string | null } }>>(
+        'telephony.externalCall.searchCrmEntities', { PHONE_NUMBER: client }, { urgent: true });
+      const first = Array.isArray(hits) ? hits[0] : undefined;
+      if (first) {
+        const userId = Number(first.ASSIGNED_BY?.ID ?? first.ASSIGNED_BY_ID);
+        const status = first.ASSIGNED_BY?.TIMEMAN_STATUS ?? 'UNAVAILABLE';
+        const atWork = status === 'OPENED' || status === 'UNAVAILABLE' || status === 'NOT_INSTALLED';
+        const ext = first.ASSIGNED_BY?.USER_PHONE_INNER || this.svc.directory.extensionOf(userId);
+        if (atWork && ext && /^[0-9]{2,8}$/.test(ext)) return { extension: ext, userId };
+      }
+    } catch (err) {
+      this.svc.log.warn({ err: (err as Error).message }, 'callback: searchCrmEntities failed; using the callback target');
+    }
+    const target = this.svc.config.calls.callbackTarget;
+    if (target) return { extension: target, userId: this.svc.directory.userFor(target) };
+    const def = this.svc.config.calls.defaultUserId;
+    return { extension: this.svc.directory.extensionOf(def), userId: def };
+  }
+
+  /** Register TYPE 4, ring the employee, tell them what it is, then dial the client. */
+  private async callback(d: CallbackData): Promise<void> {
+    const log = this.svc.log.child({ mod: 'callback' });
+    const aLeg = randomUUID();
+    const who = await this.pickEmployee(d.client);
+    const c = this.svc.config.calls;
+    this.svc.submit([{
+      kind: 'register', call: aLeg, externalCallId: aLeg, type: 4, extension: who.extension, phone: d.client, line: d.line,
+      startIso: new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'), show: true, crmCreate: c.crmCreateOutgoing,
+      ...(d.crmEntityType && d.crmEntityId ? { crmEntityType: d.crmEntityType, crmEntityId: d.crmEntityId } : {}),
+    }]);
+    const b24CallId = await this.svc.outbox.awaitCallId(aLeg, 60_000);
+    if (!b24CallId) {
+      log.error({ aLeg }, 'callback: register did not land in time; the call is not placed (the outbox keeps trying to register it)');
+      return;
+    }
+    const userId = who.userId ?? c.defaultUserId;
+    if (!who.extension) return this.endUnplaced(aLeg, b24CallId, userId, '480', 'nobody with an internal number can take the callback');
+    const { gateway, callerId } = this.gatewayFor(d.line);
+    let cmd: string;
+    try {
+      cmd = callbackCommand({
+        aLeg, bLeg: randomUUID(), extension: checkExt('extension', who.extension), ...(c.domain ? { domain: c.domain } : {}), client: d.client,
+        gateway: configName('gateway', gateway), callerId, b24CallId, line: d.line, ringSeconds: c.ringSeconds, kind: 'callback',
+        text: d.text, voice: d.voice, ttsEngine: c.ttsEngine || null, promptFile: c.promptFile || null, context: c.callbackContext,
+      });
+    } catch (err) {
+      return this.endUnplaced(aLeg, b24CallId, userId, 'OTHER', (err as Error).message);
+    }
+    await this.originate(cmd, aLeg, b24CallId, userId, log.child({ b24CallId }));
+  }
+}
+
+function reasonOf(cause: string): string {
+  switch (cause) {
+    case 'USER_NOT_REGISTERED':
+      return "the employee's phone is not registered";
+    case 'NO_ANSWER':
+    case 'NO_USER_RESPONSE':
+      return 'the employee did not answer';
+    case 'USER_BUSY':
+      return 'the employee is busy';
+    case 'CALL_REJECTED':
+      return 'the employee declined the call';
+    default:
+      return `the PBX could not place the call (${cause})`;
+  }
+}
