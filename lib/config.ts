@@ -103,6 +103,10 @@ const schema = {
     promptFile: { doc: 'Prompt played to the employee before a callback when there is no TTS', format: String, default: '', env: 'FSB24_CALLBACK_PROMPT' },
     cardWindowMs: { doc: 'show/hide within this window are coalesced into one request', format: 'nat', default: 300, env: 'FSB24_CARD_WINDOW_MS' },
   },
+  routing: {
+    deadlineMs: { doc: 'Hard deadline of the responsible-manager lookup; after it the answer is "nothing"', format: 'nat', default: 800, env: 'FSB24_ROUTE_DEADLINE_MS' },
+    cacheSec: { doc: 'How long a lookup result is reused for the same number', format: 'nat', default: 60, env: 'FSB24_ROUTE_CACHE_SEC' },
+  },
   recordings: {
     dirs: { doc: 'Directories recordings may be read from', format: 'string-list', default: ['/var/lib/freeswitch/recordings'], env: 'FSB24_RECORDINGS_DIRS' },
     variable: { doc: 'Channel variable a dialplan sets to the recording path', format: String, default: 'b24_record_path', env: 'FSB24_RECORDING_VARIABLE' },
@@ -129,6 +133,7 @@ export interface ConfigShape {
     cardPolicyByExtension: Record<string, string>; defaultUserId: number; cardWindowMs: number; ringSeconds: number;
     domain: string; callbackTarget: string; callbackContext: string; ttsEngine: string; promptFile: string;
   };
+  routing: { deadlineMs: number; cacheSec: number };
   recordings: { dirs: string[]; variable: string };
   logLevel: string;
 }

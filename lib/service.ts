@@ -18,6 +18,7 @@ import { buildApp, Unauthorized } from './http/app.js';
 import { acceptInstall, sameSecret, InstallRefused } from './http/install.js';
 import type { ParsedEvent } from './http/event-body.js';
 import { CallEvents } from './originate/handler.js';
+import { ResponsibleRouter } from './routing/responsible.js';
 import type { ConfigShape } from './config.js';
 import type { Logger } from './log.js';
 import type { EslEvent } from './esl/codec.js';
@@ -43,6 +44,7 @@ export class Service {
   readonly app: FastifyInstance;
   readonly counters = { events: 0, badEvents: 0, effects: 0, callsStarted: 0 };
   readonly callEvents: CallEvents;
+  readonly router: ResponsibleRouter;
   private readonly eventListeners: Array<(e: EslEvent) => void> = [];
   url = '';
 
@@ -89,9 +91,32 @@ export class Service {
       bodyLimit: c.http.bodyLimit,
       events: { verify: (ev) => this.verify(ev), handle: (ev) => this.handleEvent(ev) },
       health: () => this.health(),
-      extraRoutes: (app) => o.extraRoutes?.(app, this),
+      extraRoutes: (app) => {
+        // the dialplan asks (mod_curl): which extension should ring first for this caller?
+        app.get('/route', async (req, reply) => {
+          const q = req.query as Record<string, unknown>;
+          const caller = typeof q.caller === 'string' ? q.caller : '';
+          if (!/^\+?[0-9]{1,20}$/.test(caller)) return reply.code(400).type('text/plain').send('');
+          const answer = await this.router.route(caller);
+          this.log.info({ caller, extension: answer.extension, reason: answer.reason, cached: answer.cached }, 'routing lookup');
+          return reply.type('text/plain').send(answer.extension ?? '');
+        });
+        o.extraRoutes?.(app, this);
+      },
     });
     this.callEvents = new CallEvents(this);
+    this.router = new ResponsibleRouter({
+      client: this.client,
+      directory: this.directory,
+      log: o.log.child({ mod: 'routing' }),
+      deadlineMs: c.routing.deadlineMs,
+      cacheSec: c.routing.cacheSec,
+      isRegistered: async (ext) => {
+        if (!this.listener.connected) return null;
+        const body = await this.listener.api(`sofia_contact ${ext}${c.calls.domain ? `@${c.calls.domain}` : ''}`);
+        return !body.startsWith('error/');
+      },
+    });
   }
 
   /** Observe raw events (click-to-call tracks its originates). */

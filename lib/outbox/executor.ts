@@ -50,6 +50,7 @@ export class Outbox {
   private again = false;
   private readonly callIds = new Map<string, string>();
   private readonly attaching = new Set<number>();
+  private readonly uploads = new Set<Promise<void>>();
   private readonly idleWaiters: Array<() => void> = [];
   private readonly now: () => number;
   readonly events: OutboxEvents = {};
@@ -76,6 +77,8 @@ export class Outbox {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     await this.pumping;
+    await Promise.allSettled([...this.uploads]);
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
   wake(): void {
@@ -95,13 +98,11 @@ export class Outbox {
 
   /** Resolves once nothing is due: every job is delivered, failed, or waiting for a later retry. */
   idle(): Promise<void> {
-    if (!this.pumping && !this.hasDue()) return Promise.resolve();
-    return new Promise((r) => this.idleWaiters.push(r));
-  }
-
-  private hasDue(): boolean {
-    const now = this.now();
-    return this.o.store.pending().some((j) => j.nextAt <= now && !this.attaching.has(j.id));
+    const p = new Promise<void>((r) => this.idleWaiters.push(r));
+    // a pump decides: it resolves the waiters once it finds nothing to send and no upload running
+    if (this.running) this.wake();
+    else for (const w of this.idleWaiters.splice(0)) w();
+    return p;
   }
 
   private callId(call: string): string | null {
@@ -142,7 +143,7 @@ export class Outbox {
       const { commands, nextWake } = this.plan();
       if (commands.length === 0) {
         this.schedule(nextWake);
-        for (const w of this.idleWaiters.splice(0)) w();
+        if (this.attaching.size === 0) for (const w of this.idleWaiters.splice(0)) w();
         return;
       }
       await this.send(commands);
@@ -395,9 +396,10 @@ export class Outbox {
 
   private startAttach(job: Job, callId: string): void {
     this.attaching.add(job.id);
-    void this.o
+    const promise: Promise<void> = this.o
       .attach(callId, (job.effect as Extract<Effect, { kind: 'attach' }>).path, job)
       .then((r) => {
+        if (!this.running) return; // stopping: the job stays pending for the next start
         if (r === 'done') {
           this.o.store.markDone(job.id);
           this.stats.delivered++;
@@ -409,11 +411,15 @@ export class Outbox {
           this.events.onFailed?.(job, r.failed);
         }
       })
-      .catch((err) => this.retry([job], err, true))
+      .catch((err) => {
+        if (this.running) this.retry([job], err, true);
+      })
       .finally(() => {
         this.attaching.delete(job.id);
+        this.uploads.delete(promise);
         this.wake();
       });
+    this.uploads.add(promise);
   }
 }
 

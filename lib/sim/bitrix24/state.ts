@@ -94,6 +94,8 @@ export class PortalState {
   readonly finished: FinishedCall[] = [];
   /** CALL_ID -> users the card is shown to. */
   readonly cards = new Map<string, Set<number>>();
+  /** CALL_ID -> every user the card was ever shown to (the demo's table). */
+  readonly everShown = new Map<string, Set<number>>();
   readonly files: AttachedFile[] = [];
   readonly handlers: Handler[] = [];
   private ids = { call: 0, stat: 0, file: 9000, lead: 5000, activity: 7000 };

@@ -167,8 +167,13 @@ export function registerCall(ctx: CallContext, c: NewCall): Record<string, unkno
 
 function showTo(s: PortalState, callId: string, users: number[]): void {
   const set = s.cards.get(callId) ?? new Set<number>();
-  for (const u of users) set.add(u);
+  const ever = s.everShown.get(callId) ?? new Set<number>();
+  for (const u of users) {
+    set.add(u);
+    ever.add(u);
+  }
   s.cards.set(callId, set);
+  s.everShown.set(callId, ever);
 }
 
 export function finish(ctx: CallContext, p: Params): unknown {

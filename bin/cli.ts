@@ -1,0 +1,85 @@
+/**
+ * freeswitch-bitrix24 <command>: the composition root; the only place that exits.
+ *   start [--config FILE]   run the service
+ *   demo                    a day in an office against the built-in stand-ins
+ *   check [--config FILE]   check a real setup, point by point
+ *   bind  [--config FILE]   bind the event handlers and register the lines now
+ *   config                  print the configuration reference
+ */
+import { loadConfig, ConfigError, configReference } from '../lib/config.js';
+import { createLogger } from '../lib/log.js';
+import { Service } from '../lib/service.js';
+
+const USAGE = `usage: freeswitch-bitrix24 <start|demo|check|bind|config> [--config FILE]
+  start    run the service (config from --config FILE and FSB24_* variables)
+  demo     play a day in an office against the built-in FreeSWITCH and Bitrix24 stand-ins
+  check    check the configuration, the event socket and the portal, with fixes
+  bind     bind Bitrix24 event handlers and register the lines now
+  config   print every setting with its environment variable and default`;
+
+function option(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+export async function main(args: string[], env: Record<string, string | undefined>): Promise<number> {
+  const [cmd, ...rest] = args;
+  const file = option(rest, '--config');
+  try {
+    switch (cmd) {
+      case 'start': {
+        const config = loadConfig({ ...(file ? { file } : {}), env });
+        const log = createLogger(config.logLevel);
+        if (config.esl.password === 'ClueCon') log.warn('FSB24_ESL_PASSWORD is the FreeSWITCH default (ClueCon): set a real password in event_socket.conf.xml');
+        const svc = new Service({ config, log });
+        await svc.start();
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        log.info('stopping');
+        await svc.stop();
+        return 0;
+      }
+      case 'demo': {
+        const { runDemo, render } = await import('../lib/demo/demo.js');
+        const started = Date.now();
+        const { rows, stack } = await runDemo((l) => console.log(l));
+        console.log('\nWhat the Bitrix24 portal ended up with:\n');
+        console.log(render(rows));
+        const failed = stack.service.store.stats().failed;
+        await stack.close();
+        console.log(`\n${rows.length} calls in ${((Date.now() - started) / 1000).toFixed(1)} s; outbox failures: ${failed}`);
+        return rows.length === 8 && failed === 0 ? 0 : 1;
+      }
+      case 'check': {
+        const { runCheck } = await import('../lib/check.js');
+        return await runCheck({ ...(file ? { file } : {}), env }, (l) => console.log(l));
+      }
+      case 'bind': {
+        const config = loadConfig({ ...(file ? { file } : {}), env });
+        const svc = new Service({ config, log: createLogger(config.logLevel) });
+        try {
+          const r = await svc.bind();
+          console.log(`bound: ${r.bound.join(', ') || '(webhook mode: none)'}; lines: ${r.lines.join(', ') || '(none configured)'}`);
+        } finally {
+          await svc.stop();
+        }
+        return 0;
+      }
+      case 'config': {
+        for (const r of configReference()) console.log(`${r.env.padEnd(32)} ${r.key.padEnd(30)} default ${r.default}\n${''.padEnd(33)}${r.doc}`);
+        return 0;
+      }
+      default:
+        console.error(USAGE);
+        return cmd === undefined || cmd === '--help' || cmd === 'help' ? 0 : 2;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return 2;
+    }
+    throw err;
+  }
+}

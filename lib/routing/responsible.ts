@@ -1,0 +1,89 @@
+/**
+ * Route an incoming call to the client's responsible manager (bitrix24-telephony.md §8,
+ * the Market's recommended scenario): searchCrmEntities → first entity's responsible
+ * user → their extension, only when they are at work and (if the switch can tell)
+ * registered. It never holds a call hostage: a hard deadline answers "nothing", results
+ * are cached per number, and the request jumps the rate limiter's queue.
+ */
+import type { Bitrix24Client } from '../bitrix24/client.js';
+import type { UserDirectory } from '../bitrix24/directory.js';
+import type { Logger } from '../log.js';
+
+export interface RouteAnswer {
+  extension: string | null;
+  userId: number | null;
+  reason: string;
+  cached: boolean;
+}
+
+interface Entity {
+  ASSIGNED_BY_ID?: number | string;
+  ASSIGNED_BY?: { ID?: string | number; TIMEMAN_STATUS?: string; USER_PHONE_INNER?: string | null };
+}
+
+export interface RouterOptions {
+  client: Bitrix24Client;
+  directory: UserDirectory;
+  log: Logger;
+  deadlineMs: number;
+  cacheSec: number;
+  /** Is this extension registered right now? null = the switch cannot tell. */
+  isRegistered?: (ext: string) => Promise<boolean | null>;
+  now?: () => number;
+}
+
+const AT_WORK = new Set(['OPENED', 'UNAVAILABLE', 'NOT_INSTALLED']);
+
+export class ResponsibleRouter {
+  private readonly cache = new Map<string, { at: number; answer: Omit<RouteAnswer, 'cached'> }>();
+  /** The last routing decision per caller number: the call model registers for that user. */
+  lookups = 0;
+  timeouts = 0;
+
+  constructor(private readonly o: RouterOptions) {}
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now();
+  }
+
+  async route(caller: string): Promise<RouteAnswer> {
+    const number = caller.replace(/[^0-9+]/g, '');
+    if (number.replace(/\D/g, '').length < 3) return { extension: null, userId: null, reason: 'no usable caller number', cached: false };
+    const hit = this.cache.get(number);
+    if (hit && this.now() - hit.at < this.o.cacheSec * 1000) return { ...hit.answer, cached: true };
+    this.lookups++;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), this.o.deadlineMs);
+    });
+    const answer = await Promise.race([this.lookup(number), deadline]);
+    clearTimeout(timer);
+    if (!answer) {
+      this.timeouts++;
+      this.o.log.warn({ deadlineMs: this.o.deadlineMs }, 'routing lookup hit its deadline; the dialplan falls back');
+      return { extension: null, userId: null, reason: 'Bitrix24 too slow', cached: false };
+    }
+    this.cache.set(number, { at: this.now(), answer });
+    if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value as string);
+    return { ...answer, cached: false };
+  }
+
+  private async lookup(number: string): Promise<Omit<RouteAnswer, 'cached'>> {
+    let hits: Entity[];
+    try {
+      hits = await this.o.client.call<Entity[]>('telephony.externalCall.searchCrmEntities', { PHONE_NUMBER: number }, { urgent: true });
+    } catch (err) {
+      return { extension: null, userId: null, reason: `lookup failed: ${(err as Error).message}` };
+    }
+    const first = Array.isArray(hits) ? hits[0] : undefined;
+    if (!first) return { extension: null, userId: null, reason: 'unknown client' };
+    const userId = Number(first.ASSIGNED_BY?.ID ?? first.ASSIGNED_BY_ID);
+    const status = first.ASSIGNED_BY?.TIMEMAN_STATUS ?? 'UNAVAILABLE';
+    if (!AT_WORK.has(status)) return { extension: null, userId, reason: `responsible user is not at work (${status})` };
+    const ext = first.ASSIGNED_BY?.USER_PHONE_INNER || this.o.directory.extensionOf(userId);
+    if (!ext || !/^[0-9]{2,8}$/.test(ext)) return { extension: null, userId, reason: 'responsible user has no extension' };
+    const registered = this.o.isRegistered ? await this.o.isRegistered(ext).catch(() => null) : null;
+    if (registered === false) return { extension: null, userId, reason: `extension ${ext} is not registered` };
+    return { extension: ext, userId, reason: 'responsible user' };
+  }
+}
