@@ -101,6 +101,7 @@ const schema = {
     callbackContext: { doc: 'Dialplan context that speaks the callback text, then dials the client (conf/freeswitch/dialplan)', format: String, default: 'freeswitch-bitrix24', env: 'FSB24_CALLBACK_CONTEXT' },
     ttsEngine: { doc: 'TTS engine for the callback text (e.g. flite); empty: play the prompt file', format: String, default: '', env: 'FSB24_TTS_ENGINE' },
     promptFile: { doc: 'Prompt played to the employee before a callback when there is no TTS', format: String, default: '', env: 'FSB24_CALLBACK_PROMPT' },
+    registerHoldMs: { doc: 'An incoming call is registered when the first phone rings, or after this long (IVR, queue)', format: 'nat', default: 300, env: 'FSB24_REGISTER_HOLD_MS' },
     cardWindowMs: { doc: 'show/hide within this window are coalesced into one request', format: 'nat', default: 300, env: 'FSB24_CARD_WINDOW_MS' },
   },
   routing: {
@@ -131,7 +132,7 @@ export interface ConfigShape {
     numberRules: Array<{ match: string; replace: string }>; sendInternal: boolean; crmCreateIncoming: boolean;
     crmCreateOutgoing: boolean; addToChat: boolean; cardPolicy: 'ring' | 'answer' | 'never';
     cardPolicyByExtension: Record<string, string>; defaultUserId: number; cardWindowMs: number; ringSeconds: number;
-    domain: string; callbackTarget: string; callbackContext: string; ttsEngine: string; promptFile: string;
+    domain: string; registerHoldMs: number; callbackTarget: string; callbackContext: string; ttsEngine: string; promptFile: string;
   };
   routing: { deadlineMs: number; cacheSec: number };
   recordings: { dirs: string[]; variable: string };

@@ -98,6 +98,7 @@ export class Service {
           const caller = typeof q.caller === 'string' ? q.caller : '';
           if (!/^\+?[0-9]{1,20}$/.test(caller)) return reply.code(400).type('text/plain').send('');
           const answer = await this.router.route(caller);
+          if (answer.extension) this.submit(this.model.routed(caller, answer.extension));
           this.log.info({ caller, extension: answer.extension, reason: answer.reason, cached: answer.cached }, 'routing lookup');
           return reply.type('text/plain').send(answer.extension ?? '');
         });
@@ -243,8 +244,12 @@ export class Service {
     };
   }
 
+  private ticker: NodeJS.Timeout | null = null;
+
   async start(): Promise<void> {
     const c = this.config;
+    this.ticker = setInterval(() => this.submit(this.model.tick(Date.now() * 1000)), 100);
+    this.ticker.unref();
     this.url = await this.app.listen({ host: c.http.host, port: c.http.port });
     this.outbox.start();
     if (this.client.mode === 'webhook' || this.store.get(TOKENS_KEY)) void this.directory.refresh();
@@ -254,6 +259,7 @@ export class Service {
   }
 
   async stop(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
     this.listener.stop();
     this.directory.stop();
     await this.outbox.stop();
@@ -277,5 +283,6 @@ function modelConfig(c: Readonly<ConfigShape>): ModelConfig {
     cardPolicy: c.calls.cardPolicy,
     cardPolicyByExtension: c.calls.cardPolicyByExtension as Record<string, CardPolicy>,
     recordVariable: c.recordings.variable || null,
+    registerHoldMs: c.calls.registerHoldMs,
   };
 }

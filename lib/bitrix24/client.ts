@@ -57,6 +57,11 @@ export class Bitrix24Client {
     return p;
   }
 
+  /** Resolves when the rate limiter would let a request go now. */
+  ready(): Promise<void> {
+    return this.o.limiter.whenAvailable();
+  }
+
   /** One REST call; resolves with `result` (and total/next for lists). */
   async call<T = unknown>(method: string, params: Record<string, unknown> = {}, opts: { urgent?: boolean } = {}): Promise<T> {
     const env = await this.send(method, params, opts.urgent ?? false);

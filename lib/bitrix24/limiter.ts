@@ -56,6 +56,15 @@ export class RateLimiter {
     });
   }
 
+  /** Resolves when a request could go without waiting (nothing is taken). */
+  async whenAvailable(): Promise<void> {
+    for (;;) {
+      this.drain();
+      if (this.queue.length === 0 && this.level + 1 < this.burst) return;
+      await this.clock.sleep(Math.max(1, ((this.level + 1 - this.burst + 0.001) / this.drainPerSec) * 1000));
+    }
+  }
+
   /** The portal said QUERY_LIMIT_EXCEEDED: its bucket is full, ours must be too. */
   saturate(): void {
     this.drain();

@@ -27,6 +27,12 @@ export interface ModelConfig {
   cardPolicyByExtension: Readonly<Record<string, CardPolicy>>;
   /** Channel variable a dialplan sets to the recording path (besides RECORD_STOP). */
   recordVariable: string | null;
+  /**
+   * An incoming call is registered when the first employee's phone rings, or this long
+   * after the trunk leg appeared (IVR, queue), whichever comes first (then SHOW=0, and
+   * the card is shown to each phone as it rings).
+   */
+  registerHoldMs: number;
 }
 
 export const defaultModelConfig: ModelConfig = {
@@ -42,6 +48,7 @@ export const defaultModelConfig: ModelConfig = {
   cardPolicy: 'ring',
   cardPolicyByExtension: {},
   recordVariable: 'b24_record_path',
+  registerHoldMs: 300,
 };
 
 type LegKind = 'trunk' | 'extension' | 'other';
@@ -85,6 +92,10 @@ interface CallState {
   recordings: string[];
   b24CallId: string | null;
   finished: boolean;
+  /** µs after which an inbound call is registered even if no phone rang yet. */
+  holdUntilUs: number;
+  /** The responsible manager the dialplan routed this caller to (GET /route). */
+  routedExtension: string | null;
 }
 
 /**
@@ -214,7 +225,7 @@ export class CallModel {
     const call: CallState = {
       key, kind, anchor: key, trunkLeg: null, phone: '', line: null, startUs: atUs, registered: false, rang: [],
       ringingLegs: new Map(), shown: new Set(), employee: null, answered: false, employeeCauses: [], legs: new Set([key]),
-      recordings: [], b24CallId: null, finished: false,
+      recordings: [], b24CallId: null, finished: false, holdUntilUs: 0, routedExtension: null,
     };
     this.calls.set(key, call);
     return call;
@@ -240,6 +251,8 @@ export class CallModel {
       const did = this.did(ev);
       call.line = did ? this.cfg.lines[did] ?? did : null;
       leg.call = call.key;
+      call.holdUntilUs = ev.atUs + this.cfg.registerHoldMs * 1000;
+      if (this.cfg.registerHoldMs <= 0) this.register(call, 2, null, false, this.cfg.crmCreateIncoming, out);
       return;
     }
     if (b24CallId && leg.kind === 'extension') {
@@ -467,7 +480,8 @@ export class CallModel {
       status = trunk ? outgoingStatus(trunk.sipTermStatus, trunk.cause) : outgoingStatus(anchor?.sipTermStatus, anchor?.cause);
       if (trunk && anchor && trunk.cause === 'ORIGINATOR_CANCEL') status = '603-S';
     }
-    const candidates = call.employee ? [call.employee, ...call.rang.filter((e) => e !== call.employee)] : [...call.rang];
+    const first = call.employee ?? call.routedExtension;
+    const candidates = first ? [first, ...call.rang.filter((e) => e !== first)] : [...call.rang];
     out.push({
       kind: 'finish', call: call.key, extension: connected || call.kind !== 'inbound' ? call.employee : null, candidates,
       duration, status, addToChat: this.cfg.addToChat,
@@ -475,6 +489,32 @@ export class CallModel {
     for (const path of call.recordings) out.push({ kind: 'attach', call: call.key, path });
     for (const uuid of call.legs) if (this.legs.get(uuid)?.destroyed) this.legs.delete(uuid);
     this.forgetEnded(call.key);
+  }
+
+  /** Time passes: incoming calls held for their first ringing phone are registered now. */
+  tick(nowUs: number): Effect[] {
+    const out: Effect[] = [];
+    for (const call of this.calls.values()) {
+      if (call.kind === 'inbound' && !call.registered && call.holdUntilUs > 0 && nowUs >= call.holdUntilUs) {
+        this.register(call, 2, call.routedExtension, false, this.cfg.crmCreateIncoming, out);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The dialplan asked who is responsible for this caller and got an extension: a call
+   * from that number not registered yet is registered for them (issue 6).
+   */
+  routed(phone: string, extension: string): Effect[] {
+    const out: Effect[] = [];
+    const number = normalizeNumber(phone, this.rules);
+    for (const call of this.calls.values()) {
+      if (call.kind !== 'inbound' || call.phone !== number) continue;
+      call.routedExtension = extension;
+      if (!call.registered) this.register(call, 2, extension, false, this.cfg.crmCreateIncoming, out);
+    }
+    return out;
   }
 
   /**

@@ -22,7 +22,7 @@ const TYPES: Record<string, string> = { '1': 'outgoing', '2': 'incoming', '3': '
 const STATUS: Record<string, string> = { '200': '200 answered', '304': '304 missed', '486': '486 busy', '603': '603 declined', '603-S': '603-S cancelled', '480': '480 unavailable', '404': '404 bad number', '503': '503 unavailable' };
 
 export async function runDemo(out: (line: string) => void, opts: { speed?: number } = {}): Promise<{ rows: DemoRow[]; stack: Stack }> {
-  const s = await startStack({ sim: { speed: opts.speed ?? 0, pstn: { '+74957654321': { mode: 'answer', talkMs: 31_000 }, '+79260000000': { mode: 'answer', talkMs: 12_000 } } } });
+  const s = await startStack({ sim: { speed: opts.speed ?? 25, pstn: { '+74957654321': { mode: 'answer', talkMs: 31_000 }, '+79260000000': { mode: 'answer', talkMs: 12_000 } } } });
   const sw = s.sim.sw;
   const step = async (title: string, fn: () => Promise<unknown>): Promise<void> => {
     const started = Date.now();

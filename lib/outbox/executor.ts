@@ -140,6 +140,8 @@ export class Outbox {
 
   private async pump(): Promise<void> {
     for (let round = 0; this.running && round < 1000; round++) {
+      // wait for the rate limiter first, so the batch takes everything that arrived meanwhile
+      await this.o.client.ready();
       const { commands, nextWake } = this.plan();
       if (commands.length === 0) {
         this.schedule(nextWake);

@@ -11,7 +11,7 @@ t.test('demo: eight calls, each as Bitrix24 should show it', async (t) => {
     rows.map((r) => [r.type, r.client, r.line, r.employee, r.status, r.duration, r.recording, r.cardShownTo]),
     [
       ['incoming', '+79161234567', '4951234567', 'Boris (1002)', '200 answered', '63 s', 'attached', 'Anna, Boris'],
-      ['incoming', '+74991112233', '4951234567', 'Anna (1001)', '304 missed', '0 s', 'attached', 'Anna'],
+      ['incoming', '+74991112233', '4951234567', 'Anna (1001)', '304 missed', '0 s', 'attached', 'Anna, Boris'],
       ['incoming', '+78122223344', '4957654321', 'Dmitri (1004)', '486 busy', '0 s', '-', 'Dmitri'],
       ['outgoing', '+74957654321', '4951234567', 'Clara (1003)', '200 answered', '31 s', '-', 'Clara'],
       ['outgoing', '+79260000000', '4951234567', 'Anna (1001)', '200 answered', '12 s', '-', 'Anna'],

@@ -1,0 +1,21 @@
+/** The service alone in its own process, so the benchmark measures its memory only. */
+import { loadConfig } from '../lib/config.js';
+import { createLogger } from '../lib/log.js';
+import { Service } from '../lib/service.js';
+
+const config = loadConfig({ env: process.env });
+const svc = new Service({ config, log: createLogger(config.logLevel), recordingsStableMs: 0 });
+await svc.start();
+let peak = 0;
+setInterval(() => {
+  peak = Math.max(peak, process.memoryUsage().rss);
+}, 50).unref();
+process.on('message', (m: { cmd: string }) => {
+  if (m.cmd === 'stats') {
+    const rss = process.memoryUsage().rss;
+    peak = Math.max(peak, rss);
+    process.send?.({ rss, peak, url: svc.url, liveCalls: svc.model.liveCalls, events: svc.counters.events, outbox: svc.store.stats() });
+  }
+  if (m.cmd === 'stop') void svc.stop().then(() => process.exit(0));
+});
+process.send?.({ ready: true, url: svc.url });
