@@ -73,10 +73,9 @@ export async function runDemo(out: (line: string) => void, opts: { speed?: numbe
     await landed(7);
   });
   await step('routed call: the client of Boris rings Boris first', async () => {
-    const res = await fetch(`${s.service.url}/route?caller=%2B79161234567`);
-    const ext = (await res.text()) || '1001';
-    sw.setExtension(ext, { mode: 'answer', ringMs: 1000 });
-    await inboundCall(sw, { caller: '+79161234567', did: '4951234567', extensions: [ext, ...['1001', '1002'].filter((e) => e !== ext)], hunt: true, timeoutMs: 15_000, talkMs: 45_000 });
+    sw.setExtension('1002', { mode: 'answer', ringMs: 1000 });
+    const route = async (): Promise<string> => (await fetch(`${s.service.url}/route?caller=%2B79161234567&did=4951234567`)).text();
+    await inboundCall(sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001', '1003'], route, timeoutMs: 15_000, talkMs: 45_000 });
     await landed(8);
   });
   const rows = table(s);

@@ -4,9 +4,30 @@ export class Journal<T> {
   private cursor = 0;
   private readonly waiters: Array<{ match: (t: T) => boolean; resolve: (t: T) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
 
+  private readonly watchers = new Set<() => void>();
+
   push(entry: T): void {
     this.entries.push(entry);
     this.flush();
+    for (const w of [...this.watchers]) w();
+  }
+
+  /** Resolves once `cond` holds, re-checked after every new entry (nothing is taken). */
+  until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+    if (cond()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!cond()) return;
+        clearTimeout(timer);
+        this.watchers.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.watchers.delete(check);
+        reject(new Error(`condition not met within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.watchers.add(check);
+    });
   }
 
   /** The next entry not yet taken that matches (default: any), within a deadline. */

@@ -24,6 +24,12 @@ export interface InboundOptions {
   record?: boolean;
   viaGateway?: string;
   uuid?: string;
+  /**
+   * The dialplan's routing lookup (mod_curl to GET /route), run after the trunk leg
+   * exists; a non-empty answer is rung alone first for `routeRingMs`, then the group.
+   */
+  route?: () => Promise<string>;
+  routeRingMs?: number;
   /** Transfer after `afterMs` of talk to another extension, blind or attended. */
   transfer?: { to: string; kind: 'blind' | 'attended'; afterMs: number };
 }
@@ -58,10 +64,13 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   const timeoutMs = o.timeoutMs ?? 30000;
   const giveUp = o.callerGivesUpMs ?? Infinity;
   const groups = o.hunt ? o.extensions.map((e) => [e]) : [o.extensions];
+  const routedTo = o.route ? await o.route() : '';
+  if (/^\d+$/.test(routedTo)) groups.unshift([routedTo]);
   let winner: Leg | null = null;
   let elapsed = 0;
   const tried: Array<[Leg, string]> = [];
-  for (const group of groups) {
+  for (const [gi, group] of groups.entries()) {
+    const limit = gi === 0 && /^\d+$/.test(routedTo) ? (o.routeRingMs ?? 15000) : timeoutMs;
     const live = group.filter((e) => sw.extensions.get(e)?.registered);
     const legs = live.map((e) => sw.userOutbound(e, a));
     for (const l of legs) {
@@ -71,9 +80,9 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
     for (const l of legs) sw.progress(l);
     // who answers first, who refuses, within the ring time and the caller's patience
     const plans = legs.map((l) => ({ leg: l, setup: sw.extensions.get(l.init.destination)! }));
-    const answering = plans.filter((p) => p.setup.mode === 'answer' && p.setup.ringMs < timeoutMs).sort((x, y) => x.setup.ringMs - y.setup.ringMs)[0];
+    const answering = plans.filter((p) => p.setup.mode === 'answer' && p.setup.ringMs < limit).sort((x, y) => x.setup.ringMs - y.setup.ringMs)[0];
     const busy = plans.filter((p) => p.setup.mode === 'busy' || p.setup.mode === 'reject');
-    const until = Math.min(answering ? answering.setup.ringMs : timeoutMs, giveUp - elapsed);
+    const until = Math.min(answering ? answering.setup.ringMs : limit, giveUp - elapsed);
     for (const p of busy.sort((x, y) => x.setup.ringMs - y.setup.ringMs)) {
       if (p.setup.ringMs >= until) continue;
       sw.hangup(p.leg, 'USER_BUSY', { sipTermStatus: '486', disposition: 'recv_refuse' });
