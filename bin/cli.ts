@@ -29,7 +29,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     switch (cmd) {
       case 'start': {
         const config = loadConfig({ ...(file ? { file } : {}), env });
-        const log = createLogger(config.logLevel);
+        const log = createLogger(config.logLevel, { pretty: process.stdout.isTTY === true });
         if (config.esl.password === 'ClueCon') log.warn('FSB24_ESL_PASSWORD is the FreeSWITCH default (ClueCon): set a real password in event_socket.conf.xml');
         const svc = new Service({ config, log });
         await svc.start();
@@ -58,7 +58,7 @@ export async function main(args: string[], env: Record<string, string | undefine
       }
       case 'bind': {
         const config = loadConfig({ ...(file ? { file } : {}), env });
-        const svc = new Service({ config, log: createLogger(config.logLevel) });
+        const svc = new Service({ config, log: createLogger(config.logLevel, { pretty: process.stdout.isTTY === true }) });
         try {
           const r = await svc.bind();
           console.log(`bound: ${r.bound.join(', ') || '(webhook mode: none)'}; lines: ${r.lines.join(', ') || '(none configured)'}`);

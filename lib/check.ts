@@ -1,5 +1,160 @@
-/** Placeholder replaced below. */
-export async function runCheck(_o: unknown, out: (l: string) => void): Promise<number> {
-  out('check: not implemented yet');
-  return 1;
+/**
+ * freeswitch-bitrix24 check: each point of a real setup, passed or failed with the fix.
+ */
+import { randomUUID } from 'node:crypto';
+import { request } from 'undici';
+import { loadConfig, type ConfigShape } from './config.js';
+import { EslClient } from './esl/client.js';
+import { Store, type StoredTokens } from './outbox/store.js';
+import { Bitrix24Client, TOKENS_KEY } from './bitrix24/client.js';
+import { RateLimiter } from './bitrix24/limiter.js';
+import { UserDirectory } from './bitrix24/directory.js';
+import { createLogger } from './log.js';
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+export async function runCheck(o: { file?: string; env?: Record<string, string | undefined>; overrides?: Record<string, unknown> }, out: (line: string) => void): Promise<number> {
+  const results = await check(o);
+  for (const r of results) {
+    out(`${r.ok ? 'PASS' : 'FAIL'}  ${r.name}: ${r.detail}`);
+    if (!r.ok && r.fix) out(`      fix: ${r.fix}`);
+  }
+  const failed = results.filter((r) => !r.ok).length;
+  out(failed === 0 ? 'all checks passed' : `${failed} check(s) failed`);
+  return failed === 0 ? 0 : 1;
+}
+
+export async function check(o: { file?: string; env?: Record<string, string | undefined>; overrides?: Record<string, unknown> }): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const add = (r: CheckResult): void => {
+    results.push(r);
+  };
+  let c: Readonly<ConfigShape>;
+  try {
+    c = loadConfig({ ...(o.file ? { file: o.file } : {}), env: o.env ?? {}, ...(o.overrides ? { overrides: o.overrides } : {}) });
+    add({ name: 'configuration', ok: true, detail: 'valid' });
+  } catch (err) {
+    add({ name: 'configuration', ok: false, detail: (err as Error).message, fix: 'correct the key named above (file or FSB24_* variable)' });
+    return results;
+  }
+  const registered = await checkEsl(c, add);
+  const log = createLogger('silent');
+  const store = new Store(c.dataDir);
+  const client = new Bitrix24Client({
+    mode: c.b24.webhookUrl ? 'webhook' : 'oauth', webhookUrl: c.b24.webhookUrl, oauthUrl: c.b24.oauthUrl, clientId: c.b24.clientId,
+    clientSecret: c.b24.clientSecret, store, limiter: new RateLimiter(c.b24.rateBurst, c.b24.rateDrainPerSec), timeoutMs: Math.min(c.b24.requestTimeoutMs, 10_000), log,
+  });
+  try {
+    await checkPortal(c, store, client, add, registered);
+  } finally {
+    await client.close();
+    store.close();
+  }
+  return results;
+}
+
+/** Returns the registered extensions (for the mapping check), or null. */
+async function checkEsl(c: Readonly<ConfigShape>, add: (r: CheckResult) => void): Promise<string[] | null> {
+  const esl = new EslClient({ host: c.esl.host, port: c.esl.port, password: c.esl.password, timeoutMs: 5000, jobTimeoutMs: 5000 });
+  try {
+    await esl.connect();
+    add({ name: 'event socket', ok: true, detail: `${c.esl.host}:${c.esl.port} reachable, password accepted` });
+  } catch (err) {
+    const auth = (err as { code?: string }).code === 'ESL_ERR_AUTH';
+    add({
+      name: 'event socket', ok: false, detail: `${c.esl.host}:${c.esl.port}: ${(err as Error).message}`,
+      fix: auth ? 'FSB24_ESL_PASSWORD must equal the password in event_socket.conf.xml' : 'is mod_event_socket loaded and listening there (FSB24_ESL_HOST / FSB24_ESL_PORT)?',
+    });
+    esl.close();
+    return null;
+  }
+  try {
+    await esl.subscribe(['BACKGROUND_JOB', 'CHANNEL_CREATE']);
+    const job = await esl.bgapi('status', randomUUID());
+    // any BACKGROUND_JOB event proves delivery; the deadline gives -ERR TIMEOUT
+    const arrived = !/^-ERR (TIMEOUT|CONNECTION_LOST)/.test(job.body);
+    add(arrived ? { name: 'events arriving', ok: true, detail: 'a background job event came back' } : { name: 'events arriving', ok: false, detail: job.body, fix: 'check that nothing filters events on this connection' });
+    const body = JSON.parse(await esl.api('show registrations as json')) as { rows?: Array<{ reg_user?: unknown }> };
+    const users = (body.rows ?? []).map((r) => String(r.reg_user ?? '')).filter(Boolean);
+    add({ name: 'registered phones', ok: true, detail: `${users.length} registered` });
+    return users;
+  } catch (err) {
+    add({ name: 'events arriving', ok: false, detail: (err as Error).message, fix: 'the event socket accepted the login but not the commands: check its ACL and mod_commands' });
+    return null;
+  } finally {
+    esl.close();
+  }
+}
+
+async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitrix24Client, add: (r: CheckResult) => void, registered: string[] | null): Promise<void> {
+  const base = c.b24.webhookUrl || c.b24.portalUrl;
+  if (!base) {
+    add({ name: 'portal', ok: false, detail: 'no portal configured', fix: 'set FSB24_B24_PORTAL_URL (and the application) or FSB24_B24_WEBHOOK_URL' });
+    return;
+  }
+  try {
+    const res = await request(new URL('/', base), { method: 'GET', headersTimeout: 10_000, bodyTimeout: 10_000 });
+    await res.body.dump();
+    add({ name: 'portal reachable', ok: true, detail: `${new URL(base).host} answered HTTP ${res.statusCode}` });
+  } catch (err) {
+    add({ name: 'portal reachable', ok: false, detail: (err as Error).message, fix: 'check DNS, the firewall and the portal address' });
+    return;
+  }
+  const tokens = store.get<StoredTokens>(TOKENS_KEY);
+  if (client.mode === 'oauth' && !tokens) {
+    add({ name: 'application installed', ok: false, detail: 'no tokens stored', fix: 'start the service, then install the local application on the portal (its handler is FSB24_PUBLIC_URL/bitrix24/events)' });
+    return;
+  }
+  try {
+    await client.call('app.info');
+    const until = client.tokens()?.expiresAt;
+    add({ name: 'token', ok: true, detail: client.mode === 'oauth' ? `valid until ${until ? new Date(until).toISOString() : 'unknown'}` : 'webhook accepted' });
+  } catch (err) {
+    add({ name: 'token', ok: false, detail: (err as Error).message, fix: client.mode === 'oauth' ? 'reinstall the application (the refresh token is spent or revoked)' : 'the webhook URL is wrong, expired or deleted' });
+    return;
+  }
+  try {
+    const scope = await client.call<string[] | string>('scope');
+    const list = Array.isArray(scope) ? scope : String(scope).split(',');
+    const missing = ['telephony', 'user'].filter((s) => !list.includes(s));
+    add(missing.length === 0 ? { name: 'scopes', ok: true, detail: list.join(', ') } : { name: 'scopes', ok: false, detail: `missing ${missing.join(', ')}`, fix: 'add the scopes to the application (or webhook) and reinstall it' });
+  } catch (err) {
+    add({ name: 'scopes', ok: false, detail: (err as Error).message });
+  }
+  if (client.mode === 'oauth') {
+    const handler = new URL('/bitrix24/events', c.publicUrl || 'http://unset.invalid').href;
+    try {
+      const bound = await client.call<Array<{ event: string; handler: string }>>('event.get');
+      const missing = ['ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART'].filter((e) => !bound.some((b) => b.event === e && b.handler === handler));
+      add(missing.length === 0 ? { name: 'event handlers', ok: true, detail: `bound to ${handler}` } : { name: 'event handlers', ok: false, detail: `${missing.join(', ')} not bound to ${handler}`, fix: c.publicUrl ? 'run freeswitch-bitrix24 bind' : 'set FSB24_PUBLIC_URL, then run freeswitch-bitrix24 bind' });
+    } catch (err) {
+      add({ name: 'event handlers', ok: false, detail: (err as Error).message });
+    }
+    const wanted = new Set([...Object.values(c.calls.lines), ...Object.keys(c.calls.lineGateways)]);
+    try {
+      const lines = await client.call<Array<{ NUMBER: string }>>('telephony.externalLine.get');
+      const missing = [...wanted].filter((n) => !lines.some((l) => l.NUMBER === n));
+      add(missing.length === 0 ? { name: 'lines', ok: true, detail: `${lines.length} registered` } : { name: 'lines', ok: false, detail: `not registered: ${missing.join(', ')}`, fix: 'run freeswitch-bitrix24 bind' });
+    } catch (err) {
+      add({ name: 'lines', ok: false, detail: (err as Error).message });
+    }
+  }
+  const dir = new UserDirectory(client, createLogger('silent'));
+  if (await dir.refresh()) {
+    add(dir.size > 0 ? { name: 'users with an extension', ok: true, detail: `${dir.size}` } : { name: 'users with an extension', ok: false, detail: 'none', fix: "fill in each employee's Internal phone (UF_PHONE_INNER)" });
+  } else {
+    add({ name: 'users with an extension', ok: false, detail: dir.lastError ?? 'user.get failed', fix: 'the application needs the user scope' });
+    return;
+  }
+  if (registered) {
+    const orphans = registered.filter((ext) => dir.userFor(ext) === null);
+    add(orphans.length === 0
+      ? { name: 'registered phones map to users', ok: true, detail: `all ${registered.length}` }
+      : { name: 'registered phones map to users', ok: false, detail: `no Bitrix24 user has extension ${orphans.join(', ')}`, fix: `set Internal phone (UF_PHONE_INNER) on those users; their calls go to user ${c.calls.defaultUserId} meanwhile` });
+  }
 }

@@ -12,8 +12,11 @@ export const REDACT_PATHS = [
   'auth', '*.auth', 'url', '*.url', 'uploadUrl', '*.uploadUrl', 'headers.authorization',
 ];
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { svc: 'freeswitch-bitrix24' } }, destination);
+/** JSON lines by default; `pretty` (a terminal) goes through pino-pretty. */
+export function createLogger(level: string, opts: { destination?: pino.DestinationStream; pretty?: boolean } = {}): Logger {
+  const options: pino.LoggerOptions = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { svc: 'freeswitch-bitrix24' } };
+  if (opts.pretty && !opts.destination) return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,svc' } } });
+  return pino(options, opts.destination);
 }
 
 /** Strip a webhook secret or token from text that must be logged (error messages). */

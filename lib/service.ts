@@ -19,6 +19,7 @@ import { acceptInstall, sameSecret, InstallRefused } from './http/install.js';
 import type { ParsedEvent } from './http/event-body.js';
 import { CallEvents } from './originate/handler.js';
 import { ResponsibleRouter } from './routing/responsible.js';
+import { Metrics } from './metrics.js';
 import type { ConfigShape } from './config.js';
 import type { Logger } from './log.js';
 import type { EslEvent } from './esl/codec.js';
@@ -45,6 +46,7 @@ export class Service {
   readonly counters = { events: 0, badEvents: 0, effects: 0, callsStarted: 0 };
   readonly callEvents: CallEvents;
   readonly router: ResponsibleRouter;
+  readonly metrics: Metrics;
   private readonly eventListeners: Array<(e: EslEvent) => void> = [];
   url = '';
 
@@ -86,6 +88,7 @@ export class Service {
     });
     this.listener.on('event', (e) => this.onEvent(e));
     this.listener.on('ready', (snap) => this.onReady(snap));
+    this.listener.on('bad', () => this.metrics.badEvents.inc());
     this.app = buildApp({
       log: o.log.child({ mod: 'http' }),
       bodyLimit: c.http.bodyLimit,
@@ -102,9 +105,18 @@ export class Service {
           this.log.info({ caller, extension: answer.extension, reason: answer.reason, cached: answer.cached }, 'routing lookup');
           return reply.type('text/plain').send(answer.extension ?? '');
         });
+        app.get('/metrics', async (_req, reply) => reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics()));
         o.extraRoutes?.(app, this);
       },
     });
+    this.metrics = new Metrics({
+      outbox: () => this.store.stats(),
+      limiterWaitMs: () => this.limiter.waitedMs,
+      uploads: () => ({ count: this.uploader.uploads, bytes: this.uploader.bytes }),
+      reconnects: () => this.listener.reconnects,
+      liveCalls: () => this.model.liveCalls,
+    });
+    this.client.onRequest = (method, result) => this.metrics.rest.inc({ method, result });
     this.callEvents = new CallEvents(this);
     this.router = new ResponsibleRouter({
       client: this.client,
@@ -128,18 +140,23 @@ export class Service {
   submit(effects: Effect[]): void {
     if (effects.length === 0) return;
     this.counters.effects += effects.length;
-    for (const e of effects) if (e.kind === 'register') this.counters.callsStarted++;
+    for (const e of effects) {
+      if (e.kind === 'register') this.counters.callsStarted++;
+      if (e.kind === 'finish') this.metrics.calls.inc({ direction: e.direction, outcome: e.status });
+    }
     this.outbox.submit(effects);
   }
 
   private onEvent(e: EslEvent): void {
     this.counters.events++;
+    this.metrics.events.inc({ name: e.name === 'CUSTOM' ? `CUSTOM ${e.get('Event-Subclass') ?? ''}` : e.name });
     for (const fn of this.eventListeners) fn(e);
     let ce;
     try {
       ce = toChannelEvent(e, this.config.recordings.variable ? [this.config.recordings.variable] : []);
     } catch (err) {
       this.counters.badEvents++;
+      this.metrics.badEvents.inc();
       this.log.warn({ callUuid: (err as EventParseError).uuid, err: (err as Error).message }, 'channel event does not parse; skipped');
       return;
     }

@@ -37,6 +37,8 @@ export class Bitrix24Client {
   /** The last error any request got (health). */
   lastError: { at: number; message: string } | null = null;
   requests = 0;
+  /** Called once per HTTP request with its outcome (metrics). */
+  onRequest: ((method: string, result: string) => void) | null = null;
 
   constructor(private readonly o: ClientOptions) {}
 
@@ -152,10 +154,12 @@ export class Bitrix24Client {
       this.noteError(e);
       throw e;
     }
+    this.onRequest?.(method, 'ok');
     return env;
   }
 
   private noteError(e: B24Error): void {
+    this.onRequest?.(e.detail.method ?? 'unknown', e.detail.error ?? e.code);
     this.lastError = { at: Date.now(), message: scrub(e.message) };
     this.o.log.warn({ code: e.code, method: e.detail.method, status: e.detail.status, error: e.detail.error }, 'bitrix24 request failed');
   }

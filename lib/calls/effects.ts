@@ -35,6 +35,7 @@ export interface CardEffect {
 export interface FinishEffect {
   kind: 'finish';
   call: string;
+  direction: 'incoming' | 'outgoing' | 'callback' | 'internal';
   /** Who talked last (or dialled); null when nobody answered. */
   extension: string | null;
   /** Unanswered: the ringing employees in order, the first that maps owns the call. */

@@ -92,6 +92,7 @@ interface CallState {
   recordings: string[];
   b24CallId: string | null;
   finished: boolean;
+  b24Kind: string | null;
   /** µs after which an inbound call is registered even if no phone rang yet. */
   holdUntilUs: number;
   /** The responsible manager the dialplan routed this caller to (GET /route). */
@@ -225,7 +226,7 @@ export class CallModel {
     const call: CallState = {
       key, kind, anchor: key, trunkLeg: null, phone: '', line: null, startUs: atUs, registered: false, rang: [],
       ringingLegs: new Map(), shown: new Set(), employee: null, answered: false, employeeCauses: [], legs: new Set([key]),
-      recordings: [], b24CallId: null, finished: false, holdUntilUs: 0, routedExtension: null,
+      recordings: [], b24CallId: null, finished: false, holdUntilUs: 0, routedExtension: null, b24Kind: null,
     };
     this.calls.set(key, call);
     return call;
@@ -259,6 +260,7 @@ export class CallModel {
       // click-to-call / callback: Bitrix24 (or our callback handler) registered the call already
       const call = this.newCall(leg.uuid, 'outbound', ev.atUs);
       call.b24CallId = b24CallId;
+      call.b24Kind = v.get('b24_kind') ?? null;
       call.registered = true;
       call.employee = leg.extension;
       call.phone = normalizeNumber(v.get('b24_client') ?? '', this.rules);
@@ -483,7 +485,7 @@ export class CallModel {
     const first = call.employee ?? call.routedExtension;
     const candidates = first ? [first, ...call.rang.filter((e) => e !== first)] : [...call.rang];
     out.push({
-      kind: 'finish', call: call.key, extension: connected || call.kind !== 'inbound' ? call.employee : null, candidates,
+      kind: 'finish', call: call.key, direction: call.kind === 'inbound' ? 'incoming' : call.kind === 'internal' ? 'internal' : call.b24Kind === 'callback' ? 'callback' : 'outgoing', extension: connected || call.kind !== 'inbound' ? call.employee : null, candidates,
       duration, status, addToChat: this.cfg.addToChat,
     });
     for (const path of call.recordings) out.push({ kind: 'attach', call: call.key, path });

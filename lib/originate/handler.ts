@@ -145,7 +145,7 @@ export class CallEvents {
     const ext = this.svc.directory.extensionOf(userId);
     const effects: Effect[] = [
       { kind: 'adopt', call: key, b24CallId },
-      { kind: 'finish', call: key, extension: ext, candidates: ext ? [ext] : [], duration: 0, status, addToChat: this.svc.config.calls.addToChat, reason },
+      { kind: 'finish', call: key, direction: 'outgoing', extension: ext, candidates: ext ? [ext] : [], duration: 0, status, addToChat: this.svc.config.calls.addToChat, reason },
     ];
     this.svc.submit(effects);
   }

@@ -61,6 +61,7 @@ const METHODS: Record<string, Method> = {
   'event.get': eventGet,
   'event.unbind': eventUnbind,
   'app.info': appInfo,
+  scope: (ctx) => ctx.scopes,
   profile: (ctx) => ({ ID: String(ctx.userId), ADMIN: true, NAME: ctx.state.users.get(ctx.userId)?.NAME ?? '' }),
 };
 
@@ -249,6 +250,7 @@ export class Bitrix24Emulator {
       webhookAllowedForRegister: this.webhookAllowedForRegister,
       baseUrl: this.url,
       registerUpload: (token, callId) => this.uploads.set(token, callId),
+      scopes: authType === 'oauth' ? this.app.scopes.split(',') : ['telephony', 'user'],
     };
   }
 
@@ -258,7 +260,7 @@ export class Bitrix24Emulator {
     if (!fn) throw new RestError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!');
     if (this.blockedMethods.has(method)) throw new RestError(429, 'OPERATION_TIME_LIMIT', 'Method is blocked due to operation time limit.');
     const scope = SCOPE_OF[method.split('.')[0] ?? ''];
-    const granted = ctx.authType === 'oauth' ? this.app.scopes.split(',') : ['telephony', 'user'];
+    const granted = ctx.scopes;
     if (scope && !granted.includes(scope)) {
       throw new RestError(403, 'insufficient_scope', 'The request requires higher privileges than provided by the webhook token');
     }

@@ -19,6 +19,7 @@ export interface CallContext {
   /** Where uploadUrl points (the emulator's own base URL). */
   baseUrl: string;
   registerUpload: (token: string, callId: string) => void;
+  scopes: string[];
 }
 
 export type Params = Record<string, unknown>;

@@ -40,7 +40,7 @@ t.test('inbound ring group answered by 1001: one register, show/hide, finish 200
       { kind: 'register', call: 'C', externalCallId: 'C', type: 2, extension: '1001', phone: '+79161234567', line: '4951234567', startIso: 'T', show: true, crmCreate: true },
       { kind: 'show', call: 'C', extensions: ['1002'] },
       { kind: 'hide', call: 'C', extensions: ['1002'] },
-      { kind: 'finish', call: 'C', extension: '1001', candidates: ['1001', '1002'], duration: 5, status: '200', addToChat: true },
+      { kind: 'finish', call: 'C', direction: 'incoming', extension: '1001', candidates: ['1001', '1002'], duration: 5, status: '200', addToChat: true },
       { kind: 'attach', call: 'C', path: '/var/lib/freeswitch/recordings/C.wav' },
     ], fmt);
   }
@@ -53,7 +53,7 @@ t.test('inbound ring group missed: finish 304 with no employee, the ringing ones
   for (const fmt of ['plain', 'json']) {
     const eff = run(`inbound-ringgroup-missed.${fmt}.txt`);
     t.same(shape(eff).slice(2), [
-      { kind: 'finish', call: 'C', extension: null, candidates: ['1001', '1002'], duration: 0, status: '304', addToChat: true },
+      { kind: 'finish', call: 'C', direction: 'incoming', extension: null, candidates: ['1001', '1002'], duration: 0, status: '304', addToChat: true },
       { kind: 'attach', call: 'C', path: '/var/lib/freeswitch/recordings/C.wav' },
     ], fmt);
   }
@@ -68,7 +68,7 @@ t.test('outbound answered and busy', { skip }, async (t) => {
   for (const fmt of ['plain', 'json']) {
     t.same(shape(run(`outbound-answered.${fmt}.txt`)), [
       { kind: 'register', call: 'C', externalCallId: 'C', type: 1, extension: '1003', phone: '79161234567', line: '4951234567', startIso: 'T', show: true, crmCreate: true },
-      { kind: 'finish', call: 'C', extension: '1003', candidates: ['1003'], duration: 4, status: '200', addToChat: true },
+      { kind: 'finish', call: 'C', direction: 'outgoing', extension: '1003', candidates: ['1003'], duration: 4, status: '200', addToChat: true },
     ], fmt);
     t.match(run(`outbound-busy.${fmt}.txt`)[1], { kind: 'finish', extension: '1003', duration: 0, status: '486' }, fmt);
   }
@@ -79,7 +79,7 @@ t.test('click-to-call: the CALL_ID from the originate is adopted, never register
     t.same(shape(run(`click2call-answered.${fmt}.txt`)), [
       { kind: 'adopt', call: 'C', b24CallId: 'externalCall.test.1' },
       { kind: 'show', call: 'C', extensions: ['1001'] },
-      { kind: 'finish', call: 'C', extension: '1001', candidates: ['1001'], duration: 4, status: '200', addToChat: true },
+      { kind: 'finish', call: 'C', direction: 'outgoing', extension: '1001', candidates: ['1001'], duration: 4, status: '200', addToChat: true },
     ], fmt);
   }
   t.same(run('click2call-user-not-registered.plain.txt'), [], 'no channel, no effect (the originate result handles it)');
