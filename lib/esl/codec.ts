@@ -87,6 +87,10 @@ export class EslEvent {
     return typeof v === 'string' ? [v] : [...v];
   }
 
+  get uuid(): string | undefined {
+    return this.get('Unique-ID');
+  }
+
   variable(name: string): string | undefined {
     return this.get(`variable_${name}`);
   }

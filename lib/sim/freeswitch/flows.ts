@@ -48,13 +48,23 @@ export async function endBridge(sw: SimSwitch, a: Leg, b: Leg, first: Leg, opts:
   if (ended.has(a) || ended.has(b)) return;
   ended.add(a);
   ended.add(b);
-  const other = first === a ? b : a;
-  if (!first.hangupCause) sw.hangup(first, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
-  await sw.wait(20);
-  if (!other.hangupCause) sw.hangup(other, 'NORMAL_CLEARING', { disposition: 'send_bye' });
-  other.setVar('last_bridge_hangup_cause', 'NORMAL_CLEARING');
-  sw.unbridge(a, b);
-  sw.complete(b);
+  if (first === a) {
+    // the caller side leaves (inbound-ringgroup-answered): both hang up, then the bridge ends
+    if (!a.hangupCause) sw.hangup(a, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
+    await sw.wait(20);
+    if (!b.hangupCause) sw.hangup(b, 'NORMAL_CLEARING', { disposition: 'send_bye' });
+    b.setVar('last_bridge_hangup_cause', 'NORMAL_CLEARING');
+    sw.unbridge(a, b);
+    sw.complete(b);
+  } else {
+    // the other side leaves (click2call-answered): its leg reports, the bridge ends, then A hangs up
+    if (!b.hangupCause) sw.hangup(b, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
+    sw.complete(b, { destroy: false });
+    a.setVar('last_bridge_hangup_cause', 'NORMAL_CLEARING');
+    sw.unbridge(a, b);
+    if (!a.hangupCause) sw.hangup(a, 'NORMAL_CLEARING', { disposition: 'send_bye' });
+    sw.complete(b);
+  }
   if (opts.record) sw.recordStop(opts.record.leg, opts.record.path, (sw.nowUs() - opts.record.startedUs) / 1e6);
   sw.complete(a);
   notifyKilled(a);

@@ -91,6 +91,8 @@ export class Leg {
   hangupCause: string | null = null;
   callUuid: string;
   other: Leg | null = null;
+  /** Legs this one originated (bridge/originate), oldest first. */
+  readonly originated: Leg[] = [];
   otherType: 'originator' | 'originatee' | null = null;
   callerIdName: string;
   callerIdNumber: string;
@@ -99,6 +101,7 @@ export class Leg {
   readonly times: Times;
   private readonly vars = new Map<string, HeaderValue>();
   hasMedia = false;
+  reported = false;
   destroyed = false;
 
   constructor(

@@ -69,6 +69,8 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   let winner: Leg | null = null;
   let elapsed = 0;
   const tried: Array<[Leg, string]> = [];
+  // the bridge application starts: FreeSWITCH marks the originate as failed until one answers
+  a.setVar('originate_disposition', 'failure');
   for (const [gi, group] of groups.entries()) {
     const limit = gi === 0 && /^\d+$/.test(routedTo) ? (o.routeRingMs ?? 15000) : timeoutMs;
     const live = group.filter((e) => sw.extensions.get(e)?.registered);
@@ -95,6 +97,7 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
     if (elapsed >= giveUp) {
       // the carrier CANCELs: every leg ends ORIGINATOR_CANCEL (inbound-ringgroup-missed)
       sw.hangup(a, 'ORIGINATOR_CANCEL', { sipTermStatus: '487', disposition: 'recv_cancel' });
+      a.setVar('originate_disposition', 'ORIGINATOR_CANCEL');
       for (const l of ringing) sw.hangup(l, 'ORIGINATOR_CANCEL', { disposition: 'send_cancel' });
       for (const l of ringing) sw.complete(l);
       if (record) sw.recordStop(a, record.path, (sw.nowUs() - record.startedUs) / 1e6);
@@ -107,8 +110,11 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
       const losers = ringing.filter((l) => l !== winner);
       for (const l of losers) {
         l.setVar('group_dial_status', 'loser');
-        sw.hangup(l, 'LOSE_RACE', { disposition: 'send_cancel' });
+        sw.hangup(l, 'LOSE_RACE', { disposition: l.answerState === 'answered' ? 'send_bye' : 'send_cancel' });
         tried.push([l, 'LOSE_RACE']);
+        // A's Other-Leg names the loser until the bridge (inbound-ringgroup-answered: A ANSWER)
+        a.other = l;
+        a.otherType = 'originatee';
       }
       tried.unshift([winner, 'NONE']);
       sw.answer(a);
@@ -214,6 +220,7 @@ export async function outboundCall(sw: SimSwitch, o: OutboundOptions): Promise<S
   a.setVar('call_timeout', '60');
   const b = sw.gatewayOutbound(o.number, a, { callerIdNumber: o.callerId ?? '4951234567' });
   const result: ScenarioResult = { uuid: a.uuid, legs: [a.uuid, b.uuid] };
+  a.setVar('originate_disposition', 'failure');
   const out = await ringPstn(sw, b, 60000, () => sw.progressMedia(a));
   if (!out.answered) {
     a.setVar('last_bridge_hangup_cause', out.cause);
@@ -225,6 +232,7 @@ export async function outboundCall(sw: SimSwitch, o: OutboundOptions): Promise<S
     return result;
   }
   sw.answer(a);
+  a.setVar('originate_disposition', 'SUCCESS');
   sw.bridge(a, b);
   await talk(sw, o.talkMs ?? 4000, [a, b]);
   await endBridge(sw, a, b, o.hangupBy === 'client' ? b : a);

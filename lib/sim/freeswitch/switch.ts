@@ -275,13 +275,12 @@ export class SimSwitch implements Switchboard {
     return leg;
   }
 
+  /** B knows its originator from CREATE on; A names a B only once it bridges, loses one, or hangs up (captures). */
   private link(a: Leg, b: Leg): void {
     b.other = a;
     b.otherType = 'originator';
     b.callUuid = a.uuid;
-    // A's Other-Leg block names the last leg it originated, even a loser (fixture: A ANSWER names 1002)
-    a.other = b;
-    a.otherType = 'originatee';
+    a.originated.push(b);
   }
 
   phonePort(ext: string): number {
@@ -350,29 +349,45 @@ export class SimSwitch implements Switchboard {
     b.callUuid = b.uuid;
   }
 
+  /**
+   * A leg hangs up. As captured: a received CANCEL or refusal is known before the
+   * HANGUP event (recv_cancel, recv_refuse), a received BYE and anything we send only
+   * after it; the call state stays what it was until HANGUP_COMPLETE.
+   */
   hangup(leg: Leg, cause: string, opts: HangupOptions = {}): void {
     if (leg.hangupCause) return;
     leg.times.hangup = this.clockUs;
     leg.hangupCause = cause;
     leg.answerState = 'hangup';
     leg.stateNumber = '10';
-    if (opts.disposition) leg.setVar('sip_hangup_disposition', opts.disposition);
+    const early = opts.disposition === 'recv_cancel' || opts.disposition === 'recv_refuse';
+    if (opts.disposition && early) leg.setVar('sip_hangup_disposition', opts.disposition);
     if (opts.sipTermStatus) {
       leg.setVar('sip_term_status', opts.sipTermStatus);
       leg.setVar('proto_specific_hangup_cause', `sip:${opts.sipTermStatus}`);
     }
+    const alive = leg.originated.filter((l) => !l.destroyed);
+    if (!leg.other && alive.length > 0) {
+      leg.other = alive[alive.length - 1] as Leg;
+      leg.otherType = 'originatee';
+    }
     this.fire(leg, 'CHANNEL_HANGUP');
-    leg.callState = 'HANGUP';
+    if (opts.disposition && !early) leg.setVar('sip_hangup_disposition', opts.disposition);
     leg.setVar('hangup_cause', cause);
     leg.setVar('hangup_cause_q850', CAUSE_Q850[cause] ?? '16');
   }
 
-  /** Reporting state and destruction: the leg's last two events. */
-  complete(leg: Leg): void {
+  /** Reporting state and destruction: the leg's last two events (`destroy: false` leaves the second for later). */
+  complete(leg: Leg, opts: { destroy?: boolean } = {}): void {
     if (leg.destroyed) return;
-    leg.setCdrVariables();
-    leg.setState('CS_REPORTING');
-    this.fire(leg, 'CHANNEL_HANGUP_COMPLETE');
+    if (!leg.reported) {
+      leg.setCdrVariables();
+      leg.setState('CS_REPORTING');
+      leg.callState = 'HANGUP';
+      this.fire(leg, 'CHANNEL_HANGUP_COMPLETE');
+      leg.reported = true;
+    }
+    if (opts.destroy === false) return;
     leg.stateNumber = '12';
     this.fire(leg, 'CHANNEL_DESTROY');
     leg.destroyed = true;
