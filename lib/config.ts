@@ -78,6 +78,7 @@ const schema = {
     rateBurst: { doc: 'Leaky bucket burst (X): 50, or 250 on Enterprise', format: 'nat', default: 50, env: 'FSB24_B24_RATE_BURST' },
     rateDrainPerSec: { doc: 'Leaky bucket drain (Y) per second: 2, or 5 on Enterprise', format: Number, default: 2, env: 'FSB24_B24_RATE_DRAIN' },
     requestTimeoutMs: { doc: 'Deadline of every REST request', format: 'nat', default: 15000, env: 'FSB24_B24_TIMEOUT_MS' },
+    retryBaseMs: { doc: 'First retry delay of a failed delivery; doubles per attempt up to a minute', format: 'nat', default: 500, env: 'FSB24_RETRY_BASE_MS' },
     directoryRefreshSec: { doc: 'How often the extension → user map is refreshed from user.get', format: 'nat', default: 300, env: 'FSB24_DIRECTORY_REFRESH_SEC' },
   },
   calls: {
@@ -111,6 +112,11 @@ const schema = {
   recordings: {
     dirs: { doc: 'Directories recordings may be read from', format: 'string-list', default: ['/var/lib/freeswitch/recordings'], env: 'FSB24_RECORDINGS_DIRS' },
     variable: { doc: 'Channel variable a dialplan sets to the recording path', format: String, default: 'b24_record_path', env: 'FSB24_RECORDING_VARIABLE' },
+    choose: { doc: 'Which recordings of a call to attach: all, first or last', format: ['all', 'first', 'last'], default: 'all', env: 'FSB24_RECORDINGS_ATTACH' },
+    inlineMaxBytes: { doc: 'Recordings up to this size go as base64 FILE_CONTENT; larger ones through uploadUrl', format: 'nat', default: 4194304, env: 'FSB24_RECORDINGS_INLINE_MAX_BYTES' },
+    stableMs: { doc: 'A recording is sent once unchanged for this long', format: 'nat', default: 2000, env: 'FSB24_RECORDINGS_STABLE_MS' },
+    giveUpSec: { doc: 'A recording still missing (or empty) after this long is given up, with the reason kept', format: 'nat', default: 600, env: 'FSB24_RECORDINGS_GIVE_UP_SEC' },
+    deleteAfterUpload: { doc: 'Delete the local file once Bitrix24 confirmed the upload', format: Boolean, default: false, env: 'FSB24_RECORDINGS_DELETE' },
   },
   logLevel: { doc: 'pino log level', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'FSB24_LOG_LEVEL' },
 };
@@ -124,7 +130,7 @@ export interface ConfigShape {
   dataDir: string;
   b24: {
     portalUrl: string; clientId: string; clientSecret: string; oauthUrl: string; webhookUrl: string; appToken: string;
-    rateBurst: number; rateDrainPerSec: number; requestTimeoutMs: number; directoryRefreshSec: number;
+    rateBurst: number; rateDrainPerSec: number; requestTimeoutMs: number; retryBaseMs: number; directoryRefreshSec: number;
   };
   calls: {
     trunkProfiles: string[]; gateway: string; didSource: 'sip_to_user' | 'sip_req_user' | 'destination';
@@ -135,7 +141,7 @@ export interface ConfigShape {
     domain: string; registerHoldMs: number; callbackTarget: string; callbackContext: string; ttsEngine: string; promptFile: string;
   };
   routing: { deadlineMs: number; cacheSec: number };
-  recordings: { dirs: string[]; variable: string };
+  recordings: { dirs: string[]; variable: string; choose: 'all' | 'first' | 'last'; inlineMaxBytes: number; stableMs: number; giveUpSec: number; deleteAfterUpload: boolean };
   logLevel: string;
 }
 

@@ -68,13 +68,22 @@ export class Service {
       log: o.log.child({ mod: 'bitrix24' }),
     });
     this.directory = new UserDirectory(this.client, o.log.child({ mod: 'directory' }));
-    this.uploader = new RecordingUploader({ client: this.client, dirs: c.recordings.dirs, log: o.log.child({ mod: 'recordings' }), ...(o.recordingsStableMs !== undefined ? { stableMs: o.recordingsStableMs } : {}) });
+    this.uploader = new RecordingUploader({
+      client: this.client,
+      dirs: c.recordings.dirs,
+      log: o.log.child({ mod: 'recordings' }),
+      inlineMaxBytes: c.recordings.inlineMaxBytes,
+      stableMs: o.recordingsStableMs ?? c.recordings.stableMs,
+      giveUpMs: c.recordings.giveUpSec * 1000,
+      deleteAfterUpload: c.recordings.deleteAfterUpload,
+    });
     this.outbox = new Outbox({
       store: this.store,
       client: this.client,
       directory: this.directory,
       defaultUserId: c.calls.defaultUserId,
       cardWindowMs: c.calls.cardWindowMs,
+      retryBaseMs: c.b24.retryBaseMs,
       log: o.log.child({ mod: 'outbox' }),
       attach: (callId, path, job) => this.uploader.attach(callId, path, job),
     });
@@ -300,6 +309,7 @@ function modelConfig(c: Readonly<ConfigShape>): ModelConfig {
     cardPolicy: c.calls.cardPolicy,
     cardPolicyByExtension: c.calls.cardPolicyByExtension as Record<string, CardPolicy>,
     recordVariable: c.recordings.variable || null,
+    chooseRecordings: c.recordings.choose,
     registerHoldMs: c.calls.registerHoldMs,
   };
 }

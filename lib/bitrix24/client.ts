@@ -4,6 +4,8 @@
  * refresh tokens are persisted before use) or an incoming webhook, one shared rate
  * limiter, rate-limit errors recognised by code, a deadline on every request.
  */
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors } from 'undici';
 import { B24Error, isRateLimit } from './errors.js';
 import type { RateLimiter } from './limiter.js';
@@ -92,7 +94,16 @@ export class Bitrix24Client {
     return { result: asMap(r.result), errors: asMap(r.result_error) as BatchResult['errors'] };
   }
 
-  private async send(method: string, params: Record<string, unknown>, urgent: boolean, refreshed = false): Promise<Envelope> {
+  /**
+   * A call whose `field` is a file sent as base64 inside the JSON body, streamed from
+   * disk: memory does not grow with the file (attachRecord's FILE_CONTENT).
+   */
+  async callWithFile<T = unknown>(method: string, params: Record<string, unknown>, field: string, path: string, size: number): Promise<T> {
+    const env = await this.send(method, params, false, false, { field, path, size });
+    return env.result as T;
+  }
+
+  private async send(method: string, params: Record<string, unknown>, urgent: boolean, refreshed = false, file?: { field: string; path: string; size: number }): Promise<Envelope> {
     let url: URL;
     let body: Record<string, unknown> = params;
     if (this.o.mode === 'webhook') {
@@ -108,11 +119,12 @@ export class Bitrix24Client {
     let status: number;
     let text: string;
     try {
+      const payload = file ? jsonWithBase64File(body, file.field, file.path, file.size) : { body: JSON.stringify(body), length: undefined };
       const res = await this.pool(url.origin).request({
         method: 'POST',
         path: url.pathname + url.search,
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...(payload.length !== undefined ? { 'content-length': String(payload.length) } : {}) },
+        body: payload.body,
         headersTimeout: this.o.timeoutMs,
         bodyTimeout: this.o.timeoutMs,
       });
@@ -142,7 +154,7 @@ export class Bitrix24Client {
       }
       if (env.error === 'expired_token' && this.o.mode === 'oauth' && !refreshed) {
         await this.refresh();
-        return this.send(method, params, urgent, true);
+        return this.send(method, params, urgent, true, file);
       }
       const code = status === 401 ? 'B24_ERR_AUTH' : 'B24_ERR_REST';
       const e = new B24Error(code, `${method}: ${env.error}: ${env.error_description ?? ''}`, { status, error: env.error, description: env.error_description, method });
@@ -211,4 +223,25 @@ export class Bitrix24Client {
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     this.pools.clear();
   }
+}
+
+/** `{...params, "<field>":"<base64 of the file>"}` as a stream, with its exact length. */
+function jsonWithBase64File(params: Record<string, unknown>, field: string, path: string, size: number): { body: Readable; length: number } {
+  const head = Buffer.from(`${JSON.stringify(params).slice(0, -1)}${Object.keys(params).length ? ',' : ''}${JSON.stringify(field)}:"`);
+  const tail = Buffer.from('"}');
+  const b64Length = 4 * Math.ceil(size / 3);
+  async function* gen(): AsyncGenerator<Buffer> {
+    yield head;
+    let carry = Buffer.alloc(0);
+    // chunks of a multiple of 3 bytes encode without padding in the middle
+    for await (const chunk of createReadStream(path, { highWaterMark: 192 * 1024 })) {
+      const buf = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
+      const cut = buf.length - (buf.length % 3);
+      if (cut > 0) yield Buffer.from(buf.subarray(0, cut).toString('base64'));
+      carry = Buffer.from(buf.subarray(cut));
+    }
+    if (carry.length) yield Buffer.from(carry.toString('base64'));
+    yield tail;
+  }
+  return { body: Readable.from(gen()), length: head.length + b64Length + tail.length };
 }

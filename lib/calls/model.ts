@@ -33,6 +33,8 @@ export interface ModelConfig {
    * the card is shown to each phone as it rings).
    */
   registerHoldMs: number;
+  /** Which recordings of a call are attached (a transfer can make several). */
+  chooseRecordings: 'all' | 'first' | 'last';
 }
 
 export const defaultModelConfig: ModelConfig = {
@@ -49,6 +51,7 @@ export const defaultModelConfig: ModelConfig = {
   cardPolicyByExtension: {},
   recordVariable: 'b24_record_path',
   registerHoldMs: 300,
+  chooseRecordings: 'all',
 };
 
 type LegKind = 'trunk' | 'extension' | 'other';
@@ -169,7 +172,7 @@ export class CallModel {
         if (!call || !ev.recordFile || call.recordings.includes(ev.recordFile)) break;
         call.recordings.push(ev.recordFile);
         // a recorder that closes after the call was finished still gets attached
-        if (call.finished && call.registered) out.push({ kind: 'attach', call: call.key, path: ev.recordFile });
+        if (call.finished && call.registered && !(this.cfg.chooseRecordings === 'first' && call.recordings.length > 1)) out.push({ kind: 'attach', call: call.key, path: ev.recordFile });
         break;
       }
       case 'CHANNEL_DESTROY':
@@ -488,7 +491,8 @@ export class CallModel {
       kind: 'finish', call: call.key, direction: call.kind === 'inbound' ? 'incoming' : call.kind === 'internal' ? 'internal' : call.b24Kind === 'callback' ? 'callback' : 'outgoing', extension: connected || call.kind !== 'inbound' ? call.employee : null, candidates,
       duration, status, addToChat: this.cfg.addToChat,
     });
-    for (const path of call.recordings) out.push({ kind: 'attach', call: call.key, path });
+    const chosen = this.cfg.chooseRecordings === 'first' ? call.recordings.slice(0, 1) : this.cfg.chooseRecordings === 'last' ? call.recordings.slice(-1) : call.recordings;
+    for (const path of chosen) out.push({ kind: 'attach', call: call.key, path });
     for (const uuid of call.legs) if (this.legs.get(uuid)?.destroyed) this.legs.delete(uuid);
     this.forgetEnded(call.key);
   }

@@ -21,9 +21,11 @@ export interface OutboxOptions {
   cardWindowMs: number;
   log: Logger;
   /** Uploads a recording for a finished call; throws B24Error / RecordingError. */
-  attach: (callId: string, path: string, job: Job) => Promise<'done' | 'retry' | { failed: string }>;
+  attach: (callId: string, path: string, job: Job) => Promise<'done' | { retryInMs: number; why: string } | { failed: string }>;
   now?: () => number;
   maxBatch?: number;
+  /** First retry delay; doubles per attempt up to a minute. */
+  retryBaseMs?: number;
 }
 
 interface Command {
@@ -330,7 +332,7 @@ export class Outbox {
       const error = res.errors[c.key];
       if (c.dependsOn && failedRegisters.has(c.dependsOn)) {
         // its register did not land: not this command's fault, try again after it
-        for (const j of c.jobs) this.o.store.markRetry(j.id, this.now(), `waiting for ${c.dependsOn}`);
+        for (const j of c.jobs) this.o.store.markRetry(j.id, this.now(), `waiting for ${c.dependsOn}`, false);
         continue;
       }
       if (error) {
@@ -390,7 +392,7 @@ export class Outbox {
   private retry(jobs: Job[], err: unknown, _counted: boolean): void {
     const msg = (err as Error)?.message ?? String(err);
     for (const j of jobs) {
-      const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(j.attempts, 7)) * (0.8 + Math.random() * 0.4);
+      const delay = Math.min(MAX_BACKOFF_MS, (this.o.retryBaseMs ?? 500) * 2 ** Math.min(j.attempts, 7)) * (0.8 + Math.random() * 0.4);
       this.o.store.markRetry(j.id, this.now() + Math.round(delay), msg);
       this.stats.retried++;
     }
@@ -406,7 +408,7 @@ export class Outbox {
           this.o.store.markDone(job.id);
           this.stats.delivered++;
           this.events.onDelivered?.(job, 'telephony.externalcall.attachrecord');
-        } else if (r === 'retry') this.retry([job], new Error('recording not ready'), true);
+        } else if ('retryInMs' in r) this.o.store.markRetry(job.id, this.now() + r.retryInMs, r.why, false);
         else {
           this.o.store.markFailed(job.id, r.failed);
           this.stats.failed++;

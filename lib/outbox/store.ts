@@ -77,6 +77,7 @@ export class Store {
       pending: this.db.prepare(`SELECT id, call, payload, attempts, next_at, created_at, last_error FROM jobs WHERE state = 'pending' ORDER BY id`),
       done: this.db.prepare(`UPDATE jobs SET state = 'done', attempts = attempts + 1, last_error = NULL WHERE id = ?`),
       retry: this.db.prepare(`UPDATE jobs SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?`),
+      wait: this.db.prepare(`UPDATE jobs SET next_at = ?, last_error = ? WHERE id = ?`),
       fail: this.db.prepare(`UPDATE jobs SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`),
       setPayload: this.db.prepare('UPDATE jobs SET payload = ? WHERE id = ?'),
       callId: this.db.prepare('SELECT b24_call_id FROM calls WHERE call = ?'),
@@ -112,8 +113,9 @@ export class Store {
     this.stmts.done.run(id);
   }
 
-  markRetry(id: number, nextAt: number, error: string): void {
-    this.stmts.retry.run(nextAt, error, id);
+  /** Try again at `nextAt`; `counted` false: not a failed attempt (a file not ready yet, a register ahead). */
+  markRetry(id: number, nextAt: number, error: string, counted = true): void {
+    (counted ? this.stmts.retry : this.stmts.wait).run(nextAt, error, id);
   }
 
   markFailed(id: number, error: string): void {

@@ -5,8 +5,8 @@
  * large ones through the two-step uploadUrl with a streamed multipart body.
  */
 import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
-import { basename, extname, sep } from 'node:path';
+import { realpath, stat, unlink } from 'node:fs/promises';
+import { basename, extname, isAbsolute, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import type { Bitrix24Client } from '../bitrix24/client.js';
@@ -23,36 +23,41 @@ export interface UploaderOptions {
   stableMs?: number;
   /** Give up on a file still missing after this long. */
   giveUpMs?: number;
+  /** Delete the local file once Bitrix24 confirmed the upload. */
+  deleteAfterUpload?: boolean;
   now?: () => number;
 }
 
-export type AttachOutcome = 'done' | 'retry' | { failed: string };
+export type AttachOutcome = 'done' | { retryInMs: number; why: string } | { failed: string };
 
 export class RecordingUploader {
-  private readonly seen = new Map<string, { size: number; mtimeMs: number }>();
+  private readonly seen = new Map<string, { size: number; mtimeMs: number; since: number }>();
   uploads = 0;
   bytes = 0;
 
   constructor(private readonly o: UploaderOptions) {}
 
-  /** Resolve a path inside an allowed directory, or say why not. */
-  async confine(path: string): Promise<string | { failed: string }> {
+  /**
+   * Resolve a path inside an allowed directory, or say why not: first as written
+   * (`..` resolved), then the real file (a symlink may not lead out).
+   */
+  async confine(path: string): Promise<string | 'missing' | { failed: string }> {
+    const refused = { failed: `recording ${path} is outside the recordings directories (FSB24_RECORDINGS_DIRS)` };
+    if (!isAbsolute(path) || path.includes('\0')) return refused;
+    const inside = (p: string, root: string): boolean => p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
+    const lexical = resolve(path);
+    if (!this.o.dirs.some((d) => inside(lexical, resolve(d)))) return refused;
     let real: string;
     try {
-      real = await realpath(path);
+      real = await realpath(lexical);
     } catch {
-      return path.includes('\0') ? { failed: 'recording path is not valid' } : 'missing';
+      return 'missing';
     }
     for (const dir of this.o.dirs) {
-      let root: string;
-      try {
-        root = await realpath(dir);
-      } catch {
-        continue;
-      }
-      if (real === root || real.startsWith(root.endsWith(sep) ? root : root + sep)) return real;
+      const root = await realpath(dir).catch(() => null);
+      if (root && inside(real, root)) return real;
     }
-    return { failed: `recording ${path} is outside the recordings directories (FSB24_RECORDINGS_DIRS)` };
+    return refused;
   }
 
   async attach(callId: string, path: string, job: Job): Promise<AttachOutcome> {
@@ -67,26 +72,28 @@ export class RecordingUploader {
       this.o.log.error({ path, callId }, 'recording refused: outside the recordings directories');
       return real;
     }
+    const stableMs = this.o.stableMs ?? 2000;
+    const poll = Math.max(50, Math.min(stableMs, 1000));
     if (real === 'missing') {
       if (now - job.createdAt > (this.o.giveUpMs ?? 10 * 60_000)) return { failed: `recording ${path} never appeared` };
-      return 'retry';
+      return { retryInMs: poll, why: 'recording not there yet' };
     }
     const st = await stat(real);
     const before = this.seen.get(real);
-    this.seen.set(real, { size: st.size, mtimeMs: st.mtimeMs });
-    const stableMs = this.o.stableMs ?? 2000;
-    const quiet = now - st.mtimeMs >= stableMs;
-    if (!quiet && (!before || before.size !== st.size || before.mtimeMs !== st.mtimeMs)) return 'retry';
+    const changed = !before || before.size !== st.size || before.mtimeMs !== st.mtimeMs;
+    const since = changed ? now : before.since;
+    this.seen.set(real, { size: st.size, mtimeMs: st.mtimeMs, since });
+    // complete = the recorder closed it (RECORD_STOP or hang-up came first) and it stopped changing
+    const quiet = now - st.mtimeMs >= stableMs || now - since >= stableMs;
+    if (!quiet) return { retryInMs: poll, why: 'recording still growing' };
     if (st.size === 0) {
       if (now - job.createdAt > (this.o.giveUpMs ?? 10 * 60_000)) return { failed: `recording ${path} is empty` };
-      return 'retry';
+      return { retryInMs: poll, why: 'recording empty' };
     }
     const started = Date.now();
     const name = basename(real);
     if (st.size <= (this.o.inlineMaxBytes ?? 4 * 1024 * 1024)) {
-      const { readFile } = await import('node:fs/promises');
-      const content = (await readFile(real)).toString('base64');
-      await this.o.client.call('telephony.externalCall.attachRecord', { CALL_ID: callId, FILENAME: name, FILE_CONTENT: content });
+      await this.o.client.callWithFile('telephony.externalCall.attachRecord', { CALL_ID: callId, FILENAME: name }, 'FILE_CONTENT', real, st.size);
     } else {
       const step = await this.o.client.call<{ uploadUrl?: string; fieldName?: string }>('telephony.externalCall.attachRecord', { CALL_ID: callId, FILENAME: name });
       if (!step?.uploadUrl) return { failed: 'attachRecord gave no uploadUrl' };
@@ -95,7 +102,8 @@ export class RecordingUploader {
     this.seen.delete(real);
     this.uploads++;
     this.bytes += st.size;
-    this.o.log.info({ callId, file: name, bytes: st.size, ms: Date.now() - started }, 'recording attached');
+    this.o.log.info({ callId, file: name, bytes: st.size, ms: Date.now() - started, mode: st.size <= (this.o.inlineMaxBytes ?? 4 * 1024 * 1024) ? 'FILE_CONTENT' : 'uploadUrl' }, 'recording attached');
+    if (this.o.deleteAfterUpload) await unlink(real).catch((err: Error) => this.o.log.warn({ file: name, err: err.message }, 'could not delete the uploaded recording'));
     return 'done';
   }
 
@@ -109,7 +117,7 @@ export class RecordingUploader {
       yield head;
       let sent = 0;
       let nextReport = 50 * 1024 * 1024;
-      for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
+      for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 })) {
         sent += (chunk as Buffer).length;
         if (sent >= nextReport) {
           log.info({ file: name, sent, size }, 'recording upload progress');

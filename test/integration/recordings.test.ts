@@ -1,0 +1,147 @@
+/**
+ * Recordings reach Bitrix24 (issue 4): the exact bytes, for the right CALL_ID, after
+ * finish, in both upload modes; late and growing files; paths outside the directory;
+ * a portal outage during the upload; a service restart between finish and upload.
+ */
+import t from 'tap';
+import { appendFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stack } from '../helpers/stack.js';
+import { inboundCall } from '../../lib/sim/freeswitch/index.js';
+import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
+import type { Stack } from '../../lib/demo/stack.js';
+
+const ok = (m: string) => (r: PortalRequest): boolean => r.method === m && r.status === 200;
+const fast = { 'b24.retryBaseMs': 20 };
+
+async function finishedCall(s: Stack, opts: Parameters<typeof inboundCall>[1] extends infer O ? Partial<O> : never = {}): Promise<{ callId: string; uuid: string; path: string | undefined }> {
+  const r = await inboundCall(s.sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: 3000, ...opts });
+  const fin = await s.portal.journal.next(ok('telephony.externalcall.finish'));
+  return { callId: String(fin.params.CALL_ID), uuid: r.uuid, path: r.recording };
+}
+
+t.test('small recording: base64 FILE_CONTENT, after finish, exact bytes', async (t) => {
+  const s = await stack(t, { config: fast });
+  const { callId, path } = await finishedCall(s);
+  const att = await s.portal.journal.next(ok('telephony.externalcall.attachrecord'));
+  t.equal(att.params.CALL_ID, callId);
+  t.match(att.params.FILENAME, /^[0-9a-f-]{36}\.wav$/);
+  const finIndex = s.portal.journal.entries.findIndex(ok('telephony.externalcall.finish'));
+  t.ok(s.portal.journal.entries.indexOf(att) > finIndex, 'attached after finish landed');
+  t.same(s.portal.state.files[0]?.bytes, readFileSync(path!), 'the exact bytes');
+  t.equal(s.portal.state.files[0]?.via, 'content');
+});
+
+t.test('large recording: the two-step uploadUrl with a streamed multipart body', async (t) => {
+  const s = await stack(t, { config: { ...fast, 'recordings.inlineMaxBytes': 1000 } });
+  const { callId, path } = await finishedCall(s);
+  await s.portal.journal.next((r) => r.method === 'upload' && r.status === 200);
+  const file = s.portal.state.files.find((f) => f.CALL_ID === callId);
+  t.equal(file?.via, 'upload');
+  t.same(file?.bytes, readFileSync(path!), 'the exact bytes');
+});
+
+t.test('a recording that appears late is sent when it appears; one that keeps growing waits', async (t) => {
+  const s = await stack(t, { config: { ...fast, 'calls.sendInternal': false } });
+  const dir = s.config.recordings.dirs[0]!;
+  mkdirSync(dir, { recursive: true });
+  // the dialplan names a file the recorder has not written yet
+  const late = join(dir, 'late.wav');
+  const a = s.sim.sw.trunkInbound('+79161234567', '4951234567');
+  a.setVar('b24_record_path', late);
+  s.sim.sw.create(a);
+  const b = s.sim.sw.userOutbound('1001', a);
+  s.sim.sw.create(b);
+  s.sim.sw.progress(b);
+  s.sim.sw.answer(b);
+  s.sim.sw.answer(a);
+  s.sim.sw.bridge(a, b);
+  await s.sim.sw.wait(4000);
+  s.sim.sw.hangup(a, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
+  s.sim.sw.hangup(b, 'NORMAL_CLEARING', { disposition: 'send_bye' });
+  s.sim.sw.unbridge(a, b);
+  s.sim.sw.complete(b);
+  s.sim.sw.complete(a);
+  const fin = await s.portal.journal.next(ok('telephony.externalcall.finish'));
+  await s.service.outbox.idle();
+  t.equal(s.portal.state.files.length, 0, 'nothing to send yet');
+  writeFileSync(late, Buffer.from('RIFF-late-file'));
+  await s.portal.journal.next(ok('telephony.externalcall.attachrecord'));
+  t.same(s.portal.state.files[0]?.bytes.toString(), 'RIFF-late-file');
+  t.equal(s.portal.state.files[0]?.CALL_ID, fin.params.CALL_ID);
+});
+
+t.test('a growing file is sent only once its size stops changing', async (t) => {
+  const s = await stack(t, { config: fast });
+  (s.service.uploader as unknown as { o: { stableMs: number } }).o.stableMs = 300;
+  const dir = s.config.recordings.dirs[0]!;
+  mkdirSync(dir, { recursive: true });
+  const growing = join(dir, 'growing.wav');
+  writeFileSync(growing, 'RIFF');
+  const a = s.sim.sw.trunkInbound('+79161234567', '4951234567');
+  a.setVar('b24_record_path', growing);
+  s.sim.sw.create(a);
+  const b = s.sim.sw.userOutbound('1001', a);
+  s.sim.sw.create(b);
+  s.sim.sw.answer(b);
+  s.sim.sw.answer(a);
+  s.sim.sw.bridge(a, b);
+  s.sim.sw.hangup(a, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
+  s.sim.sw.hangup(b, 'NORMAL_CLEARING', { disposition: 'send_bye' });
+  s.sim.sw.unbridge(a, b);
+  s.sim.sw.complete(b);
+  s.sim.sw.complete(a);
+  await s.portal.journal.next(ok('telephony.externalcall.finish'));
+  // a post-process hook is still writing
+  for (let i = 0; i < 5; i++) {
+    appendFileSync(growing, `-more${i}`);
+    await new Promise((r) => setTimeout(r, 60));
+  }
+  await s.portal.journal.next(ok('telephony.externalcall.attachrecord'), 10_000);
+  t.equal(s.portal.state.files[0]?.bytes.toString(), 'RIFF-more0-more1-more2-more3-more4', 'the whole file, not a prefix');
+});
+
+t.test('paths outside the recordings directories are refused, never read', async (t) => {
+  const s = await stack(t, { config: fast });
+  const dir = s.config.recordings.dirs[0]!;
+  mkdirSync(dir, { recursive: true });
+  const outside = join(dir, '..', 'secret.wav');
+  writeFileSync(outside, 'SECRET');
+  symlinkSync(outside, join(dir, 'link.wav'));
+  for (const path of [outside, join(dir, '..', 'secret.wav'), join(dir, 'link.wav'), '/etc/passwd.wav']) {
+    const a = s.sim.sw.trunkInbound('+79161234567', '4951234567');
+    a.setVar('b24_record_path', path);
+    s.sim.sw.create(a);
+    const b = s.sim.sw.userOutbound('1001', a);
+    s.sim.sw.create(b);
+    s.sim.sw.answer(b);
+    s.sim.sw.answer(a);
+    s.sim.sw.bridge(a, b);
+    s.sim.sw.hangup(a, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
+    s.sim.sw.hangup(b, 'NORMAL_CLEARING', { disposition: 'send_bye' });
+    s.sim.sw.unbridge(a, b);
+    s.sim.sw.complete(b);
+    s.sim.sw.complete(a);
+    await s.portal.journal.next(ok('telephony.externalcall.finish'));
+  }
+  await s.service.outbox.idle();
+  t.equal(s.portal.state.files.length, 0, 'nothing uploaded');
+  const failed = s.service.store.failedJobs();
+  t.equal(failed.filter((f) => f.kind === 'attach').length, 4, 'each refusal is kept as a visible failure');
+  for (const f of failed) t.match(f.lastError, /outside the recordings directories/);
+});
+
+t.test('a portal outage during the upload, then a restart between finish and upload: still attached, once', async (t) => {
+  const s = await stack(t, { config: fast });
+  s.portal.blockedMethods.add('telephony.externalcall.attachrecord');
+  const { callId, path } = await finishedCall(s);
+  await s.portal.journal.next((r) => r.method === 'telephony.externalcall.attachrecord' && r.status === 429);
+  s.portal.setOutage('http500');
+  s.portal.blockedMethods.delete('telephony.externalcall.attachrecord');
+  await s.stopService();
+  s.portal.setOutage('none');
+  await s.restartService();
+  await s.portal.journal.next(ok('telephony.externalcall.attachrecord'), 10_000);
+  t.same(s.portal.state.files.find((f) => f.CALL_ID === callId)?.bytes, readFileSync(path!));
+  t.equal(s.portal.journal.entries.filter(ok('telephony.externalcall.finish')).length, 1, 'finished once');
+});
