@@ -170,6 +170,8 @@ export class Service {
       return;
     }
     if (!ce) return;
+    // the switch's clock may differ from ours: hold timers run on the switch's time
+    this.clockSkewUs = ce.atUs - Date.now() * 1000;
     this.submit(this.model.apply(ce));
   }
 
@@ -271,10 +273,11 @@ export class Service {
   }
 
   private ticker: NodeJS.Timeout | null = null;
+  private clockSkewUs = 0;
 
   async start(): Promise<void> {
     const c = this.config;
-    this.ticker = setInterval(() => this.submit(this.model.tick(Date.now() * 1000)), 100);
+    this.ticker = setInterval(() => this.submit(this.model.tick(Date.now() * 1000 + this.clockSkewUs)), 100);
     this.ticker.unref();
     this.url = await this.app.listen({ host: c.http.host, port: c.http.port });
     this.outbox.start();
