@@ -1,0 +1,100 @@
+/** The REST client on the emulator: refresh once for many, rate limits by code, outages, webhooks. */
+import t from 'tap';
+import { startBitrix24Emulator } from '../../../lib/sim/bitrix24/index.js';
+import { Bitrix24Client, TOKENS_KEY } from '../../../lib/bitrix24/client.js';
+import { RateLimiter, type Clock } from '../../../lib/bitrix24/limiter.js';
+import { UserDirectory } from '../../../lib/bitrix24/directory.js';
+import { Store } from '../../../lib/outbox/store.js';
+import { createLogger } from '../../../lib/log.js';
+
+const log = createLogger('silent');
+
+async function setup(t: { teardown: (f: () => unknown) => void }) {
+  const emu = await startBitrix24Emulator();
+  emu.state.addUser({ ID: 1, UF_PHONE_INNER: '1001' });
+  emu.state.addUser({ ID: 2, UF_PHONE_INNER: '' });
+  emu.state.addUser({ ID: 3, UF_PHONE_INNER: '1003', ACTIVE: false });
+  const tk = emu.issueTokens(1);
+  const store = new Store(':memory:');
+  store.set(TOKENS_KEY, { accessToken: tk.access_token, refreshToken: tk.refresh_token, expiresAt: tk.expires * 1000, clientEndpoint: emu.restUrl, memberId: emu.app.memberId, domain: emu.domain, applicationToken: emu.app.applicationToken, scope: 'telephony,user' });
+  const client = new Bitrix24Client({ mode: 'oauth', oauthUrl: emu.url, clientId: emu.app.clientId, clientSecret: emu.app.clientSecret, store, limiter: new RateLimiter(1000, 1000), timeoutMs: 2000, log });
+  t.teardown(async () => {
+    await client.close();
+    await emu.close();
+  });
+  return { emu, store, client };
+}
+
+t.test('expired token: ten concurrent calls share one refresh; the new refresh token is stored', async (t) => {
+  const { emu, store, client } = await setup(t);
+  const before = store.get<{ refreshToken: string }>(TOKENS_KEY)!.refreshToken;
+  emu.expireTokens();
+  const results = await Promise.all(Array.from({ length: 10 }, () => client.call('user.get')));
+  t.equal(results.length, 10);
+  const after = store.get<{ refreshToken: string }>(TOKENS_KEY)!.refreshToken;
+  t.not(after, before, 'rotated');
+  t.equal(emu.journal.entries.filter((r) => r.error === 'expired_token').length, 10);
+});
+
+t.test('a spent refresh token is an auth error that says to reinstall', async (t) => {
+  const { emu, store, client } = await setup(t);
+  const tokens = store.get<Record<string, string>>(TOKENS_KEY)!;
+  store.set(TOKENS_KEY, { ...tokens, refreshToken: 'spent' });
+  emu.expireTokens();
+  await t.rejects(client.call('user.get'), { code: 'B24_ERR_AUTH', message: /reinstall/ });
+});
+
+t.test('QUERY_LIMIT_EXCEEDED and OPERATION_TIME_LIMIT are rate limits; 5xx and resets are retryable', async (t) => {
+  const { emu, client } = await setup(t);
+  emu.bucket.burst = 0;
+  await t.rejects(client.call('user.get'), { code: 'B24_ERR_RATE_LIMIT' });
+  emu.bucket.burst = 50;
+  emu.blockedMethods.add('user.get');
+  await t.rejects(client.call('user.get'), { code: 'B24_ERR_RATE_LIMIT' });
+  emu.blockedMethods.clear();
+  emu.setOutage('http500');
+  const e1 = (await client.call('user.get').catch((e: unknown) => e)) as { retryable: boolean };
+  t.equal(e1.retryable, true);
+  emu.setOutage('reset');
+  const e2 = (await client.call('user.get').catch((e: unknown) => e)) as { code: string; retryable: boolean };
+  t.equal(e2.code, 'B24_ERR_NETWORK');
+  t.equal(e2.retryable, true);
+  emu.setOutage('none');
+  const e3 = (await client.call('telephony.externalcall.finish', { CALL_ID: 'nope', USER_ID: 1 }).catch((e: unknown) => e)) as { retryable: boolean; detail: { description: string } };
+  t.equal(e3.retryable, false, 'a business error is not retried');
+  t.match(e3.detail.description, /Call is not found/);
+});
+
+t.test('user directory: all pages, empty extensions never map, the last good map survives a failure', async (t) => {
+  const { emu, client } = await setup(t);
+  for (let i = 10; i < 130; i++) emu.state.addUser({ ID: i, UF_PHONE_INNER: String(3000 + i) });
+  const dir = new UserDirectory(client, log);
+  t.equal(await dir.refresh(), true);
+  t.equal(dir.size, 121, 'every page read (active users with an extension)');
+  t.equal(dir.userFor('1001'), 1);
+  t.equal(dir.userFor(''), null);
+  t.equal(dir.userFor('1003'), null, 'an inactive user does not map');
+  t.equal(dir.extensionOf(129), '3129');
+  emu.setOutage('http500');
+  t.equal(await dir.refresh(), false);
+  t.equal(dir.userFor('1001'), 1, 'kept');
+});
+
+t.test('rate limiter on a fake clock: burst, then the drain rate; urgent requests first', async (t) => {
+  let now = 0;
+  const sleeps: number[] = [];
+  const clock: Clock = { now: () => now, sleep: async (ms) => { sleeps.push(ms); now += ms; } };
+  const lim = new RateLimiter(5, 2, clock);
+  for (let i = 0; i < 4; i++) await lim.acquire();
+  t.same(sleeps, [], 'the burst goes at once (one slot kept in reserve)');
+  const order: string[] = [];
+  const a = lim.acquire().then(() => order.push('normal'));
+  const b = lim.acquire(true).then(() => order.push('urgent'));
+  await Promise.all([a, b]);
+  t.same(order, ['urgent', 'normal']);
+  t.ok(now >= 500 && now <= 1100, `waited for the drain: ${now} ms`);
+  lim.saturate();
+  const before = now;
+  await lim.acquire();
+  t.ok(now - before >= 500, 'after QUERY_LIMIT_EXCEEDED the bucket is taken as full');
+});
