@@ -37,7 +37,10 @@ for (let i = 0; i < 100; i++) {
   portal.state.addUser({ ID: 100 + i, UF_PHONE_INNER: ext });
   sim.sw.setExtension(ext, { registered: true, mode: 'answer', ringMs: 1000 });
 }
+// the V8 flag the shipped entry point and systemd unit run the service with
 const child = fork(fileURLToPath(new URL('./service-child.js', import.meta.url)), [], {
+  execArgv: ['--max-semi-space-size=4'],
+
   env: {
     ...process.env,
     FSB24_ESL_HOST: sim.host, FSB24_ESL_PORT: String(sim.port), FSB24_HTTP_PORT: '0', FSB24_DATA_DIR: join(dir, 'data'),
@@ -45,7 +48,7 @@ const child = fork(fileURLToPath(new URL('./service-child.js', import.meta.url))
     FSB24_B24_OAUTH_URL: portal.url, FSB24_RECORDINGS_DIRS: join(dir, 'rec'), FSB24_LOG_LEVEL: 'silent', FSB24_CARD_WINDOW_MS: '300',
   },
 });
-type Stats = { rss: number; peak: number; url: string; liveCalls: number; events: number; outbox: { pending: number; failed: number } };
+type Stats = { rss: number; peak: number; heap: number; external: number; url: string; liveCalls: number; events: number; outbox: { pending: number; failed: number } };
 const ask = (): Promise<Stats> => new Promise((r) => {
   child.once('message', (m) => r(m as Stats));
   child.send({ cmd: 'stats' });
@@ -74,6 +77,7 @@ const call = (talkMs: number): Promise<unknown> => {
 };
 
 console.log(`FreeSWITCH simulator → service (pid ${child.pid}) → Bitrix24 emulator (2 req/s, burst 50)`);
+const skipLoad = DURATION <= 0;
 // 1. idle latency
 const idleStart = Date.now();
 for (let i = 0; i < 20; i++) {
@@ -129,7 +133,7 @@ for (let t = 0; t < 200; t++) {
   await sleep(100);
 }
 const live = await ask();
-console.log(`memory with ${live.liveCalls} live calls:  rss ${(live.rss / 1048576).toFixed(0)} MB, peak rss ${(live.peak / 1048576).toFixed(0)} MB`);
+console.log(`memory with ${live.liveCalls} live calls:  rss ${(live.rss / 1048576).toFixed(0)} MB, peak rss ${(live.peak / 1048576).toFixed(0)} MB (heap ${(live.heap / 1048576).toFixed(0)} MB, external ${(live.external / 1048576).toFixed(0)} MB)`);
 child.send({ cmd: 'stop' });
 await new Promise((r) => child.once('exit', r));
 await sim.close();

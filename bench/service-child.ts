@@ -14,7 +14,8 @@ process.on('message', (m: { cmd: string }) => {
   if (m.cmd === 'stats') {
     const rss = process.memoryUsage().rss;
     peak = Math.max(peak, rss);
-    process.send?.({ rss, peak, url: svc.url, liveCalls: svc.model.liveCalls, events: svc.counters.events, outbox: svc.store.stats() });
+    const m = process.memoryUsage();
+    process.send?.({ rss, peak, heap: m.heapUsed, external: m.external, url: svc.url, liveCalls: svc.model.liveCalls, events: svc.counters.events, outbox: svc.store.stats() });
   }
   if (m.cmd === 'stop') void svc.stop().then(() => process.exit(0));
 });

@@ -6,7 +6,7 @@
  *   bind  [--config FILE]   bind the event handlers and register the lines now
  *   config                  print the configuration reference
  */
-import { loadConfig, ConfigError, configReference } from '../lib/config.js';
+import { loadConfig, ConfigError, configReference, configMarkdown, withConfigReference } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { Service } from '../lib/service.js';
 
@@ -68,7 +68,15 @@ export async function main(args: string[], env: Record<string, string | undefine
         return 0;
       }
       case 'config': {
-        for (const r of configReference()) console.log(`${r.env.padEnd(32)} ${r.key.padEnd(30)} default ${r.default}\n${''.padEnd(33)}${r.doc}`);
+        if (rest.includes('--markdown')) console.log(configMarkdown());
+        else for (const r of configReference()) console.log(`${r.env.padEnd(34)} ${r.key.padEnd(32)} default ${r.default}\n${''.padEnd(35)}${r.doc}`);
+        return 0;
+      }
+      case 'docs': {
+        // rewrite the README's configuration reference from the schema
+        const { readFileSync, writeFileSync } = await import('node:fs');
+        const path = new URL('../../README.md', import.meta.url);
+        writeFileSync(path, withConfigReference(readFileSync(path, 'utf8')));
         return 0;
       }
       default:

@@ -266,7 +266,10 @@ export class Service {
         status: ok ? 'ok' : 'degraded',
         eventSocket: { state: this.listener.state, lastEventAgeSec: this.listener.lastEventAt ? Math.round((Date.now() - this.listener.lastEventAt) / 1000) : null, reconnects: this.listener.reconnects, badFrames: this.listener.badFrames },
         portal: { mode: this.client.mode, installed: portalOk, tokenExpiresAt: tokens ? new Date(tokens.expiresAt).toISOString() : null, lastError: this.client.lastError },
-        outbox: { pending: s.pending, failed: s.failed, delivered: s.done, oldestPendingAgeSec: s.oldestPendingAt ? Math.round((Date.now() - s.oldestPendingAt) / 1000) : null },
+        outbox: {
+          pending: s.pending, failed: s.failed, delivered: s.done, oldestPendingAgeSec: s.oldestPendingAt ? Math.round((Date.now() - s.oldestPendingAt) / 1000) : null,
+          recentFailures: s.failed > 0 ? this.store.failedJobs(5) : [],
+        },
         calls: { live: this.model.liveCalls },
       },
     };

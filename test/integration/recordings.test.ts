@@ -20,6 +20,26 @@ async function finishedCall(s: Stack, opts: Parameters<typeof inboundCall>[1] ex
   return { callId: String(fin.params.CALL_ID), uuid: r.uuid, path: r.recording };
 }
 
+/** An answered call whose dialplan named `path` as its recording (b24_record_path); nothing is written there. */
+async function callRecordedAt(s: Stack, path: string): Promise<void> {
+  const sw = s.sim.sw;
+  const a = sw.trunkInbound('+79161234567', '4951234567');
+  a.setVar('b24_record_path', path);
+  sw.create(a);
+  const b = sw.userOutbound('1001', a);
+  sw.create(b);
+  sw.progress(b);
+  sw.answer(b);
+  sw.answer(a);
+  sw.bridge(a, b);
+  await sw.wait(4000);
+  sw.hangup(a, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
+  sw.hangup(b, 'NORMAL_CLEARING', { disposition: 'send_bye' });
+  sw.unbridge(a, b);
+  sw.complete(b);
+  sw.complete(a);
+}
+
 t.test('small recording: base64 FILE_CONTENT, after finish, exact bytes', async (t) => {
   const s = await stack(t, { config: fast });
   const { callId, path } = await finishedCall(s);
@@ -47,21 +67,7 @@ t.test('a recording that appears late is sent when it appears; one that keeps gr
   mkdirSync(dir, { recursive: true });
   // the dialplan names a file the recorder has not written yet
   const late = join(dir, 'late.wav');
-  const a = s.sim.sw.trunkInbound('+79161234567', '4951234567');
-  a.setVar('b24_record_path', late);
-  s.sim.sw.create(a);
-  const b = s.sim.sw.userOutbound('1001', a);
-  s.sim.sw.create(b);
-  s.sim.sw.progress(b);
-  s.sim.sw.answer(b);
-  s.sim.sw.answer(a);
-  s.sim.sw.bridge(a, b);
-  await s.sim.sw.wait(4000);
-  s.sim.sw.hangup(a, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
-  s.sim.sw.hangup(b, 'NORMAL_CLEARING', { disposition: 'send_bye' });
-  s.sim.sw.unbridge(a, b);
-  s.sim.sw.complete(b);
-  s.sim.sw.complete(a);
+  await callRecordedAt(s, late);
   const fin = await s.portal.journal.next(ok('telephony.externalcall.finish'));
   await s.service.outbox.idle();
   t.equal(s.portal.state.files.length, 0, 'nothing to send yet');
@@ -78,19 +84,7 @@ t.test('a growing file is sent only once its size stops changing', async (t) => 
   mkdirSync(dir, { recursive: true });
   const growing = join(dir, 'growing.wav');
   writeFileSync(growing, 'RIFF');
-  const a = s.sim.sw.trunkInbound('+79161234567', '4951234567');
-  a.setVar('b24_record_path', growing);
-  s.sim.sw.create(a);
-  const b = s.sim.sw.userOutbound('1001', a);
-  s.sim.sw.create(b);
-  s.sim.sw.answer(b);
-  s.sim.sw.answer(a);
-  s.sim.sw.bridge(a, b);
-  s.sim.sw.hangup(a, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
-  s.sim.sw.hangup(b, 'NORMAL_CLEARING', { disposition: 'send_bye' });
-  s.sim.sw.unbridge(a, b);
-  s.sim.sw.complete(b);
-  s.sim.sw.complete(a);
+  await callRecordedAt(s, growing);
   await s.portal.journal.next(ok('telephony.externalcall.finish'));
   // a post-process hook is still writing
   for (let i = 0; i < 5; i++) {
@@ -109,19 +103,7 @@ t.test('paths outside the recordings directories are refused, never read', async
   writeFileSync(outside, 'SECRET');
   symlinkSync(outside, join(dir, 'link.wav'));
   for (const path of [outside, join(dir, '..', 'secret.wav'), join(dir, 'link.wav'), '/etc/passwd.wav']) {
-    const a = s.sim.sw.trunkInbound('+79161234567', '4951234567');
-    a.setVar('b24_record_path', path);
-    s.sim.sw.create(a);
-    const b = s.sim.sw.userOutbound('1001', a);
-    s.sim.sw.create(b);
-    s.sim.sw.answer(b);
-    s.sim.sw.answer(a);
-    s.sim.sw.bridge(a, b);
-    s.sim.sw.hangup(a, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
-    s.sim.sw.hangup(b, 'NORMAL_CLEARING', { disposition: 'send_bye' });
-    s.sim.sw.unbridge(a, b);
-    s.sim.sw.complete(b);
-    s.sim.sw.complete(a);
+    await callRecordedAt(s, path);
     await s.portal.journal.next(ok('telephony.externalcall.finish'));
   }
   await s.service.outbox.idle();

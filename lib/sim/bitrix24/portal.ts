@@ -87,6 +87,14 @@ export class Bitrix24Emulator {
   private readonly tokens = new Map<string, Token>();
   private readonly refreshTokens = new Map<string, { userId: number; used: boolean }>();
   private readonly uploads = new Map<string, string>();
+  private readonly codes = new Map<string, { userId: number; expiresAt: number }>();
+
+  /** An authorization code, valid 30 s (§2.2). */
+  issueCode(userId = 1): string {
+    const code = randomBytes(12).toString('hex');
+    this.codes.set(code, { userId, expiresAt: this.now() + 30_000 });
+    return code;
+  }
   private outage: 'none' | 'reset' | 'http500' = 'none';
   slowMs = 0;
   readonly app_: FastifyInstance;
@@ -366,14 +374,22 @@ export class Bitrix24Emulator {
     const p = { ...(req.query as Record<string, unknown>), ...bodyObject(req.body) };
     const fail = (status: number, error: string, description: string): unknown => reply.code(status).send({ error, error_description: description });
     if (p.client_id !== this.app.clientId || p.client_secret !== this.app.clientSecret) return fail(401, 'invalid_client', 'Invalid client credentials');
-    if (p.grant_type !== 'refresh_token') return fail(400, 'invalid_request', 'Unsupported grant_type');
-    const rt = this.refreshTokens.get(String(p.refresh_token ?? ''));
-    if (!rt || rt.used) return fail(400, 'invalid_grant', 'Invalid refresh token');
-    rt.used = true; // refresh tokens rotate: reuse is refused
-    const tokens = this.issueTokens(rt.userId);
+    let userId: number;
+    if (p.grant_type === 'authorization_code') {
+      const code = this.codes.get(String(p.code ?? ''));
+      this.codes.delete(String(p.code ?? ''));
+      if (!code || code.expiresAt <= this.now()) return fail(400, 'invalid_grant', 'Invalid authorization code');
+      userId = code.userId;
+    } else if (p.grant_type === 'refresh_token') {
+      const rt = this.refreshTokens.get(String(p.refresh_token ?? ''));
+      if (!rt || rt.used) return fail(400, 'invalid_grant', 'Invalid refresh token');
+      rt.used = true; // refresh tokens rotate: reuse is refused
+      userId = rt.userId;
+    } else return fail(400, 'invalid_request', 'Unsupported grant_type');
+    const tokens = this.issueTokens(userId);
     return reply.send({
       ...tokens, client_endpoint: this.restUrl, domain: 'oauth.bitrix.info', member_id: this.app.memberId,
-      scope: this.app.scopes, server_endpoint: `${this.url}/rest/`, status: 'L', user_id: rt.userId,
+      scope: this.app.scopes, server_endpoint: `${this.url}/rest/`, status: 'L', user_id: userId,
     });
   }
 

@@ -136,22 +136,7 @@ export class Leg {
 
   /** Build the header list of one event on this leg. */
   headers(name: ChannelEventName, extra: { before?: Array<[string, string]>; after?: Array<[string, string]>; tail?: Array<[string, string]> } = {}): Array<[string, HeaderValue]> {
-    const sw = this.sw;
-    const nowUs = sw.nowUs();
-    const [file, func, line] = CALLING[name];
-    const out: Array<[string, HeaderValue]> = [
-      ['Event-Name', name],
-      ['Core-UUID', sw.coreUuid],
-      ['FreeSWITCH-Hostname', sw.hostname],
-      ['FreeSWITCH-Switchname', sw.hostname],
-      ['FreeSWITCH-IPv4', sw.ipv4],
-      ['FreeSWITCH-IPv6', sw.ipv6],
-      ...dateHeaders(nowUs),
-      ['Event-Calling-File', file],
-      ['Event-Calling-Function', func],
-      ['Event-Calling-Line-Number', line],
-      ['Event-Sequence', String(sw.nextSequence())],
-    ];
+    const out: Array<[string, HeaderValue]> = commonHeaders(this.sw, name, CALLING[name]);
     if (name === 'CHANNEL_HANGUP_COMPLETE' && this.hangupCause) out.push(['Hangup-Cause', this.hangupCause]);
     if (extra.before) out.push(...extra.before);
     // CHANNEL_CREATE says CS_INIT while the state number already says 2 (§2.1)
@@ -257,6 +242,24 @@ function pad(n: number, w = 2): string {
 export function localStamp(us: number): string {
   const d = new Date(Math.floor(us / 1000));
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** The block every event starts with, in FreeSWITCH's order (freeswitch-esl.md §1.5). */
+export function commonHeaders(sw: Switchboard, name: string, calling: readonly [string, string, string]): Array<[string, HeaderValue]> {
+  const [file, func, line] = calling;
+  return [
+    ['Event-Name', name],
+    ['Core-UUID', sw.coreUuid],
+    ['FreeSWITCH-Hostname', sw.hostname],
+    ['FreeSWITCH-Switchname', sw.hostname],
+    ['FreeSWITCH-IPv4', sw.ipv4],
+    ['FreeSWITCH-IPv6', sw.ipv6],
+    ...dateHeaders(sw.nowUs()),
+    ['Event-Calling-File', file],
+    ['Event-Calling-Function', func],
+    ['Event-Calling-Line-Number', line],
+    ['Event-Sequence', String(sw.nextSequence())],
+  ];
 }
 
 export function dateHeaders(us: number): Array<[string, string]> {

@@ -41,6 +41,8 @@ export interface FreeswitchSimOptions extends SimSwitchOptions {
   port?: number;
   host?: string;
   password?: string;
+  /** HEARTBEAT interval (event-heartbeat-interval, 20 s in FreeSWITCH); 0 = none. */
+  heartbeatMs?: number;
 }
 
 interface Filter {
@@ -277,7 +279,17 @@ export class FreeswitchSim {
     this.password = opts.password ?? 'ClueCon';
   }
 
+  private heartbeat: NodeJS.Timeout | null = null;
+
   async listen(port = this.opts.port ?? 0, host = this.opts.host ?? '127.0.0.1'): Promise<void> {
+    const every = this.opts.heartbeatMs ?? 20_000;
+    if (every > 0) {
+      this.heartbeat = setInterval(() => this.sw.emitSystem('HEARTBEAT', ['switch_core.c', 'send_heartbeat', '81'], [
+        ['Event-Info', 'System Ready'], ['Up-Time', `0 years, 0 days, 0 hours, 0 minutes, ${Math.floor(this.sw.uptimeUs / 1e6)} seconds`],
+        ['FreeSWITCH-Version', '1.11.1-release~64bit'], ['Session-Count', String(this.sw.legs.size)], ['Max-Sessions', '200'],
+      ]), every);
+      this.heartbeat.unref();
+    }
     this.host = host;
     const server = net.createServer((socket) => this.connections.add(new Connection(socket, this)));
     this.server = server;
@@ -331,6 +343,7 @@ export class FreeswitchSim {
   }
 
   async close(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
     this.resume();
     for (const c of this.connections) c.socket.destroy();
     this.connections.clear();

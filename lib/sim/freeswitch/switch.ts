@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HeaderValue } from '../../esl/codec.js';
-import { Leg, dateHeaders, localStamp, type ChannelEventName, type Switchboard } from './leg.js';
+import { Leg, commonHeaders, localStamp, type ChannelEventName, type Switchboard } from './leg.js';
 import { writeWav } from './wav.js';
 
 export interface SimEvent {
@@ -117,7 +117,7 @@ export class SimSwitch implements Switchboard {
   /** Move the virtual clock; in demo mode also let real time pass (scaled). */
   async wait(ms: number): Promise<void> {
     this.clockUs += Math.round(ms * 1000);
-    if (this.speed > 0) await sleep(ms / this.speed);
+    if (this.speed > 0 && ms > 0) await sleep(ms / this.speed);
     else await new Promise<void>((r) => setImmediate(r));
   }
 
@@ -132,24 +132,7 @@ export class SimSwitch implements Switchboard {
 
   /** A non-channel event (BACKGROUND_JOB, CUSTOM, HEARTBEAT) with the common header block. */
   emitSystem(name: string, calling: [string, string, string], rest: Array<[string, string]>, body: string | null = null): void {
-    const [file, func, line] = calling;
-    this.emit(
-      [
-        ['Event-Name', name],
-        ['Core-UUID', this.coreUuid],
-        ['FreeSWITCH-Hostname', this.hostname],
-        ['FreeSWITCH-Switchname', this.hostname],
-        ['FreeSWITCH-IPv4', this.ipv4],
-        ['FreeSWITCH-IPv6', this.ipv6],
-        ...dateHeaders(this.clockUs),
-        ['Event-Calling-File', file],
-        ['Event-Calling-Function', func],
-        ['Event-Calling-Line-Number', line],
-        ['Event-Sequence', String(this.nextSequence())],
-        ...rest,
-      ],
-      body,
-    );
+    this.emit([...commonHeaders(this, name, calling), ...rest], body);
   }
 
   nextSession(): string {

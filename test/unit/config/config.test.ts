@@ -53,3 +53,10 @@ t.test('secrets never reach the log', async (t) => {
   for (const secret of ['p4ss', 's3cret', 'cs', '"at"', '"rt"', 'apt']) t.notMatch(out, secret, `${secret} redacted`);
   t.match(out, /\[redacted\]/);
 });
+
+t.test('the README carries the current configuration reference', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const { withConfigReference } = await import('../../../lib/config.js');
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  t.equal(readme, withConfigReference(readme), 'run `npm run docs` after changing the schema');
+});
