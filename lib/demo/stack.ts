@@ -85,7 +85,9 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   if (o.install !== false) {
     const status = await portal.install(`${service.url}/bitrix24/events`);
     if (status !== 200) throw new Error(`install failed: HTTP ${status}`);
-    await waitFor(() => portal.state.handlers.length >= 2 && service.directory.size > 0);
+    // the install handler binds both events; then the directory is loaded for the calls
+    await portal.journal.until(() => portal.state.handlers.length >= 2, 5000);
+    await service.directory.refresh();
   }
   await readyP;
   const s: Stack = {
@@ -114,13 +116,4 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     },
   } as Stack;
   return s;
-}
-
-/** Poll a condition on the event loop (used only where no event exists to await). */
-async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }

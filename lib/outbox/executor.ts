@@ -212,7 +212,18 @@ export class Outbox {
           commands.push(this.registerCommand(registerKey, job, e));
           continue;
         }
-        if (!callId && !registerKey) break; // waits for a register that has not landed
+        if (!callId && !registerKey) {
+          const failure = this.o.store.registerFailure(call);
+          if (failure) {
+            // the register failed for good: nothing of this call can land
+            const reason = `its register failed: ${failure}`;
+            this.o.store.markFailed(job.id, reason);
+            this.stats.failed++;
+            this.events.onFailed?.(job, reason);
+            continue;
+          }
+          break; // waits for a register that has not landed
+        }
         if (e.kind === 'show' || e.kind === 'hide') {
           if (hasFinish) {
             // finish hides the card: pending show/hide of a finished call are dropped
@@ -378,11 +389,18 @@ export class Outbox {
           return;
         }
       }
-      for (const j of c.jobs) {
-        this.o.store.markFailed(j.id, e.message);
+      const doomed = [...c.jobs];
+      if (c.method === 'telephony.externalcall.register') {
+        // without a CALL_ID nothing else of this call can land: say so on each of them
+        const call = c.jobs[0]!.call;
+        for (const j of this.o.store.pending()) if (j.call === call && !doomed.some((d) => d.id === j.id)) doomed.push(j);
+      }
+      for (const j of doomed) {
+        const reason = c.jobs.includes(j) ? e.message : `its register failed: ${e.message}`;
+        this.o.store.markFailed(j.id, reason);
         this.stats.failed++;
-        this.events.onFailed?.(j, e.message);
-        this.o.log.error({ call: j.call, kind: j.effect.kind, reason: e.message }, 'outbox job failed for good');
+        this.events.onFailed?.(j, reason);
+        this.o.log.error({ call: j.call, kind: j.effect.kind, reason }, 'outbox job failed for good');
       }
       return;
     }

@@ -77,6 +77,7 @@ export class Store {
       pending: this.db.prepare(`SELECT id, call, payload, attempts, next_at, created_at, last_error FROM jobs WHERE state = 'pending' ORDER BY id`),
       done: this.db.prepare(`UPDATE jobs SET state = 'done', attempts = attempts + 1, last_error = NULL WHERE id = ?`),
       retry: this.db.prepare(`UPDATE jobs SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?`),
+      registerFailed: this.db.prepare(`SELECT last_error FROM jobs WHERE call = ? AND kind = 'register' AND state = 'failed' LIMIT 1`),
       wait: this.db.prepare(`UPDATE jobs SET next_at = ?, last_error = ? WHERE id = ?`),
       fail: this.db.prepare(`UPDATE jobs SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`),
       setPayload: this.db.prepare('UPDATE jobs SET payload = ? WHERE id = ?'),
@@ -124,6 +125,12 @@ export class Store {
 
   updateEffect(id: number, effect: Effect): void {
     this.stmts.setPayload.run(JSON.stringify(effect), id);
+  }
+
+  /** The reason a call's register failed for good, if it did. */
+  registerFailure(call: string): string | null {
+    const row = this.stmts.registerFailed.get(call) as { last_error: string | null } | undefined;
+    return row ? row.last_error ?? 'failed' : null;
   }
 
   callId(call: string): string | null {

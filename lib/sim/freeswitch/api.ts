@@ -7,6 +7,7 @@ import type { Leg } from './leg.js';
 import type { SimSwitch } from './switch.js';
 import { endBridge, notifyKilled, pstnBehaviour, ringPstn, talk } from './flows.js';
 import { OriginateSyntaxError, parseEndpoint, parseOriginate } from './originate.js';
+import { blindTransfer } from './scenarios.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -54,9 +55,20 @@ export async function runApi(ctx: ApiContext, line: string): Promise<string> {
       return '+OK\n';
     }
     case 'uuid_transfer': {
-      const parts = args.split(/\s+/);
+      // uuid_transfer <uuid> [-bleg|-both] <dest> [dialplan] [context]: the caller is sent to
+      // another extension; its current partner hangs up (a blind transfer, §3.2)
+      const parts = args.split(/\s+/).filter((p) => p !== '-bleg' && p !== '-both');
       const leg = parts[0] ? sw.legs.get(parts[0]) : undefined;
+      const dest = parts[1];
       if (!leg) return '-ERR No such channel!\n';
+      if (!dest || !/^\d{2,8}$/.test(dest)) return '-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n';
+      const [a, b] = leg.otherType === 'originatee' ? [leg, leg.other] : [leg.other, leg];
+      if (!a || !b || !a.times.bridged) return '-ERR No such channel!\n';
+      a.takenOver = true;
+      void blindTransfer(sw, a, b, dest).then(async (now) => {
+        await talk(sw, sw.defaultTalkMs, [a, now]);
+        await endBridge(sw, a, now, a);
+      });
       return '+OK\n';
     }
     case 'global_getvar':

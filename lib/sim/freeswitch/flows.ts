@@ -31,7 +31,7 @@ export async function talk(sw: SimSwitch, ms: number, legs: Leg[]): Promise<void
   }
   const step = 1000;
   for (let t = 0; t < ms; t += step) {
-    if (legs.some((l) => l.hangupCause)) return;
+    if (legs.some((l) => l.hangupCause || l.takenOver)) return;
     await sw.wait(Math.min(step, ms - t));
   }
 }

@@ -103,6 +103,8 @@ export class Leg {
   hasMedia = false;
   reported = false;
   destroyed = false;
+  /** An API command (uuid_transfer) took the call over from the scenario that started it. */
+  takenOver = false;
 
   constructor(
     private readonly sw: Switchboard,

@@ -148,12 +148,13 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
     current = o.transfer.kind === 'blind' ? await blindTransfer(sw, a, current, o.transfer.to, result) : await attendedTransfer(sw, a, current, o.transfer.to, result);
   }
   await talk(sw, o.talkMs ?? 5000, [a, current]);
+  if (a.takenOver) return result; // uuid_transfer ends the call from here on
   await endBridge(sw, a, current, o.hangupBy === 'employee' ? current : a, record ? { record } : {});
   return result;
 }
 
 /** The phone REFERs the caller elsewhere: B hangs up, A re-enters the dialplan (§3.2 item 6). */
-async function blindTransfer(sw: SimSwitch, a: Leg, b: Leg, to: string, result: ScenarioResult): Promise<Leg> {
+export async function blindTransfer(sw: SimSwitch, a: Leg, b: Leg, to: string, result: ScenarioResult = { uuid: a.uuid, legs: [] }): Promise<Leg> {
   sw.hangup(b, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
   sw.unbridge(a, b);
   sw.complete(b);
@@ -236,6 +237,7 @@ export async function outboundCall(sw: SimSwitch, o: OutboundOptions): Promise<S
   a.setVar('originate_disposition', 'SUCCESS');
   sw.bridge(a, b);
   await talk(sw, o.talkMs ?? 4000, [a, b]);
+  if (a.takenOver) return result;
   await endBridge(sw, a, b, o.hangupBy === 'client' ? b : a);
   return result;
 }

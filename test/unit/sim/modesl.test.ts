@@ -26,22 +26,21 @@ t.test('modesl: auth, events of an inbound ring-group call, api and bgapi', asyn
   const conn = await connect(sim.port);
   t.teardown(() => conn.disconnect());
   const events: Ev[] = [];
+  let onEvent: () => void = () => undefined;
   const subscribed = new Promise<void>((r) => conn.events('json', 'CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_BRIDGE CHANNEL_HANGUP_COMPLETE RECORD_STOP', () => r()));
   conn.on('esl::event::**', (ev: esl.Event) => {
     const name = ev.getHeader('Event-Name');
     if (name && name !== 'BACKGROUND_JOB') events.push({ name, uuid: ev.getHeader('Unique-ID'), ev });
+    onEvent();
   });
   await subscribed;
   sim.sw.setExtension('1002', { mode: 'noanswer' });
   const call = await inboundCall(sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001', '1002'], talkMs: 5000 });
-  const done = new Promise<void>((resolve) => {
-    const check = (): void => {
-      if (events.some((e) => e.name === 'CHANNEL_HANGUP_COMPLETE' && e.uuid === call.uuid)) resolve();
-      else setTimeout(check, 5);
-    };
-    check();
+  // modesl delivers asynchronously: wait for the A leg's last event to arrive
+  await new Promise<void>((resolve) => {
+    onEvent = () => events.some((e) => e.name === 'CHANNEL_HANGUP_COMPLETE' && e.uuid === call.uuid) && resolve();
+    onEvent();
   });
-  await done;
   const [a, b1, b2] = call.legs;
   t.same(
     events.map((e) => `${e.name}:${[a, b1, b2].indexOf(e.uuid ?? '')}`),
