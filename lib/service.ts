@@ -148,6 +148,7 @@ export class Service {
 
   submit(effects: Effect[]): void {
     if (effects.length === 0) return;
+    if (this.log.isLevelEnabled('debug')) for (const e of effects) this.log.debug({ callUuid: e.call, effect: e.kind }, 'call effect');
     this.counters.effects += effects.length;
     for (const e of effects) {
       if (e.kind === 'register') this.counters.callsStarted++;

@@ -363,6 +363,7 @@ export class Outbox {
   private landed(c: Command, result: unknown): void {
     c.onResult(result);
     for (const j of c.jobs) {
+      this.o.log.debug({ callUuid: j.call, b24CallId: this.callIds.get(j.call), method: c.method }, 'delivered to bitrix24');
       this.o.store.markDone(j.id);
       this.stats.delivered++;
       this.events.onDelivered?.(j, c.method);
@@ -375,7 +376,7 @@ export class Outbox {
     if (e.code === 'B24_ERR_REST' && !e.retryable) {
       if (c.method === 'telephony.externalcall.finish' && desc.startsWith('Call is not found')) {
         // finished already (a reply lost before a restart), or by someone else: nothing left to do
-        this.o.log.warn({ call: c.jobs[0]?.call }, 'finish: Bitrix24 no longer knows the call; treating it as finished');
+        this.o.log.warn({ callUuid: c.jobs[0]?.call, b24CallId: this.callIds.get(c.jobs[0]?.call ?? '') }, 'finish: Bitrix24 no longer knows the call; treating it as finished');
         for (const j of c.jobs) this.o.store.markDone(j.id);
         return;
       }
@@ -383,7 +384,7 @@ export class Outbox {
         const job = c.jobs[0]!;
         const eff = job.effect as RegisterEffect & { forceDefault?: boolean };
         if (!eff.forceDefault) {
-          this.o.log.warn({ call: job.call, extension: eff.extension }, 'register refused the employee; registering for the default user');
+          this.o.log.warn({ callUuid: job.call, extension: eff.extension }, 'register refused the employee; registering for the default user');
           this.o.store.updateEffect(job.id, { ...eff, forceDefault: true } as Effect);
           this.o.store.markRetry(job.id, this.now(), desc);
           return;
@@ -400,7 +401,7 @@ export class Outbox {
         this.o.store.markFailed(j.id, reason);
         this.stats.failed++;
         this.events.onFailed?.(j, reason);
-        this.o.log.error({ call: j.call, kind: j.effect.kind, reason }, 'outbox job failed for good');
+        this.o.log.error({ callUuid: j.call, b24CallId: this.callIds.get(j.call), kind: j.effect.kind, reason }, 'outbox job failed for good');
       }
       return;
     }
