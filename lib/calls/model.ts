@@ -5,115 +5,11 @@
  */
 import type { ChannelEvent } from '../events/channel-event.js';
 import type { Effect } from './effects.js';
-import { incomingStatus, outgoingStatus } from './status.js';
-import { compileRules, normalizeNumber, type NumberRule } from './numbers.js';
+import { compileRules, normalizeNumber } from './numbers.js';
+import { defaultModelConfig, type CardPolicy, type ModelConfig } from './config.js';
+import { finishEffect, isoFromUs, newCallState, newLegState, type CallState, type LegState } from './state.js';
 
-export type CardPolicy = 'ring' | 'answer' | 'never';
-
-export interface ModelConfig {
-  trunkProfiles: readonly string[];
-  /** Which header carries the DID on an incoming trunk leg. */
-  didSource: 'sip_to_user' | 'sip_req_user' | 'destination';
-  /** DID → LINE_NUMBER; a DID not listed is its own line. */
-  lines: Readonly<Record<string, string>>;
-  /** Gateway → LINE_NUMBER for outgoing calls; default: the caller ID the gateway leg used. */
-  gatewayLines: Readonly<Record<string, string>>;
-  numberRules: readonly NumberRule[];
-  sendInternal: boolean;
-  crmCreateIncoming: boolean;
-  crmCreateOutgoing: boolean;
-  addToChat: boolean;
-  cardPolicy: CardPolicy;
-  cardPolicyByExtension: Readonly<Record<string, CardPolicy>>;
-  /** Channel variable a dialplan sets to the recording path (besides RECORD_STOP). */
-  recordVariable: string | null;
-  /**
-   * An incoming call is registered when the first employee's phone rings, or this long
-   * after the trunk leg appeared (IVR, queue), whichever comes first (then SHOW=0, and
-   * the card is shown to each phone as it rings).
-   */
-  registerHoldMs: number;
-  /** Which recordings of a call are attached (a transfer can make several). */
-  chooseRecordings: 'all' | 'first' | 'last';
-}
-
-export const defaultModelConfig: ModelConfig = {
-  trunkProfiles: ['external'],
-  didSource: 'sip_to_user',
-  lines: {},
-  gatewayLines: {},
-  numberRules: [],
-  sendInternal: false,
-  crmCreateIncoming: true,
-  crmCreateOutgoing: true,
-  addToChat: true,
-  cardPolicy: 'ring',
-  cardPolicyByExtension: {},
-  recordVariable: 'b24_record_path',
-  registerHoldMs: 300,
-  chooseRecordings: 'all',
-};
-
-type LegKind = 'trunk' | 'extension' | 'other';
-
-interface LegState {
-  uuid: string;
-  kind: LegKind;
-  fsDirection: 'inbound' | 'outbound';
-  extension: string | null;
-  call: string | null;
-  createdUs: number;
-  answeredUs: number;
-  hungUp: boolean;
-  hangupUs: number;
-  cause: string | undefined;
-  sipTermStatus: string | undefined;
-  firstBridgeUs: number;
-  completed: boolean;
-  destroyed: boolean;
-  billsec: number | null;
-}
-
-interface CallState {
-  key: string;
-  kind: 'inbound' | 'outbound' | 'internal' | 'pending';
-  anchor: string;
-  trunkLeg: string | null;
-  phone: string;
-  line: string | null;
-  startUs: number;
-  registered: boolean;
-  /** Extensions that rang, in order, and the legs ringing them now. */
-  rang: string[];
-  ringingLegs: Map<string, string>;
-  shown: Set<string>;
-  /** The employee talking to the client now (or who dialled out). */
-  employee: string | null;
-  answered: boolean;
-  employeeCauses: string[];
-  legs: Set<string>;
-  recordings: string[];
-  b24CallId: string | null;
-  finished: boolean;
-  b24Kind: string | null;
-  /** µs after which an inbound call is registered even if no phone rang yet. */
-  holdUntilUs: number;
-  /** The responsible manager the dialplan routed this caller to (GET /route). */
-  routedExtension: string | null;
-}
-
-/**
- * Talk time of the client's leg: its billsec when it was answered as it was bridged
- * (FreeSWITCH's own figure), else hang-up minus first bridge (an IVR answered it
- * earlier, so billsec would count the IVR too).
- */
-function talkSeconds(trunk: LegState): number {
-  const bridgedLate = trunk.answeredUs > 0 && trunk.firstBridgeUs - trunk.answeredUs > 1_000_000;
-  if (trunk.billsec !== null && !bridgedLate) return trunk.billsec;
-  return Math.max(1, Math.round((trunk.hangupUs - trunk.firstBridgeUs) / 1e6));
-}
-
-const isoFromUs = (us: number): string => new Date(Math.floor(us / 1000)).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+export { defaultModelConfig, type CardPolicy, type ModelConfig } from './config.js';
 
 export class CallModel {
   private readonly legs = new Map<string, LegState>();
@@ -188,37 +84,10 @@ export class CallModel {
   private leg(ev: ChannelEvent): LegState {
     let leg = this.legs.get(ev.uuid);
     if (!leg) {
-      leg = this.newLeg(ev);
+      leg = newLegState(ev, this.cfg.trunkProfiles);
       this.legs.set(ev.uuid, leg);
     }
     return leg;
-  }
-
-  private newLeg(ev: ChannelEvent): LegState {
-    const v = ev.vars;
-    const profile = v.get('sofia_profile_name') ?? /^sofia\/([^/]+)\//.exec(ev.channelName)?.[1];
-    const trunk = v.has('sip_gateway') || v.has('sip_gateway_name') || (profile !== undefined && this.cfg.trunkProfiles.includes(profile));
-    let extension: string | null = null;
-    if (!trunk) {
-      extension = ev.direction === 'outbound' ? v.get('dialed_user') ?? ev.calleeNumber ?? null : v.get('user_name') ?? v.get('sip_from_user') ?? null;
-    }
-    return {
-      uuid: ev.uuid,
-      kind: trunk ? 'trunk' : extension ? 'extension' : 'other',
-      fsDirection: ev.direction,
-      extension,
-      call: null,
-      createdUs: ev.atUs,
-      answeredUs: ev.answeredUs,
-      hungUp: false,
-      hangupUs: 0,
-      cause: undefined,
-      sipTermStatus: undefined,
-      firstBridgeUs: 0,
-      completed: false,
-      destroyed: false,
-      billsec: null,
-    };
   }
 
   private policy(ext: string): CardPolicy {
@@ -226,11 +95,7 @@ export class CallModel {
   }
 
   private newCall(key: string, kind: CallState['kind'], atUs: number): CallState {
-    const call: CallState = {
-      key, kind, anchor: key, trunkLeg: null, phone: '', line: null, startUs: atUs, registered: false, rang: [],
-      ringingLegs: new Map(), shown: new Set(), employee: null, answered: false, employeeCauses: [], legs: new Set([key]),
-      recordings: [], b24CallId: null, finished: false, holdUntilUs: 0, routedExtension: null, b24Kind: null,
-    };
+    const call = newCallState(key, kind, atUs);
     this.calls.set(key, call);
     return call;
   }
@@ -473,24 +338,7 @@ export class CallModel {
       // ended before any phone rang (IVR, caller gave up early): registered as missed, for nobody yet
       this.register(call, call.kind === 'outbound' ? 1 : 2, call.employee, false, call.kind === 'inbound' ? this.cfg.crmCreateIncoming : this.cfg.crmCreateOutgoing, out);
     }
-    const trunk = call.trunkLeg ? this.legs.get(call.trunkLeg) : undefined;
-    const connected = call.answered && trunk !== undefined && trunk.firstBridgeUs > 0;
-    const duration = connected && trunk ? talkSeconds(trunk) : 0;
-    let status: string;
-    if (connected) status = '200';
-    else if (call.kind === 'inbound') status = incomingStatus(call.employeeCauses);
-    else {
-      // the deciding leg: the client's (trunk) leg when it existed, else the employee's
-      const anchor = this.legs.get(call.anchor);
-      status = trunk ? outgoingStatus(trunk.sipTermStatus, trunk.cause) : outgoingStatus(anchor?.sipTermStatus, anchor?.cause);
-      if (trunk && anchor && trunk.cause === 'ORIGINATOR_CANCEL') status = '603-S';
-    }
-    const first = call.employee ?? call.routedExtension;
-    const candidates = first ? [first, ...call.rang.filter((e) => e !== first)] : [...call.rang];
-    out.push({
-      kind: 'finish', call: call.key, direction: call.kind === 'inbound' ? 'incoming' : call.kind === 'internal' ? 'internal' : call.b24Kind === 'callback' ? 'callback' : 'outgoing', extension: connected || call.kind !== 'inbound' ? call.employee : null, candidates,
-      duration, status, addToChat: this.cfg.addToChat,
-    });
+    out.push(finishEffect(call, (uuid) => this.legs.get(uuid), this.cfg.addToChat));
     const chosen = this.cfg.chooseRecordings === 'first' ? call.recordings.slice(0, 1) : this.cfg.chooseRecordings === 'last' ? call.recordings.slice(-1) : call.recordings;
     for (const path of chosen) out.push({ kind: 'attach', call: call.key, path });
     for (const uuid of call.legs) if (this.legs.get(uuid)?.destroyed) this.legs.delete(uuid);

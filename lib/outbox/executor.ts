@@ -4,13 +4,14 @@
  * (a register and what follows it ride together through `$result[...]`), retried with
  * back-off until they land or fail for a reason retrying cannot fix (kept, with it).
  */
-import qs from 'qs';
-import type { Effect, FinishEffect, RegisterEffect } from '../calls/effects.js';
+import type { Effect, RegisterEffect } from '../calls/effects.js';
 import type { Bitrix24Client } from '../bitrix24/client.js';
 import { B24Error } from '../bitrix24/errors.js';
 import type { UserDirectory } from '../bitrix24/directory.js';
 import type { Job, Store } from './store.js';
-import { coalesceCards } from './cards.js';
+import { batchCommand, cardCommands, finishCommand, registerCommand, type Command, type CommandContext } from './commands.js';
+
+export { batchCommand } from './commands.js';
 import type { Logger } from '../log.js';
 
 export interface OutboxOptions {
@@ -26,16 +27,6 @@ export interface OutboxOptions {
   maxBatch?: number;
   /** First retry delay; doubles per attempt up to a minute. */
   retryBaseMs?: number;
-}
-
-interface Command {
-  key: string;
-  method: string;
-  params: Record<string, unknown>;
-  /** The register command whose CALL_ID this one takes, when it rides in the same batch. */
-  dependsOn: string | null;
-  jobs: Job[];
-  onResult: (result: unknown) => void;
 }
 
 export interface OutboxEvents {
@@ -162,8 +153,8 @@ export class Outbox {
     this.timer.unref();
   }
 
-  private userFor(ext: string | null): number {
-    return this.o.directory.userFor(ext) ?? this.o.defaultUserId;
+  private commandContext(): CommandContext {
+    return { directory: this.o.directory, defaultUserId: this.o.defaultUserId, setCallId: (call, id, userId) => this.setCallId(call, id, userId) };
   }
 
   /** Pick what can go now, per call in order, up to one batch. */
@@ -209,7 +200,7 @@ export class Outbox {
             continue;
           }
           registerKey = `r${job.id}`;
-          commands.push(this.registerCommand(registerKey, job, e));
+          commands.push(registerCommand(this.commandContext(), registerKey, job, e));
           continue;
         }
         if (!callId && !registerKey) {
@@ -238,12 +229,14 @@ export class Outbox {
             later(newest + this.o.cardWindowMs); // more may come within the window
             break;
           }
-          commands.push(...this.cardCommands(group, callId, registerKey));
+          const cards = cardCommands(this.commandContext(), group, callId ?? `$result[${registerKey}][CALL_ID]`, callId ? null : registerKey);
+          if (cards.length === 0) for (const j of group) this.o.store.markDone(j.id);
+          commands.push(...cards);
           i = k - 1;
           continue;
         }
         if (e.kind === 'finish') {
-          commands.push(this.finishCommand(`f${job.id}`, job, e, callId, registerKey));
+          commands.push(finishCommand(this.commandContext(), `f${job.id}`, job, e, callId ?? `$result[${registerKey}][CALL_ID]`, callId ? null : registerKey));
           continue;
         }
         if (e.kind === 'attach') {
@@ -254,67 +247,6 @@ export class Outbox {
       }
     }
     return { commands, nextWake };
-  }
-
-  private registerCommand(key: string, job: Job, e: RegisterEffect): Command {
-    const forceDefault = (e as RegisterEffect & { forceDefault?: boolean }).forceDefault === true;
-    const userId = forceDefault ? this.o.defaultUserId : this.userFor(e.extension);
-    const params: Record<string, unknown> = {
-      USER_ID: userId,
-      PHONE_NUMBER: e.phone,
-      TYPE: e.type,
-      CALL_START_DATE: e.startIso,
-      CRM_CREATE: e.crmCreate ? 1 : 0,
-      SHOW: e.show ? 1 : 0,
-      EXTERNAL_CALL_ID: e.externalCallId,
-    };
-    if (e.line) params.LINE_NUMBER = e.line;
-    if (e.crmEntityType && e.crmEntityId) {
-      params.CRM_ENTITY_TYPE = e.crmEntityType;
-      params.CRM_ENTITY_ID = e.crmEntityId;
-    }
-    return {
-      key, method: 'telephony.externalcall.register', params, dependsOn: null, jobs: [job],
-      onResult: (r) => {
-        const id = (r as { CALL_ID?: unknown } | null)?.CALL_ID;
-        if (typeof id !== 'string' || id === '') throw new B24Error('B24_ERR_BAD_REPLY', 'register: no CALL_ID in the reply', { method: 'telephony.externalcall.register' });
-        this.setCallId(job.call, id, userId);
-      },
-    };
-  }
-
-  private finishCommand(key: string, job: Job, e: FinishEffect, callId: string | null, registerKey: string | null): Command {
-    let userId: number | null = this.o.directory.userFor(e.extension);
-    if (userId === null) for (const c of e.candidates) if ((userId = this.o.directory.userFor(c)) !== null) break;
-    const params: Record<string, unknown> = {
-      CALL_ID: callId ?? `$result[${registerKey}][CALL_ID]`,
-      USER_ID: userId ?? this.o.defaultUserId,
-      DURATION: e.duration,
-      STATUS_CODE: e.status,
-      ADD_TO_CHAT: e.addToChat ? 1 : 0,
-    };
-    if (e.reason) params.FAILED_REASON = e.reason;
-    return { key, method: 'telephony.externalcall.finish', params, dependsOn: callId ? null : registerKey, jobs: [job], onResult: () => undefined };
-  }
-
-  private cardCommands(group: Job[], callId: string | null, registerKey: string | null): Command[] {
-    const ops = group.map((j) => {
-      const e = j.effect as Extract<Effect, { kind: 'show' | 'hide' }>;
-      const users = e.extensions.map((x) => this.o.directory.userFor(x)).filter((u): u is number => u !== null);
-      return { kind: e.kind, users };
-    });
-    const { show, hide } = coalesceCards(ops);
-    const out: Command[] = [];
-    const base = { CALL_ID: callId ?? `$result[${registerKey}][CALL_ID]` };
-    const dependsOn = callId ? null : registerKey;
-    if (show.length === 0 && hide.length === 0) {
-      for (const j of group) this.o.store.markDone(j.id);
-      return out;
-    }
-    // both commands carry the whole group: the group is done when the last lands
-    if (hide.length > 0) out.push({ key: `h${group[0]!.id}`, method: 'telephony.externalcall.hide', params: { ...base, USER_ID: hide }, dependsOn, jobs: show.length > 0 ? [] : group, onResult: () => undefined });
-    if (show.length > 0) out.push({ key: `s${group[0]!.id}`, method: 'telephony.externalcall.show', params: { ...base, USER_ID: show }, dependsOn, jobs: group, onResult: () => undefined });
-    return out;
   }
 
   private async send(commands: Command[]): Promise<void> {
@@ -444,16 +376,4 @@ export class Outbox {
       });
     this.uploads.add(promise);
   }
-}
-
-/** `method?query` for a batch command; a `$result[...]` reference stays unencoded. */
-export function batchCommand(c: { method: string; params: Record<string, unknown> }): string {
-  const refs: string[] = [];
-  const plain: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(c.params)) {
-    if (typeof v === 'string' && v.startsWith('$result[')) refs.push(`${k}=${v}`);
-    else plain[k] = v;
-  }
-  const query = [qs.stringify(plain, { encodeValuesOnly: true }), ...refs].filter(Boolean).join('&');
-  return `${c.method}?${query}`;
 }

@@ -14,6 +14,8 @@ import * as tel from './telephony.js';
 import { appInfo, eventBind, eventGet, eventUnbind, userGet, type ListResult } from './methods.js';
 import { Journal } from '../freeswitch/journal.js';
 import { parseMultipart } from './multipart.js';
+import { runBatch } from './batch.js';
+import { eventBody } from './sender.js';
 
 export interface PortalRequest {
   method: string;
@@ -179,10 +181,7 @@ export class Bitrix24Emulator {
 
   /** POST an event to a URL exactly as the queue server does (§10.1): form, PHP keys, strings, no retry. */
   async postEvent(url: string, event: string, data: Record<string, unknown>, auth: Record<string, string>, handlerId = '1'): Promise<number> {
-    const body = qs.stringify(
-      { event, event_handler_id: handlerId, data: stringify(data), ts: String(Math.floor(this.now() / 1000)), auth },
-      { skipNulls: true, encodeValuesOnly: false },
-    );
+    const body = eventBody(event, handlerId, data, auth, this.now());
     try {
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
       await res.arrayBuffer();
@@ -314,7 +313,9 @@ export class Bitrix24Emulator {
       const ctx = this.authenticate(pathUser, pathSecret, params);
       const { auth: _auth, ...rest } = params;
       entry.params = rest;
-      const out = method === 'batch' ? this.batch(rest, ctx) : this.call(method, rest, ctx);
+      const out = method === 'batch'
+        ? runBatch(rest, (sub, p) => this.call(sub, p, ctx), (e) => this.journal.push({ ...e, auth: ctx.authType, at: this.now(), batch: true }))
+        : this.call(method, rest, ctx);
       entry.result = out.result;
       this.journal.push(entry);
       return reply.code(200).header('content-type', 'application/json; charset=utf-8').send(this.envelope(out));
@@ -325,49 +326,6 @@ export class Bitrix24Emulator {
       this.journal.push(entry);
       return reply.code(err.status).send({ error: err.error, error_description: err.description });
     }
-  }
-
-  /** batch: sequential, `$result[key][field]` references, 50-command cap, halt, `[]` for empty maps (§3.3). */
-  private batch(params: tel.Params, ctx: tel.CallContext): { result: unknown } {
-    const keys = Object.keys(params);
-    const cmdKey = keys.find((k) => k.toLowerCase() === 'cmd');
-    const haltKey = keys.find((k) => k.toLowerCase() === 'halt');
-    const halt = haltKey ? ['1', 'true', 1, true].includes(params[haltKey] as string) : false;
-    const cmd = cmdKey ? params[cmdKey] : undefined;
-    const entries: Array<[string, unknown]> = Array.isArray(cmd) ? cmd.map((v, i) => [String(i), v]) : cmd && typeof cmd === 'object' ? Object.entries(cmd) : [];
-    const result: Record<string, unknown> = {};
-    const errors: Record<string, unknown> = {};
-    const totals: Record<string, unknown> = {};
-    const nexts: Record<string, unknown> = {};
-    let n = 0;
-    for (const [key, value] of entries) {
-      if (typeof value !== 'string') continue;
-      n++;
-      if (n > 50) {
-        errors[key] = { error: 'ERROR_BATCH_LENGTH_EXCEEDED', error_description: 'Max batch length exceeded' };
-        continue;
-      }
-      const q = value.indexOf('?');
-      const sub = (q < 0 ? value : value.slice(0, q)).replace(/\.json$/i, '').toLowerCase();
-      const query = substitute(q < 0 ? '' : value.slice(q + 1), result);
-      const subParams = qs.parse(query, { depth: 10, arrayLimit: 1000 }) as tel.Params;
-      delete subParams.auth;
-      try {
-        if (sub === 'batch') throw new RestError(405, 'ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage');
-        const out = this.call(sub, subParams, ctx);
-        result[key] = out.result;
-        if (out.total !== undefined) totals[key] = out.total;
-        if (out.next !== undefined) nexts[key] = out.next;
-        this.journal.push({ method: sub, params: subParams, auth: ctx.authType, status: 200, result: out.result, at: this.now(), batch: true });
-      } catch (err) {
-        if (!(err instanceof RestError)) throw err;
-        errors[key] = { error: err.error, error_description: err.description };
-        this.journal.push({ method: sub, params: subParams, auth: ctx.authType, status: err.status, error: err.error, at: this.now(), batch: true });
-        if (halt) break;
-      }
-    }
-    const map = (o: Record<string, unknown>): unknown => (Object.keys(o).length === 0 ? [] : o);
-    return { result: { result: map(result), result_error: map(errors), result_total: map(totals), result_next: map(nexts), result_time: [] } };
   }
 
   private oauth(req: FastifyRequest, reply: FastifyReply): unknown {
@@ -432,34 +390,6 @@ export class Bitrix24Emulator {
 
 function bodyObject(body: unknown): Record<string, unknown> {
   return body && typeof body === 'object' && !Buffer.isBuffer(body) && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
-}
-
-/** `$result[key][field][0]` → the value from an earlier command (double-encoded in forms). */
-function substitute(query: string, results: Record<string, unknown>): string {
-  const decoded = query.replace(/%24result((?:%5B[^%&=]*%5D)+)/gi, (_m, path: string) => `$result${decodeURIComponent(path)}`);
-  return decoded.replace(/\$result((?:\[[^\]]*\])+)/g, (_m, path: string) => {
-    const keys = [...path.matchAll(/\[([^\]]*)\]/g)].map((m) => m[1] as string);
-    let v: unknown = results;
-    for (const k of keys) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
-    return v === undefined || v === null ? '' : encodeURIComponent(String(v));
-  });
-}
-
-/** Event values on the wire are strings; nulls and empty arrays are dropped; booleans become 1/0. */
-function stringify(v: unknown): unknown {
-  if (v === null || v === undefined) return undefined;
-  if (typeof v === 'boolean') return v ? '1' : '0';
-  if (typeof v === 'number') return String(v);
-  if (Array.isArray(v)) return v.length === 0 ? undefined : v.map(stringify);
-  if (typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) {
-      const s = stringify(x);
-      if (s !== undefined) out[k] = s;
-    }
-    return out;
-  }
-  return v;
 }
 
 export async function startBitrix24Emulator(opts: EmulatorOptions = {}): Promise<Bitrix24Emulator> {

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { HeaderValue } from '../../esl/codec.js';
 import { Leg, commonHeaders, localStamp, type ChannelEventName, type Switchboard } from './leg.js';
 import { writeWav } from './wav.js';
+import * as f from './factories.js';
 
 export interface SimEvent {
   headers: Array<[string, HeaderValue]>;
@@ -147,123 +148,22 @@ export class SimSwitch implements Switchboard {
     return this.sessions;
   }
 
-  // ---- leg factories -------------------------------------------------------------------
+  // ---- leg factories (factories.ts) ----------------------------------------------------
 
-  /** An INVITE from the carrier on the trunk profile (fixtures: inbound-ringgroup-*). */
   trunkInbound(caller: string, did: string, opts: { uuid?: string; viaGateway?: string } = {}): Leg {
-    const uuid = opts.uuid ?? randomUUID();
-    const ip = this.carrierIp;
-    const name = `sofia/${this.trunkProfile}/${caller}@${ip}:5070`;
-    const vars: Array<[string, HeaderValue]> = [
-      ['direction', 'inbound'], ['uuid', uuid], ['call_uuid', uuid], ['session_id', this.nextSession()],
-      ['sip_from_user', caller], ['sip_from_port', '5070'], ['sip_from_uri', `${caller}@${ip}:5070`], ['sip_from_host', ip],
-      ['channel_name', name], ['sip_call_id', `${randomUUID().slice(0, 8)}@${ip}`], ['sip_local_network_addr', ip],
-      ['sip_network_ip', ip], ['sip_network_port', '5070'], ['sip_received_ip', ip], ['sip_received_port', '5070'],
-      ['sip_via_protocol', 'udp'], ['sip_from_user_stripped', caller.replace(/^\+/, '')],
-      ['sofia_profile_name', this.trunkProfile], ['sofia_profile_url', `sip:mod_sofia@${ip}:5080`],
-      ['recovery_profile_name', this.trunkProfile], ['sip_from_display', caller],
-      ['sip_full_from', `"${caller}" <sip:${caller}@${ip}:5070>;tag=${uuid.slice(0, 8)}`],
-      ['sip_full_to', `<sip:${did}@${ip}:5080>`],
-      ['sip_req_user', opts.viaGateway ? `gw+${opts.viaGateway}` : did], ['sip_req_port', '5080'],
-      ['sip_req_uri', `${opts.viaGateway ? `gw+${opts.viaGateway}` : did}@${ip}:5080`], ['sip_req_host', ip],
-      ['sip_to_user', did], ['sip_to_port', '5080'], ['sip_to_uri', `${did}@${ip}:5080`], ['sip_to_host', ip],
-      ['sip_contact_user', caller], ['sip_contact_uri', `${caller}@${ip}:5070`], ['sip_contact_host', ip],
-      ['sip_user_agent', 'sipp-carrier'], ['max_forwards', '70'],
-    ];
-    if (opts.viaGateway) vars.push(['sip_gateway', opts.viaGateway]);
-    vars.push(['read_codec', 'PCMA'], ['read_rate', '8000'], ['write_codec', 'PCMA'], ['write_rate', '8000'], ['endpoint_disposition', 'RECEIVED']);
-    const leg = new Leg(this, {
-      uuid, direction: 'inbound', profile: this.trunkProfile, channelName: name,
-      callerIdName: caller, callerIdNumber: caller, destination: did, context: 'public', source: 'mod_sofia',
-      username: caller, networkAddr: ip, hitDialplan: true, variables: vars,
-    });
-    leg.hasMedia = true;
-    return leg;
+    return f.trunkInbound(this, caller, did, opts);
   }
 
-  /** A call from a registered phone on the internal profile (fixtures: outbound-*). */
   extensionInbound(ext: string, dialled: string, opts: { uuid?: string } = {}): Leg {
-    const uuid = opts.uuid ?? randomUUID();
-    const port = this.phonePort(ext);
-    const name = `sofia/internal/${ext}@${this.domain}`;
-    const leg = new Leg(this, {
-      uuid, direction: 'inbound', profile: 'internal', channelName: name,
-      callerIdName: ext, callerIdNumber: ext, destination: dialled, context: 'default', source: 'mod_sofia',
-      username: ext, networkAddr: '127.0.0.1', hitDialplan: true,
-      variables: [
-        ['direction', 'inbound'], ['uuid', uuid], ['call_uuid', uuid], ['session_id', this.nextSession()],
-        ['sip_from_user', ext], ['sip_from_uri', `${ext}@${this.domain}`], ['sip_from_host', this.domain],
-        ['channel_name', name], ['sip_network_ip', '127.0.0.1'], ['sip_network_port', String(port)],
-        ['sofia_profile_name', 'internal'], ['recovery_profile_name', 'internal'],
-        ['sip_req_user', dialled], ['sip_req_uri', `${dialled}@${this.domain}`], ['sip_to_user', dialled],
-        ['sip_to_uri', `${dialled}@${this.domain}`], ['sip_user_agent', `sipp-ext-${ext}`],
-        ['user_name', ext], ['domain_name', this.domain], ['sip_authorized', 'true'],
-        ['read_codec', 'PCMA'], ['read_rate', '8000'], ['endpoint_disposition', 'RECEIVED'],
-      ],
-    });
-    leg.hasMedia = true;
-    return leg;
+    return f.extensionInbound(this, ext, dialled, opts);
   }
 
-  /** A leg that `bridge user/<ext>` or `originate user/<ext>` creates towards a phone. */
-  userOutbound(ext: string, a: Leg | null, opts: { uuid?: string; vars?: Array<[string, string]>; callerIdName?: string; callerIdNumber?: string; context?: string } = {}): Leg {
-    const uuid = opts.uuid ?? randomUUID();
-    const port = this.phonePort(ext);
-    const name = `sofia/internal/${ext}@127.0.0.1:${port}`;
-    const vars: Array<[string, HeaderValue]> = [
-      ['direction', 'outbound'], ['is_outbound', 'true'], ['uuid', uuid], ['session_id', this.nextSession()],
-      ['sip_profile_name', 'internal'], ['channel_name', name],
-      ['sip_destination_url', `sip:${ext}@127.0.0.1:${port};transport=UDP`],
-    ];
-    if (opts.vars) vars.push(...opts.vars);
-    vars.push(['dialed_user', ext], ['dialed_domain', this.domain], ['presence_id', `${ext}@${this.domain}`]);
-    if (a) vars.push(['originator', a.uuid], ['signal_bond', a.uuid], ['call_uuid', a.uuid], ['originating_leg_uuid', a.uuid]);
-    else vars.push(['call_uuid', uuid]);
-    vars.push(
-      ['sip_req_uri', `${ext}@127.0.0.1:${port};transport=UDP`], ['sip_to_host', `127.0.0.1:${port}`],
-      ['sofia_profile_name', 'internal'], ['recovery_profile_name', 'internal'],
-    );
-    const leg = new Leg(this, {
-      uuid, direction: 'outbound', profile: 'internal', channelName: name, presenceId: `${ext}@${this.domain}`,
-      callerIdName: opts.callerIdName ?? a?.callerIdName ?? ext, callerIdNumber: opts.callerIdNumber ?? a?.callerIdNumber ?? ext,
-      calleeIdName: 'Outbound Call', calleeIdNumber: ext, destination: ext, context: opts.context ?? a?.init.context ?? 'default',
-      source: a ? 'mod_sofia' : 'src/switch_ivr_originate.c', username: a?.init.username, networkAddr: a?.init.networkAddr,
-      hitDialplan: false, variables: vars,
-    });
-    if (a) this.link(a, leg);
-    return leg;
+  userOutbound(ext: string, a: Leg | null, opts: f.UserLegOptions = {}): Leg {
+    return f.userOutbound(this, ext, a, opts);
   }
 
-  /** A leg to the PSTN through the gateway (`sofia/gateway/<gw>/<number>`). */
-  gatewayOutbound(number: string, a: Leg | null, opts: { uuid?: string; callerIdNumber?: string; vars?: Array<[string, string]> } = {}): Leg {
-    const uuid = opts.uuid ?? randomUUID();
-    const name = `sofia/${this.trunkProfile}/${number}`;
-    const vars: Array<[string, HeaderValue]> = [
-      ['direction', 'outbound'], ['is_outbound', 'true'], ['uuid', uuid], ['session_id', this.nextSession()],
-      ['sip_profile_name', this.trunkProfile], ['channel_name', name],
-      ['sip_destination_url', `sip:${number}@127.0.0.1:5090`],
-    ];
-    if (opts.vars) vars.push(...opts.vars);
-    vars.push(['sip_gateway_name', this.gateway]);
-    if (a) vars.push(['originator', a.uuid], ['signal_bond', a.uuid], ['call_uuid', a.uuid], ['originating_leg_uuid', a.uuid]);
-    vars.push(['sip_req_user', number], ['sip_to_user', number], ['sofia_profile_name', this.trunkProfile], ['recovery_profile_name', this.trunkProfile]);
-    const leg = new Leg(this, {
-      uuid, direction: 'outbound', profile: this.trunkProfile, channelName: name,
-      callerIdName: 'Outbound Call', callerIdNumber: opts.callerIdNumber ?? '4951234567',
-      calleeIdName: 'Outbound Call', calleeIdNumber: number, destination: number,
-      context: a?.init.context ?? 'default', source: a?.init.source === 'src/switch_ivr_originate.c' ? 'src/switch_ivr_originate.c' : 'mod_sofia',
-      username: a?.init.username, networkAddr: a?.init.networkAddr, hitDialplan: false, variables: vars,
-    });
-    if (a) this.link(a, leg);
-    return leg;
-  }
-
-  /** B knows its originator from CREATE on; A names a B only once it bridges, loses one, or hangs up (captures). */
-  private link(a: Leg, b: Leg): void {
-    b.other = a;
-    b.otherType = 'originator';
-    b.callUuid = a.uuid;
-    a.originated.push(b);
+  gatewayOutbound(number: string, a: Leg | null, opts: f.GatewayLegOptions = {}): Leg {
+    return f.gatewayOutbound(this, number, a, opts);
   }
 
   phonePort(ext: string): number {

@@ -34,6 +34,16 @@ async function raw(port: number): Promise<{ send: (block: string) => void; next:
 
 const text = (f: Frame): string | undefined => frameHeader(f, 'Reply-Text');
 
+/** A raw connection past the greeting and `auth ClueCon`. */
+async function authed(t: { teardown: (f: () => unknown) => void }, port: number): Promise<Awaited<ReturnType<typeof raw>>> {
+  const c = await raw(port);
+  t.teardown(() => c.end());
+  await c.next();
+  c.send('auth ClueCon\n\n');
+  await c.next();
+  return c;
+}
+
 t.test('greeting, auth, unauthenticated commands, exit with the disconnect notice', async (t) => {
   const sim = await startFreeswitchSim();
   t.teardown(() => sim.close());
@@ -60,11 +70,7 @@ t.test('greeting, auth, unauthenticated commands, exit with the disconnect notic
 t.test('event, filter, nixevent, noevents; bgapi with our Job-UUID; api replies', async (t) => {
   const sim = await startFreeswitchSim();
   t.teardown(() => sim.close());
-  const c = await raw(sim.port);
-  t.teardown(() => c.end());
-  await c.next();
-  c.send('auth ClueCon\n\n');
-  await c.next();
+  const c = await authed(t, sim.port);
   c.send('event json\n\n');
   t.equal(text(await c.next()), '-ERR no keywords supplied');
   c.send('event json CHANNEL_CREATE BACKGROUND_JOB CUSTOM sofia::register\n\n');
@@ -109,11 +115,7 @@ t.test('event, filter, nixevent, noevents; bgapi with our Job-UUID; api replies'
 t.test('live channels: show channels / calls, uuid_getvar / setvar, uuid_kill ends the call', async (t) => {
   const sim = await startFreeswitchSim();
   t.teardown(() => sim.close());
-  const c = await raw(sim.port);
-  t.teardown(() => c.end());
-  await c.next();
-  c.send('auth ClueCon\n\n');
-  await c.next();
+  const c = await authed(t, sim.port);
   const sw = sim.sw;
   const a = sw.trunkInbound('+79161234567', '4951234567');
   sw.create(a);

@@ -1,0 +1,132 @@
+/**
+ * The call model's state: one record per leg and per call, and what a finished call
+ * reports (status, talk time, owner). Plain data and pure functions.
+ */
+import type { ChannelEvent } from '../events/channel-event.js';
+import type { FinishEffect } from './effects.js';
+import { incomingStatus, outgoingStatus } from './status.js';
+
+export type LegKind = 'trunk' | 'extension' | 'other';
+
+export interface LegState {
+  uuid: string;
+  kind: LegKind;
+  fsDirection: 'inbound' | 'outbound';
+  extension: string | null;
+  call: string | null;
+  createdUs: number;
+  answeredUs: number;
+  hungUp: boolean;
+  hangupUs: number;
+  cause: string | undefined;
+  sipTermStatus: string | undefined;
+  firstBridgeUs: number;
+  completed: boolean;
+  destroyed: boolean;
+  billsec: number | null;
+}
+
+export interface CallState {
+  key: string;
+  kind: 'inbound' | 'outbound' | 'internal' | 'pending';
+  anchor: string;
+  trunkLeg: string | null;
+  phone: string;
+  line: string | null;
+  startUs: number;
+  registered: boolean;
+  /** Extensions that rang, in order, and the legs ringing them now. */
+  rang: string[];
+  ringingLegs: Map<string, string>;
+  shown: Set<string>;
+  /** The employee talking to the client now (or who dialled out). */
+  employee: string | null;
+  answered: boolean;
+  employeeCauses: string[];
+  legs: Set<string>;
+  recordings: string[];
+  b24CallId: string | null;
+  finished: boolean;
+  b24Kind: string | null;
+  /** µs after which an inbound call is registered even if no phone rang yet. */
+  holdUntilUs: number;
+  /** The responsible manager the dialplan routed this caller to (GET /route). */
+  routedExtension: string | null;
+}
+
+/**
+ * Talk time of the client's leg: its billsec when it was answered as it was bridged
+ * (FreeSWITCH's own figure), else hang-up minus first bridge (an IVR answered it
+ * earlier, so billsec would count the IVR too).
+ */
+export function talkSeconds(trunk: LegState): number {
+  const bridgedLate = trunk.answeredUs > 0 && trunk.firstBridgeUs - trunk.answeredUs > 1_000_000;
+  if (trunk.billsec !== null && !bridgedLate) return trunk.billsec;
+  return Math.max(1, Math.round((trunk.hangupUs - trunk.firstBridgeUs) / 1e6));
+}
+
+export const isoFromUs = (us: number): string => new Date(Math.floor(us / 1000)).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+
+
+export function newLegState(ev: ChannelEvent, trunkProfiles: readonly string[]): LegState {
+  const v = ev.vars;
+  const profile = v.get('sofia_profile_name') ?? /^sofia\/([^/]+)\//.exec(ev.channelName)?.[1];
+  const trunk = v.has('sip_gateway') || v.has('sip_gateway_name') || (profile !== undefined && trunkProfiles.includes(profile));
+  let extension: string | null = null;
+  if (!trunk) {
+    extension = ev.direction === 'outbound' ? v.get('dialed_user') ?? ev.calleeNumber ?? null : v.get('user_name') ?? v.get('sip_from_user') ?? null;
+  }
+  return {
+    uuid: ev.uuid,
+    kind: trunk ? 'trunk' : extension ? 'extension' : 'other',
+    fsDirection: ev.direction,
+    extension,
+    call: null,
+    createdUs: ev.atUs,
+    answeredUs: ev.answeredUs,
+    hungUp: false,
+    hangupUs: 0,
+    cause: undefined,
+    sipTermStatus: undefined,
+    firstBridgeUs: 0,
+    completed: false,
+    destroyed: false,
+    billsec: null,
+  };
+}
+
+export function newCallState(key: string, kind: CallState['kind'], atUs: number): CallState {
+  return {
+    key, kind, anchor: key, trunkLeg: null, phone: '', line: null, startUs: atUs, registered: false, rang: [],
+    ringingLegs: new Map(), shown: new Set(), employee: null, answered: false, employeeCauses: [], legs: new Set([key]),
+    recordings: [], b24CallId: null, finished: false, holdUntilUs: 0, routedExtension: null, b24Kind: null,
+  };
+}
+
+/**
+ * What a finished call reports: connected → 200 and the client's talk time; an
+ * incoming call nobody took → missed (or busy/declined when every phone refused);
+ * an outgoing one → the client's leg's SIP status or cause (603-S when the employee
+ * gave up first). The employee who talked last owns it; unanswered, the phones that rang.
+ */
+export function finishEffect(call: CallState, legOf: (uuid: string) => LegState | undefined, addToChat: boolean): FinishEffect {
+  const trunk = call.trunkLeg ? legOf(call.trunkLeg) : undefined;
+  const connected = call.answered && trunk !== undefined && trunk.firstBridgeUs > 0;
+  const duration = connected && trunk ? talkSeconds(trunk) : 0;
+  let status: string;
+  if (connected) status = '200';
+  else if (call.kind === 'inbound') status = incomingStatus(call.employeeCauses);
+  else {
+    // the deciding leg: the client's (trunk) leg when it existed, else the employee's
+    const anchor = legOf(call.anchor);
+    status = trunk ? outgoingStatus(trunk.sipTermStatus, trunk.cause) : outgoingStatus(anchor?.sipTermStatus, anchor?.cause);
+    if (trunk && anchor && trunk.cause === 'ORIGINATOR_CANCEL') status = '603-S';
+  }
+  const first = call.employee ?? call.routedExtension;
+  const candidates = first ? [first, ...call.rang.filter((e) => e !== first)] : [...call.rang];
+  const direction = call.kind === 'inbound' ? 'incoming' : call.kind === 'internal' ? 'internal' : call.b24Kind === 'callback' ? 'callback' : 'outgoing';
+  return {
+    kind: 'finish', call: call.key, direction, extension: connected || call.kind !== 'inbound' ? call.employee : null, candidates,
+    duration, status, addToChat,
+  };
+}
