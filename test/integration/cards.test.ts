@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { stack } from '../helpers/stack.js';
-import { inboundCall } from '../../lib/sim/freeswitch/index.js';
+import { endBridge, inboundCall } from '../../lib/sim/freeswitch/index.js';
 import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import type { Stack } from '../../lib/demo/stack.js';
 
@@ -42,11 +42,7 @@ t.test('ring group of three answered by the second: shown to all three, hidden f
   const hide = s.portal.journal.entries.find(ok('telephony.externalcall.hide'));
   t.same(hide?.params, { CALL_ID: callId, USER_ID: [11, 13] }, 'one hide with a USER_ID array');
   await sw.wait(10_000);
-  sw.hangup(a, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
-  sw.hangup(b2, 'NORMAL_CLEARING', { disposition: 'send_bye' });
-  sw.unbridge(a, b2);
-  sw.complete(b2);
-  sw.complete(a);
+  await endBridge(sw, a, b2, a);
   const fin = await s.portal.journal.next(ok('telephony.externalcall.finish'));
   t.match(fin.params, { CALL_ID: callId, USER_ID: 12, DURATION: 10, STATUS_CODE: '200' });
   t.same(s.portal.state.cardUsers(callId), []);

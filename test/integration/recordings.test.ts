@@ -7,7 +7,7 @@ import t from 'tap';
 import { appendFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stack } from '../helpers/stack.js';
-import { inboundCall } from '../../lib/sim/freeswitch/index.js';
+import { endBridge, inboundCall } from '../../lib/sim/freeswitch/index.js';
 import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import type { Stack } from '../../lib/demo/stack.js';
 
@@ -33,11 +33,7 @@ async function callRecordedAt(s: Stack, path: string): Promise<void> {
   sw.answer(a);
   sw.bridge(a, b);
   await sw.wait(4000);
-  sw.hangup(a, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
-  sw.hangup(b, 'NORMAL_CLEARING', { disposition: 'send_bye' });
-  sw.unbridge(a, b);
-  sw.complete(b);
-  sw.complete(a);
+  await endBridge(sw, a, b, a);
 }
 
 t.test('small recording: base64 FILE_CONTENT, after finish, exact bytes', async (t) => {

@@ -2,4 +2,5 @@ export { startFreeswitchSim, FreeswitchSim, type FreeswitchSimOptions, type Rece
 export { SimSwitch, type SimSwitchOptions, type ExtensionSetup, type PstnMode } from './switch.js';
 export { inboundCall, outboundCall, internalCall, type InboundOptions, type OutboundOptions, type ScenarioResult } from './scenarios.js';
 export { killLeg } from './api.js';
+export { endBridge } from './flows.js';
 export { wavBytes } from './wav.js';
