@@ -83,6 +83,7 @@ const schema = {
   },
   calls: {
     trunkProfiles: { doc: 'Sofia profiles whose legs are trunk legs (a leg on a sofia gateway is one too)', format: 'string-list', default: ['external'], env: 'FSB24_TRUNK_PROFILES' },
+    trunkIps: { doc: 'Carrier addresses whose inbound legs are trunk legs on any profile (comma-separated)', format: Array, default: [], env: 'FSB24_TRUNK_IPS' },
     gateway: { doc: 'Sofia gateway for calls the service places (click-to-call, callback)', format: String, default: '', env: 'FSB24_GATEWAY' },
     didSource: { doc: 'Where an incoming trunk leg carries the DID', format: ['sip_to_user', 'sip_req_user', 'destination'], default: 'sip_to_user', env: 'FSB24_DID_SOURCE' },
     lines: { doc: 'DID → LINE_NUMBER (JSON); a DID not listed is its own line', format: 'string-map', default: {}, env: 'FSB24_LINES' },
@@ -133,7 +134,7 @@ export interface ConfigShape {
     rateBurst: number; rateDrainPerSec: number; requestTimeoutMs: number; retryBaseMs: number; directoryRefreshSec: number;
   };
   calls: {
-    trunkProfiles: string[]; gateway: string; didSource: 'sip_to_user' | 'sip_req_user' | 'destination';
+    trunkProfiles: string[]; trunkIps: string[]; gateway: string; didSource: 'sip_to_user' | 'sip_req_user' | 'destination';
     lines: Record<string, string>; gatewayLines: Record<string, string>; lineGateways: Record<string, string>;
     numberRules: Array<{ match: string; replace: string }>; sendInternal: boolean; crmCreateIncoming: boolean;
     crmCreateOutgoing: boolean; addToChat: boolean; cardPolicy: 'ring' | 'answer' | 'never';

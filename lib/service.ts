@@ -305,6 +305,7 @@ export class Service {
 function modelConfig(c: Readonly<ConfigShape>): ModelConfig {
   return {
     trunkProfiles: c.calls.trunkProfiles,
+    trunkIps: c.calls.trunkIps,
     didSource: c.calls.didSource,
     lines: c.calls.lines,
     gatewayLines: c.calls.gatewayLines,

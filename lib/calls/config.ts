@@ -5,6 +5,8 @@ export type CardPolicy = 'ring' | 'answer' | 'never';
 
 export interface ModelConfig {
   trunkProfiles: readonly string[];
+  /** Carrier addresses: an inbound leg from one of them is a trunk leg whatever its profile. */
+  trunkIps: readonly string[];
   /** Which header carries the DID on an incoming trunk leg. */
   didSource: 'sip_to_user' | 'sip_req_user' | 'destination';
   /** DID → LINE_NUMBER; a DID not listed is its own line. */
@@ -32,6 +34,7 @@ export interface ModelConfig {
 
 export const defaultModelConfig: ModelConfig = {
   trunkProfiles: ['external'],
+  trunkIps: [],
   didSource: 'sip_to_user',
   lines: {},
   gatewayLines: {},

@@ -84,7 +84,7 @@ export class CallModel {
   private leg(ev: ChannelEvent): LegState {
     let leg = this.legs.get(ev.uuid);
     if (!leg) {
-      leg = newLegState(ev, this.cfg.trunkProfiles);
+      leg = newLegState(ev, this.cfg.trunkProfiles, this.cfg.trunkIps);
       this.legs.set(ev.uuid, leg);
     }
     return leg;

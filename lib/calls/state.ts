@@ -68,10 +68,11 @@ export function talkSeconds(trunk: LegState): number {
 export const isoFromUs = (us: number): string => new Date(Math.floor(us / 1000)).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 
 
-export function newLegState(ev: ChannelEvent, trunkProfiles: readonly string[]): LegState {
+export function newLegState(ev: ChannelEvent, trunkProfiles: readonly string[], trunkIps: readonly string[] = []): LegState {
   const v = ev.vars;
   const profile = v.get('sofia_profile_name') ?? /^sofia\/([^/]+)\//.exec(ev.channelName)?.[1];
-  const trunk = v.has('sip_gateway') || v.has('sip_gateway_name') || (profile !== undefined && trunkProfiles.includes(profile));
+  const fromCarrier = ev.direction === 'inbound' && trunkIps.length > 0 && trunkIps.includes(v.get('sip_network_ip') ?? '');
+  const trunk = v.has('sip_gateway') || v.has('sip_gateway_name') || fromCarrier || (profile !== undefined && trunkProfiles.includes(profile));
   let extension: string | null = null;
   if (!trunk) {
     extension = ev.direction === 'outbound' ? v.get('dialed_user') ?? ev.calleeNumber ?? null : v.get('user_name') ?? v.get('sip_from_user') ?? null;

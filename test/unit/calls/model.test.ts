@@ -103,3 +103,12 @@ t.test('a reconnect finds the calls that ended meanwhile and closes them with wh
   t.equal(model.liveCalls, 0);
   void effects;
 });
+
+t.test('a carrier on the extensions profile is told by its address (FSB24_TRUNK_IPS)', async (t) => {
+  const { sw, effects } = modelOn({ trunkProfiles: ['none'], trunkIps: ['127.0.0.1'] }, { trunkProfile: 'internal', extensions: { '1001': { ringMs: 1000 } } });
+  await inboundCall(sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: 2000, record: false });
+  t.match(effects[0], { kind: 'register', type: 2, phone: '+79161234567' });
+  const off = modelOn({ trunkProfiles: ['none'] }, { trunkProfile: 'internal', extensions: { '1001': { ringMs: 1000 } } });
+  await inboundCall(off.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: 2000, record: false });
+  t.notMatch(off.effects[0] ?? {}, { type: 2 }, 'without it, the same leg is not taken for a trunk');
+});
