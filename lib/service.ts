@@ -146,6 +146,13 @@ export class Service {
     this.eventListeners.push(fn);
   }
 
+  private readonly effectListeners: Array<(e: Effect) => void> = [];
+
+  /** Observe the call model's effects as they are committed (tests, metrics). */
+  onEffect(fn: (e: Effect) => void): void {
+    this.effectListeners.push(fn);
+  }
+
   submit(effects: Effect[]): void {
     if (effects.length === 0) return;
     if (this.log.isLevelEnabled('debug')) for (const e of effects) this.log.debug({ callUuid: e.call, effect: e.kind }, 'call effect');
@@ -155,6 +162,7 @@ export class Service {
       if (e.kind === 'finish') this.metrics.calls.inc({ direction: e.direction, outcome: e.status });
     }
     this.outbox.submit(effects);
+    for (const e of effects) for (const fn of this.effectListeners) fn(e);
   }
 
   private onEvent(e: EslEvent): void {
@@ -181,7 +189,36 @@ export class Service {
     const live = new Set(snap.channels.map((r) => r.uuid));
     // calls that ended while we were away are closed first, then unknown live legs adopted
     this.submit(this.model.reconcile(live, nowUs));
+    if (!this.orphansChecked) {
+      this.orphansChecked = true;
+      this.submit(this.finishOrphans(live));
+    }
     for (const ev of synthesize(snap.channels, snap.calls, (u) => this.model.knows(u), nowUs)) this.submit(this.model.apply(ev));
+  }
+
+  /**
+   * After a restart: calls registered before it, never finished, and gone from the
+   * switch ended while the service was down. They are finished with what was stored:
+   * answered (and by whom, since when) or not; the duration runs to the last moment
+   * the service was known alive, a lower bound.
+   */
+  private finishOrphans(live: ReadonlySet<string>): Effect[] {
+    const lastAlive = this.previousAlive ?? Date.now();
+    const out: Effect[] = [];
+    for (const o of this.store.unfinishedCalls()) {
+      if (live.has(o.call) || this.model.knows(o.call)) continue;
+      const reg = o.register?.kind === 'register' ? o.register : null;
+      const con = o.connected?.kind === 'connected' ? o.connected : null;
+      const status = con ? '200' : reg?.type === 2 ? '304' : 'OTHER';
+      const ext = con?.extension ?? reg?.extension ?? null;
+      out.push({
+        kind: 'finish', call: o.call, direction: reg?.type === 2 ? 'incoming' : reg?.type === 4 ? 'callback' : 'outgoing',
+        extension: ext, candidates: ext ? [ext] : [], duration: con ? Math.max(1, Math.round((lastAlive * 1000 - con.atUs) / 1e6)) : 0,
+        status, addToChat: this.config.calls.addToChat, reason: 'the call ended while the connector was down; the duration is a lower bound',
+      });
+      this.log.warn({ callUuid: o.call, status }, 'call ended while the service was down; finishing it from what was stored');
+    }
+    return out;
   }
 
   private async verify(ev: ParsedEvent): Promise<void> {
@@ -278,11 +315,19 @@ export class Service {
 
   private ticker: NodeJS.Timeout | null = null;
   private clockSkewUs = 0;
+  private orphansChecked = false;
+  /** When the previous run of the service was last known alive (kv 'alive'). */
+  private previousAlive: number | null = null;
+  private aliveTimer: NodeJS.Timeout | null = null;
 
   async start(): Promise<void> {
     const c = this.config;
     this.ticker = setInterval(() => this.submit(this.model.tick(Date.now() * 1000 + this.clockSkewUs)), 100);
     this.ticker.unref();
+    this.previousAlive = this.store.get<number>('alive');
+    this.store.set('alive', Date.now());
+    this.aliveTimer = setInterval(() => this.store.set('alive', Date.now()), 5000);
+    this.aliveTimer.unref();
     this.url = await this.app.listen({ host: c.http.host, port: c.http.port });
     this.outbox.start();
     if (this.client.mode === 'webhook' || this.store.get(TOKENS_KEY)) void this.directory.refresh();
@@ -293,6 +338,12 @@ export class Service {
 
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
+    if (this.aliveTimer) clearInterval(this.aliveTimer);
+    try {
+      this.store.set('alive', Date.now());
+    } catch {
+      // the store may be closed already (a second stop)
+    }
     this.listener.stop();
     this.directory.stop();
     await this.outbox.stop();

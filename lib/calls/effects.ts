@@ -53,4 +53,16 @@ export interface AttachEffect {
   path: string;
 }
 
-export type Effect = RegisterEffect | AdoptEffect | CardEffect | FinishEffect | AttachEffect;
+/**
+ * The client is talking to this employee since `atUs` (a bridge, or a transfer's new
+ * bridge). Kept locally, so a call whose end the service missed while it was down can
+ * still be finished as answered.
+ */
+export interface ConnectedEffect {
+  kind: 'connected';
+  call: string;
+  extension: string | null;
+  atUs: number;
+}
+
+export type Effect = RegisterEffect | AdoptEffect | CardEffect | FinishEffect | AttachEffect | ConnectedEffect;

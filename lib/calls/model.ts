@@ -240,6 +240,8 @@ export class CallModel {
       b.call = call.key;
       call.legs.add(b.uuid);
     }
+    const wasConnected = call.answered;
+    const employeeBefore = call.employee;
     call.answered = true;
     if (call.kind === 'inbound' && b.kind === 'extension' && b.extension) {
       const ext = b.extension;
@@ -259,6 +261,10 @@ export class CallModel {
     if (call.kind === 'outbound' && call.b24CallId && a.extension && this.policy(a.extension) === 'answer' && !call.shown.has(a.extension)) {
       call.shown.add(a.extension);
       out.push({ kind: 'show', call: call.key, extensions: [a.extension] });
+    }
+    const trunkBridged = call.trunkLeg !== null && (a.uuid === call.trunkLeg || b.uuid === call.trunkLeg);
+    if (trunkBridged && (!wasConnected || call.employee !== employeeBefore)) {
+      out.push({ kind: 'connected', call: call.key, extension: call.employee, atUs: ev.atUs });
     }
   }
 

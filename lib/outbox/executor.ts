@@ -188,6 +188,10 @@ export class Outbox {
           break;
         }
         const e = job.effect;
+        if (e.kind === 'connected') {
+          this.o.store.markDone(job.id); // bookkeeping only: read back by orphans()
+          continue;
+        }
         if (e.kind === 'adopt') {
           this.setCallId(call, e.b24CallId, null);
           callId = e.b24CallId;

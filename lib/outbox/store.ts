@@ -77,6 +77,12 @@ export class Store {
       pending: this.db.prepare(`SELECT id, call, payload, attempts, next_at, created_at, last_error FROM jobs WHERE state = 'pending' ORDER BY id`),
       done: this.db.prepare(`UPDATE jobs SET state = 'done', attempts = attempts + 1, last_error = NULL WHERE id = ?`),
       retry: this.db.prepare(`UPDATE jobs SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?`),
+      orphans: this.db.prepare(`
+        SELECT s.call AS call,
+               (SELECT payload FROM jobs r WHERE r.call = s.call AND r.kind = 'register' LIMIT 1) AS register,
+               (SELECT payload FROM jobs c WHERE c.call = s.call AND c.kind = 'connected' ORDER BY c.id DESC LIMIT 1) AS connected
+        FROM (SELECT DISTINCT call FROM jobs WHERE kind IN ('register', 'adopt')) s
+        WHERE NOT EXISTS (SELECT 1 FROM jobs f WHERE f.call = s.call AND f.kind = 'finish')`),
       registerFailed: this.db.prepare(`SELECT last_error FROM jobs WHERE call = ? AND kind = 'register' AND state = 'failed' LIMIT 1`),
       wait: this.db.prepare(`UPDATE jobs SET next_at = ?, last_error = ? WHERE id = ?`),
       fail: this.db.prepare(`UPDATE jobs SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`),
@@ -125,6 +131,18 @@ export class Store {
 
   updateEffect(id: number, effect: Effect): void {
     this.stmts.setPayload.run(JSON.stringify(effect), id);
+  }
+
+  /**
+   * Calls that were registered (or adopted) but never got a finish: after a restart,
+   * those no longer on the switch ended while the service was down.
+   */
+  unfinishedCalls(): Array<{ call: string; register: Effect | null; connected: Effect | null }> {
+    return (this.stmts.orphans.all() as Array<{ call: string; register: string | null; connected: string | null }>).map((r) => ({
+      call: r.call,
+      register: r.register ? (JSON.parse(r.register) as Effect) : null,
+      connected: r.connected ? (JSON.parse(r.connected) as Effect) : null,
+    }));
   }
 
   /** The reason a call's register failed for good, if it did. */

@@ -88,3 +88,23 @@ t.test('the service restarts in the middle of a call: the call is still finished
   t.equal(fin.params.CALL_ID, callId, 'finished under the CALL_ID registered before the restart');
   t.equal(s.portal.journal.entries.filter(isMethod('telephony.externalcall.register')).length, 1, 'not registered twice');
 });
+
+t.test('the service is down when an answered call ends: after the restart it is finished as answered, with the reason', async (t) => {
+  const s = await stack(t);
+  s.sim.sw.setExtension('1001', { ringMs: 1000 });
+  const connected = new Promise<void>((r) => s.service.onEffect((e) => e.kind === 'connected' && r()));
+  void inboundCall(s.sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: -1, record: false });
+  const reg = await s.portal.journal.next(isMethod('telephony.externalcall.register'));
+  await connected;
+  await s.service.outbox.idle();
+  await s.stopService();
+  const { killLeg } = await import('../../lib/sim/freeswitch/index.js');
+  const a = [...s.sim.sw.legs.values()].find((l) => l.init.direction === 'inbound')!;
+  const gone = new Promise<void>((r) => s.sim.sw.subscribe((e) => e.headers[0]?.[1] === 'CHANNEL_DESTROY' && s.sim.sw.legs.size <= 1 && r()));
+  killLeg(s.sim.sw, a, 'NORMAL_CLEARING');
+  await gone;
+  await s.restartService();
+  const fin = await s.portal.journal.next(isMethod('telephony.externalcall.finish'));
+  t.match(fin.params, { CALL_ID: (reg.result as { CALL_ID: string }).CALL_ID, USER_ID: 11, STATUS_CODE: '200', FAILED_REASON: /connector was down/ });
+  t.ok(Number(fin.params.DURATION) >= 1);
+});

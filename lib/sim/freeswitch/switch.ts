@@ -89,7 +89,9 @@ export class SimSwitch implements Switchboard {
     this.defaultTalkMs = opts.defaultTalkMs ?? 4000;
     this.pstn = opts.pstn ?? {};
     for (const [ext, setup] of Object.entries(opts.extensions ?? defaultExtensions())) this.setExtension(ext, setup);
-    this.clockUs = Date.now() * 1000;
+    // a whole second: billsec subtracts whole-second epochs, so a run must not depend on where
+    // in a second it started (freeswitch-esl.md §2.3)
+    this.clockUs = Math.floor(Date.now() / 1000) * 1_000_000;
     this.startedUs = this.clockUs;
   }
 

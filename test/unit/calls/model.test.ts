@@ -8,15 +8,15 @@ const kinds = (effects: Array<{ kind: string; extensions?: string[] }>): string[
 t.test('card policy: on answer shows only the one who answered; never shows nothing', async (t) => {
   const { sw, effects } = modelOn({ cardPolicy: 'answer' }, { extensions: { '1001': { mode: 'noanswer' }, '1002': { ringMs: 1000 } } });
   await inboundCall(sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001', '1002'], talkMs: 3000, record: false });
-  t.same(kinds(effects), ['register', 'show 1002', 'finish']);
+  t.same(kinds(effects), ['register', 'show 1002', 'connected', 'finish']);
   t.match(effects[0], { show: false });
   const n = modelOn({ cardPolicy: 'never' }, { extensions: { '1001': { ringMs: 1000 } } });
   await inboundCall(n.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: 3000, record: false });
-  t.same(kinds(n.effects), ['register', 'finish']);
+  t.same(kinds(n.effects), ['register', 'connected', 'finish']);
   t.match(n.effects[0], { show: false });
   const per = modelOn({ cardPolicyByExtension: { '1002': 'never' } }, { extensions: { '1001': { mode: 'noanswer' }, '1002': { ringMs: 1000 } } });
   await inboundCall(per.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001', '1002'], talkMs: 3000, record: false });
-  t.same(kinds(per.effects), ['register', 'hide 1001', 'finish'], 'per-extension policy');
+  t.same(kinds(per.effects), ['register', 'hide 1001', 'connected', 'finish'], 'per-extension policy');
 });
 
 t.test('an IVR call nobody rings is registered after the hold, missed, for nobody in particular', async (t) => {
