@@ -326,7 +326,12 @@ export class Service {
     this.ticker.unref();
     this.previousAlive = this.store.get<number>('alive');
     this.store.set('alive', Date.now());
-    this.aliveTimer = setInterval(() => this.store.set('alive', Date.now()), 5000);
+    let beats = 0;
+    this.aliveTimer = setInterval(() => {
+      this.store.set('alive', Date.now());
+      // once an hour: forget calls finished more than a week ago
+      if (++beats % 720 === 0) this.store.purgeFinished(Date.now() - 7 * 86_400_000);
+    }, 5000);
     this.aliveTimer.unref();
     this.url = await this.app.listen({ host: c.http.host, port: c.http.port });
     this.outbox.start();

@@ -93,7 +93,8 @@ export class Store {
       kvSet: this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       counts: this.db.prepare(`SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs GROUP BY state`),
       failed: this.db.prepare(`SELECT id, call, kind, payload, attempts, last_error FROM jobs WHERE state = 'failed' ORDER BY id DESC LIMIT ?`),
-      purge: this.db.prepare(`DELETE FROM jobs WHERE state = 'done' AND created_at < ?`),
+      purge: this.db.prepare(`DELETE FROM jobs WHERE state = 'done' AND call IN (SELECT call FROM jobs WHERE kind = 'finish' AND state = 'done' AND created_at < ?)`),
+      purgeCalls: this.db.prepare(`DELETE FROM calls WHERE call NOT IN (SELECT call FROM jobs)`),
     };
   }
 
@@ -184,9 +185,15 @@ export class Store {
     }));
   }
 
-  /** Drop delivered jobs older than `before` (ms); pending and failed ones stay. */
-  purgeDone(before: number): number {
-    return this.stmts.purge.run(before).changes;
+  /**
+   * Forget calls finished before `before` (ms): their delivered jobs and CALL_ID. Pending
+   * and failed jobs stay, and so does everything of a call not finished yet (a restart
+   * must still find it).
+   */
+  purgeFinished(before: number): number {
+    const n = this.stmts.purge.run(before).changes;
+    this.stmts.purgeCalls.run();
+    return n;
   }
 
   close(): void {
