@@ -77,7 +77,6 @@ const call = (talkMs: number): Promise<unknown> => {
 };
 
 console.log(`FreeSWITCH simulator → service (pid ${child.pid}) → Bitrix24 emulator (2 req/s, burst 50)`);
-const skipLoad = DURATION <= 0;
 // 1. idle latency
 const idleStart = Date.now();
 for (let i = 0; i < 20; i++) {

@@ -1,6 +1,5 @@
 /** The portal emulator in its own process (so the upload benchmark measures the uploader alone). */
 import { startBitrix24Emulator } from '../lib/sim/bitrix24/index.js';
-import { registerCall } from '../lib/sim/bitrix24/telephony.js';
 
 const emu = await startBitrix24Emulator();
 emu.state.addUser({ ID: 1, UF_PHONE_INNER: '1001' });
@@ -19,5 +18,4 @@ process.on('message', async (m: { cmd: string }) => {
   if (m.cmd === 'files') process.send?.({ files: emu.state.files.map((f) => ({ id: f.CALL_ID, size: f.bytes.length, via: f.via })) });
   if (m.cmd === 'stop') void emu.close().then(() => process.exit(0));
 });
-void registerCall;
 process.send?.({ url: emu.url, restUrl: emu.restUrl, token: tokens.access_token, refresh: tokens.refresh_token, clientId: emu.app.clientId, secret: emu.app.clientSecret });

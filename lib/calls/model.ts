@@ -245,7 +245,6 @@ export class CallModel {
     call.answered = true;
     if (call.kind === 'inbound' && b.kind === 'extension' && b.extension) {
       const ext = b.extension;
-      const previous = call.employee;
       call.employee = ext;
       call.ringingLegs.delete(b.uuid);
       if (!call.rang.includes(ext)) call.rang.push(ext);
@@ -256,7 +255,6 @@ export class CallModel {
         call.shown.add(ext);
         out.push({ kind: 'show', call: call.key, extensions: [ext] });
       }
-      void previous;
     }
     if (call.kind === 'outbound' && call.b24CallId && a.extension && this.policy(a.extension) === 'answer' && !call.shown.has(a.extension)) {
       call.shown.add(a.extension);

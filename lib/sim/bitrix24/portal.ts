@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import qs from 'qs';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LeakyBucket } from './bucket.js';
 import { RestError } from './errors.js';
@@ -398,4 +398,3 @@ export async function startBitrix24Emulator(opts: EmulatorOptions = {}): Promise
   return emu;
 }
 
-export { randomUUID };

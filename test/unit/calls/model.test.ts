@@ -87,7 +87,7 @@ t.test('outgoing: cancelled by the employee is 603-S, an unknown number 404', as
 });
 
 t.test('a reconnect finds the calls that ended meanwhile and closes them with what is known', async (t) => {
-  const { sw, model, effects } = modelOn({}, { extensions: { '1001': { ringMs: 1000 } } });
+  const { sw, model } = modelOn({}, { extensions: { '1001': { ringMs: 1000 } } });
   const a = sw.trunkInbound('+79161234567', '4951234567');
   sw.create(a);
   const b = sw.userOutbound('1001', a);
@@ -101,7 +101,6 @@ t.test('a reconnect finds the calls that ended meanwhile and closes them with wh
   const out = model.reconcile(new Set(), sw.nowUs() + 30_000_000);
   t.match(out, [{ kind: 'finish', extension: '1001', status: '200', duration: 30 }]);
   t.equal(model.liveCalls, 0);
-  void effects;
 });
 
 t.test('a carrier on the extensions profile is told by its address (FSB24_TRUNK_IPS)', async (t) => {
