@@ -133,11 +133,7 @@ export class Service {
       log: o.log.child({ mod: 'routing' }),
       deadlineMs: c.routing.deadlineMs,
       cacheSec: c.routing.cacheSec,
-      isRegistered: async (ext) => {
-        if (!this.listener.connected) return null;
-        const body = await this.listener.api(`sofia_contact ${ext}${c.calls.domain ? `@${c.calls.domain}` : ''}`);
-        return !body.startsWith('error/');
-      },
+      isRegistered: (ext) => this.isRegistered(ext),
     });
   }
 
@@ -167,6 +163,7 @@ export class Service {
 
   private onEvent(e: EslEvent): void {
     this.counters.events++;
+    if (e.name === 'CUSTOM') this.onRegistration(e);
     this.metrics.events.inc({ name: e.name === 'CUSTOM' ? `CUSTOM ${e.get('Event-Subclass') ?? ''}` : e.name });
     for (const fn of this.eventListeners) fn(e);
     let ce;
@@ -186,6 +183,7 @@ export class Service {
 
   private onReady(snap: Snapshot): void {
     const nowUs = Date.now() * 1000;
+    this.registered = null; // events may have been missed while disconnected: ask again
     const live = new Set(snap.channels.map((r) => r.uuid));
     // calls that ended while we were away are closed first, then unknown live legs adopted
     this.submit(this.model.reconcile(live, nowUs));
@@ -286,6 +284,33 @@ export class Service {
     }
     this.log.info({ bound, lines }, 'event handlers bound and lines registered');
     return { bound, lines };
+  }
+
+  /** Registered phones: `show registrations as json` on connect, then sofia::register/unregister/expire. */
+  private registered: Set<string> | null = null;
+
+  /** Is this extension's phone registered? null when the switch cannot say. */
+  async isRegistered(ext: string): Promise<boolean | null> {
+    if (!this.listener.connected) return null;
+    if (!this.registered) {
+      try {
+        const body = JSON.parse(await this.listener.api('show registrations as json')) as { rows?: Array<{ reg_user?: unknown }> };
+        this.registered = new Set((body.rows ?? []).map((r) => String(r.reg_user ?? '')));
+      } catch {
+        return null;
+      }
+    }
+    return this.registered.has(ext);
+  }
+
+  private onRegistration(e: EslEvent): void {
+    if (!this.registered) return;
+    const sub = e.get('Event-Subclass');
+    // register/unregister name the user in from-user, expire in user (fixtures/esl/registrations.*)
+    const user = e.get('from-user') ?? e.get('user') ?? e.get('username');
+    if (!user) return;
+    if (sub === 'sofia::register') this.registered.add(user);
+    else if (sub === 'sofia::unregister' || sub === 'sofia::expire') this.registered.delete(user);
   }
 
   /** Where Bitrix24 sends events: FSB24_PUBLIC_URL, else the listen address. */

@@ -116,6 +116,17 @@ t.test('routing to the responsible manager', async (t) => {
   s.portal.state.addCrm({ TYPE: 'CONTACT', ID: 801, PHONES: ['+79160000002'], ASSIGNED_BY_ID: 1 });
   t.equal(await route('+79160000002'), '', 'no extension: nothing');
   t.equal(await route('+79160000009'), '', 'unknown client: nothing');
+  s.portal.state.addCrm({ TYPE: 'CONTACT', ID: 803, PHONES: ['+79160000004'], ASSIGNED_BY_ID: 14 });
+  const unregistered = s.service.onEslEvent.bind(s.service);
+  const seen = new Promise<void>((r) => unregistered((e) => e.get('Event-Subclass') === 'sofia::unregister' && r()));
+  s.sim.sw.unregister('1004');
+  await seen;
+  t.equal(await route('+79160000004'), '', 'at work but the phone is not registered: nothing');
+  const again = new Promise<void>((r) => unregistered((e) => e.get('Event-Subclass') === 'sofia::register' && r()));
+  s.sim.sw.register('1004');
+  await again;
+  s.portal.state.addCrm({ TYPE: 'CONTACT', ID: 804, PHONES: ['+79160000005'], ASSIGNED_BY_ID: 14 });
+  t.equal(await route('+79160000005'), '1004', 'registered again: its extension');
   s.portal.state.addCrm({ TYPE: 'CONTACT', ID: 802, PHONES: ['+79160000003'], ASSIGNED_BY_ID: 11 });
   s.portal.slowMs = 2000;
   const started = Date.now();
