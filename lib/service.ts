@@ -20,6 +20,7 @@ import type { ParsedEvent } from './http/event-body.js';
 import { CallEvents } from './originate/handler.js';
 import { ResponsibleRouter } from './routing/responsible.js';
 import { Metrics } from './metrics.js';
+import { Registrations } from './esl/registrations.js';
 import type { ConfigShape } from './config.js';
 import type { Logger } from './log.js';
 import type { EslEvent } from './esl/codec.js';
@@ -47,6 +48,7 @@ export class Service {
   readonly callEvents: CallEvents;
   readonly router: ResponsibleRouter;
   readonly metrics: Metrics;
+  readonly registrations: Registrations;
   private readonly eventListeners: Array<(e: EslEvent) => void> = [];
   url = '';
 
@@ -95,6 +97,7 @@ export class Service {
       events: [...CHANNEL_EVENT_NAMES, 'BACKGROUND_JOB', 'HEARTBEAT', 'CUSTOM', 'sofia::register', 'sofia::unregister', 'sofia::expire'],
       log: o.log.child({ mod: 'esl' }),
     });
+    this.registrations = new Registrations(this.listener);
     this.listener.on('event', (e) => this.onEvent(e));
     this.listener.on('ready', (snap) => this.onReady(snap));
     this.listener.on('bad', () => this.metrics.badEvents.inc());
@@ -133,7 +136,7 @@ export class Service {
       log: o.log.child({ mod: 'routing' }),
       deadlineMs: c.routing.deadlineMs,
       cacheSec: c.routing.cacheSec,
-      isRegistered: (ext) => this.isRegistered(ext),
+      isRegistered: (ext) => this.registrations.has(ext),
     });
   }
 
@@ -163,7 +166,7 @@ export class Service {
 
   private onEvent(e: EslEvent): void {
     this.counters.events++;
-    if (e.name === 'CUSTOM') this.onRegistration(e);
+    if (e.name === 'CUSTOM') this.registrations.onEvent(e);
     this.metrics.events.inc({ name: e.name === 'CUSTOM' ? `CUSTOM ${e.get('Event-Subclass') ?? ''}` : e.name });
     for (const fn of this.eventListeners) fn(e);
     let ce;
@@ -183,7 +186,7 @@ export class Service {
 
   private onReady(snap: Snapshot): void {
     const nowUs = Date.now() * 1000;
-    this.registered = null; // events may have been missed while disconnected: ask again
+    this.registrations.reset(); // events may have been missed while disconnected: ask again
     const live = new Set(snap.channels.map((r) => r.uuid));
     // calls that ended while we were away are closed first, then unknown live legs adopted
     this.submit(this.model.reconcile(live, nowUs));
@@ -284,33 +287,6 @@ export class Service {
     }
     this.log.info({ bound, lines }, 'event handlers bound and lines registered');
     return { bound, lines };
-  }
-
-  /** Registered phones: `show registrations as json` on connect, then sofia::register/unregister/expire. */
-  private registered: Set<string> | null = null;
-
-  /** Is this extension's phone registered? null when the switch cannot say. */
-  async isRegistered(ext: string): Promise<boolean | null> {
-    if (!this.listener.connected) return null;
-    if (!this.registered) {
-      try {
-        const body = JSON.parse(await this.listener.api('show registrations as json')) as { rows?: Array<{ reg_user?: unknown }> };
-        this.registered = new Set((body.rows ?? []).map((r) => String(r.reg_user ?? '')));
-      } catch {
-        return null;
-      }
-    }
-    return this.registered.has(ext);
-  }
-
-  private onRegistration(e: EslEvent): void {
-    if (!this.registered) return;
-    const sub = e.get('Event-Subclass');
-    // register/unregister name the user in from-user, expire in user (fixtures/esl/registrations.*)
-    const user = e.get('from-user') ?? e.get('user') ?? e.get('username');
-    if (!user) return;
-    if (sub === 'sofia::register') this.registered.add(user);
-    else if (sub === 'sofia::unregister' || sub === 'sofia::expire') this.registered.delete(user);
   }
 
   /** Where Bitrix24 sends events: FSB24_PUBLIC_URL, else the listen address. */

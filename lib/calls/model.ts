@@ -7,7 +7,7 @@ import type { ChannelEvent } from '../events/channel-event.js';
 import type { Effect } from './effects.js';
 import { compileRules, normalizeNumber } from './numbers.js';
 import { defaultModelConfig, type CardPolicy, type ModelConfig } from './config.js';
-import { finishEffect, isoFromUs, newCallState, newLegState, type CallState, type LegState } from './state.js';
+import { didOf, finishEffect, isoFromUs, newCallState, newLegState, type CallState, type LegState } from './state.js';
 
 export { defaultModelConfig, type CardPolicy, type ModelConfig } from './config.js';
 
@@ -117,7 +117,7 @@ export class CallModel {
       const call = this.newCall(leg.uuid, 'inbound', ev.atUs);
       call.trunkLeg = leg.uuid;
       call.phone = normalizeNumber(ev.callerNumber || v.get('sip_from_user') || '', this.rules);
-      const did = this.did(ev);
+      const did = didOf(ev, this.cfg.didSource);
       call.line = did ? this.cfg.lines[did] ?? did : null;
       leg.call = call.key;
       call.holdUntilUs = ev.atUs + this.cfg.registerHoldMs * 1000;
@@ -144,12 +144,6 @@ export class CallModel {
       call.employee = leg.extension;
       leg.call = call.key;
     }
-  }
-
-  private did(ev: ChannelEvent): string {
-    const v = ev.vars;
-    const raw = this.cfg.didSource === 'destination' ? ev.destination : v.get(this.cfg.didSource) ?? ev.destination;
-    return raw.replace(/^\+/, '');
   }
 
   private onChildLeg(call: CallState, leg: LegState, ev: ChannelEvent, out: Effect[]): void {

@@ -131,3 +131,9 @@ export function finishEffect(call: CallState, legOf: (uuid: string) => LegState 
     duration, status, addToChat,
   };
 }
+
+/** The DID an incoming trunk leg carries, from where the configuration says (freeswitch-esl.md §3.2). */
+export function didOf(ev: ChannelEvent, source: 'sip_to_user' | 'sip_req_user' | 'destination'): string {
+  const raw = source === 'destination' ? ev.destination : ev.vars.get(source) ?? ev.destination;
+  return raw.replace(/^\+/, '');
+}
