@@ -117,6 +117,8 @@ const schema = {
     inlineMaxBytes: { doc: 'Recordings up to this size go as base64 FILE_CONTENT; larger ones through uploadUrl', format: 'nat', default: 4194304, env: 'FSB24_RECORDINGS_INLINE_MAX_BYTES' },
     stableMs: { doc: 'A recording is sent once unchanged for this long', format: 'nat', default: 2000, env: 'FSB24_RECORDINGS_STABLE_MS' },
     giveUpSec: { doc: 'A recording still missing (or empty) after this long is given up, with the reason kept', format: 'nat', default: 600, env: 'FSB24_RECORDINGS_GIVE_UP_SEC' },
+    mode: { doc: 'upload: the service sends each recording; url: Bitrix24 fetches it from a signed, expiring FSB24_PUBLIC_URL/recordings/... link', format: ['upload', 'url'], default: 'upload', env: 'FSB24_RECORDINGS_MODE' },
+    urlTtlSec: { doc: 'How long a signed recording link stays valid (url mode)', format: 'nat', default: 3600, env: 'FSB24_RECORDINGS_URL_TTL_SEC' },
     deleteAfterUpload: { doc: 'Delete the local file once Bitrix24 confirmed the upload', format: Boolean, default: false, env: 'FSB24_RECORDINGS_DELETE' },
   },
   logLevel: { doc: 'pino log level', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'FSB24_LOG_LEVEL' },
@@ -142,7 +144,7 @@ export interface ConfigShape {
     domain: string; registerHoldMs: number; callbackTarget: string; callbackContext: string; ttsEngine: string; promptFile: string;
   };
   routing: { deadlineMs: number; cacheSec: number };
-  recordings: { dirs: string[]; variable: string; choose: 'all' | 'first' | 'last'; inlineMaxBytes: number; stableMs: number; giveUpSec: number; deleteAfterUpload: boolean };
+  recordings: { dirs: string[]; variable: string; choose: 'all' | 'first' | 'last'; inlineMaxBytes: number; stableMs: number; giveUpSec: number; deleteAfterUpload: boolean; mode: 'upload' | 'url'; urlTtlSec: number };
   logLevel: string;
 }
 

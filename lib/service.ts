@@ -21,6 +21,7 @@ import { CallEvents } from './originate/handler.js';
 import { ResponsibleRouter } from './routing/responsible.js';
 import { Metrics } from './metrics.js';
 import { Registrations } from './esl/registrations.js';
+import { RecordingLinks } from './recordings/links.js';
 import type { ConfigShape } from './config.js';
 import type { Logger } from './log.js';
 import type { EslEvent } from './esl/codec.js';
@@ -49,6 +50,20 @@ export class Service {
   readonly router: ResponsibleRouter;
   readonly metrics: Metrics;
   readonly registrations: Registrations;
+  private linksCache: RecordingLinks | null = null;
+
+  /** Signed recording links (url mode); the secret lives in the store, made on first use. */
+  get links(): RecordingLinks {
+    if (!this.linksCache) {
+      let secret = this.store.get<string>('recordings.secret');
+      if (!secret) {
+        secret = RecordingLinks.newSecret();
+        this.store.set('recordings.secret', secret);
+      }
+      this.linksCache = new RecordingLinks(Buffer.from(secret, 'hex'));
+    }
+    return this.linksCache;
+  }
   private readonly eventListeners: Array<(e: EslEvent) => void> = [];
   url = '';
 
@@ -78,6 +93,7 @@ export class Service {
       stableMs: o.recordingsStableMs ?? c.recordings.stableMs,
       giveUpMs: c.recordings.giveUpSec * 1000,
       deleteAfterUpload: c.recordings.deleteAfterUpload,
+      ...(c.recordings.mode === 'url' ? { linkFor: (path: string, name: string) => new URL(this.links.link(path, name, c.recordings.urlTtlSec), c.publicUrl || this.url).href } : {}),
     });
     this.outbox = new Outbox({
       store: this.store,
@@ -116,6 +132,18 @@ export class Service {
           if (answer.extension) this.submit(this.model.routed(caller, answer.extension));
           this.log.info({ caller, extension: answer.extension, reason: answer.reason, cached: answer.cached }, 'routing lookup');
           return reply.type('text/plain').send(answer.extension ?? '');
+        });
+        // url mode: Bitrix24 fetches a recording here with a signed, expiring link
+        app.get('/recordings/:id/:name', async (req, reply) => {
+          const { id } = req.params as { id: string };
+          const q = req.query as Record<string, unknown>;
+          const ok = this.links.check(id, String(q.exp ?? ''), String(q.sig ?? ''));
+          if (ok === 'forbidden') return reply.code(403).send({ error: 'HTTP_ERR_FORBIDDEN', message: 'bad signature' });
+          if (ok === 'expired') return reply.code(410).send({ error: 'HTTP_ERR_EXPIRED', message: 'link expired' });
+          const real = await this.uploader.confine(ok.path);
+          if (typeof real !== 'string' || real === 'missing') return reply.code(404).send({ error: 'HTTP_ERR_NOT_FOUND', message: 'no such recording' });
+          const { createReadStream } = await import('node:fs');
+          return reply.type(real.endsWith('.mp3') ? 'audio/mpeg' : 'audio/wav').send(createReadStream(real));
         });
         app.get('/metrics', async (_req, reply) => reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics()));
         o.extraRoutes?.(app, this);

@@ -25,6 +25,8 @@ export interface UploaderOptions {
   giveUpMs?: number;
   /** Delete the local file once Bitrix24 confirmed the upload. */
   deleteAfterUpload?: boolean;
+  /** url mode: Bitrix24 fetches the file from this signed link instead (RECORD_URL). */
+  linkFor?: (realPath: string, name: string) => string;
   now?: () => number;
 }
 
@@ -92,7 +94,10 @@ export class RecordingUploader {
     }
     const started = Date.now();
     const name = basename(real);
-    if (st.size <= (this.o.inlineMaxBytes ?? 4 * 1024 * 1024)) {
+    if (this.o.linkFor) {
+      // Bitrix24 does one synchronous GET of the link while this request waits (§6)
+      await this.o.client.call('telephony.externalCall.attachRecord', { CALL_ID: callId, FILENAME: name, RECORD_URL: this.o.linkFor(real, name) });
+    } else if (st.size <= (this.o.inlineMaxBytes ?? 4 * 1024 * 1024)) {
       await this.o.client.callWithFile('telephony.externalCall.attachRecord', { CALL_ID: callId, FILENAME: name }, 'FILE_CONTENT', real, st.size);
     } else {
       const step = await this.o.client.call<{ uploadUrl?: string; fieldName?: string }>('telephony.externalCall.attachRecord', { CALL_ID: callId, FILENAME: name });
@@ -102,7 +107,7 @@ export class RecordingUploader {
     this.seen.delete(real);
     this.uploads++;
     this.bytes += st.size;
-    this.o.log.info({ callId, file: name, bytes: st.size, ms: Date.now() - started, mode: st.size <= (this.o.inlineMaxBytes ?? 4 * 1024 * 1024) ? 'FILE_CONTENT' : 'uploadUrl' }, 'recording attached');
+    this.o.log.info({ callId, file: name, bytes: st.size, ms: Date.now() - started, mode: this.o.linkFor ? 'RECORD_URL' : st.size <= (this.o.inlineMaxBytes ?? 4 * 1024 * 1024) ? 'FILE_CONTENT' : 'uploadUrl' }, 'recording attached');
     if (this.o.deleteAfterUpload) await unlink(real).catch((err: Error) => this.o.log.warn({ file: name, err: err.message }, 'could not delete the uploaded recording'));
     return 'done';
   }

@@ -123,3 +123,22 @@ t.test('a portal outage during the upload, then a restart between finish and upl
   t.same(s.portal.state.files.find((f) => f.CALL_ID === callId)?.bytes, readFileSync(path!));
   t.equal(s.portal.journal.entries.filter(ok('telephony.externalcall.finish')).length, 1, 'finished once');
 });
+
+t.test('url mode: Bitrix24 fetches the recording from a signed, expiring link', async (t) => {
+  const s = await stack(t, { config: { ...fast, 'recordings.mode': 'url' } });
+  const { callId, path } = await finishedCall(s);
+  const att = await s.portal.journal.next(ok('telephony.externalcall.attachrecord'));
+  t.match(att.params.RECORD_URL, /^http:\/\/127\.0\.0\.1:\d+\/recordings\/[A-Za-z0-9_-]+\/[0-9a-f-]{36}\.wav\?exp=\d+&sig=[A-Za-z0-9_-]{43}$/);
+  const file = s.portal.state.files.find((f) => f.CALL_ID === callId);
+  t.equal(file?.via, 'url');
+  t.same(file?.bytes, readFileSync(path!), 'the exact bytes, pulled by the portal');
+  const url = new URL(String(att.params.RECORD_URL));
+  const tampered = await s.service.app.inject({ method: 'GET', url: `${url.pathname}?exp=${url.searchParams.get('exp')}&sig=${'A'.repeat(43)}` });
+  t.equal(tampered.statusCode, 403);
+  const otherFile = Buffer.from('/etc/passwd').toString('base64url');
+  t.equal((await s.service.app.inject({ method: 'GET', url: `/recordings/${otherFile}/x.wav${url.search}` })).statusCode, 403, 'a signature is for one file');
+  const expired = s.service.links.link(path!, 'x.wav', -10);
+  t.equal((await s.service.app.inject({ method: 'GET', url: expired })).statusCode, 410);
+  const outside = s.service.links.link('/etc/passwd', 'passwd', 60);
+  t.equal((await s.service.app.inject({ method: 'GET', url: outside })).statusCode, 404, 'even a signed link cannot leave the recordings directories');
+});

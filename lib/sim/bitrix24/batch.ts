@@ -4,7 +4,7 @@ import { RestError } from './errors.js';
 import type { Params } from './telephony.js';
 
 /** batch: sequential, `$result[key][field]` references, 50-command cap, halt, `[]` for empty maps (§3.3). */
-export function runBatch(params: Params, call: (method: string, p: Params) => { result: unknown; total?: number; next?: number }, journal: (e: { method: string; params: Params; status: number; result?: unknown; error?: string }) => void): { result: unknown } {
+export async function runBatch(params: Params, call: (method: string, p: Params) => Promise<{ result: unknown; total?: number; next?: number }>, journal: (e: { method: string; params: Params; status: number; result?: unknown; error?: string }) => void): Promise<{ result: unknown }> {
   const keys = Object.keys(params);
   const cmdKey = keys.find((k) => k.toLowerCase() === 'cmd');
   const haltKey = keys.find((k) => k.toLowerCase() === 'halt');
@@ -30,7 +30,7 @@ export function runBatch(params: Params, call: (method: string, p: Params) => { 
     delete subParams.auth;
     try {
       if (sub === 'batch') throw new RestError(405, 'ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage');
-      const out = call(sub, subParams);
+      const out = await call(sub, subParams);
       result[key] = out.result;
       if (out.total !== undefined) totals[key] = out.total;
       if (out.next !== undefined) nexts[key] = out.next;

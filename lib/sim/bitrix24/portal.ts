@@ -262,7 +262,7 @@ export class Bitrix24Emulator {
   }
 
   /** Run one method; throws RestError. `List` results carry total/next. */
-  private call(method: string, params: tel.Params, ctx: tel.CallContext): { result: unknown; total?: number; next?: number } {
+  private async call(method: string, params: tel.Params, ctx: tel.CallContext): Promise<{ result: unknown; total?: number; next?: number }> {
     const fn = METHODS[method];
     if (!fn) throw new RestError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!');
     if (this.blockedMethods.has(method)) throw new RestError(429, 'OPERATION_TIME_LIMIT', 'Method is blocked due to operation time limit.');
@@ -271,7 +271,7 @@ export class Bitrix24Emulator {
     if (scope && !granted.includes(scope)) {
       throw new RestError(403, 'insufficient_scope', 'The request requires higher privileges than provided by the webhook token');
     }
-    const out = fn(ctx, params);
+    const out = await fn(ctx, params);
     if (method === 'user.get') {
       const l = out as ListResult;
       return { result: l.list, total: l.total, ...(l.next !== undefined ? { next: l.next } : {}) };
@@ -314,8 +314,8 @@ export class Bitrix24Emulator {
       const { auth: _auth, ...rest } = params;
       entry.params = rest;
       const out = method === 'batch'
-        ? runBatch(rest, (sub, p) => this.call(sub, p, ctx), (e) => this.journal.push({ ...e, auth: ctx.authType, at: this.now(), batch: true }))
-        : this.call(method, rest, ctx);
+        ? await runBatch(rest, (sub, p) => this.call(sub, p, ctx), (e) => this.journal.push({ ...e, auth: ctx.authType, at: this.now(), batch: true }))
+        : await this.call(method, rest, ctx);
       entry.result = out.result;
       this.journal.push(entry);
       return reply.code(200).header('content-type', 'application/json; charset=utf-8').send(this.envelope(out));

@@ -271,9 +271,17 @@ export function attachRecord(ctx: CallContext, p: Params): unknown {
   if (!url && !filename) throw core('Required parameters are not set. Request should contain or URL or FILENAME parameter');
   if (!ctx.state.finished.some((f) => f.CALL_ID === callId)) throw core('Call is not found in the statistic table. Looks like it is not finished yet.');
   if (url) {
-    const fileId = ctx.state.next('file');
-    ctx.state.files.push({ CALL_ID: callId, FILE_ID: fileId, name: filename ?? url.split('/').pop() ?? 'record', bytes: Buffer.alloc(0), via: 'url' });
-    return { FILE_ID: fileId };
+    // one synchronous GET, the file named by FILENAME or the URL's basename (§6)
+    const name = filename ?? new URL(url).pathname.split('/').pop() ?? 'record';
+    return fetch(url).then(
+      async (res) => {
+        if (res.status !== 200) throw core(`Server returns HTTP error code ${res.status}`);
+        return { FILE_ID: storeFile(ctx.state, callId, name, Buffer.from(await res.arrayBuffer()), 'url') };
+      },
+      (err: Error) => {
+        throw core(`0: ${err.message}`);
+      },
+    );
   }
   const content = p.FILE_CONTENT;
   if (content === undefined || content === null) {
@@ -292,7 +300,7 @@ export function attachRecord(ctx: CallContext, p: Params): unknown {
   return { FILE_ID: storeFile(ctx.state, callId, filename as string, Buffer.from(content, 'base64'), 'content') };
 }
 
-export function storeFile(s: PortalState, callId: string, name: string, bytes: Buffer, via: 'content' | 'upload'): number {
+export function storeFile(s: PortalState, callId: string, name: string, bytes: Buffer, via: 'content' | 'upload' | 'url'): number {
   const fileId = s.next('file');
   // calling again replaces the previous recording (§6)
   for (let i = s.files.length - 1; i >= 0; i--) if (s.files[i]!.CALL_ID === callId) s.files.splice(i, 1);
