@@ -21,6 +21,7 @@ import { CallEvents } from './originate/handler.js';
 import { ResponsibleRouter } from './routing/responsible.js';
 import { Metrics } from './metrics.js';
 import { Registrations } from './esl/registrations.js';
+import { serviceRoutes } from './http/routes.js';
 import { RecordingLinks } from './recordings/links.js';
 import type { ConfigShape } from './config.js';
 import type { Logger } from './log.js';
@@ -123,29 +124,7 @@ export class Service {
       events: { verify: (ev) => this.verify(ev), handle: (ev) => this.handleEvent(ev) },
       health: () => this.health(),
       extraRoutes: (app) => {
-        // the dialplan asks (mod_curl): which extension should ring first for this caller?
-        app.get('/route', async (req, reply) => {
-          const q = req.query as Record<string, unknown>;
-          const caller = typeof q.caller === 'string' ? q.caller : '';
-          if (!/^\+?[0-9]{1,20}$/.test(caller)) return reply.code(400).type('text/plain').send('');
-          const answer = await this.router.route(caller);
-          if (answer.extension) this.submit(this.model.routed(caller, answer.extension));
-          this.log.info({ caller, extension: answer.extension, reason: answer.reason, cached: answer.cached }, 'routing lookup');
-          return reply.type('text/plain').send(answer.extension ?? '');
-        });
-        // url mode: Bitrix24 fetches a recording here with a signed, expiring link
-        app.get('/recordings/:id/:name', async (req, reply) => {
-          const { id } = req.params as { id: string };
-          const q = req.query as Record<string, unknown>;
-          const ok = this.links.check(id, String(q.exp ?? ''), String(q.sig ?? ''));
-          if (ok === 'forbidden') return reply.code(403).send({ error: 'HTTP_ERR_FORBIDDEN', message: 'bad signature' });
-          if (ok === 'expired') return reply.code(410).send({ error: 'HTTP_ERR_EXPIRED', message: 'link expired' });
-          const real = await this.uploader.confine(ok.path);
-          if (typeof real !== 'string' || real === 'missing') return reply.code(404).send({ error: 'HTTP_ERR_NOT_FOUND', message: 'no such recording' });
-          const { createReadStream } = await import('node:fs');
-          return reply.type(real.endsWith('.mp3') ? 'audio/mpeg' : 'audio/wav').send(createReadStream(real));
-        });
-        app.get('/metrics', async (_req, reply) => reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics()));
+        serviceRoutes(app, this);
         o.extraRoutes?.(app, this);
       },
     });

@@ -1,0 +1,32 @@
+/**
+ * The service's own routes besides the Bitrix24 events: the dialplan's routing lookup,
+ * recordings by signed link (url mode), and Prometheus metrics.
+ */
+import { createReadStream } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Service } from '../service.js';
+
+export function serviceRoutes(app: FastifyInstance, svc: Service): void {
+  // the dialplan asks (mod_curl): which extension should ring first for this caller?
+  app.get('/route', async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    const caller = typeof q.caller === 'string' ? q.caller : '';
+    if (!/^\+?[0-9]{1,20}$/.test(caller)) return reply.code(400).type('text/plain').send('');
+    const answer = await svc.router.route(caller);
+    if (answer.extension) svc.submit(svc.model.routed(caller, answer.extension));
+    svc.log.info({ caller, extension: answer.extension, reason: answer.reason, cached: answer.cached }, 'routing lookup');
+    return reply.type('text/plain').send(answer.extension ?? '');
+  });
+  // url mode: Bitrix24 fetches a recording here with a signed, expiring link
+  app.get('/recordings/:id/:name', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const q = req.query as Record<string, unknown>;
+    const ok = svc.links.check(id, String(q.exp ?? ''), String(q.sig ?? ''));
+    if (ok === 'forbidden') return reply.code(403).send({ error: 'HTTP_ERR_FORBIDDEN', message: 'bad signature' });
+    if (ok === 'expired') return reply.code(410).send({ error: 'HTTP_ERR_EXPIRED', message: 'link expired' });
+    const real = await svc.uploader.confine(ok.path);
+    if (typeof real !== 'string' || real === 'missing') return reply.code(404).send({ error: 'HTTP_ERR_NOT_FOUND', message: 'no such recording' });
+    return reply.type(real.endsWith('.mp3') ? 'audio/mpeg' : 'audio/wav').send(createReadStream(real));
+  });
+  app.get('/metrics', async (_req, reply) => reply.type(svc.metrics.registry.contentType).send(await svc.metrics.registry.metrics()));
+}
