@@ -76,8 +76,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   });
   const log = o.log ?? createLogger(config.logLevel);
   const make = (): Service =>
-    new Service({ config: svcConfig(), log, recordingsStableMs: 0, ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}) });
-  const svcConfig = (): Readonly<ConfigShape> => config;
+    new Service({ config, log, recordingsStableMs: 0, ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}) });
   let service = make();
   const ready = (svc: Service): Promise<void> => (svc.listener.connected ? Promise.resolve() : new Promise((r) => svc.listener.once('ready', () => r())));
   let readyP = ready(service);

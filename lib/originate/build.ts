@@ -21,30 +21,20 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CALL_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** A phone number: 3 to 16 digits with an optional leading +, nothing else (no spaces either). */
-export function phoneNumber(field: string, raw: string): string {
-  if (!NUMBER.test(raw)) throw new UnsafeValue(field, 'must be 3 to 16 digits with an optional leading + (no spaces or other characters)');
-  return raw;
+export const phoneNumber = only(NUMBER, 'must be 3 to 16 digits with an optional leading + (no spaces or other characters)');
+
+/** A checker that lets through only what matches `re`, else says what the field must be. */
+function only(re: RegExp, what: string): (field: string, v: string) => string {
+  return (field, v) => {
+    if (!re.test(v)) throw new UnsafeValue(field, what);
+    return v;
+  };
 }
 
-export function extension(field: string, v: string): string {
-  if (!EXTENSION.test(v)) throw new UnsafeValue(field, 'an extension is 2 to 8 digits');
-  return v;
-}
-
-export function configName(field: string, v: string): string {
-  if (!NAME.test(v)) throw new UnsafeValue(field, 'names from config are letters, digits, _ . -');
-  return v;
-}
-
-export function uuid(field: string, v: string): string {
-  if (!UUID.test(v)) throw new UnsafeValue(field, 'not a lowercase UUID');
-  return v;
-}
-
-export function callId(field: string, v: string): string {
-  if (!CALL_ID.test(v)) throw new UnsafeValue(field, 'a CALL_ID is letters, digits, . _ -');
-  return v;
-}
+export const extension = only(EXTENSION, 'an extension is 2 to 8 digits');
+export const configName = only(NAME, 'names from config are letters, digits, _ . -');
+export const uuid = only(UUID, 'not a lowercase UUID');
+export const callId = only(CALL_ID, 'a CALL_ID is letters, digits, . _ -');
 
 /** Free text for a prompt: letters, digits, spaces and . ? ! - only, at most 200 characters, quoted. */
 export function promptText(v: string): string {

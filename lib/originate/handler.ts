@@ -152,20 +152,10 @@ export class CallEvents {
 
   /** Choose the employee: the client's responsible manager if at work, else the configured target, else the default user. */
   async pickEmployee(client: string): Promise<{ extension: string | null; userId: number | null }> {
-    try {
-      const hits = await this.svc.client.call<Array<{ ASSIGNED_BY_ID?: number | string; ASSIGNED_BY?: { ID?: string; TIMEMAN_STATUS?: string; USER_PHONE_INNER?: string | null } }>>(
-        'telephony.externalCall.searchCrmEntities', { PHONE_NUMBER: client }, { urgent: true });
-      const first = Array.isArray(hits) ? hits[0] : undefined;
-      if (first) {
-        const userId = Number(first.ASSIGNED_BY?.ID ?? first.ASSIGNED_BY_ID);
-        const status = first.ASSIGNED_BY?.TIMEMAN_STATUS ?? 'UNAVAILABLE';
-        const atWork = status === 'OPENED' || status === 'UNAVAILABLE' || status === 'NOT_INSTALLED';
-        const ext = first.ASSIGNED_BY?.USER_PHONE_INNER || this.svc.directory.extensionOf(userId);
-        if (atWork && ext && /^[0-9]{2,8}$/.test(ext)) return { extension: ext, userId };
-      }
-    } catch (err) {
-      this.svc.log.warn({ err: (err as Error).message }, 'callback: searchCrmEntities failed; using the callback target');
-    }
+    // the same decision the dialplan's routing lookup makes (at work, an extension, registered)
+    const routed = await this.svc.router.route(client);
+    if (routed.extension) return { extension: routed.extension, userId: routed.userId };
+    this.svc.log.info({ reason: routed.reason }, 'callback: the responsible manager cannot take it; using the callback target');
     const target = this.svc.config.calls.callbackTarget;
     if (target) return { extension: target, userId: this.svc.directory.userFor(target) };
     const def = this.svc.config.calls.defaultUserId;

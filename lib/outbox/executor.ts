@@ -52,6 +52,7 @@ export class Outbox {
 
   constructor(private readonly o: OutboxOptions) {
     this.now = o.now ?? Date.now;
+    this.commands = { directory: o.directory, defaultUserId: o.defaultUserId, setCallId: (call, id, userId) => this.setCallId(call, id, userId) };
   }
 
   /** Durable first: effects are committed before this returns. */
@@ -153,9 +154,7 @@ export class Outbox {
     this.timer.unref();
   }
 
-  private commandContext(): CommandContext {
-    return { directory: this.o.directory, defaultUserId: this.o.defaultUserId, setCallId: (call, id, userId) => this.setCallId(call, id, userId) };
-  }
+  private readonly commands: CommandContext;
 
   /** Pick what can go now, per call in order, up to one batch. */
   private plan(): { commands: Command[]; nextWake: number | null } {
@@ -204,7 +203,7 @@ export class Outbox {
             continue;
           }
           registerKey = `r${job.id}`;
-          commands.push(registerCommand(this.commandContext(), registerKey, job, e));
+          commands.push(registerCommand(this.commands, registerKey, job, e));
           continue;
         }
         if (!callId && !registerKey) {
@@ -233,14 +232,14 @@ export class Outbox {
             later(newest + this.o.cardWindowMs); // more may come within the window
             break;
           }
-          const cards = cardCommands(this.commandContext(), group, callId ?? `$result[${registerKey}][CALL_ID]`, callId ? null : registerKey);
+          const cards = cardCommands(this.commands, group, callId ?? `$result[${registerKey}][CALL_ID]`, callId ? null : registerKey);
           if (cards.length === 0) for (const j of group) this.o.store.markDone(j.id);
           commands.push(...cards);
           i = k - 1;
           continue;
         }
         if (e.kind === 'finish') {
-          commands.push(finishCommand(this.commandContext(), `f${job.id}`, job, e, callId ?? `$result[${registerKey}][CALL_ID]`, callId ? null : registerKey));
+          commands.push(finishCommand(this.commands, `f${job.id}`, job, e, callId ?? `$result[${registerKey}][CALL_ID]`, callId ? null : registerKey));
           continue;
         }
         if (e.kind === 'attach') {
@@ -271,7 +270,7 @@ export class Outbox {
     try {
       res = await this.o.client.batch(cmd);
     } catch (err) {
-      for (const c of commands) this.retry(c.jobs, err, false);
+      for (const c of commands) this.retry(c.jobs, err);
       return;
     }
     const failedRegisters = new Set<string>();
@@ -341,10 +340,10 @@ export class Outbox {
       }
       return;
     }
-    this.retry(c.jobs, e, true);
+    this.retry(c.jobs, e);
   }
 
-  private retry(jobs: Job[], err: unknown, _counted: boolean): void {
+  private retry(jobs: Job[], err: unknown): void {
     const msg = (err as Error)?.message ?? String(err);
     for (const j of jobs) {
       const delay = Math.min(MAX_BACKOFF_MS, (this.o.retryBaseMs ?? 500) * 2 ** Math.min(j.attempts, 7)) * (0.8 + Math.random() * 0.4);
@@ -371,7 +370,7 @@ export class Outbox {
         }
       })
       .catch((err) => {
-        if (this.running) this.retry([job], err, true);
+        if (this.running) this.retry([job], err);
       })
       .finally(() => {
         this.attaching.delete(job.id);

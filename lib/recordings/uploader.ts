@@ -94,10 +94,11 @@ export class RecordingUploader {
     }
     const started = Date.now();
     const name = basename(real);
+    const mode = this.o.linkFor ? 'RECORD_URL' : st.size <= (this.o.inlineMaxBytes ?? 4 * 1024 * 1024) ? 'FILE_CONTENT' : 'uploadUrl';
     if (this.o.linkFor) {
       // Bitrix24 does one synchronous GET of the link while this request waits (§6)
       await this.o.client.call('telephony.externalCall.attachRecord', { CALL_ID: callId, FILENAME: name, RECORD_URL: this.o.linkFor(real, name) });
-    } else if (st.size <= (this.o.inlineMaxBytes ?? 4 * 1024 * 1024)) {
+    } else if (mode === 'FILE_CONTENT') {
       await this.o.client.callWithFile('telephony.externalCall.attachRecord', { CALL_ID: callId, FILENAME: name }, 'FILE_CONTENT', real, st.size);
     } else {
       const step = await this.o.client.call<{ uploadUrl?: string; fieldName?: string }>('telephony.externalCall.attachRecord', { CALL_ID: callId, FILENAME: name });
@@ -107,7 +108,7 @@ export class RecordingUploader {
     this.seen.delete(real);
     this.uploads++;
     this.bytes += st.size;
-    this.o.log.info({ callId, file: name, bytes: st.size, ms: Date.now() - started, mode: this.o.linkFor ? 'RECORD_URL' : st.size <= (this.o.inlineMaxBytes ?? 4 * 1024 * 1024) ? 'FILE_CONTENT' : 'uploadUrl' }, 'recording attached');
+    this.o.log.info({ callId, file: name, bytes: st.size, ms: Date.now() - started, mode }, 'recording attached');
     if (this.o.deleteAfterUpload) await unlink(real).catch((err: Error) => this.o.log.warn({ file: name, err: err.message }, 'could not delete the uploaded recording'));
     return 'done';
   }

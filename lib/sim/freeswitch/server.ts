@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { FrameParser, encodeFrame, frameHeader, type Frame } from '../../esl/frame.js';
+import { FrameParser, encodeFrame, type Frame } from '../../esl/frame.js';
 import { encodeJsonEvent, encodePlainEvent, type HeaderValue } from '../../esl/codec.js';
 import { SimSwitch, type SimEvent, type SimSwitchOptions } from './switch.js';
 import { runApi } from './api.js';
@@ -358,4 +358,3 @@ export async function startFreeswitchSim(opts: FreeswitchSimOptions = {}): Promi
   return sim;
 }
 
-export { frameHeader };

@@ -10,7 +10,7 @@ import { decodeJsonEvent } from '../../../lib/esl/codec.js';
 import { killLeg } from '../../../lib/sim/freeswitch/index.js';
 
 /** A raw connection: send a command block, await the next frame. */
-async function raw(port: number): Promise<{ send: (block: string) => void; next: () => Promise<Frame>; closed: Promise<void>; end: () => void }> {
+async function raw(port: number): Promise<{ send: (block: string) => void; next: () => Promise<Frame>; reply: (cmd: string) => Promise<string | undefined>; closed: Promise<void>; end: () => void }> {
   const sock = net.connect({ port, host: '127.0.0.1' });
   const parser = new FrameParser();
   const queue: Frame[] = [];
@@ -24,9 +24,15 @@ async function raw(port: number): Promise<{ send: (block: string) => void; next:
   });
   const closed = new Promise<void>((r) => sock.on('close', () => r()));
   await new Promise<void>((r) => sock.once('connect', () => r()));
+  const next = (): Promise<Frame> => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiters.push(r)));
   return {
     send: (block) => sock.write(block),
-    next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiters.push(r))),
+    next,
+    /** Send one command and read the Reply-Text of the frame that answers it. */
+    reply: async (cmd) => {
+      sock.write(`${cmd}\n\n`);
+      return frameHeader(await next(), 'Reply-Text');
+    },
     closed,
     end: () => sock.destroy(),
   };
@@ -49,12 +55,9 @@ t.test('greeting, auth, unauthenticated commands, exit with the disconnect notic
   t.teardown(() => sim.close());
   const c = await raw(sim.port);
   t.equal(frameHeader(await c.next(), 'Content-Type'), 'auth/request');
-  c.send('api status\n\n');
-  t.equal(text(await c.next()), '-ERR command not found');
-  c.send('auth ClueCon\n\n');
-  t.equal(text(await c.next()), '+OK accepted');
-  c.send('exit\n\n');
-  t.equal(text(await c.next()), '+OK bye');
+  t.equal(await c.reply('api status'), '-ERR command not found');
+  t.equal(await c.reply('auth ClueCon'), '+OK accepted');
+  t.equal(await c.reply('exit'), '+OK bye');
   const notice = await c.next();
   t.equal(frameHeader(notice, 'Content-Type'), 'text/disconnect-notice');
   t.equal(notice.body?.toString(), 'Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n');
@@ -71,20 +74,15 @@ t.test('event, filter, nixevent, noevents; bgapi with our Job-UUID; api replies'
   const sim = await startFreeswitchSim();
   t.teardown(() => sim.close());
   const c = await authed(t, sim.port);
-  c.send('event json\n\n');
-  t.equal(text(await c.next()), '-ERR no keywords supplied');
-  c.send('event json CHANNEL_CREATE BACKGROUND_JOB CUSTOM sofia::register\n\n');
-  t.equal(text(await c.next()), '+OK event listener enabled json');
-  c.send('filter Event-Name\n\n');
-  t.equal(text(await c.next()), '-ERR invalid syntax');
-  c.send('filter Event-Subclass sofia::register\n\n');
-  t.equal(text(await c.next()), '+OK filter added. [Event-Subclass]=[sofia::register]');
+  t.equal(await c.reply('event json'), '-ERR no keywords supplied');
+  t.equal(await c.reply('event json CHANNEL_CREATE BACKGROUND_JOB CUSTOM sofia::register'), '+OK event listener enabled json');
+  t.equal(await c.reply('filter Event-Name'), '-ERR invalid syntax');
+  t.equal(await c.reply('filter Event-Subclass sofia::register'), '+OK filter added. [Event-Subclass]=[sofia::register]');
   sim.sw.register('1001');
   const reg = await c.next();
   t.equal(frameHeader(reg, 'Content-Type'), 'text/event-json');
   t.equal(decodeJsonEvent(reg.body!).get('Event-Subclass'), 'sofia::register');
-  c.send('filter delete Event-Subclass\n\n');
-  t.equal(text(await c.next()), '+OK filter deleted. [Event-Subclass][]');
+  t.equal(await c.reply('filter delete Event-Subclass'), '+OK filter deleted. [Event-Subclass][]');
   c.send('bgapi status\nJob-UUID: 2b6e4f1a-9c3d-4e5f-8a7b-6c5d4e3f2a10\n\n');
   const reply = await c.next();
   t.equal(text(reply), '+OK Job-UUID: 2b6e4f1a-9c3d-4e5f-8a7b-6c5d4e3f2a10');
@@ -100,16 +98,11 @@ t.test('event, filter, nixevent, noevents; bgapi with our Job-UUID; api replies'
   t.equal(empty.body?.toString(), '{"row_count": 0}\n');
   c.send('api uuid_kill 7ac6494e-4913-45c8-94bf-2b3521d7637c\n\n');
   t.equal((await c.next()).body?.toString(), '-ERR No such channel!\n');
-  c.send('nixevent\n\n');
-  t.equal(text(await c.next()), '-ERR no keywords supplied');
-  c.send('nixevent CHANNEL_CREATE\n\n');
-  t.equal(text(await c.next()), '+OK events nixed');
-  c.send('noevents\n\n');
-  t.equal(text(await c.next()), '+OK no longer listening for events');
-  c.send('noevents\n\n');
-  t.equal(text(await c.next()), '-ERR not listening for events');
-  c.send('frobnicate\n\n');
-  t.equal(text(await c.next()), '-ERR command not found');
+  t.equal(await c.reply('nixevent'), '-ERR no keywords supplied');
+  t.equal(await c.reply('nixevent CHANNEL_CREATE'), '+OK events nixed');
+  t.equal(await c.reply('noevents'), '+OK no longer listening for events');
+  t.equal(await c.reply('noevents'), '-ERR not listening for events');
+  t.equal(await c.reply('frobnicate'), '-ERR command not found');
 });
 
 t.test('live channels: show channels / calls, uuid_getvar / setvar, uuid_kill ends the call', async (t) => {
