@@ -6,6 +6,7 @@
  */
 import convict from 'convict';
 import { existsSync } from 'node:fs';
+import { Fsb24Error } from './errors.js';
 
 const nonEmptyList = {
   name: 'string-list',
@@ -148,9 +149,11 @@ export interface ConfigShape {
   logLevel: string;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends Fsb24Error<'CFG_ERR_INVALID', Record<string, never>> {
   override readonly name = 'ConfigError';
-  readonly code = 'CFG_ERR_INVALID';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CFG_ERR_INVALID', message, {}, options);
+  }
 }
 
 /**

@@ -13,7 +13,7 @@ import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { FrameParser, frameHeader, type Frame } from './frame.js';
 import { decodeJsonEvent, decodePlainEvent, type EslEvent } from './codec.js';
-import { EslError } from './errors.js';
+import { EslError, EslJobLost } from './errors.js';
 
 export interface EslClientOptions {
   host: string;
@@ -25,11 +25,10 @@ export interface EslClientOptions {
   jobTimeoutMs?: number;
 }
 
-export interface BackgroundJob {
-  jobUuid: string;
-  ok: boolean;
-  body: string;
-}
+/** A bgapi job's outcome: FreeSWITCH's answer (`+OK …` or `-ERR <cause>`), or `lost` when none came. */
+export type BackgroundJob =
+  | { jobUuid: string; ok: boolean; body: string; lost?: undefined }
+  | { jobUuid: string; ok: false; body?: undefined; lost: EslJobLost };
 
 interface PendingReply {
   resolve: (f: Frame) => void;
@@ -117,14 +116,15 @@ export class EslClient extends EventEmitter<EslClientEvents> {
 
   /**
    * `bgapi <cmd>` with our own Job-UUID (design.md convention 3). Resolves with the
-   * BACKGROUND_JOB result, or `{ok:false, body:'-ERR TIMEOUT'}` at the job deadline.
+   * BACKGROUND_JOB result, or `lost` (ESL_ERR_JOB_TIMEOUT) at the job deadline.
    */
   async bgapi(command: string, jobUuid: string = randomUUID()): Promise<BackgroundJob> {
     const jobTimeout = this.opts.jobTimeoutMs ?? 120_000;
     const result = new Promise<BackgroundJob>((resolve) => {
       const timer = setTimeout(() => {
         this.jobs.delete(jobUuid);
-        resolve({ jobUuid, ok: false, body: '-ERR TIMEOUT' });
+        const lost = new EslJobLost('ESL_ERR_JOB_TIMEOUT', jobUuid, `no result within ${jobTimeout} ms`);
+        resolve({ jobUuid, ok: false, lost });
       }, jobTimeout);
       timer.unref();
       this.jobs.set(jobUuid, { resolve, timer });
@@ -133,7 +133,8 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     try {
       reply = await this.send(`bgapi ${command}`, [['Job-UUID', jobUuid]]);
     } catch (err) {
-      this.settleJob(jobUuid, { jobUuid, ok: false, body: `-ERR ${(err as Error).message}` });
+      const lost = new EslJobLost('ESL_ERR_CONNECTION_LOST', jobUuid, 'not sent', { cause: err });
+      this.settleJob(jobUuid, { jobUuid, ok: false, lost });
       throw err;
     }
     const text = frameHeader(reply, 'Reply-Text') ?? '';
@@ -251,7 +252,8 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     // jobs keep running on FreeSWITCH; their events arrive (if at all) on the next connection
     for (const [id, job] of this.jobs) {
       clearTimeout(job.timer);
-      job.resolve({ jobUuid: id, ok: false, body: '-ERR CONNECTION_LOST' });
+      const lost = new EslJobLost('ESL_ERR_CONNECTION_LOST', id, 'the connection closed first', { cause: reason });
+      job.resolve({ jobUuid: id, ok: false, lost });
     }
     this.jobs.clear();
     this.emit('close', err);

@@ -4,6 +4,7 @@
  * on odd percent sequences: FreeSWITCH does not double-encode `%XX`, and values may
  * hold bytes that are not UTF-8 (modesl #59 crashed on exactly that).
  */
+import { Fsb24Error } from '../errors.js';
 
 export type HeaderValue = string | readonly string[];
 export type HeaderList = ReadonlyArray<readonly [string, HeaderValue]>;
@@ -54,9 +55,11 @@ export function percentEncode(value: string): string {
   return out;
 }
 
-export class EventDecodeError extends Error {
+export class EventDecodeError extends Fsb24Error<'ESL_ERR_EVENT_DECODE', Record<string, never>> {
   override readonly name = 'EventDecodeError';
-  readonly code = 'ESL_ERR_EVENT_DECODE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESL_ERR_EVENT_DECODE', message, {}, options);
+  }
 }
 
 /** A decoded event: headers in order (duplicates kept), the first value per name for lookups. */

@@ -4,6 +4,7 @@
  * service's client (frames from FreeSWITCH) and the simulator (commands from a
  * client), so it accepts `\n` and `\r\n` line ends and skips leading blank lines.
  */
+import { Fsb24Error } from '../errors.js';
 
 export interface Frame {
   /** In command mode (the simulator reading a client): the first line, e.g. `api status`. */
@@ -19,9 +20,11 @@ export function frameHeader(frame: Frame, name: string): string | undefined {
   return undefined;
 }
 
-export class FrameError extends Error {
+export class FrameError extends Fsb24Error<'ESL_ERR_FRAME', Record<string, never>> {
   override readonly name = 'FrameError';
-  readonly code = 'ESL_ERR_FRAME';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESL_ERR_FRAME', message, {}, options);
+  }
 }
 
 /** FreeSWITCH refuses command bodies above 16 MiB (read_packet); events are far smaller. */

@@ -5,6 +5,7 @@
  * has to handle").
  */
 import type { EslEvent } from '../esl/codec.js';
+import { Fsb24Error } from '../errors.js';
 
 /** Events the model subscribes to (freeswitch-esl.md §2.2). */
 export const CHANNEL_EVENT_NAMES = [
@@ -58,14 +59,15 @@ export interface ChannelEvent {
   vars: ReadonlyMap<string, string>;
 }
 
-export class EventParseError extends Error {
+export class EventParseError extends Fsb24Error<'EVENT_ERR_PARSE', { uuid: string | undefined }> {
   override readonly name = 'EventParseError';
-  readonly code = 'EVENT_ERR_PARSE';
-  constructor(
-    message: string,
-    readonly uuid: string | undefined,
-  ) {
-    super(message);
+  constructor(message: string, uuid: string | undefined) {
+    super('EVENT_ERR_PARSE', message, { uuid });
+  }
+
+  /** The channel's Unique-ID, when the event had one. */
+  get uuid(): string | undefined {
+    return this.context.uuid;
   }
 }
 

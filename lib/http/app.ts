@@ -8,6 +8,7 @@ import formbody from '@fastify/formbody';
 import qs from 'qs';
 import type { Logger } from '../log.js';
 import { BadEvent, parseEvent, type ParsedEvent } from './event-body.js';
+import { Fsb24Error } from '../errors.js';
 
 export interface EventHandlers {
   /** Decide whether the event is authentic; throw to refuse (401). */
@@ -24,9 +25,11 @@ export interface AppDeps {
   extraRoutes?: (app: FastifyInstance) => void;
 }
 
-export class Unauthorized extends Error {
+export class Unauthorized extends Fsb24Error<'HTTP_ERR_UNAUTHORIZED', Record<string, never>> {
   override readonly name = 'Unauthorized';
-  readonly code = 'HTTP_ERR_UNAUTHORIZED';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HTTP_ERR_UNAUTHORIZED', message, {}, options);
+  }
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {

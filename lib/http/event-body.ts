@@ -2,9 +2,12 @@
  * Bitrix24 event bodies (bitrix24-telephony.md §10): form-encoded PHP keys, all values
  * strings, empty fields absent. Parsed into typed values here, at the edge.
  */
-export class BadEvent extends Error {
+import { Fsb24Error } from '../errors.js';
+export class BadEvent extends Fsb24Error<'HTTP_ERR_BAD_EVENT', Record<string, never>> {
   override readonly name = 'BadEvent';
-  readonly code = 'HTTP_ERR_BAD_EVENT';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HTTP_ERR_BAD_EVENT', message, {}, options);
+  }
 }
 
 export interface EventAuth {

@@ -8,10 +8,13 @@ import { request } from 'undici';
 import type { StoredTokens, Store } from '../outbox/store.js';
 import { TOKENS_KEY } from '../bitrix24/client.js';
 import type { EventAuth } from './event-body.js';
+import { Fsb24Error } from '../errors.js';
 
-export class InstallRefused extends Error {
+export class InstallRefused extends Fsb24Error<'HTTP_ERR_INSTALL_REFUSED', Record<string, never>> {
   override readonly name = 'InstallRefused';
-  readonly code = 'HTTP_ERR_INSTALL_REFUSED';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HTTP_ERR_INSTALL_REFUSED', message, {}, options);
+  }
 }
 
 export function sameSecret(a: string, b: string): boolean {

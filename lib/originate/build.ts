@@ -3,14 +3,16 @@
  * digits with an optional leading +, extensions digits, names from config, UUIDs ours.
  * Anything else is rejected, never escaped into place. Pinned by golden tests.
  */
-export class UnsafeValue extends Error {
+import { Fsb24Error } from '../errors.js';
+export class UnsafeValue extends Fsb24Error<'ORIG_ERR_UNSAFE', { field: string }> {
   override readonly name = 'UnsafeValue';
-  readonly code = 'ORIG_ERR_UNSAFE';
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
+  constructor(field: string, message: string) {
+    super('ORIG_ERR_UNSAFE', `${field}: ${message}`, { field });
+  }
+
+  /** Which value was refused. */
+  get field(): string {
+    return this.context.field;
   }
 }
 

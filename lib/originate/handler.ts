@@ -131,11 +131,11 @@ export class CallEvents {
       return this.endUnplaced(aLeg, b24CallId, userId, '503', 'the PBX is not reachable');
     }
     if (job.ok) return; // the employee answered; the call model follows the legs from here
-    const cause = job.body.replace(/^-ERR\s*/, '').trim();
-    if (cause === 'CONNECTION_LOST' || cause === 'TIMEOUT') {
-      log.warn({ cause }, 'originate result lost; the call model finishes the call from its events');
+    if (job.lost) {
+      log.warn({ err: job.lost }, 'originate result lost; the call model finishes the call from its events');
       return;
     }
+    const cause = job.body.replace(/^-ERR\s*/, '').trim();
     log.warn({ cause }, 'originate failed');
     // if a channel existed the model finishes the call too; the outbox keeps the first finish
     return this.endUnplaced(aLeg, b24CallId, userId, outgoingStatus(undefined, cause), reasonOf(cause));
