@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { loadConfig, type ConfigShape } from './config.js';
 import { EslClient } from './esl/client.js';
+import { EslError } from './esl/errors.js';
 import { Store, type StoredTokens } from './outbox/store.js';
 import { Bitrix24Client, TOKENS_KEY } from './bitrix24/client.js';
 import { RateLimiter } from './bitrix24/limiter.js';
@@ -65,7 +66,7 @@ async function checkEsl(c: Readonly<ConfigShape>, add: (r: CheckResult) => void)
     await esl.connect();
     add({ name: 'event socket', ok: true, detail: `${c.esl.host}:${c.esl.port} reachable, password accepted` });
   } catch (err) {
-    const auth = (err as { code?: string }).code === 'ESL_ERR_AUTH';
+    const auth = err instanceof EslError && err.code === 'ESL_ERR_AUTH';
     add({
       name: 'event socket', ok: false, detail: `${c.esl.host}:${c.esl.port}: ${(err as Error).message}`,
       fix: auth ? 'FSB24_ESL_PASSWORD must equal the password in event_socket.conf.xml' : 'is mod_event_socket loaded and listening there (FSB24_ESL_HOST / FSB24_ESL_PORT)?',

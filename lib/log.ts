@@ -14,9 +14,23 @@ export const REDACT_PATHS = [
 
 /** JSON lines by default; `pretty` (a terminal) goes through pino-pretty. */
 export function createLogger(level: string, opts: { destination?: pino.DestinationStream; pretty?: boolean } = {}): Logger {
-  const options: pino.LoggerOptions = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { svc: 'freeswitch-bitrix24' } };
+  const options: pino.LoggerOptions = {
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { svc: 'freeswitch-bitrix24' },
+    serializers: { err: serializeErr },
+  };
   if (opts.pretty && !opts.destination) return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,svc' } } });
   return pino(options, opts.destination);
+}
+
+/** `{ err }`: pino's serializer (stack, code, context, causes), with secrets scrubbed from the causes' texts too. */
+function serializeErr(err: unknown): unknown {
+  const s = pino.stdSerializers.err(err as Error);
+  if (typeof s !== 'object' || s === null) return s;
+  if (typeof s.message === 'string') s.message = scrub(s.message);
+  if (typeof s.stack === 'string') s.stack = scrub(s.stack);
+  return s;
 }
 
 /** Strip a webhook secret or token from text that must be logged (error messages). */

@@ -13,6 +13,7 @@ import { Outbox } from './outbox/executor.js';
 import { Bitrix24Client, TOKENS_KEY } from './bitrix24/client.js';
 import { RateLimiter } from './bitrix24/limiter.js';
 import { UserDirectory } from './bitrix24/directory.js';
+import { isAlreadyBound, isLineExists } from './bitrix24/errors.js';
 import { RecordingUploader } from './recordings/uploader.js';
 import { buildApp, Unauthorized } from './http/app.js';
 import { acceptInstall, sameSecret, InstallRefused } from './http/install.js';
@@ -182,7 +183,7 @@ export class Service {
     } catch (err) {
       this.counters.badEvents++;
       this.metrics.badEvents.inc();
-      this.log.warn({ callUuid: (err as EventParseError).uuid, err: (err as Error).message }, 'channel event does not parse; skipped');
+      this.log.warn({ callUuid: (err as EventParseError).uuid, err }, 'channel event does not parse; skipped');
       return;
     }
     if (!ce) return;
@@ -276,7 +277,7 @@ export class Service {
           await this.client.call('event.bind', { event, handler });
           bound.push(event);
         } catch (err) {
-          if (/already binded/i.test((err as Error).message)) bound.push(event);
+          if (isAlreadyBound(err)) bound.push(event);
           else throw err;
         }
       }
@@ -287,7 +288,7 @@ export class Service {
       try {
         await this.client.call('telephony.externalLine.add', { NUMBER: number, NAME: `FreeSWITCH ${number}` });
       } catch (err) {
-        if (!/already exists/i.test((err as Error).message)) throw err;
+        if (!isLineExists(err)) throw err;
         await this.client.call('telephony.externalLine.update', { NUMBER: number, NAME: `FreeSWITCH ${number}` });
       }
       lines.push(number);

@@ -173,7 +173,7 @@ export class Bitrix24Client {
   private noteError(e: B24Error): void {
     this.onRequest?.(e.detail.method ?? 'unknown', e.detail.error ?? e.code);
     this.lastError = { at: Date.now(), message: scrub(e.message) };
-    this.o.log.warn({ code: e.code, method: e.detail.method, status: e.detail.status, error: e.detail.error }, 'bitrix24 request failed');
+    this.o.log.warn({ err: e }, 'bitrix24 request failed');
   }
 
   /** Concurrent 401s share one refresh: a refresh token is good for one use only (§2.2). */

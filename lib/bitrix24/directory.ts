@@ -80,7 +80,7 @@ export class UserDirectory {
       return true;
     } catch (err) {
       this.lastError = (err as Error).message;
-      this.log.warn({ err: (err as Error).message, kept: this.byExt.size }, 'user directory refresh failed; keeping the last good map');
+      this.log.warn({ err, kept: this.byExt.size }, 'user directory refresh failed; keeping the last good map');
       return false;
     }
   }

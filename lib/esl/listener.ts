@@ -101,7 +101,7 @@ export class EslListener extends EventEmitter<ListenerEvents> {
     });
     client.on('bad', (err, frame) => {
       this.badFrames++;
-      this.o.log.warn({ err: err.message, contentType: frame?.headers.find(([k]) => k === 'Content-Type')?.[1] }, 'unparseable frame from the event socket');
+      this.o.log.warn({ err, contentType: frame?.headers.find(([k]) => k === 'Content-Type')?.[1] }, 'unparseable frame from the event socket');
       this.emit('bad', err);
     });
     client.on('close', (err) => this.onClose(client, err));
@@ -121,7 +121,7 @@ export class EslListener extends EventEmitter<ListenerEvents> {
     } catch (err) {
       this.lastError = (err as Error).message;
       if (err instanceof EslError && err.code === 'ESL_ERR_AUTH') this.o.log.error({ host: this.o.host, port: this.o.port }, 'event socket refused the password (FSB24_ESL_PASSWORD)');
-      else this.o.log.warn({ err: (err as Error).message, host: this.o.host, port: this.o.port }, 'event socket connect failed');
+      else this.o.log.warn({ err, host: this.o.host, port: this.o.port }, 'event socket connect failed');
       client.close();
     }
   }
@@ -145,7 +145,7 @@ export class EslListener extends EventEmitter<ListenerEvents> {
     this.state = 'down';
     if (err) this.lastError = err.message;
     if (wasUp) {
-      this.o.log.warn({ err: err?.message }, 'event socket lost');
+      this.o.log.warn({ err }, 'event socket lost');
       this.emit('down', err);
     }
     if (this.stopped) return;

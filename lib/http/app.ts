@@ -8,7 +8,7 @@ import formbody from '@fastify/formbody';
 import qs from 'qs';
 import type { Logger } from '../log.js';
 import { BadEvent, parseEvent, type ParsedEvent } from './event-body.js';
-import { Fsb24Error } from '../errors.js';
+import { Fsb24Error, httpReplyOf, logLevelOf } from '../errors.js';
 
 export interface EventHandlers {
   /** Decide whether the event is authentic; throw to refuse (401). */
@@ -35,30 +35,29 @@ export class Unauthorized extends Fsb24Error<'HTTP_ERR_UNAUTHORIZED', Record<str
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: deps.bodyLimit });
   void app.register(formbody, { parser: (s: string) => qs.parse(s, { depth: 5, arrayLimit: 100, parameterLimit: 500 }), bodyLimit: deps.bodyLimit });
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
-    const status = err.statusCode ?? 500;
-    if (status >= 500) deps.log.error({ err: err.message }, 'http handler error');
-    const message = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'request body is too large' : status >= 500 ? 'internal error' : err.message;
-    return reply.code(status).send({ error: err.code ?? 'ERROR', message });
+  app.setErrorHandler((err, _req, reply) => {
+    const { status, body } = httpReplyOf(err);
+    if (status >= 500) deps.log[logLevelOf(err)]({ err }, 'http handler error');
+    return reply.code(status).send(body);
   });
   app.post('/bitrix24/events', async (req, reply) => {
     let ev: ParsedEvent;
     try {
       ev = parseEvent(req.body);
     } catch (err) {
-      if (err instanceof BadEvent) return reply.code(400).send({ error: err.code, message: err.message });
+      if (err instanceof BadEvent) return reply.code(400).send(httpReplyOf(err).body);
       throw err;
     }
     try {
       await deps.events.verify(ev);
     } catch (err) {
-      deps.log.warn({ event: ev.event, memberId: ev.auth.memberId, reason: (err as Error).message }, 'bitrix24 event refused');
-      const status = err instanceof Unauthorized ? 401 : err instanceof BadEvent ? 400 : 403;
-      return reply.code(status).send({ error: (err as { code?: string }).code ?? 'HTTP_ERR_REFUSED', message: (err as Error).message });
+      const { status, body } = httpReplyOf(err);
+      deps.log[logLevelOf(err)]({ event: ev.event, memberId: ev.auth.memberId, err }, 'bitrix24 event refused');
+      return reply.code(status).send(body);
     }
     // answer at once; the work goes on after (Bitrix24 does not retry, and spaces out slow handlers)
     setImmediate(() => {
-      deps.events.handle(ev).catch((err: Error) => deps.log.error({ event: ev.event, err: err.message }, 'bitrix24 event handling failed'));
+      deps.events.handle(ev).catch((err: unknown) => deps.log.error({ event: ev.event, err }, 'bitrix24 event handling failed'));
     });
     return reply.code(200).send({ ok: true });
   });

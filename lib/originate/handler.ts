@@ -114,7 +114,7 @@ export class CallEvents {
         client: d.client, gateway: configName('gateway', gateway), callerId, b24CallId: d.callId, line: d.line, ringSeconds: this.svc.config.calls.ringSeconds, kind: 'click2call',
       });
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'click-to-call: cannot build the originate');
+      log.error({ err }, 'click-to-call: cannot build the originate');
       return this.endUnplaced(aLeg, d.callId, d.userId, 'OTHER', (err as Error).message);
     }
     await this.originate(cmd, aLeg, d.callId, d.userId, log);
@@ -127,7 +127,7 @@ export class CallEvents {
     try {
       job = await this.svc.listener.bgapi(cmd, jobUuid);
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'originate could not be sent');
+      log.error({ err }, 'originate could not be sent');
       return this.endUnplaced(aLeg, b24CallId, userId, '503', 'the PBX is not reachable');
     }
     if (job.ok) return; // the employee answered; the call model follows the legs from here

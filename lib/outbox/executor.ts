@@ -6,7 +6,7 @@
  */
 import type { Effect, RegisterEffect } from '../calls/effects.js';
 import type { Bitrix24Client } from '../bitrix24/client.js';
-import { B24Error } from '../bitrix24/errors.js';
+import { B24Error, isCallNotFound, isUserNotFound } from '../bitrix24/errors.js';
 import type { UserDirectory } from '../bitrix24/directory.js';
 import type { Job, Store } from './store.js';
 import { batchCommand, cardCommands, finishCommand, registerCommand, type Command, type CommandContext } from './commands.js';
@@ -309,13 +309,13 @@ export class Outbox {
     const e = err instanceof B24Error ? err : new B24Error('B24_ERR_BAD_REPLY', String((err as Error)?.message ?? err));
     const desc = e.detail.description ?? '';
     if (e.code === 'B24_ERR_REST' && !e.retryable) {
-      if (c.method === 'telephony.externalcall.finish' && desc.startsWith('Call is not found')) {
+      if (c.method === 'telephony.externalcall.finish' && isCallNotFound(e)) {
         // finished already (a reply lost before a restart), or by someone else: nothing left to do
         this.o.log.warn({ callUuid: c.jobs[0]?.call, b24CallId: this.callIds.get(c.jobs[0]?.call ?? '') }, 'finish: Bitrix24 no longer knows the call; treating it as finished');
         for (const j of c.jobs) this.o.store.markDone(j.id);
         return;
       }
-      if (c.method === 'telephony.externalcall.register' && /USER_ID or USER_PHONE_INNER|User is not found/.test(desc)) {
+      if (c.method === 'telephony.externalcall.register' && isUserNotFound(e)) {
         const job = c.jobs[0]!;
         const eff = job.effect as RegisterEffect & { forceDefault?: boolean };
         if (!eff.forceDefault) {

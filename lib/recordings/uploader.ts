@@ -109,7 +109,7 @@ export class RecordingUploader {
     this.uploads++;
     this.bytes += st.size;
     this.o.log.info({ callId, file: name, bytes: st.size, ms: Date.now() - started, mode }, 'recording attached');
-    if (this.o.deleteAfterUpload) await unlink(real).catch((err: Error) => this.o.log.warn({ file: name, err: err.message }, 'could not delete the uploaded recording'));
+    if (this.o.deleteAfterUpload) await unlink(real).catch((err: unknown) => this.o.log.warn({ file: name, err }, 'could not delete the uploaded recording'));
     return 'done';
   }
 
