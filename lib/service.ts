@@ -237,7 +237,7 @@ export class Service {
       try {
         await acceptInstall(ev.auth, c.b24.portalUrl, this.store, c.b24.requestTimeoutMs);
       } catch (err) {
-        if (err instanceof InstallRefused) throw new Unauthorized(err.message);
+        if (err instanceof InstallRefused) throw new Unauthorized(err.message, { cause: err });
         throw err;
       }
       this.log.info({ domain: ev.auth.domain, memberId: ev.auth.memberId }, 'application installed');

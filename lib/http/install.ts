@@ -42,7 +42,7 @@ export async function acceptInstall(auth: EventAuth, portalUrl: string, store: S
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   }).catch((err: Error) => {
-    throw new InstallRefused(`could not verify the install on ${portal.host}: ${err.message}`);
+    throw new InstallRefused(`could not verify the install on ${portal.host}: ${err.message}`, { cause: err });
   });
   const body = (await res.body.json().catch(() => ({}))) as { result?: unknown; error?: string };
   if (res.statusCode !== 200 || !body.result) throw new InstallRefused(`the portal did not accept the install tokens (${body.error ?? res.statusCode})`);

@@ -72,7 +72,7 @@ export class CallEvents {
       }
       return null;
     } catch (err) {
-      if (err instanceof UnsafeValue) throw new BadEvent(err.message);
+      if (err instanceof UnsafeValue) throw new BadEvent(err.message, { cause: err });
       throw err;
     }
   }
