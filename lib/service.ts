@@ -183,7 +183,7 @@ export class Service {
     } catch (err) {
       this.counters.badEvents++;
       this.metrics.badEvents.inc();
-      this.log.warn({ callUuid: (err as EventParseError).uuid, err }, 'channel event does not parse; skipped');
+      this.log.warn({ callUuid: err instanceof EventParseError ? err.uuid : undefined, err }, 'channel event does not parse; skipped');
       return;
     }
     if (!ce) return;
