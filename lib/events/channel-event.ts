@@ -56,6 +56,8 @@ export interface ChannelEvent {
   hangupUs: number;
   recordFile: string | undefined;
   vars: ReadonlyMap<string, string>;
+  /** Made up after a (re)connect from `show channels` (lib/calls/resync.ts), not sent by the switch. */
+  synthetic?: true;
 }
 
 export class EventParseError extends Error {
