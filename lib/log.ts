@@ -34,7 +34,8 @@ function censor(value: unknown, path: string[]): unknown {
 
 /** JSON lines by default; `pretty` (a terminal) goes through pino-pretty. */
 export function createLogger(level: string, opts: { destination?: pino.DestinationStream; pretty?: boolean } = {}): Logger {
-  const options: pino.LoggerOptions = { level, redact: { paths: REDACT_PATHS, censor }, base: { svc: 'freeswitch-bitrix24' } };
+  const redact = { paths: REDACT_PATHS, censor };
+  const options: pino.LoggerOptions = { level, redact, base: { svc: 'freeswitch-bitrix24' } };
   if (opts.pretty && !opts.destination) return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,svc' } } });
   return pino(options, opts.destination);
 }

@@ -84,9 +84,8 @@ export class CallModel {
   }
 
   /**
-   * A recorder opened or closed a file (freeswitch-esl.md §6). Only such files are
-   * attached: a call rejected before answer names a path in the dialplan but its
-   * recorder never starts (no RECORD_START), so there is nothing to wait for.
+   * A recorder opened or closed a file (freeswitch-esl.md §6); only such files are attached: a call
+   * rejected before answer names a path in the dialplan, but its recorder never starts (no RECORD_START).
    */
   private onRecord(ev: ChannelEvent, out: Effect[]): void {
     const leg = this.leg(ev);
@@ -96,7 +95,8 @@ export class CallModel {
     call.recorded.add(path);
     if (!call.recordings.includes(path)) call.recordings.push(path);
     // a recorder that closes after the call was finished still gets attached
-    if (call.finished && call.registered && chosenRecordings(call, this.cfg.chooseRecordings).includes(path)) out.push({ kind: 'attach', call: call.key, path });
+    const attach = call.finished && call.registered && chosenRecordings(call, this.cfg.chooseRecordings).includes(path);
+    if (attach) out.push({ kind: 'attach', call: call.key, path });
   }
 
   private onCreate(ev: ChannelEvent, out: Effect[]): void {
@@ -336,7 +336,7 @@ export class CallModel {
       this.register(call, call.kind === 'outbound' ? 1 : 2, call.employee, false, call.kind === 'inbound' ? this.cfg.crmCreateIncoming : this.cfg.crmCreateOutgoing, out);
     }
     out.push(finishEffect(call, (uuid) => this.legs.get(uuid), this.cfg.addToChat));
-    for (const path of chosenRecordings(call, this.cfg.chooseRecordings)) out.push({ kind: 'attach', call: call.key, path });
+    for (const p of chosenRecordings(call, this.cfg.chooseRecordings)) out.push({ kind: 'attach', call: call.key, path: p });
     for (const uuid of call.legs) if (this.legs.get(uuid)?.destroyed) this.legs.delete(uuid);
     this.forgetEnded(call.key);
   }

@@ -141,7 +141,8 @@ export class EslListener extends EventEmitter<ListenerEvents> {
     this.watchdog = setInterval(() => {
       if (Date.now() - client.lastDataAt > silence) {
         this.o.log.warn({ silenceMs: silence }, 'event socket silent; reconnecting');
-        this.lastError = { at: Date.now(), message: `no data (not even HEARTBEAT) for ${Math.round(silence / 1000)} s` };
+        const message = `no data (not even HEARTBEAT) for ${Math.round(silence / 1000)} s`;
+        this.lastError = { at: Date.now(), message };
         client.close();
       }
     }, Math.min(silence, 10_000));
@@ -153,7 +154,8 @@ export class EslListener extends EventEmitter<ListenerEvents> {
     if (this.watchdog) clearInterval(this.watchdog);
     const wasUp = this.state === 'up';
     this.state = 'down';
-    if (err || !this.lastError) this.lastError = { at: Date.now(), message: err?.message ?? 'the event socket closed the connection' };
+    const why = err?.message ?? this.lastError?.message ?? 'the event socket closed the connection';
+    this.lastError = { at: Date.now(), message: why };
     if (wasUp) {
       this.o.log.warn({ err: err?.message }, 'event socket lost');
       this.emit('down', err);
