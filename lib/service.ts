@@ -311,7 +311,7 @@ export class Service {
       ok,
       body: {
         status: ok ? 'ok' : 'degraded',
-        eventSocket: { state: this.listener.state, lastEventAgeSec: this.listener.lastEventAt ? Math.round((Date.now() - this.listener.lastEventAt) / 1000) : null, reconnects: this.listener.reconnects, badFrames: this.listener.badFrames },
+        eventSocket: { state: this.listener.state, lastEventAgeSec: this.listener.lastEventAt ? Math.round((Date.now() - this.listener.lastEventAt) / 1000) : null, reconnects: this.listener.reconnects, badFrames: this.listener.badFrames, lastError: this.listener.lastError },
         portal: { mode: this.client.mode, installed: portalOk, tokenExpiresAt: tokens ? new Date(tokens.expiresAt).toISOString() : null, lastError: this.client.lastError },
         outbox: {
           pending: s.pending, failed: s.failed, delivered: s.done, oldestPendingAgeSec: s.oldestPendingAt ? Math.round((Date.now() - s.oldestPendingAt) / 1000) : null,

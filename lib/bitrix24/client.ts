@@ -36,7 +36,7 @@ export const TOKENS_KEY = 'oauth.tokens';
 export class Bitrix24Client {
   private readonly pools = new Map<string, Pool>();
   private refreshing: Promise<StoredTokens> | null = null;
-  /** The last error any request got (health). */
+  /** The last error a request got, until one succeeds again (health). */
   lastError: { at: number; message: string } | null = null;
   requests = 0;
   /** Called once per HTTP request with its outcome (metrics). */
@@ -167,6 +167,7 @@ export class Bitrix24Client {
       throw e;
     }
     this.onRequest?.(method, 'ok');
+    this.lastError = null; // the portal answers again: /healthz stops showing the old error
     return env;
   }
 

@@ -9,15 +9,12 @@ import type { Logger } from '../log.js';
 interface UserRow {
   ID: string | number;
   UF_PHONE_INNER?: string | null;
-  NAME?: string;
-  LAST_NAME?: string;
   ACTIVE?: boolean;
 }
 
 export class UserDirectory {
   private byExt = new Map<string, number>();
   private byUser = new Map<number, string>();
-  private names = new Map<number, string>();
   private readonly warned = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   loadedAt = 0;
@@ -46,25 +43,16 @@ export class UserDirectory {
     return this.byUser.get(userId) ?? null;
   }
 
-  nameOf(userId: number): string {
-    return this.names.get(userId) ?? `user ${userId}`;
-  }
-
-  entries(): Array<[string, number]> {
-    return [...this.byExt.entries()];
-  }
-
   /** Load every active user; on failure keep the previous map and say so. */
   async refresh(): Promise<boolean> {
     try {
-      const rows = await this.client.list<UserRow>('user.get', { FILTER: { ACTIVE: true }, select: ['ID', 'NAME', 'LAST_NAME', 'UF_PHONE_INNER'] });
+      const select = ['ID', 'UF_PHONE_INNER'];
+      const rows = await this.client.list<UserRow>('user.get', { FILTER: { ACTIVE: true }, select });
       const byExt = new Map<string, number>();
       const byUser = new Map<number, string>();
-      const names = new Map<number, string>();
       for (const r of rows) {
         const id = Number(r.ID);
         if (!Number.isInteger(id) || id <= 0) continue;
-        names.set(id, [r.NAME, r.LAST_NAME].filter(Boolean).join(' ') || `user ${id}`);
         const ext = typeof r.UF_PHONE_INNER === 'string' ? r.UF_PHONE_INNER.trim() : '';
         if (ext === '') continue;
         if (byExt.has(ext)) this.log.warn({ extension: ext, users: [byExt.get(ext), id] }, 'two users share one extension; the first keeps it');
@@ -73,7 +61,6 @@ export class UserDirectory {
       }
       this.byExt = byExt;
       this.byUser = byUser;
-      this.names = names;
       this.loadedAt = Date.now();
       this.lastError = null;
       this.log.info({ users: rows.length, extensions: byExt.size }, 'user directory loaded');

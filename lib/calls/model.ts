@@ -7,7 +7,7 @@ import type { ChannelEvent } from '../events/channel-event.js';
 import type { Effect } from './effects.js';
 import { compileRules, normalizeNumber } from './numbers.js';
 import { defaultModelConfig, type CardPolicy, type ModelConfig } from './config.js';
-import { didOf, finishEffect, isoFromUs, newCallState, newLegState, type CallState, type LegState } from './state.js';
+import { chosenRecordings, didOf, finishEffect, isoFromUs, newCallState, newLegState, type CallState, type LegState } from './state.js';
 
 export { defaultModelConfig, type CardPolicy, type ModelConfig } from './config.js';
 
@@ -26,21 +26,8 @@ export class CallModel {
     return this.calls.size;
   }
 
-  get liveLegs(): number {
-    return this.legs.size;
-  }
-
-  /** The Bitrix24-relevant state of a call (for logs and tests). */
-  describe(key: string): Readonly<CallState> | undefined {
-    return this.calls.get(key);
-  }
-
   knows(uuid: string): boolean {
     return this.legs.has(uuid);
-  }
-
-  callOfLeg(uuid: string): string | null {
-    return this.legs.get(uuid)?.call ?? null;
   }
 
   apply(ev: ChannelEvent): Effect[] {
@@ -62,15 +49,10 @@ export class CallModel {
       case 'CHANNEL_HANGUP_COMPLETE':
         this.onHangup(ev, out);
         break;
-      case 'RECORD_STOP': {
-        const leg = this.leg(ev);
-        const call = leg.call ? this.calls.get(leg.call) ?? this.ended.get(leg.call) : undefined;
-        if (!call || !ev.recordFile || call.recordings.includes(ev.recordFile)) break;
-        call.recordings.push(ev.recordFile);
-        // a recorder that closes after the call was finished still gets attached
-        if (call.finished && call.registered && !(this.cfg.chooseRecordings === 'first' && call.recordings.length > 1)) out.push({ kind: 'attach', call: call.key, path: ev.recordFile });
+      case 'RECORD_START':
+      case 'RECORD_STOP':
+        this.onRecord(ev, out);
         break;
-      }
       case 'CHANNEL_DESTROY':
         this.onDestroy(ev);
         break;
@@ -94,10 +76,27 @@ export class CallModel {
     return this.cfg.cardPolicyByExtension[ext] ?? this.cfg.cardPolicy;
   }
 
-  private newCall(key: string, kind: CallState['kind'], atUs: number): CallState {
-    const call = newCallState(key, kind, atUs);
+  private newCall(key: string, kind: CallState['kind'], ev: ChannelEvent): CallState {
+    const call = newCallState(key, kind, ev.atUs);
+    call.blind = ev.synthetic === true;
     this.calls.set(key, call);
     return call;
+  }
+
+  /**
+   * A recorder opened or closed a file (freeswitch-esl.md §6); only such files are attached: a call
+   * rejected before answer names a path in the dialplan, but its recorder never starts (no RECORD_START).
+   */
+  private onRecord(ev: ChannelEvent, out: Effect[]): void {
+    const leg = this.leg(ev);
+    const call = leg.call ? this.calls.get(leg.call) ?? this.ended.get(leg.call) : undefined;
+    const path = ev.recordFile;
+    if (!call || !path || call.recorded.has(path)) return;
+    call.recorded.add(path);
+    if (!call.recordings.includes(path)) call.recordings.push(path);
+    // a recorder that closes after the call was finished still gets attached
+    const attach = call.finished && call.registered && chosenRecordings(call, this.cfg.chooseRecordings).includes(path);
+    if (attach) out.push({ kind: 'attach', call: call.key, path });
   }
 
   private onCreate(ev: ChannelEvent, out: Effect[]): void {
@@ -114,7 +113,7 @@ export class CallModel {
     }
     const b24CallId = v.get('b24_call_id');
     if (leg.kind === 'trunk' && ev.direction === 'inbound') {
-      const call = this.newCall(leg.uuid, 'inbound', ev.atUs);
+      const call = this.newCall(leg.uuid, 'inbound', ev);
       call.trunkLeg = leg.uuid;
       call.phone = normalizeNumber(ev.callerNumber || v.get('sip_from_user') || '', this.rules);
       const did = didOf(ev, this.cfg.didSource);
@@ -126,7 +125,7 @@ export class CallModel {
     }
     if (b24CallId && leg.kind === 'extension') {
       // click-to-call / callback: Bitrix24 (or our callback handler) registered the call already
-      const call = this.newCall(leg.uuid, 'outbound', ev.atUs);
+      const call = this.newCall(leg.uuid, 'outbound', ev);
       call.b24CallId = b24CallId;
       call.b24Kind = v.get('b24_kind') ?? null;
       call.registered = true;
@@ -140,7 +139,7 @@ export class CallModel {
     }
     if (leg.kind === 'extension') {
       // a phone dials (or is originated first): outgoing if a trunk leg follows, internal if a phone does
-      const call = this.newCall(leg.uuid, 'pending', ev.atUs);
+      const call = this.newCall(leg.uuid, 'pending', ev);
       call.employee = leg.extension;
       leg.call = call.key;
     }
@@ -337,8 +336,7 @@ export class CallModel {
       this.register(call, call.kind === 'outbound' ? 1 : 2, call.employee, false, call.kind === 'inbound' ? this.cfg.crmCreateIncoming : this.cfg.crmCreateOutgoing, out);
     }
     out.push(finishEffect(call, (uuid) => this.legs.get(uuid), this.cfg.addToChat));
-    const chosen = this.cfg.chooseRecordings === 'first' ? call.recordings.slice(0, 1) : this.cfg.chooseRecordings === 'last' ? call.recordings.slice(-1) : call.recordings;
-    for (const path of chosen) out.push({ kind: 'attach', call: call.key, path });
+    for (const p of chosenRecordings(call, this.cfg.chooseRecordings)) out.push({ kind: 'attach', call: call.key, path: p });
     for (const uuid of call.legs) if (this.legs.get(uuid)?.destroyed) this.legs.delete(uuid);
     this.forgetEnded(call.key);
   }
@@ -375,6 +373,8 @@ export class CallModel {
    */
   reconcile(liveUuids: ReadonlySet<string>, nowUs: number): Effect[] {
     const out: Effect[] = [];
+    // events may have been lost while disconnected (a RECORD_START among them)
+    for (const call of this.calls.values()) call.blind = true;
     const dead = [...this.legs.values()].filter((l) => !liveUuids.has(l.uuid));
     const calls = new Set<string>();
     for (const leg of dead) {

@@ -24,7 +24,7 @@ export function synthesize(channels: readonly ChannelRow[], calls: readonly Call
     out.push({
       name: 'CHANNEL_CREATE', uuid: r.uuid, atUs: Number(r.created_epoch) * 1e6 || nowUs, direction: r.direction === 'inbound' ? 'inbound' : 'outbound',
       channelName: r.name, callerNumber: r.cid_num, destination: r.dest, calleeNumber: undefined, otherLeg: undefined,
-      bridgeA: undefined, bridgeB: undefined, hangupCause: undefined, callState: r.callstate, answeredUs: 0, hangupUs: 0, recordFile: undefined, vars,
+      bridgeA: undefined, bridgeB: undefined, hangupCause: undefined, callState: r.callstate, answeredUs: 0, hangupUs: 0, recordFile: undefined, vars, synthetic: true,
     });
   }
   for (const c of calls) {
@@ -32,7 +32,7 @@ export function synthesize(channels: readonly ChannelRow[], calls: readonly Call
     const at = Number(c.call_created_epoch) * 1e6 || nowUs;
     out.push({
       name: 'CHANNEL_BRIDGE', uuid: c.uuid, atUs: at, direction: 'inbound', channelName: '', callerNumber: '', destination: '', calleeNumber: undefined,
-      otherLeg: undefined, bridgeA: c.uuid, bridgeB: c.b_uuid, hangupCause: undefined, callState: 'ACTIVE', answeredUs: at, hangupUs: 0, recordFile: undefined, vars: new Map(),
+      otherLeg: undefined, bridgeA: c.uuid, bridgeB: c.b_uuid, hangupCause: undefined, callState: 'ACTIVE', answeredUs: at, hangupUs: 0, recordFile: undefined, vars: new Map(), synthetic: true,
     });
   }
   return out;

@@ -44,7 +44,12 @@ export interface CallState {
   answered: boolean;
   employeeCauses: string[];
   legs: Set<string>;
+  /** Paths the dialplan named (recording variable) or a recorder reported. */
   recordings: string[];
+  /** Paths a recorder really opened or closed (RECORD_START / RECORD_STOP). */
+  recorded: Set<string>;
+  /** The model may have missed some of this call's events (it lived through a reconnect or was adopted). */
+  blind: boolean;
   b24CallId: string | null;
   finished: boolean;
   b24Kind: string | null;
@@ -100,7 +105,7 @@ export function newCallState(key: string, kind: CallState['kind'], atUs: number)
   return {
     key, kind, anchor: key, trunkLeg: null, phone: '', line: null, startUs: atUs, registered: false, rang: [],
     ringingLegs: new Map(), shown: new Set(), employee: null, answered: false, employeeCauses: [], legs: new Set([key]),
-    recordings: [], b24CallId: null, finished: false, holdUntilUs: 0, routedExtension: null, b24Kind: null,
+    recordings: [], recorded: new Set(), blind: false, b24CallId: null, finished: false, holdUntilUs: 0, routedExtension: null, b24Kind: null,
   };
 }
 
@@ -130,6 +135,12 @@ export function finishEffect(call: CallState, legOf: (uuid: string) => LegState 
     kind: 'finish', call: call.key, direction, extension: connected || call.kind !== 'inbound' ? call.employee : null, candidates,
     duration, status, addToChat,
   };
+}
+
+/** The recordings to attach: really recorded (or, when events were missed, named), first, last or all. */
+export function chosenRecordings(call: CallState, pick: 'all' | 'first' | 'last'): string[] {
+  const real = call.recordings.filter((p) => call.blind || call.recorded.has(p));
+  return pick === 'first' ? real.slice(0, 1) : pick === 'last' ? real.slice(-1) : real;
 }
 
 /** The DID an incoming trunk leg carries, from where the configuration says (freeswitch-esl.md §3.2). */

@@ -60,11 +60,6 @@ export class FrameParser {
     return out;
   }
 
-  /** Bytes received but not yet part of a complete frame. */
-  get buffered(): number {
-    return this.buf.length;
-  }
-
   private next(): Frame | null {
     if (this.pending) {
       const { command, headers, length } = this.pending;

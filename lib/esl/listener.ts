@@ -51,6 +51,8 @@ export interface ListenerEvents {
   /** Connected, subscribed, and the live channels and bridges as FreeSWITCH sees them now. */
   ready: [Snapshot];
   down: [Error | null];
+  /** A connection attempt failed (refused, wrong password, no reply); a retry is scheduled. */
+  failed: [Error];
   bad: [Error];
 }
 
@@ -64,7 +66,8 @@ export class EslListener extends EventEmitter<ListenerEvents> {
   lastEventAt = 0;
   reconnects = 0;
   badFrames = 0;
-  lastError: string | null = null;
+  /** Why the socket is not up (shown on /healthz); null while it is. */
+  lastError: { at: number; message: string } | null = null;
 
   constructor(private readonly o: ListenerOptions) {
     super();
@@ -114,15 +117,21 @@ export class EslListener extends EventEmitter<ListenerEvents> {
       subscribedOk = true;
       this.state = 'up';
       this.attempt = 0;
+      this.lastError = null;
       this.lastEventAt = Date.now();
       this.armWatchdog(client);
       this.o.log.info({ host: this.o.host, port: this.o.port, liveChannels: rows.length }, 'event socket connected');
       this.emit('ready', { channels: rows, calls });
     } catch (err) {
-      this.lastError = (err as Error).message;
-      if (err instanceof EslError && err.code === 'ESL_ERR_AUTH') this.o.log.error({ host: this.o.host, port: this.o.port }, 'event socket refused the password (FSB24_ESL_PASSWORD)');
-      else this.o.log.warn({ err, host: this.o.host, port: this.o.port }, 'event socket connect failed');
+      const e = err as Error;
+      const auth = e instanceof EslError && e.code === 'ESL_ERR_AUTH';
+      const where = { host: this.o.host, port: this.o.port };
+      if (auth) this.o.log.error(where, 'event socket refused the password (FSB24_ESL_PASSWORD)');
+      else this.o.log.warn({ err: e, ...where }, 'event socket connect failed');
+      const message = auth ? `${e.message}: check FSB24_ESL_PASSWORD against event_socket.conf.xml` : e.message;
+      this.lastError = { at: Date.now(), message: `${this.o.host}:${this.o.port}: ${message}` };
       client.close();
+      this.emit('failed', e);
     }
   }
 
@@ -132,6 +141,8 @@ export class EslListener extends EventEmitter<ListenerEvents> {
     this.watchdog = setInterval(() => {
       if (Date.now() - client.lastDataAt > silence) {
         this.o.log.warn({ silenceMs: silence }, 'event socket silent; reconnecting');
+        const message = `no data (not even HEARTBEAT) for ${Math.round(silence / 1000)} s`;
+        this.lastError = { at: Date.now(), message };
         client.close();
       }
     }, Math.min(silence, 10_000));
@@ -143,7 +154,8 @@ export class EslListener extends EventEmitter<ListenerEvents> {
     if (this.watchdog) clearInterval(this.watchdog);
     const wasUp = this.state === 'up';
     this.state = 'down';
-    if (err) this.lastError = err.message;
+    const why = err?.message ?? this.lastError?.message ?? 'the event socket closed the connection';
+    this.lastError = { at: Date.now(), message: why };
     if (wasUp) {
       this.o.log.warn({ err }, 'event socket lost');
       this.emit('down', err);

@@ -6,6 +6,7 @@
  */
 import type { EslEvent } from '../esl/codec.js';
 import { Fsb24Error } from '../errors.js';
+import { UUID } from '../patterns.js';
 
 /** Events the model subscribes to (freeswitch-esl.md §2.2). */
 export const CHANNEL_EVENT_NAMES = [
@@ -24,7 +25,6 @@ export const CHANNEL_EVENT_NAMES = [
 export type ChannelEventName = (typeof CHANNEL_EVENT_NAMES)[number];
 
 const NAMES = new Set<string>(CHANNEL_EVENT_NAMES);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Channel variables the model reads; others are kept only when configured. */
 const VARS = [
@@ -57,6 +57,8 @@ export interface ChannelEvent {
   hangupUs: number;
   recordFile: string | undefined;
   vars: ReadonlyMap<string, string>;
+  /** Made up after a (re)connect from `show channels` (lib/calls/resync.ts), not sent by the switch. */
+  synthetic?: true;
 }
 
 export class EventParseError extends Fsb24Error<'EVENT_ERR_PARSE', { uuid: string | undefined }> {
@@ -82,7 +84,7 @@ export function toChannelEvent(e: EslEvent, extraVars: readonly string[] = []): 
   const name = e.name;
   if (!NAMES.has(name)) return null;
   const uuid = e.get('Unique-ID');
-  if (!uuid || !UUID.test(uuid)) throw new EventParseError(`${name} without a valid Unique-ID`, uuid);
+  if (!uuid || !UUID.test(uuid.toLowerCase())) throw new EventParseError(`${name} without a valid Unique-ID`, uuid);
   const direction = e.get('Call-Direction');
   if (direction !== 'inbound' && direction !== 'outbound') throw new EventParseError(`${name} with Call-Direction ${String(direction)}`, uuid);
   const atUs = us(e.get('Event-Date-Timestamp'));

@@ -5,13 +5,14 @@
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Service } from '../service.js';
+import { PHONE } from '../patterns.js';
 
 export function serviceRoutes(app: FastifyInstance, svc: Service): void {
   // the dialplan asks (mod_curl): which extension should ring first for this caller?
   app.get('/route', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const caller = typeof q.caller === 'string' ? q.caller : '';
-    if (!/^\+?[0-9]{1,20}$/.test(caller)) return reply.code(400).type('text/plain').send('');
+    if (!PHONE.test(caller)) return reply.code(400).type('text/plain').send('');
     const answer = await svc.router.route(caller);
     if (answer.extension) svc.submit(svc.model.routed(caller, answer.extension));
     svc.log.info({ caller, extension: answer.extension, reason: answer.reason, cached: answer.cached }, 'routing lookup');

@@ -4,6 +4,8 @@
  * Anything else is rejected, never escaped into place. Pinned by golden tests.
  */
 import { Fsb24Error } from '../errors.js';
+import { EXTENSION, PHONE, UUID } from '../patterns.js';
+
 export class UnsafeValue extends Fsb24Error<'ORIG_ERR_UNSAFE', { field: string }> {
   override readonly name = 'UnsafeValue';
   constructor(field: string, message: string) {
@@ -16,14 +18,11 @@ export class UnsafeValue extends Fsb24Error<'ORIG_ERR_UNSAFE', { field: string }
   }
 }
 
-const NUMBER = /^\+?[0-9]{3,16}$/;
-const EXTENSION = /^[0-9]{2,8}$/;
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CALL_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** A phone number: 3 to 16 digits with an optional leading +, nothing else (no spaces either). */
-export const phoneNumber = only(NUMBER, 'must be 3 to 16 digits with an optional leading + (no spaces or other characters)');
+export const phoneNumber = only(PHONE, 'must be 3 to 16 digits with an optional leading + (no spaces or other characters)');
 
 /** A checker that lets through only what matches `re`, else says what the field must be. */
 function only(re: RegExp, what: string): (field: string, v: string) => string {

@@ -95,6 +95,8 @@ export class Store {
       failed: this.db.prepare(`SELECT id, call, kind, payload, attempts, last_error FROM jobs WHERE state = 'failed' ORDER BY id DESC LIMIT ?`),
       purge: this.db.prepare(`DELETE FROM jobs WHERE state = 'done' AND call IN (SELECT call FROM jobs WHERE kind = 'finish' AND state = 'done' AND created_at < ?)`),
       purgeCalls: this.db.prepare(`DELETE FROM calls WHERE call NOT IN (SELECT call FROM jobs)`),
+      // click-to-call CALL_IDs already placed (`c2c:<CALL_ID>` → { at }): a repeat comes within seconds
+      purgeSeen: this.db.prepare(`DELETE FROM kv WHERE key LIKE 'c2c:%' AND json_extract(value, '$.at') < ?`),
     };
   }
 
@@ -186,13 +188,14 @@ export class Store {
   }
 
   /**
-   * Forget calls finished before `before` (ms): their delivered jobs and CALL_ID. Pending
-   * and failed jobs stay, and so does everything of a call not finished yet (a restart
-   * must still find it).
+   * Forget calls finished before `before` (ms): their delivered jobs and CALL_ID, and the
+   * click-to-call requests placed before it. Pending and failed jobs stay, and so does
+   * everything of a call not finished yet (a restart must still find it).
    */
   purgeFinished(before: number): number {
     const n = this.stmts.purge.run(before).changes;
     this.stmts.purgeCalls.run();
+    this.stmts.purgeSeen.run(before);
     return n;
   }
 

@@ -8,6 +8,7 @@
 import type { Bitrix24Client } from '../bitrix24/client.js';
 import type { UserDirectory } from '../bitrix24/directory.js';
 import type { Logger } from '../log.js';
+import { EXTENSION } from '../patterns.js';
 
 export interface RouteAnswer {
   extension: string | null;
@@ -81,7 +82,7 @@ export class ResponsibleRouter {
     const status = first.ASSIGNED_BY?.TIMEMAN_STATUS ?? 'UNAVAILABLE';
     if (!AT_WORK.has(status)) return { extension: null, userId, reason: `responsible user is not at work (${status})` };
     const ext = first.ASSIGNED_BY?.USER_PHONE_INNER || this.o.directory.extensionOf(userId);
-    if (!ext || !/^[0-9]{2,8}$/.test(ext)) return { extension: null, userId, reason: 'responsible user has no extension' };
+    if (!ext || !EXTENSION.test(ext)) return { extension: null, userId, reason: 'responsible user has no extension' };
     const registered = this.o.isRegistered ? await this.o.isRegistered(ext).catch(() => null) : null;
     if (registered === false) return { extension: null, userId, reason: `extension ${ext} is not registered` };
     return { extension: ext, userId, reason: 'responsible user' };

@@ -20,12 +20,13 @@ async function finishedCall(s: Stack, opts: Parameters<typeof inboundCall>[1] ex
   return { callId: String(fin.params.CALL_ID), uuid: r.uuid, path: r.recording };
 }
 
-/** An answered call whose dialplan named `path` as its recording (b24_record_path); nothing is written there. */
+/** An answered call recorded at `path` (b24_record_path, RECORD_START); the test writes the file itself. */
 async function callRecordedAt(s: Stack, path: string): Promise<void> {
   const sw = s.sim.sw;
   const a = sw.trunkInbound('+79161234567', '4951234567');
   a.setVar('b24_record_path', path);
   sw.create(a);
+  sw.recordStart(a, path);
   const b = sw.userOutbound('1001', a);
   sw.create(b);
   sw.progress(b);
@@ -141,4 +142,24 @@ t.test('url mode: Bitrix24 fetches the recording from a signed, expiring link', 
   t.equal((await s.service.app.inject({ method: 'GET', url: expired })).statusCode, 410);
   const outside = s.service.links.link('/etc/passwd', 'passwd', 60);
   t.equal((await s.service.app.inject({ method: 'GET', url: outside })).statusCode, 404, 'even a signed link cannot leave the recordings directories');
+});
+
+t.test('a call rejected before answer leaves no attach job waiting for a recording never written', async (t) => {
+  const s = await stack(t, { config: fast });
+  const sw = s.sim.sw;
+  const a = sw.extensionInbound('1003', '79161234567');
+  a.setVar('b24_record_path', join(s.config.recordings.dirs[0]!, `${a.uuid}.wav`)); // recorded on answer: never started
+  sw.create(a);
+  const b = sw.gatewayOutbound('79161234567', a);
+  sw.create(b);
+  sw.progress(b);
+  sw.hangup(b, 'USER_BUSY', { sipTermStatus: '486', disposition: 'recv_refuse' });
+  sw.complete(b);
+  sw.hangup(a, 'USER_BUSY', { disposition: 'send_refuse' });
+  sw.complete(a);
+  await s.portal.journal.next(ok('telephony.externalcall.finish'));
+  await s.service.outbox.idle();
+  t.match(s.service.store.stats(), { pending: 0, failed: 0 }, 'nothing pending: no attach for 10 minutes');
+  const health = JSON.parse((await s.service.app.inject({ method: 'GET', url: '/healthz' })).body) as { outbox: unknown };
+  t.match(health.outbox, { pending: 0, oldestPendingAgeSec: null });
 });

@@ -8,8 +8,8 @@ import type { SimSwitch } from './switch.js';
 import { endBridge, notifyKilled, pstnBehaviour, ringPstn, talk } from './flows.js';
 import { OriginateSyntaxError, parseEndpoint, parseOriginate } from './originate.js';
 import { blindTransfer } from './scenarios.js';
+import { EXTENSION, PHONE, UUID } from '../../patterns.js';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface ApiContext {
   sw: SimSwitch;
@@ -61,7 +61,7 @@ export async function runApi(ctx: ApiContext, line: string): Promise<string> {
       const leg = parts[0] ? sw.legs.get(parts[0]) : undefined;
       const dest = parts[1];
       if (!leg) return '-ERR No such channel!\n';
-      if (!dest || !/^\d{2,8}$/.test(dest)) return '-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n';
+      if (!dest || !EXTENSION.test(dest)) return '-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n';
       const [a, b] = leg.otherType === 'originatee' ? [leg, leg.other] : [leg.other, leg];
       if (!a || !b || !a.times.bridged) return '-ERR No such channel!\n';
       a.takenOver = true;
@@ -257,7 +257,7 @@ async function originate(sw: SimSwitch, args: string): Promise<string> {
   }
   const ep = parsed.endpoint;
   const uuid = ep.vars.get('origination_uuid') ?? randomUUID();
-  if (!UUID_RE.test(uuid)) return '-ERR INVALID_URL\n';
+  if (!UUID.test(uuid)) return '-ERR INVALID_URL\n';
   if (ep.kind !== 'user') return '-ERR INVALID_URL\n';
   const setup = sw.extensions.get(ep.target);
   if (!setup) return '-ERR SUBSCRIBER_ABSENT\n';
@@ -312,7 +312,7 @@ async function runApplication(sw: SimSwitch, a: Leg, app: { name: string; args: 
       await sw.wait(3000);
       target = { number: client, vars: new Map(typeof callee === 'string' ? [['origination_uuid', callee]] : []) };
     }
-  } else if (exten && /^\+?\d{3,16}$/.test(exten)) {
+  } else if (exten && PHONE.test(exten)) {
     target = { number: exten, vars: new Map() };
   }
   if (!target) {

@@ -6,6 +6,7 @@
 import t from 'tap';
 import { fixtureEvents, fixturesAvailable } from '../../helpers/fixtures.js';
 import { toChannelEvent } from '../../../lib/events/channel-event.js';
+import { EslEvent } from '../../../lib/esl/codec.js';
 import { CallModel } from '../../../lib/calls/model.js';
 import type { Effect } from '../../../lib/calls/effects.js';
 
@@ -93,6 +94,34 @@ t.test('an originate that is not ours (legacy click2call) is still an outgoing c
   const eff = run('legacy/click2call.plain.txt');
   t.match(eff[0], { kind: 'register', type: 1, extension: '1001', phone: '79161234567' });
   t.match(eff.find((e) => e.kind === 'finish'), { kind: 'finish', status: '200', duration: 9 });
+});
+
+/**
+ * The capture with the dialplan's `set b24_record_path=…` added to the first leg's events (the
+ * snippets in conf/freeswitch set it before record_session); the capture's own RECORD_* are kept.
+ */
+function runNamed(name: string, path: (firstUuid: string) => string): Effect[] {
+  const m = new CallModel();
+  const out: Effect[] = [];
+  let first: string | undefined;
+  for (const e of fixtureEvents(name)) {
+    first ??= e.name === 'CHANNEL_CREATE' ? e.get('Unique-ID') : undefined;
+    const onFirst = first !== undefined && e.get('Unique-ID') === first;
+    const named = onFirst ? new EslEvent([...e.headers, ['variable_b24_record_path', path(first!)]], e.body) : e;
+    const ce = toChannelEvent(named, ['b24_record_path']);
+    if (ce) out.push(...m.apply(ce));
+  }
+  return out;
+}
+
+t.test('rejected before answer: the recorder never started (no RECORD_START), so no attach waits for it', { skip }, async (t) => {
+  for (const fmt of ['plain', 'json']) {
+    const eff = runNamed(`outbound-busy.${fmt}.txt`, (u) => `/var/lib/freeswitch/recordings/${u}.wav`);
+    t.same(eff.map((e) => e.kind), ['register', 'finish'], fmt);
+    const missed = runNamed(`inbound-ringgroup-missed.${fmt}.txt`, (u) => `/var/lib/freeswitch/recordings/${u}.wav`);
+    const attached = shape(missed.filter((e) => e.kind === 'attach'));
+    t.same(attached, [{ kind: 'attach', call: 'C', path: '/var/lib/freeswitch/recordings/C.wav' }], `${fmt}: missed, recorded`);
+  }
 });
 
 t.test('registrations and api replies alone produce nothing', { skip }, async (t) => {

@@ -111,3 +111,63 @@ t.test('a carrier on the extensions profile is told by its address (FSB24_TRUNK_
   await inboundCall(off.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: 2000, record: false });
   t.notMatch(off.effects[0] ?? {}, { type: 2 }, 'without it, the same leg is not taken for a trunk');
 });
+
+t.test('a call rejected before answer names a recording in the dialplan but never records: nothing to attach', async (t) => {
+  const { sw, effects } = modelOn();
+  const path = `${sw.recordingsDir}/rejected.wav`;
+  // b24_record_path is set, the recorder would start on answer (RECORD_ANSWER_REQ, execute_on_answer): no RECORD_START
+  const a = sw.extensionInbound('1003', '79161234567');
+  a.setVar('b24_record_path', path);
+  sw.create(a);
+  const b = sw.gatewayOutbound('79161234567', a);
+  sw.create(b);
+  sw.progress(b);
+  sw.hangup(b, 'USER_BUSY', { sipTermStatus: '486', disposition: 'recv_refuse' });
+  sw.complete(b);
+  sw.hangup(a, 'USER_BUSY', { disposition: 'send_refuse' });
+  sw.complete(a);
+  t.same(kinds(effects), ['register', 'finish'], 'no attach job waiting for a file that will never exist');
+  t.match(effects[1], { kind: 'finish', status: '486' });
+});
+
+t.test('a missed call whose recorder started (early media) gets its recording attached, once', async (t) => {
+  const { sw, effects } = modelOn({}, { extensions: { '1001': { mode: 'noanswer' } } });
+  const path = `${sw.recordingsDir}/missed.wav`;
+  const a = sw.trunkInbound('+79161234567', '4951234567');
+  a.setVar('b24_record_path', path);
+  sw.create(a);
+  sw.progressMedia(a);
+  sw.recordStart(a, path); // inbound-ringgroup-missed: RECORD_START in state EARLY
+  const b = sw.userOutbound('1001', a);
+  sw.create(b);
+  sw.progress(b);
+  await sw.wait(6000);
+  sw.hangup(a, 'ORIGINATOR_CANCEL', { sipTermStatus: '487', disposition: 'recv_cancel' });
+  sw.hangup(b, 'ORIGINATOR_CANCEL', { disposition: 'send_cancel' });
+  sw.complete(b);
+  sw.complete(a);
+  t.match(effects.find((e) => e.kind === 'finish'), { status: '304' });
+  t.same(effects.filter((e) => e.kind === 'attach'), [{ kind: 'attach', call: a.uuid, path }], 'named and recorded: one attach');
+});
+
+t.test('after a reconnect the model may have missed RECORD_START: a named recording is still attached', async (t) => {
+  const { sw, model, effects } = modelOn({}, { extensions: { '1001': { ringMs: 1000 } } });
+  const path = `${sw.recordingsDir}/across-a-reconnect.wav`;
+  const a = sw.trunkInbound('+79161234567', '4951234567');
+  a.setVar('b24_record_path', path);
+  sw.create(a);
+  const b = sw.userOutbound('1001', a);
+  sw.create(b);
+  sw.progress(b);
+  await sw.wait(1000);
+  sw.answer(b);
+  sw.answer(a);
+  sw.bridge(a, b);
+  effects.push(...model.reconcile(new Set([a.uuid, b.uuid]), sw.nowUs()));
+  await sw.wait(2000);
+  sw.hangup(a, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
+  sw.hangup(b, 'NORMAL_CLEARING', { disposition: 'send_bye' });
+  sw.complete(b);
+  sw.complete(a);
+  t.match(effects.filter((e) => e.kind === 'attach'), [{ path }]);
+});

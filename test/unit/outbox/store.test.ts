@@ -22,3 +22,14 @@ t.test('unfinished calls and the purge', async (t) => {
   t.equal(s.purgeFinished(2000), 2, 'the finished call is forgotten');
   t.same(s.unfinishedCalls().map((c) => c.call), ['live'], 'the call still going is kept whatever its age');
 });
+
+t.test('the purge forgets click-to-call requests placed before it, and only those', async (t) => {
+  const s = new Store(':memory:');
+  s.set('c2c:externalCall.old', { aLeg: 'a', at: 1000 });
+  s.set('c2c:externalCall.new', { aLeg: 'b', at: 3000 });
+  s.set('alive', 1000);
+  s.purgeFinished(2000);
+  t.equal(s.get('c2c:externalCall.old'), null, 'placed before: forgotten');
+  t.same(s.get('c2c:externalCall.new'), { aLeg: 'b', at: 3000 }, 'placed after: still deduplicated');
+  t.equal(s.get('alive'), 1000, 'other keys stay');
+});
