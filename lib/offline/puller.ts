@@ -117,6 +117,18 @@ export class OfflinePuller {
     this.schedule(0);
   }
 
+  /** Resolves once no pull is in flight (tests). */
+  idle(): Promise<void> {
+    return this.busy ? new Promise((r) => this.idleWaiters.push(r)) : Promise.resolve();
+  }
+
+  private readonly idleWaiters: Array<() => void> = [];
+
+  private notBusy(): void {
+    this.busy = false;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
   /** Resolves when every handling started so far has finished (tests). */
   async settled(): Promise<void> {
     await Promise.allSettled([...this.handling]);
@@ -147,7 +159,7 @@ export class OfflinePuller {
     } catch (err) {
       this.failed(err);
     } finally {
-      this.busy = false;
+      this.notBusy();
       this.schedule(more ? 0 : this.nextDelay());
     }
   }
@@ -182,7 +194,7 @@ export class OfflinePuller {
     } catch (err) {
       this.failed(err);
     } finally {
-      this.busy = false;
+      this.notBusy();
       this.schedule(more ? 0 : this.nextDelay());
     }
   }

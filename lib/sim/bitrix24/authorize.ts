@@ -45,7 +45,9 @@ export function takeCode(emu: Bitrix24Emulator, code: string): { userId: number;
 /** The event sender's side for an offline binding (always "delivered": it is queued). */
 export function queueOfflineEvent(state: PortalState, appId: string, event: string, data: Record<string, unknown>,
   auth: Record<string, string>, now: number): number {
-  if (offlineBound(state, appId, event)) offlineQueue(state).push(appId, event, data, Number(auth.user_id ?? 0), now);
+  // no access_token: nobody acted (a web form, an agent), and EVENT_ADDITIONAL.user_id is 0
+  const userId = auth.access_token ? Number(auth.user_id ?? 0) : 0;
+  if (offlineBound(state, appId, event)) offlineQueue(state).push(appId, event, data, userId, now);
   return 200;
 }
 

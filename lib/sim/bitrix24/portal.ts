@@ -265,7 +265,7 @@ export class Bitrix24Emulator {
       throw new RestError(403, 'insufficient_scope', 'The request requires higher privileges than provided by the webhook token');
     }
     const out = await fn(ctx, params);
-    if (method === 'user.get') {
+    if (method === 'user.get' || method === 'event.offline.list') {
       const l = out as ListResult;
       return { result: l.list, total: l.total, ...(l.next !== undefined ? { next: l.next } : {}) };
     }
