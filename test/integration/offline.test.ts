@@ -6,7 +6,7 @@
 import t from 'tap';
 import qs from 'qs';
 import { stack } from '../helpers/stack.js';
-import { Browser } from '../helpers/browser.js';
+import { Browser } from '../../lib/sim/bitrix24/browser.js';
 import { installLocalApp, localApp } from '../../lib/sim/bitrix24/authorize.js';
 import { offlineQueue } from '../../lib/sim/bitrix24/offline.js';
 import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';

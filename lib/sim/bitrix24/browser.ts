@@ -1,4 +1,4 @@
-/** A browser's part of a redirect flow: GET, follow 3xx, keep cookies by origin and path. */
+/** The admin's browser, for tests and benchmarks: GET, follow 3xx, keep cookies by origin and path. */
 import { request } from 'undici';
 
 interface Cookie { name: string; value: string; origin: string; path: string }
