@@ -200,3 +200,22 @@ t.test('a non-admin connecting: ACCESS_DENIED explained', async (t) => {
   t.match(r.body, /ACCESS_DENIED: offline events can only be bound with a portal administrator&#39;s token/);
   t.equal(s.portal.state.handlers.length, 0);
 });
+
+t.test('check reports the mode, the offline bindings, the queue and the last pull', async (t) => {
+  const s = await offlineStack(t);
+  t.equal((await connect(s)).status, 200);
+  await s.service.offline!.idle();
+  await s.portal.journal.until(() => s.portal.journal.entries.some(ok('event.offline.get')), 5000);
+  const c = s.config;
+  const { check } = await import('../../lib/check.js');
+  const r = await check({
+    overrides: {
+      'esl.host': c.esl.host, 'esl.port': c.esl.port, dataDir: c.dataDir, 'b24.portalUrl': c.b24.portalUrl, 'b24.clientId': c.b24.clientId,
+      'b24.clientSecret': c.b24.clientSecret, 'b24.oauthUrl': c.b24.oauthUrl, logLevel: 'silent', 'events.mode': 'offline',
+    },
+  });
+  t.match(r.find((x) => x.name === 'events mode'), { ok: true, detail: /^offline/ });
+  t.match(r.find((x) => x.name === 'event handlers'), { ok: true, detail: /bound offline \(event\.get: offline: 1\)/ });
+  t.match(r.find((x) => x.name === 'offline queue'), { ok: true, detail: 'empty' });
+  t.match(r.find((x) => x.name === 'last pull'), { ok: true, detail: /s ago$/ });
+});
