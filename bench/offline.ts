@@ -17,10 +17,15 @@ const arg = (name: string, def: number): number => {
 };
 const CLICKS = arg('clicks', 30);
 const POLL = arg('poll', 1000);
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const pct = (xs: number[], p: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 const dir = mkdtempSync(join(tmpdir(), 'fsb24-bench-offline-'));
-const s = await startStack({ dataDir: join(dir, 'data'), install: false, config: { 'events.mode': 'offline', 'events.offlinePollMs': POLL } });
+const s = await startStack({
+  dataDir: join(dir, 'data'),
+  install: false,
+  config: { 'events.mode': 'offline', 'events.offlinePollMs': POLL },
+});
 installLocalApp(s.portal, `${s.service.url}/bitrix24/oauth/callback`);
 // the browser's part, by hand: connect → portal → callback
 const { Browser } = await import('../lib/sim/bitrix24/browser.js');
@@ -39,7 +44,12 @@ const puller = s.service.offline!;
 const before = puller.counters.requests;
 await sleep(10_000);
 const idleRate = (puller.counters.requests - before) / 10;
-console.log(`click → bgapi originate, poll ${POLL} ms, ${CLICKS} clicks: p50 ${pct(latencies, 50).toFixed(0)} ms, `
-  + `p95 ${pct(latencies, 95).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms`);
-console.log(`idle: the puller's own requests ${idleRate.toFixed(2)}/s (under load it rides in the outbox's batches: 0/s, test/unit/offline/puller.test.ts)`);
+console.log(
+  `click → bgapi originate, poll ${POLL} ms, ${CLICKS} clicks: p50 ${pct(latencies, 50).toFixed(0)} ms, ` +
+    `p95 ${pct(latencies, 95).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms`,
+);
+console.log(
+  `idle: the puller's own requests ${idleRate.toFixed(2)}/s ` +
+    "(under load it rides in the outbox's batches: 0/s, test/unit/offline/puller.test.ts)",
+);
 await s.close();

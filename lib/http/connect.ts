@@ -52,11 +52,15 @@ export class ConnectStates {
 }
 
 const STATE_TEXT: Record<Exclude<StateCheck, 'ok'>, string> = {
-  missing: 'The portal sent the browser back without a state: open /bitrix24/connect again to start the connection here.',
-  unknown: 'This connection attempt is unknown (it expired, or the service restarted meanwhile): open /bitrix24/connect again.',
+  missing:
+    'The portal sent the browser back without a state: open /bitrix24/connect again to start the connection here.',
+  unknown:
+    'This connection attempt is unknown (it expired, or the service restarted meanwhile): ' +
+    'open /bitrix24/connect again.',
   expired: 'This connection attempt expired (it is valid for 10 minutes): open /bitrix24/connect again.',
   used: 'This connection attempt was used already: open /bitrix24/connect again.',
-  'other-browser': 'This connection was started in another browser (its cookie is missing): open /bitrix24/connect in this browser.',
+  'other-browser':
+    'This connection was started in another browser (its cookie is missing): open /bitrix24/connect in this browser.',
 };
 
 function esc(s: string): string {
@@ -64,8 +68,9 @@ function esc(s: string): string {
 }
 
 function page(reply: FastifyReply, status: number, title: string, lines: string[]): FastifyReply {
-  const body = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title></head><body>`
-    + `<h1>${esc(title)}</h1><ul>${lines.map((l) => `<li>${esc(l)}</li>`).join('')}</ul></body></html>`;
+  const body =
+    `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title></head><body>` +
+    `<h1>${esc(title)}</h1><ul>${lines.map((l) => `<li>${esc(l)}</li>`).join('')}</ul></body></html>`;
   return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
 }
 
@@ -85,21 +90,34 @@ export function connectUrl(publicUrl: string, fallback: string): string {
 export function connectRoutes(app: FastifyInstance, svc: Service, states = new ConnectStates()): void {
   const c = svc.config;
   app.get('/bitrix24/connect', async (req, reply) => {
-    if (svc.client.mode !== 'oauth') return page(reply, 409, 'Not used in webhook mode', ['FSB24_B24_WEBHOOK_URL is set: unset it to use the local application.']);
-    if (!c.b24.portalUrl || !c.b24.clientId) return page(reply, 409, 'Not configured', ['Set FSB24_B24_PORTAL_URL, FSB24_B24_CLIENT_ID and FSB24_B24_CLIENT_SECRET first.']);
+    if (svc.client.mode !== 'oauth')
+      return page(reply, 409, 'Not used in webhook mode', [
+        'FSB24_B24_WEBHOOK_URL is set: unset it to use the local application.',
+      ]);
+    if (!c.b24.portalUrl || !c.b24.clientId)
+      return page(reply, 409, 'Not configured', [
+        'Set FSB24_B24_PORTAL_URL, FSB24_B24_CLIENT_ID and FSB24_B24_CLIENT_SECRET first.',
+      ]);
     const state = states.create();
     const secure = new URL(c.publicUrl || svc.url || 'http://x').protocol === 'https:';
     const to = new URL('/oauth/authorize/', c.b24.portalUrl);
     to.searchParams.set('client_id', c.b24.clientId);
     to.searchParams.set('state', state);
-    const cookie = `${COOKIE}=${state}; Max-Age=600; Path=/bitrix24/oauth; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
+    const cookie =
+      `${COOKIE}=${state}; Max-Age=600; Path=/bitrix24/oauth; HttpOnly; SameSite=Lax` + (secure ? '; Secure' : '');
     req.log.debug('connect started');
-    return reply.code(302).header('set-cookie', cookie).header('cache-control', 'no-store').header('location', to.href).send();
+    return reply
+      .code(302)
+      .header('set-cookie', cookie)
+      .header('cache-control', 'no-store')
+      .header('location', to.href)
+      .send();
   });
 
   app.get('/bitrix24/oauth/callback', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
-    const s = (k: string): string | undefined => (typeof q[k] === 'string' && q[k] !== '' ? (q[k] as string) : undefined);
+    const s = (k: string): string | undefined =>
+      typeof q[k] === 'string' && q[k] !== '' ? (q[k] as string) : undefined;
     const fail = (title: string, ...lines: string[]): FastifyReply => {
       svc.log.warn({ reason: title }, 'connect failed');
       return page(reply, 400, `Not connected: ${title}`, lines);
@@ -110,13 +128,22 @@ export function connectRoutes(app: FastifyInstance, svc: Service, states = new C
     const portal = new URL(c.b24.portalUrl);
     const domain = s('domain');
     if (domain !== portal.host) {
-      return fail('another portal', `The browser came back from ${domain ?? '(no domain)'}, but this service serves ${portal.host} (FSB24_B24_PORTAL_URL).`);
+      return fail(
+        'another portal',
+        `The browser came back from ${domain ?? '(no domain)'}, ` +
+          `but this service serves ${portal.host} (FSB24_B24_PORTAL_URL).`,
+      );
     }
     const code = s('code');
     if (!code) return fail('no code', 'The portal sent no authorization code.');
     const granted = (s('scope') ?? '').split(',').map((x) => x.trim());
     const missing = NEEDED_SCOPES.filter((x) => !granted.includes(x));
-    if (missing.length) return fail('scopes missing', `The application lacks the scope(s) ${missing.join(', ')}: add them in its settings, then open /bitrix24/connect again.`);
+    if (missing.length)
+      return fail(
+        'scopes missing',
+        `The application lacks the scope(s) ${missing.join(', ')}: ` +
+          'add them in its settings, then open /bitrix24/connect again.',
+      );
     // the code lives 30 s: exchange it at once (an outbound call to the OAuth server)
     const u = new URL('/oauth/token/', c.b24.oauthUrl);
     u.searchParams.set('grant_type', 'authorization_code');
@@ -125,53 +152,87 @@ export function connectRoutes(app: FastifyInstance, svc: Service, states = new C
     u.searchParams.set('code', code);
     let body: Record<string, unknown>;
     try {
-      const res = await request(u, { method: 'GET', headersTimeout: c.b24.requestTimeoutMs, bodyTimeout: c.b24.requestTimeoutMs });
+      const res = await request(u, {
+        method: 'GET',
+        headersTimeout: c.b24.requestTimeoutMs,
+        bodyTimeout: c.b24.requestTimeoutMs,
+      });
       body = ((await res.body.json().catch(() => ({}))) ?? {}) as Record<string, unknown>;
     } catch (err) {
       return fail('the OAuth server is unreachable', `${new URL(c.b24.oauthUrl).host}: ${(err as Error).message}`);
     }
     if (typeof body.access_token !== 'string' || typeof body.refresh_token !== 'string') {
       const error = String(body.error ?? 'no tokens');
-      const why = error === 'invalid_grant' ? 'The authorization code was already used or expired (it lives 30 seconds): open /bitrix24/connect again.'
-        : error === 'invalid_client' ? 'FSB24_B24_CLIENT_ID / FSB24_B24_CLIENT_SECRET do not match the application on the portal.'
-          : `The OAuth server answered ${error}: ${String(body.error_description ?? '')}`;
+      const why =
+        error === 'invalid_grant'
+          ? 'The authorization code was already used or expired (it lives 30 seconds): open /bitrix24/connect again.'
+          : error === 'invalid_client'
+            ? 'FSB24_B24_CLIENT_ID / FSB24_B24_CLIENT_SECRET do not match the application on the portal.'
+            : `The OAuth server answered ${error}: ${String(body.error_description ?? '')}`;
       return fail(error === 'invalid_grant' ? 'code already used or expired' : 'code exchange refused', why);
     }
     const tokenScopes = String(body.scope ?? '').split(',');
     const lacking = NEEDED_SCOPES.filter((x) => !tokenScopes.includes(x));
-    if (lacking.length) return fail('scopes missing', `The tokens lack the scope(s) ${lacking.join(', ')}: add them to the application, then connect again.`);
+    if (lacking.length)
+      return fail(
+        'scopes missing',
+        `The tokens lack the scope(s) ${lacking.join(', ')}: add them to the application, then connect again.`,
+      );
     const previous = svc.store.get<StoredTokens>(TOKENS_KEY);
     const expiresIn = Number(body.expires_in ?? 3600);
     let tokens: StoredTokens;
     try {
-      tokens = await acceptInstall({
-        accessToken: body.access_token, refreshToken: body.refresh_token, domain: portal.host,
-        expires: typeof body.expires === 'number' ? body.expires : Math.floor(Date.now() / 1000) + expiresIn,
-        clientEndpoint: typeof body.client_endpoint === 'string' ? body.client_endpoint : new URL('/rest/', portal).href,
-        memberId: String(body.member_id ?? s('member_id') ?? ''), applicationToken: previous?.applicationToken ?? '', scope: String(body.scope ?? ''),
-      }, c.b24.portalUrl, svc.store, c.b24.requestTimeoutMs);
+      tokens = await acceptInstall(
+        {
+          accessToken: body.access_token,
+          refreshToken: body.refresh_token,
+          domain: portal.host,
+          expires: typeof body.expires === 'number' ? body.expires : Math.floor(Date.now() / 1000) + expiresIn,
+          clientEndpoint:
+            typeof body.client_endpoint === 'string' ? body.client_endpoint : new URL('/rest/', portal).href,
+          memberId: String(body.member_id ?? s('member_id') ?? ''),
+          applicationToken: previous?.applicationToken ?? '',
+          scope: String(body.scope ?? ''),
+        },
+        c.b24.portalUrl,
+        svc.store,
+        c.b24.requestTimeoutMs,
+      );
     } catch (err) {
       return fail('tokens refused', (err as Error).message);
     }
     svc.log.info({ domain: tokens.domain, memberId: tokens.memberId }, 'connected through the browser');
-    const done = [`Connected to ${portal.host} (member ${tokens.memberId}); the tokens work on the portal and are stored.`];
+    const done = [
+      `Connected to ${portal.host} (member ${tokens.memberId}); the tokens work on the portal and are stored.`,
+    ];
     try {
       const r = await svc.bind();
-      done.push(c.events.mode === 'offline'
-        ? `Bound ${r.bound.join(', ')} as offline events: the service pulls them every ${c.events.offlinePollMs} ms, no inbound address needed.`
-        : `Bound ${r.bound.join(', ')} to ${svc.handlerUrl()}.`);
-      done.push(r.lines.length ? `Lines registered: ${r.lines.join(', ')}.` : 'No lines configured (FSB24_LINES, FSB24_LINE_GATEWAYS).');
+      done.push(
+        c.events.mode === 'offline'
+          ? `Bound ${r.bound.join(', ')} as offline events: ` +
+              `the service pulls them every ${c.events.offlinePollMs} ms, no inbound address needed.`
+          : `Bound ${r.bound.join(', ')} to ${svc.handlerUrl()}.`,
+      );
+      done.push(
+        r.lines.length
+          ? `Lines registered: ${r.lines.join(', ')}.`
+          : 'No lines configured (FSB24_LINES, FSB24_LINE_GATEWAYS).',
+      );
     } catch (err) {
       return page(reply, 502, 'Connected, but the events are not bound', [...done, (err as Error).message]);
     }
     void svc.directory.refresh();
     svc.offline?.kick();
     if (c.events.mode === 'online' && !tokens.applicationToken) {
-      done.push('Online mode: events are verified by the application_token that arrives with the install event; '
-        + 'set the initial installation path to …/bitrix24/events and reinstall, or use FSB24_EVENTS_MODE=offline.');
+      done.push(
+        'Online mode: events are verified by the application_token that arrives with the install event; ' +
+          'set the initial installation path to …/bitrix24/events and reinstall, or use FSB24_EVENTS_MODE=offline.',
+      );
     }
-    done.push('Next: Telephony → Settings → Default number for outgoing calls: choose the application\'s line; '
-      + "give every employee their extension in Internal phone; run freeswitch-bitrix24 check.");
+    done.push(
+      "Next: Telephony → Settings → Default number for outgoing calls: choose the application's line; " +
+        'give every employee their extension in Internal phone; run freeswitch-bitrix24 check.',
+    );
     return page(reply, 200, 'Connected to Bitrix24', done);
   });
 }

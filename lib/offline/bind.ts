@@ -29,16 +29,21 @@ export async function bindOffline(client: Client, log: Logger): Promise<{ bound:
         continue;
       }
       if (err instanceof B24Error && err.detail.error === 'ACCESS_DENIED') {
-        throw new OfflineBindError(`event.bind ${event} (offline) refused with ACCESS_DENIED: offline events can only be bound with a portal `
-          + "administrator's token. Open /bitrix24/connect again while logged in to the portal as an administrator.", { cause: err });
+        throw new OfflineBindError(
+          `event.bind ${event} (offline) refused with ACCESS_DENIED: offline events can only be bound with a portal ` +
+            "administrator's token. Open /bitrix24/connect again while logged in to the portal as an administrator.",
+          { cause: err },
+        );
       }
       throw err;
     }
   }
   const unbound: string[] = [];
-  const handlers = await client.call<Array<{ event?: string; handler?: string; offline?: number | string }>>('event.get');
+  const handlers =
+    await client.call<Array<{ event?: string; handler?: string; offline?: number | string }>>('event.get');
   for (const h of Array.isArray(handlers) ? handlers : []) {
-    if (!h.event || Number(h.offline) === 1 || !(CALL_EVENTS as readonly string[]).includes(h.event.toUpperCase())) continue;
+    if (!h.event || Number(h.offline) === 1 || !(CALL_EVENTS as readonly string[]).includes(h.event.toUpperCase()))
+      continue;
     await client.call('event.unbind', { event: h.event, handler: h.handler ?? '', event_type: 'online' });
     unbound.push(`${h.event} → ${h.handler ?? ''}`);
   }

@@ -26,9 +26,13 @@ export class OfflineInbox {
         created_at INTEGER NOT NULL
       );`);
     this.stmts = {
-      insert: store.db.prepare('INSERT OR IGNORE INTO offline_inbox (record_id, message_id, payload, created_at) VALUES (?, ?, ?, ?)'),
+      insert: store.db.prepare(
+        'INSERT OR IGNORE INTO offline_inbox (record_id, message_id, payload, created_at) VALUES (?, ?, ?, ?)',
+      ),
       take: store.db.prepare(`UPDATE offline_inbox SET state = 'taken' WHERE record_id = ? AND state = 'accepted'`),
-      untaken: store.db.prepare(`SELECT record_id, message_id, payload FROM offline_inbox WHERE state = 'accepted' ORDER BY record_id`),
+      untaken: store.db.prepare(
+        `SELECT record_id, message_id, payload FROM offline_inbox WHERE state = 'accepted' ORDER BY record_id`,
+      ),
       purge: store.db.prepare(`DELETE FROM offline_inbox WHERE state = 'taken' AND created_at < ?`),
     };
     this.acceptTx = store.db.transaction((items: InboxItem[], now: number) => {
@@ -51,7 +55,9 @@ export class OfflineInbox {
   /** Accepted but never taken (a previous run stopped in between). */
   untaken(): InboxItem[] {
     return (this.stmts.untaken.all() as Array<{ record_id: number; message_id: string; payload: string }>).map((r) => ({
-      recordId: r.record_id, messageId: r.message_id, event: JSON.parse(r.payload) as ParsedEvent,
+      recordId: r.record_id,
+      messageId: r.message_id,
+      event: JSON.parse(r.payload) as ParsedEvent,
     }));
   }
 

@@ -154,7 +154,12 @@ export class OfflinePuller {
     let more = false;
     try {
       if ('result' in outcome) more = await this.process(outcome.result, started);
-      else if ('error' in outcome) throw new B24Error('B24_ERR_REST', `event.offline.get: ${outcome.error}: ${outcome.description}`, { error: outcome.error, description: outcome.description, method: 'event.offline.get' });
+      else if ('error' in outcome)
+        throw new B24Error('B24_ERR_REST', `event.offline.get: ${outcome.error}: ${outcome.description}`, {
+          error: outcome.error,
+          description: outcome.description,
+          method: 'event.offline.get',
+        });
       else throw outcome.failed;
     } catch (err) {
       this.failed(err);
@@ -169,10 +174,13 @@ export class OfflinePuller {
   private schedule(delayMs: number): void {
     if (!this.running) return;
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = null;
-      void this.tick();
-    }, Math.max(0, delayMs));
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = null;
+        void this.tick();
+      },
+      Math.max(0, delayMs),
+    );
   }
 
   private nextDelay(): number {
@@ -200,7 +208,11 @@ export class OfflinePuller {
   }
 
   private getParams(processId?: string): Record<string, unknown> {
-    return { clear: this.mode === 'reserve' ? 0 : 1, limit: this.limit, ...(processId ? { process_id: processId } : {}) };
+    return {
+      clear: this.mode === 'reserve' ? 0 : 1,
+      limit: this.limit,
+      ...(processId ? { process_id: processId } : {}),
+    };
   }
 
   private async call<T>(method: string, params: Record<string, unknown>): Promise<T> {
@@ -219,7 +231,10 @@ export class OfflinePuller {
       if (this.mode === 'reserve' && err instanceof B24Error && err.detail.error === 'WRONG_LICENSE') {
         this.mode = 'clear';
         this.o.store.set(STATE_KEY, { mode: 'clear', since: this.clock.now() });
-        this.o.log.warn('the plan has no rest_offline_extended: pulling with clear=1, records are written at once; a crash in that window can lose a click');
+        this.o.log.warn(
+          'the plan has no rest_offline_extended: pulling with clear=1, records are written at once; ' +
+            'a crash in that window can lose a click',
+        );
         return true;
       }
       this.o.onPull?.(this.clock.now() - started, false);
@@ -233,7 +248,11 @@ export class OfflinePuller {
     const pids = new Set(this.o.store.get<string[]>(OPEN_KEY) ?? []);
     for (let start = 0, page = 0; page < 10; page++) {
       // reserved records sort first by PROCESS_ID DESC; stop at the first unreserved one
-      const rows = await this.call<Array<{ PROCESS_ID?: unknown }>>('event.offline.list', { filter: { ERROR: 0 }, order: { PROCESS_ID: 'DESC', ID: 'ASC' }, start });
+      const rows = await this.call<Array<{ PROCESS_ID?: unknown }>>('event.offline.list', {
+        filter: { ERROR: 0 },
+        order: { PROCESS_ID: 'DESC', ID: 'ASC' },
+        start,
+      });
       if (!Array.isArray(rows)) break;
       let unreserved = false;
       for (const r of rows) {
@@ -272,7 +291,8 @@ export class OfflinePuller {
     if (batch.records.length === 0) return false;
     this.counters.pulled += batch.records.length;
     const pid = batch.processId;
-    if (this.mode === 'reserve' && pid) this.o.store.set(OPEN_KEY, [...new Set([...(this.o.store.get<string[]>(OPEN_KEY) ?? []), pid])]);
+    if (this.mode === 'reserve' && pid)
+      this.o.store.set(OPEN_KEY, [...new Set([...(this.o.store.get<string[]>(OPEN_KEY) ?? []), pid])]);
     const accepted: InboxItem[] = [];
     const refused: Array<{ rec: OfflineRecord; why: string }> = [];
     const portal = this.o.portal() ?? { domain: '', memberId: '' };
@@ -292,21 +312,31 @@ export class OfflinePuller {
       this.counters.errored++;
       this.o.log.warn({ recordId: r.rec.id, event: r.rec.name, reason: r.why }, 'offline event cannot be handled');
     }
-    if (this.mode === 'reserve' && pid) await this.confirm(pid, accepted, refused.map((r) => r.rec));
+    if (this.mode === 'reserve' && pid)
+      await this.confirm(
+        pid,
+        accepted,
+        refused.map((r) => r.rec),
+      );
     return batch.records.length >= this.limit;
   }
 
   /** event.offline.clear for exactly the accepted records, event.offline.error for the refused. */
   private async confirm(pid: string, accepted: InboxItem[], refused: OfflineRecord[]): Promise<void> {
     try {
-      if (refused.length) await this.call('event.offline.error', { process_id: pid, message_id: refused.map((r) => r.messageId) });
-      if (accepted.length) await this.call('event.offline.clear', { process_id: pid, id: accepted.map((a) => a.recordId) });
+      if (refused.length)
+        await this.call('event.offline.error', { process_id: pid, message_id: refused.map((r) => r.messageId) });
+      if (accepted.length)
+        await this.call('event.offline.clear', { process_id: pid, id: accepted.map((a) => a.recordId) });
     } catch (err) {
       // accepted already: a recovery reads the batch again, recognises the records and clears them
       this.needRecovery = true;
       throw err;
     }
-    this.o.store.set(OPEN_KEY, (this.o.store.get<string[]>(OPEN_KEY) ?? []).filter((p) => p !== pid));
+    this.o.store.set(
+      OPEN_KEY,
+      (this.o.store.get<string[]>(OPEN_KEY) ?? []).filter((p) => p !== pid),
+    );
   }
 
   private dispatch(item: InboxItem): void {
@@ -318,7 +348,10 @@ export class OfflinePuller {
       })
       .catch((err: Error) => {
         this.counters.errored++;
-        this.o.log.error({ recordId: item.recordId, event: item.event.event, err: err.message }, 'offline event handling failed');
+        this.o.log.error(
+          { recordId: item.recordId, event: item.event.event, err: err.message },
+          'offline event handling failed',
+        );
       })
       .finally(() => this.handling.delete(p));
     this.handling.add(p);
@@ -330,10 +363,15 @@ export class OfflinePuller {
     this.fails++;
     this.failingSince ??= now;
     this.needRecovery = true;
-    this.lastError = e.detail?.error === 'ACCESS_DENIED'
-      ? 'ACCESS_DENIED: the offline queue needs an administrator\'s token; open /bitrix24/connect as a portal administrator'
-      : (e.message ?? String(err));
-    this.o.log.warn({ err: this.lastError, failingForSec: Math.round((now - this.failingSince) / 1000) }, 'offline pull failed');
+    this.lastError =
+      e.detail?.error === 'ACCESS_DENIED'
+        ? "ACCESS_DENIED: the offline queue needs an administrator's token; " +
+          'open /bitrix24/connect as a portal administrator'
+        : (e.message ?? String(err));
+    this.o.log.warn(
+      { err: this.lastError, failingForSec: Math.round((now - this.failingSince) / 1000) },
+      'offline pull failed',
+    );
   }
 
   /** For /healthz: degraded once pulls have failed for more than a minute. */
@@ -344,12 +382,16 @@ export class OfflinePuller {
       ok: failingMs <= FAILING_DEGRADED_MS,
       body: {
         mode: this.mode === 'reserve' ? 'offline (clear=0, then clear)' : 'offline (clear=1 fallback)',
-        ...(this.mode === 'clear' ? { warning: 'the plan has no rest_offline_extended: a crash between a pull and its write can lose a click' } : {}),
+        ...(this.mode === 'clear'
+          ? { warning: 'the plan has no rest_offline_extended: a crash between a pull and its write can lose a click' }
+          : {}),
         lastPullAt: this.lastSuccessAt ? new Date(this.lastSuccessAt).toISOString() : null,
         failingForSec: Math.round(failingMs / 1000),
         lastError: this.lastError,
         oldestUnreadAgeSec: this.lastOldestAgeSec,
-        pulled: this.counters.pulled, handled: this.counters.handled, errored: this.counters.errored,
+        pulled: this.counters.pulled,
+        handled: this.counters.handled,
+        errored: this.counters.errored,
       },
     };
   }

@@ -22,7 +22,8 @@ export interface OfflineBatch {
   records: OfflineRecord[];
 }
 
-const bad = (why: string): B24Error => new B24Error('B24_ERR_BAD_REPLY', `event.offline.get: ${why}`, { method: 'event.offline.get' });
+const bad = (why: string): B24Error =>
+  new B24Error('B24_ERR_BAD_REPLY', `event.offline.get: ${why}`, { method: 'event.offline.get' });
 
 export function parseBatch(result: unknown): OfflineBatch {
   if (!result || typeof result !== 'object' || Array.isArray(result)) throw bad('result is not an object');
@@ -34,11 +35,19 @@ export function parseBatch(result: unknown): OfflineBatch {
     const x = e as Record<string, unknown>;
     const id = Number(x.ID);
     if (!Number.isInteger(id) || id < 1) throw bad('a record has no ID');
-    if (typeof x.EVENT_NAME !== 'string' || typeof x.MESSAGE_ID !== 'string') throw bad(`record ${id} has no EVENT_NAME or MESSAGE_ID`);
-    const add = x.EVENT_ADDITIONAL && typeof x.EVENT_ADDITIONAL === 'object' ? (x.EVENT_ADDITIONAL as Record<string, unknown>) : {};
+    if (typeof x.EVENT_NAME !== 'string' || typeof x.MESSAGE_ID !== 'string')
+      throw bad(`record ${id} has no EVENT_NAME or MESSAGE_ID`);
+    const add =
+      x.EVENT_ADDITIONAL && typeof x.EVENT_ADDITIONAL === 'object'
+        ? (x.EVENT_ADDITIONAL as Record<string, unknown>)
+        : {};
     const userId = Number(add.user_id ?? 0);
     return {
-      id, name: x.EVENT_NAME, data: x.EVENT_DATA, messageId: x.MESSAGE_ID, at: String(x.TIMESTAMP_X ?? ''),
+      id,
+      name: x.EVENT_NAME,
+      data: x.EVENT_DATA,
+      messageId: x.MESSAGE_ID,
+      at: String(x.TIMESTAMP_X ?? ''),
       userId: Number.isInteger(userId) && userId > 0 ? userId : 0,
     };
   });
@@ -72,6 +81,11 @@ export function recordToEvent(rec: OfflineRecord, portal: { domain: string; memb
   return parseEvent({
     event: rec.name,
     data,
-    auth: { domain: portal.domain, member_id: portal.memberId, application_token: 'offline', ...(rec.userId ? { user_id: String(rec.userId) } : {}) },
+    auth: {
+      domain: portal.domain,
+      member_id: portal.memberId,
+      application_token: 'offline',
+      ...(rec.userId ? { user_id: String(rec.userId) } : {}),
+    },
   });
 }

@@ -13,8 +13,11 @@ export type { OfflinePuller } from './puller.js';
 export function attachOffline(svc: Service, clock?: Clock): OfflinePuller {
   const registers = [svc.metrics.registry];
   const latency = new Histogram({
-    name: 'fsb24_offline_pull_seconds', help: 'Offline event pulls (event.offline.get), by outcome', labelNames: ['result'],
-    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15], registers,
+    name: 'fsb24_offline_pull_seconds',
+    help: 'Offline event pulls (event.offline.get), by outcome',
+    labelNames: ['result'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15],
+    registers,
   });
   const puller: OfflinePuller = new OfflinePuller({
     client: svc.client,
@@ -31,10 +34,25 @@ export function attachOffline(svc: Service, clock?: Clock): OfflinePuller {
     ...(clock ? { clock } : {}),
   });
   const figure = (name: string, help: string, read: () => number): void => {
-    new Gauge({ name, help, registers, collect() { this.set(read()); } });
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
   };
-  figure('fsb24_offline_records_pulled_total', 'Offline event records pulled from the portal', () => puller.counters.pulled);
+  figure(
+    'fsb24_offline_records_pulled_total',
+    'Offline event records pulled from the portal',
+    () => puller.counters.pulled,
+  );
   figure('fsb24_offline_records_handled_total', 'Offline event records handled', () => puller.counters.handled);
-  figure('fsb24_offline_records_errored_total', 'Offline event records that could not be handled', () => puller.counters.errored);
+  figure(
+    'fsb24_offline_records_errored_total',
+    'Offline event records that could not be handled',
+    () => puller.counters.errored,
+  );
   return puller;
 }

@@ -43,8 +43,14 @@ export function takeCode(emu: Bitrix24Emulator, code: string): { userId: number;
 }
 
 /** The event sender's side for an offline binding (always "delivered": it is queued). */
-export function queueOfflineEvent(state: PortalState, appId: string, event: string, data: Record<string, unknown>,
-  auth: Record<string, string>, now: number): number {
+export function queueOfflineEvent(
+  state: PortalState,
+  appId: string,
+  event: string,
+  data: Record<string, unknown>,
+  auth: Record<string, string>,
+  now: number,
+): number {
   // no access_token: nobody acted (a web form, an agent), and EVENT_ADDITIONAL.user_id is 0
   const userId = auth.access_token ? Number(auth.user_id ?? 0) : 0;
   if (offlineBound(state, appId, event)) offlineQueue(state).push(appId, event, data, userId, now);
@@ -64,14 +70,23 @@ export function installLocalApp(emu: Bitrix24Emulator, redirectUri: string, brow
 }
 
 function page(reply: FastifyReply, status: number, text: string): FastifyReply {
-  return reply.code(status).type('text/html; charset=utf-8').send(`<!doctype html><title>Bitrix24</title><p>${text}</p>`);
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .send(`<!doctype html><title>Bitrix24</title><p>${text}</p>`);
 }
 
 function authorize(emu: Bitrix24Emulator, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   const q = req.query as Record<string, unknown>;
   const app = localApp(emu);
   const clientId = typeof q.client_id === 'string' ? q.client_id : '';
-  emu.journal.push({ method: 'oauth.authorize', params: { client_id: clientId, state: q.state }, auth: 'none', status: 302, at: emu.now() });
+  emu.journal.push({
+    method: 'oauth.authorize',
+    params: { client_id: clientId, state: q.state },
+    auth: 'none',
+    status: 302,
+    at: emu.now(),
+  });
   if (clientId !== emu.app.clientId) return page(reply, 400, 'Application not found');
   if (!emu.app.installed) return page(reply, 400, 'The application is not installed on this portal');
   if (!app.redirectUri) return page(reply, 400, 'The application has no handler address');

@@ -1,7 +1,12 @@
 /** The admin's browser, for tests and benchmarks: GET, follow 3xx, keep cookies by origin and path. */
 import { request } from 'undici';
 
-interface Cookie { name: string; value: string; origin: string; path: string }
+interface Cookie {
+  name: string;
+  value: string;
+  origin: string;
+  path: string;
+}
 
 export class Browser {
   readonly cookies: Cookie[] = [];
@@ -13,7 +18,10 @@ export class Browser {
     let at = new URL(url);
     for (let i = 0; ; i++) {
       this.visited.push(at.href);
-      const cookie = this.cookies.filter((c) => c.origin === at.origin && at.pathname.startsWith(c.path)).map((c) => `${c.name}=${c.value}`).join('; ');
+      const cookie = this.cookies
+        .filter((c) => c.origin === at.origin && at.pathname.startsWith(c.path))
+        .map((c) => `${c.name}=${c.value}`)
+        .join('; ');
       const res = await request(at, { method: 'GET', headers: cookie ? { cookie } : {} });
       const body = await res.body.text();
       const set = res.headers['set-cookie'];

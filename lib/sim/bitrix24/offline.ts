@@ -37,16 +37,27 @@ export class OfflineQueue {
 
   /** The event sender's side: queue (or merge into an unreserved identical record). */
   push(appId: string, event: string, data: unknown, userId: number, now: number): OfflineRecord {
-    const messageId = createHash('md5').update(`${event}|${JSON.stringify(data)}`).digest('hex');
-    const same = this.records.find((r) => r.appId === appId && r.MESSAGE_ID === messageId && r.PROCESS_ID === '' && r.ERROR === 0);
+    const messageId = createHash('md5')
+      .update(`${event}|${JSON.stringify(data)}`)
+      .digest('hex');
+    const same = this.records.find(
+      (r) => r.appId === appId && r.MESSAGE_ID === messageId && r.PROCESS_ID === '' && r.ERROR === 0,
+    );
     if (same) {
       same.at = now;
       same.EVENT_ADDITIONAL = { user_id: String(userId) };
       return same;
     }
     const rec: OfflineRecord = {
-      ID: ++this.lastId, appId, at: now, EVENT_NAME: event, EVENT_DATA: data, EVENT_ADDITIONAL: { user_id: String(userId) },
-      MESSAGE_ID: messageId, PROCESS_ID: '', ERROR: 0,
+      ID: ++this.lastId,
+      appId,
+      at: now,
+      EVENT_NAME: event,
+      EVENT_DATA: data,
+      EVENT_ADDITIONAL: { user_id: String(userId) },
+      MESSAGE_ID: messageId,
+      PROCESS_ID: '',
+      ERROR: 0,
     };
     this.records.push(rec);
     return rec;
@@ -72,7 +83,8 @@ export function offlineBound(state: PortalState, appId: string, event: string): 
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 const arg = (description: string): RestError => new RestError(400, 'ERROR_ARGUMENT', description);
-const flag = (v: unknown, dflt: 0 | 1): 0 | 1 => (v === undefined || v === null || v === '' ? dflt : ['0', 0, false, 'false', 'N'].includes(v as never) ? 0 : 1);
+const flag = (v: unknown, dflt: 0 | 1): 0 | 1 =>
+  v === undefined || v === null || v === '' ? dflt : ['0', 0, false, 'false', 'N'].includes(v as never) ? 0 : 1;
 
 function isAdmin(ctx: CallContext): boolean {
   const u = ctx.state.users.get(ctx.userId);
@@ -81,13 +93,15 @@ function isAdmin(ctx: CallContext): boolean {
 
 /** Application auth, an administrator (the event.offline.* pages' error tables). */
 function guard(ctx: CallContext): void {
-  if (ctx.authType !== 'oauth') throw new RestError(403, 'WRONG_AUTH_TYPE', 'Current authorization type is denied for this method');
+  if (ctx.authType !== 'oauth')
+    throw new RestError(403, 'WRONG_AUTH_TYPE', 'Current authorization type is denied for this method');
   if (!isAdmin(ctx)) throw new RestError(403, 'ACCESS_DENIED', 'Access denied!');
 }
 
 function noConnector(p: Params): void {
   // the emulated plan has no rest_auth_connector
-  if (p.auth_connector !== undefined) throw new RestError(403, 'WRONG_LICENSE', 'This feature is not enabled for the current license: auth_connector');
+  if (p.auth_connector !== undefined)
+    throw new RestError(403, 'WRONG_LICENSE', 'This feature is not enabled for the current license: auth_connector');
 }
 
 type Field = 'ID' | 'TIMESTAMP_X' | 'EVENT_NAME' | 'MESSAGE_ID' | 'PROCESS_ID' | 'ERROR';
@@ -130,12 +144,18 @@ function filterOf(p: Params, fields: Field[], listOps: boolean): (r: OfflineReco
     tests.push((r) => {
       const have = value(r, field);
       switch (op) {
-        case '>': return have > want;
-        case '<': return have < want;
-        case '>=': return have >= want;
-        case '<=': return have <= want;
-        case '%': return String(have).includes(String(want));
-        default: return have === want;
+        case '>':
+          return have > want;
+        case '<':
+          return have < want;
+        case '>=':
+          return have >= want;
+        case '<=':
+          return have <= want;
+        case '%':
+          return String(have).includes(String(want));
+        default:
+          return have === want;
       }
     });
   }
@@ -165,7 +185,14 @@ function orderOf(p: Params, fields: Field[], dflt: Field): (a: OfflineRecord, b:
 }
 
 function shape(r: OfflineRecord): Record<string, unknown> {
-  return { ID: String(r.ID), TIMESTAMP_X: iso(r.at), EVENT_NAME: r.EVENT_NAME, EVENT_DATA: r.EVENT_DATA, EVENT_ADDITIONAL: r.EVENT_ADDITIONAL, MESSAGE_ID: r.MESSAGE_ID };
+  return {
+    ID: String(r.ID),
+    TIMESTAMP_X: iso(r.at),
+    EVENT_NAME: r.EVENT_NAME,
+    EVENT_DATA: r.EVENT_DATA,
+    EVENT_ADDITIONAL: r.EVENT_ADDITIONAL,
+    MESSAGE_ID: r.MESSAGE_ID,
+  };
 }
 
 export function offlineGet(ctx: CallContext, p: Params): unknown {
@@ -177,9 +204,16 @@ export function offlineGet(ctx: CallContext, p: Params): unknown {
   const limit = p.limit === undefined || p.limit === '' ? 50 : Number(p.limit);
   if (!Number.isInteger(limit) || limit < 1) throw arg('Value must be positive integer');
   const given = p.process_id === undefined || p.process_id === null ? '' : String(p.process_id);
-  if (clear === 0 && !q.extended) throw new RestError(403, 'WRONG_LICENSE', 'This feature is not enabled for the current license: extended offline events handling');
+  if (clear === 0 && !q.extended)
+    throw new RestError(
+      403,
+      'WRONG_LICENSE',
+      'This feature is not enabled for the current license: extended offline events handling',
+    );
   const match = filterOf(p, GET_FIELDS, false);
-  const mine = q.records.filter((r) => r.appId === ctx.appId && r.PROCESS_ID === given && r.ERROR === error && match(r));
+  const mine = q.records.filter(
+    (r) => r.appId === ctx.appId && r.PROCESS_ID === given && r.ERROR === error && match(r),
+  );
   const picked = mine.sort(orderOf(p, GET_FIELDS, 'TIMESTAMP_X')).slice(0, limit);
   let processId: string | null = given || null;
   if (clear === 0) {
@@ -212,7 +246,8 @@ function listOf(v: unknown): unknown[] | null {
 
 function messageIds(v: unknown): string[] {
   const list = listOf(v);
-  if (!list || list.some((x) => typeof x !== 'string' || x.length !== 32)) throw arg('Value must be array of MESSAGE_ID values');
+  if (!list || list.some((x) => typeof x !== 'string' || x.length !== 32))
+    throw arg('Value must be array of MESSAGE_ID values');
   return list as string[];
 }
 
@@ -260,9 +295,13 @@ export function offlineList(ctx: CallContext, p: Params): { list: unknown[]; tot
   guard(ctx);
   noConnector(p);
   const match = filterOf(p, LIST_FIELDS, true);
-  const all = offlineQueue(ctx.state).records.filter((r) => r.appId === ctx.appId && match(r)).sort(orderOf(p, LIST_FIELDS, 'ID'));
+  const all = offlineQueue(ctx.state)
+    .records.filter((r) => r.appId === ctx.appId && match(r))
+    .sort(orderOf(p, LIST_FIELDS, 'ID'));
   const start = Math.max(0, Number(p.start ?? 0) || 0);
-  const page = all.slice(start, start + 50).map((r) => ({ ...shape(r), PROCESS_ID: r.PROCESS_ID, ERROR: String(r.ERROR) }));
+  const page = all
+    .slice(start, start + 50)
+    .map((r) => ({ ...shape(r), PROCESS_ID: r.PROCESS_ID, ERROR: String(r.ERROR) }));
   return { list: page, total: all.length, ...(start + 50 < all.length ? { next: start + 50 } : {}) };
 }
 
@@ -271,29 +310,48 @@ export function eventBindAny(ctx: CallContext, p: Params): unknown {
   const type = String(p.event_type ?? p.EVENT_TYPE ?? '').toLowerCase() || 'online';
   if (type !== 'online' && type !== 'offline') throw arg('Value must be one of {online|offline}');
   if (type === 'online') return eventBind(ctx, { ...p, event_type: 'online' });
-  if (ctx.authType !== 'oauth') throw new RestError(403, 'WRONG_AUTH_TYPE', 'Current authorization type is denied for this method');
-  if (!isAdmin(ctx)) throw new RestError(403, 'ACCESS_DENIED', 'Access denied! Offline events are available to administrators only');
+  if (ctx.authType !== 'oauth')
+    throw new RestError(403, 'WRONG_AUTH_TYPE', 'Current authorization type is denied for this method');
+  if (!isAdmin(ctx))
+    throw new RestError(403, 'ACCESS_DENIED', 'Access denied! Offline events are available to administrators only');
   const event = String(p.event ?? p.EVENT ?? '').toUpperCase();
   if (!event) throw arg("Argument 'EVENT' is null or empty");
   if (!APP_EVENTS.has(event)) throw new RestError(400, 'ERROR_EVENT_NOT_FOUND', 'Event not found');
   const authType = String(p.auth_type ?? '0') || '0';
-  if (ctx.state.handlers.some((h) => h.appId === ctx.appId && h.event === event && h.offline === 1 && h.auth_type === authType)) {
+  if (
+    ctx.state.handlers.some(
+      (h) => h.appId === ctx.appId && h.event === event && h.offline === 1 && h.auth_type === authType,
+    )
+  ) {
     throw core('Unable to set event handler: Handler already binded');
   }
-  ctx.state.handlers.push({ appId: ctx.appId, event, handler: String(p.handler ?? ''), auth_type: authType, offline: 1 });
+  ctx.state.handlers.push({
+    appId: ctx.appId,
+    event,
+    handler: String(p.handler ?? ''),
+    auth_type: authType,
+    offline: 1,
+  });
   return true;
 }
 
 /** event.unbind: `event_type` online (the default) or offline; what is omitted matches all. */
 export function eventUnbindAny(ctx: CallContext, p: Params): unknown {
-  if (ctx.authType !== 'oauth') throw new RestError(403, 'WRONG_AUTH_TYPE', 'Current authorization type is denied for this method');
+  if (ctx.authType !== 'oauth')
+    throw new RestError(403, 'WRONG_AUTH_TYPE', 'Current authorization type is denied for this method');
   const offline = String(p.event_type ?? '').toLowerCase() === 'offline' ? 1 : 0;
   const event = p.event ? String(p.event).toUpperCase() : null;
   const handler = p.handler ? String(p.handler) : null;
   const before = ctx.state.handlers.length;
   for (let i = ctx.state.handlers.length - 1; i >= 0; i--) {
     const h = ctx.state.handlers[i]!;
-    if (h.appId === ctx.appId && h.offline === offline && (!event || h.event === event) && (!handler || h.handler === handler)) ctx.state.handlers.splice(i, 1);
+    if (
+      h.appId === ctx.appId &&
+      h.offline === offline &&
+      (!event || h.event === event) &&
+      (!handler || h.handler === handler)
+    )
+      ctx.state.handlers.splice(i, 1);
   }
   return { count: before - ctx.state.handlers.length };
 }
