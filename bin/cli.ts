@@ -4,17 +4,20 @@
  *   demo                    a day in an office against the built-in stand-ins
  *   check [--config FILE]   check a real setup, point by point
  *   bind  [--config FILE]   bind the event handlers and register the lines now
+ *   connect [--config FILE] print the address to open in the admin's browser to connect the portal
  *   config                  print the configuration reference
  */
 import { loadConfig, ConfigError, configReference, configMarkdown, withConfigReference } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { Service } from '../lib/service.js';
+import { connectUrl } from '../lib/http/connect.js';
 
-const USAGE = `usage: freeswitch-bitrix24 <start|demo|check|bind|config> [--config FILE]
+const USAGE = `usage: freeswitch-bitrix24 <start|demo|check|bind|connect|config> [--config FILE]
   start    run the service (config from --config FILE and FSB24_* variables)
   demo     play a day in an office against the built-in FreeSWITCH and Bitrix24 stand-ins
   check    check the configuration, the event socket and the portal, with fixes
   bind     bind Bitrix24 event handlers and register the lines now
+  connect  print the address to open in the admin's browser to connect the portal (OAuth)
   config   print every setting with its environment variable and default`;
 
 function option(args: string[], name: string): string | undefined {
@@ -65,6 +68,14 @@ export async function main(args: string[], env: Record<string, string | undefine
         } finally {
           await svc.stop();
         }
+        return 0;
+      }
+      case 'connect': {
+        const config = loadConfig({ ...(file ? { file } : {}), env });
+        const base = config.publicUrl || `http://${config.http.host}:${config.http.port}`;
+        console.log(connectUrl(config.publicUrl, base));
+        console.log(`open it in a browser logged in to ${config.b24.portalUrl || 'the portal'} as an administrator; `
+          + `the application's handler address must be ${new URL('/bitrix24/oauth/callback', base).href}`);
         return 0;
       }
       case 'config': {

@@ -11,6 +11,7 @@ import { Bitrix24Client, TOKENS_KEY } from './bitrix24/client.js';
 import { RateLimiter } from './bitrix24/limiter.js';
 import { UserDirectory } from './bitrix24/directory.js';
 import { createLogger } from './log.js';
+import { checkOffline } from './offline/check.js';
 
 export interface CheckResult {
   name: string;
@@ -128,7 +129,8 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
   }
   if (client.mode === 'oauth') {
     const handler = new URL('/bitrix24/events', c.publicUrl || 'http://unset.invalid').href;
-    try {
+    if (c.events.mode === 'offline') await checkOffline(c, store, client, add);
+    else try {
       const bound = await client.call<Array<{ event: string; handler: string }>>('event.get');
       const missing = ['ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART'].filter((e) => !bound.some((b) => b.event === e && b.handler === handler));
       add(missing.length === 0 ? { name: 'event handlers', ok: true, detail: `bound to ${handler}` } : { name: 'event handlers', ok: false, detail: `${missing.join(', ')} not bound to ${handler}`, fix: c.publicUrl ? 'run freeswitch-bitrix24 bind' : 'set FSB24_PUBLIC_URL, then run freeswitch-bitrix24 bind' });

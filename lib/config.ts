@@ -122,6 +122,10 @@ const schema = {
     urlTtlSec: { doc: 'How long a signed recording link stays valid (url mode)', format: 'nat', default: 3600, env: 'FSB24_RECORDINGS_URL_TTL_SEC' },
     deleteAfterUpload: { doc: 'Delete the local file once Bitrix24 confirmed the upload', format: Boolean, default: false, env: 'FSB24_RECORDINGS_DELETE' },
   },
+  events: {
+    mode: { doc: 'online: Bitrix24 POSTs events to FSB24_PUBLIC_URL/bitrix24/events; offline: the service pulls them (no public address needed)', format: ['online', 'offline'], default: 'online', env: 'FSB24_EVENTS_MODE' },
+    offlinePollMs: { doc: 'Offline mode: how often the event queue is pulled when no batch is going out anyway', format: 'nat', default: 1000, env: 'FSB24_OFFLINE_POLL_MS' },
+  },
   logLevel: { doc: 'pino log level', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'FSB24_LOG_LEVEL' },
 };
 
@@ -145,6 +149,7 @@ export interface ConfigShape {
     domain: string; registerHoldMs: number; callbackTarget: string; callbackContext: string; ttsEngine: string; promptFile: string;
   };
   routing: { deadlineMs: number; cacheSec: number };
+  events: { mode: 'online' | 'offline'; offlinePollMs: number };
   recordings: { dirs: string[]; variable: string; choose: 'all' | 'first' | 'last'; inlineMaxBytes: number; stableMs: number; giveUpSec: number; deleteAfterUpload: boolean; mode: 'upload' | 'url'; urlTtlSec: number };
   logLevel: string;
 }
@@ -179,6 +184,9 @@ export function loadConfig(opts: { file?: string; env?: Record<string, string | 
   }
   if (c.b24.webhookUrl && !/\/rest\/\d+\/[^/]+\/?$/.test(new URL(c.b24.webhookUrl).pathname)) {
     throw new ConfigError('b24.webhookUrl (FSB24_B24_WEBHOOK_URL) must look like https://<portal>/rest/<user_id>/<secret>/');
+  }
+  if (c.events.mode === 'offline' && c.b24.webhookUrl) {
+    throw new ConfigError('events.mode (FSB24_EVENTS_MODE) offline needs the local application (FSB24_B24_CLIENT_ID): a webhook cannot pull events');
   }
   return deepFreeze(c);
 }

@@ -24,6 +24,8 @@ import { Metrics } from './metrics.js';
 import { Registrations } from './esl/registrations.js';
 import { serviceRoutes } from './http/routes.js';
 import { RecordingLinks } from './recordings/links.js';
+import { connectRoutes } from './http/connect.js';
+import { attachOffline, bindOffline, type OfflinePuller } from './offline/wire.js';
 import type { ConfigShape } from './config.js';
 import type { Logger } from './log.js';
 import type { EslEvent } from './esl/codec.js';
@@ -52,6 +54,8 @@ export class Service {
   readonly router: ResponsibleRouter;
   readonly metrics: Metrics;
   readonly registrations: Registrations;
+  /** Offline mode (FSB24_EVENTS_MODE=offline): pulls the portal's event queue. */
+  readonly offline: OfflinePuller | null;
   private linksCache: RecordingLinks | null = null;
 
   /** Signed recording links (url mode); the secret lives in the store, made on first use. */
@@ -95,7 +99,7 @@ export class Service {
       stableMs: o.recordingsStableMs ?? c.recordings.stableMs,
       giveUpMs: c.recordings.giveUpSec * 1000,
       deleteAfterUpload: c.recordings.deleteAfterUpload,
-      ...(c.recordings.mode === 'url' ? { linkFor: (path: string, name: string) => new URL(this.links.link(path, name, c.recordings.urlTtlSec), c.publicUrl || this.url).href } : {}),
+      ...(c.recordings.mode === 'url' && c.events.mode !== 'offline' ? { linkFor: (path: string, name: string) => new URL(this.links.link(path, name, c.recordings.urlTtlSec), c.publicUrl || this.url).href } : {}),
     });
     this.outbox = new Outbox({
       store: this.store,
@@ -126,6 +130,7 @@ export class Service {
       health: () => this.health(),
       extraRoutes: (app) => {
         serviceRoutes(app, this);
+        connectRoutes(app, this);
         o.extraRoutes?.(app, this);
       },
     });
@@ -138,6 +143,7 @@ export class Service {
     });
     this.client.onRequest = (method, result) => this.metrics.rest.inc({ method, result });
     this.callEvents = new CallEvents(this);
+    this.offline = c.events.mode === 'offline' ? attachOffline(this) : null;
     this.router = new ResponsibleRouter({
       client: this.client,
       directory: this.directory,
@@ -269,7 +275,8 @@ export class Service {
   async bind(): Promise<{ bound: string[]; lines: string[] }> {
     const c = this.config;
     const bound: string[] = [];
-    if (this.client.mode === 'oauth') {
+    if (this.client.mode === 'oauth' && c.events.mode === 'offline') bound.push(...(await bindOffline(this.client, this.log)).bound);
+    else if (this.client.mode === 'oauth') {
       if (!c.publicUrl) this.log.warn({ url: this.url }, 'FSB24_PUBLIC_URL is not set: binding event handlers to the listen address, which Bitrix24 may not reach');
       const handler = this.handlerUrl();
       for (const event of ['ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART']) {
@@ -306,7 +313,8 @@ export class Service {
     const s = this.store.stats();
     const tokens = this.client.mode === 'oauth' ? this.store.get<StoredTokens>(TOKENS_KEY) : null;
     const portalOk = this.client.mode === 'webhook' || tokens !== null;
-    const ok = this.listener.connected && portalOk;
+    const offline = this.offline?.health();
+    const ok = this.listener.connected && portalOk && (offline?.ok ?? true);
     return {
       ok,
       body: {
@@ -318,6 +326,7 @@ export class Service {
           recentFailures: s.failed > 0 ? this.store.failedJobs(5) : [],
         },
         calls: { live: this.model.liveCalls },
+        ...(offline ? { events: offline.body } : {}),
       },
     };
   }
@@ -344,6 +353,7 @@ export class Service {
     this.aliveTimer.unref();
     this.url = await this.app.listen({ host: c.http.host, port: c.http.port });
     this.outbox.start();
+    this.offline?.start();
     if (this.client.mode === 'webhook' || this.store.get(TOKENS_KEY)) void this.directory.refresh();
     this.directory.start(c.b24.directoryRefreshSec);
     this.listener.start();
@@ -360,6 +370,7 @@ export class Service {
     }
     this.listener.stop();
     this.directory.stop();
+    await this.offline?.stop();
     await this.outbox.stop();
     await this.app.close();
     await this.client.close();

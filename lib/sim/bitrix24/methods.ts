@@ -33,7 +33,7 @@ export function userGet(ctx: CallContext, p: Params): ListResult {
   return { list: page, total: users.length, ...(start + 50 < users.length ? { next: start + 50 } : {}) };
 }
 
-const APP_EVENTS = new Set(['ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART', 'ONAPPUNINSTALL', 'ONAPPINSTALL', 'ONAPPUPDATE', 'ONAPPTEST']);
+export const APP_EVENTS = new Set(['ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART', 'ONAPPUNINSTALL', 'ONAPPINSTALL', 'ONAPPUPDATE', 'ONAPPTEST']);
 
 function requireApp(ctx: CallContext): void {
   if (ctx.authType !== 'oauth') throw new RestError(403, 'WRONG_AUTH_TYPE', 'Current authorization type is denied for this method');

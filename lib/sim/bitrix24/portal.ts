@@ -11,11 +11,12 @@ import { LeakyBucket } from './bucket.js';
 import { RestError } from './errors.js';
 import { PortalState } from './state.js';
 import * as tel from './telephony.js';
-import { appInfo, eventBind, eventGet, eventUnbind, userGet, type ListResult } from './methods.js';
+import { appInfo, eventGet, userGet, type ListResult } from './methods.js';
 import { Journal } from '../freeswitch/journal.js';
 import { parseMultipart } from './multipart.js';
 import { runBatch } from './batch.js';
 import { eventBody } from './sender.js';
+import { OFFLINE_METHODS, OFFLINE_HANDLER, offlineRoutes, queueOfflineEvent, takeCode } from './authorize.js';
 
 export interface PortalRequest {
   method: string;
@@ -59,10 +60,9 @@ const METHODS: Record<string, Method> = {
   'telephony.externalline.delete': tel.lineDelete,
   'telephony.externalline.get': tel.lineGet,
   'user.get': userGet,
-  'event.bind': eventBind,
   'event.get': eventGet,
-  'event.unbind': eventUnbind,
   'app.info': appInfo,
+  ...OFFLINE_METHODS,
   scope: (ctx) => ctx.scopes,
   profile: (ctx) => ({ ID: String(ctx.userId), ADMIN: true, NAME: ctx.state.users.get(ctx.userId)?.NAME ?? '' }),
 };
@@ -89,14 +89,6 @@ export class Bitrix24Emulator {
   private readonly tokens = new Map<string, Token>();
   private readonly refreshTokens = new Map<string, { userId: number; used: boolean }>();
   private readonly uploads = new Map<string, string>();
-  private readonly codes = new Map<string, { userId: number; expiresAt: number }>();
-
-  /** An authorization code, valid 30 s (§2.2). */
-  issueCode(userId = 1): string {
-    const code = randomBytes(12).toString('hex');
-    this.codes.set(code, { userId, expiresAt: this.now() + 30_000 });
-    return code;
-  }
   private outage: 'none' | 'reset' | 'http500' = 'none';
   slowMs = 0;
   readonly app_: FastifyInstance;
@@ -181,6 +173,7 @@ export class Bitrix24Emulator {
 
   /** POST an event to a URL exactly as the queue server does (§10.1): form, PHP keys, strings, no retry. */
   async postEvent(url: string, event: string, data: Record<string, unknown>, auth: Record<string, string>, handlerId = '1'): Promise<number> {
+    if (url === OFFLINE_HANDLER) return queueOfflineEvent(this.state, this.app.id, event, data, auth, this.now());
     const body = eventBody(event, handlerId, data, auth, this.now());
     try {
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
@@ -199,7 +192,7 @@ export class Bitrix24Emulator {
   }
 
   private handlersFor(event: string): string[] {
-    return this.state.handlers.filter((h) => h.appId === this.app.id && h.event === event).map((h) => h.handler);
+    return this.state.handlers.filter((h) => h.appId === this.app.id && h.event === event).map((h) => (h.offline ? OFFLINE_HANDLER : h.handler));
   }
 
   /**
@@ -272,7 +265,7 @@ export class Bitrix24Emulator {
       throw new RestError(403, 'insufficient_scope', 'The request requires higher privileges than provided by the webhook token');
     }
     const out = await fn(ctx, params);
-    if (method === 'user.get') {
+    if (method === 'user.get' || method === 'event.offline.list') {
       const l = out as ListResult;
       return { result: l.list, total: l.total, ...(l.next !== undefined ? { next: l.next } : {}) };
     }
@@ -334,8 +327,7 @@ export class Bitrix24Emulator {
     if (p.client_id !== this.app.clientId || p.client_secret !== this.app.clientSecret) return fail(401, 'invalid_client', 'Invalid client credentials');
     let userId: number;
     if (p.grant_type === 'authorization_code') {
-      const code = this.codes.get(String(p.code ?? ''));
-      this.codes.delete(String(p.code ?? ''));
+      const code = takeCode(this, String(p.code ?? '')); // single use, 30 s (authorize.ts)
       if (!code || code.expiresAt <= this.now()) return fail(400, 'invalid_grant', 'Invalid authorization code');
       userId = code.userId;
     } else if (p.grant_type === 'refresh_token') {
@@ -375,8 +367,8 @@ export class Bitrix24Emulator {
       done(null, qs.parse(String(body), { depth: 10, arrayLimit: 1000, parameterLimit: 10000 }));
     });
     app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    app.get('/oauth/token/', (req, reply) => this.oauth(req, reply));
-    app.post('/oauth/token/', (req, reply) => this.oauth(req, reply));
+    app.route({ method: ['GET', 'POST'], url: '/oauth/token/', handler: (req, reply) => this.oauth(req, reply) });
+    offlineRoutes(app, this);
     app.post('/rest/upload.json', (req, reply) => this.upload(req, reply));
     const handler = (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
       const path = (req.params as { '*': string })['*'];

@@ -1,0 +1,136 @@
+/**
+ * The puller's timing on a fake clock: a standalone poll every pollMs when idle, none while
+ * pulls ride in batches that go out anyway; recovery before the first new read; the
+ * connect state's 10-minute, single-use life.
+ */
+import t from 'tap';
+import { Store } from '../../../lib/outbox/store.js';
+import { createLogger } from '../../../lib/log.js';
+import { OfflinePuller, type Clock } from '../../../lib/offline/puller.js';
+import { ConnectStates } from '../../../lib/http/connect.js';
+
+class FakeClock implements Clock {
+  t = 0;
+  private timers: Array<{ at: number; fn: () => void; id: number }> = [];
+  private ids = 0;
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.ids;
+    this.timers.push({ at: this.t + ms, fn, id });
+    return id;
+  }
+  clearTimeout(h: unknown): void {
+    this.timers = this.timers.filter((x) => x.id !== h);
+  }
+  /** Move time forward, firing due timers in order and letting their promises settle. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      await flush();
+      this.timers.sort((a, b) => a.at - b.at);
+      const next = this.timers[0];
+      if (!next || next.at > end) break;
+      this.timers.shift();
+      this.t = next.at;
+      next.fn();
+    }
+    this.t = end;
+    await flush();
+  }
+}
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+function setup(pollMs = 1000): { clock: FakeClock; calls: string[]; puller: OfflinePuller } {
+  const clock = new FakeClock();
+  const calls: string[] = [];
+  const client = {
+    async call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+      calls.push(`${clock.t} ${method}${params.process_id ? ` ${String(params.process_id)}` : ''}`);
+      if (method === 'event.offline.list') return [{ ID: '7', PROCESS_ID: 'stranded', ERROR: '0' }] as T;
+      return { process_id: params.process_id ?? 'p', events: [] } as T;
+    },
+  };
+  const puller = new OfflinePuller({
+    client, store: new Store(':memory:'), log: createLogger('silent'), portal: () => ({ domain: 'x.bitrix24.com', memberId: 'm' }),
+    validate: () => null, handle: async () => undefined, pollMs, clock,
+  });
+  return { clock, calls, puller };
+}
+
+t.test('idle: recovery first, then one read every pollMs', async (t) => {
+  const { clock, calls, puller } = setup();
+  puller.start();
+  await clock.advance(3500);
+  t.same(calls, ['0 event.offline.list', '0 event.offline.get stranded', '0 event.offline.get', '1000 event.offline.get', '2000 event.offline.get', '3000 event.offline.get']);
+  await puller.stop();
+});
+
+t.test('under load the pull rides in batches: no standalone polls', async (t) => {
+  const { clock, calls, puller } = setup();
+  puller.start();
+  await clock.advance(10);
+  const before = calls.length;
+  let rode = 0;
+  // the outbox sends a batch every 400 ms for a minute
+  for (let i = 0; i < 150; i++) {
+    await clock.advance(400);
+    const cmd = puller.piggyback();
+    if (cmd) {
+      rode++;
+      await puller.onPiggybackResult({ result: { process_id: 'q', events: [] } });
+    }
+  }
+  const standalone = calls.length - before;
+  t.equal(standalone, 0, 'no request of its own');
+  t.ok(rode >= 55 && rode <= 75, `pulled ${rode} times in 60 s inside batches`);
+  await puller.stop();
+});
+
+t.test('a failed read: recovery before the next new read, with back-off; degraded after a minute', async (t) => {
+  const clock = new FakeClock();
+  const calls: string[] = [];
+  let down = true;
+  const puller = new OfflinePuller({
+    client: {
+      async call<T>(method: string): Promise<T> {
+        calls.push(method);
+        if (down) throw new Error('connect ECONNREFUSED');
+        return (method === 'event.offline.list' ? [] : { process_id: 'p', events: [] }) as T;
+      },
+    },
+    store: new Store(':memory:'), log: createLogger('silent'), portal: () => ({ domain: 'x', memberId: 'm' }),
+    validate: () => null, handle: async () => undefined, pollMs: 1000, clock,
+  });
+  puller.start();
+  await clock.advance(59_000);
+  t.equal(puller.health().ok, true, 'not degraded within a minute');
+  await clock.advance(15_000);
+  t.match(puller.health(), { ok: false, body: { lastError: /ECONNREFUSED/ } });
+  t.ok(calls.length < 12, `backed off: ${calls.length} attempts in 74 s`);
+  down = false;
+  calls.length = 0;
+  await clock.advance(31_000);
+  t.same(calls.slice(0, 2), ['event.offline.list', 'event.offline.get'], 'recovery, then the new read');
+  t.equal(puller.health().ok, true);
+  await puller.stop();
+});
+
+t.test('connect state: random, single use, 10 minutes, bound to the cookie', async (t) => {
+  let now = 0;
+  const states = new ConnectStates(() => now);
+  const a = states.create();
+  t.match(a, /^[0-9a-f]{48}$/);
+  t.equal(states.consume(a, 'other'), 'other-browser');
+  t.equal(states.consume(a, a), 'ok');
+  t.equal(states.consume(a, a), 'used');
+  const b = states.create();
+  now += 10 * 60_000;
+  t.equal(states.consume(b, b), 'expired');
+  t.equal(states.consume(undefined, b), 'missing');
+  t.equal(states.consume('nope', 'nope'), 'unknown');
+});
