@@ -4,7 +4,7 @@
  * effects apart from ids and times.
  */
 import t from 'tap';
-import { fixtureEvents, fixturesAvailable } from '../../helpers/fixtures.js';
+import { fixtureEvents } from '../../helpers/fixtures.js';
 import { toChannelEvent } from '../../../lib/events/channel-event.js';
 import { CallModel } from '../../../lib/calls/model.js';
 import type { Effect } from '../../../lib/calls/effects.js';
@@ -32,9 +32,7 @@ function shape(effects: Effect[]): unknown[] {
   });
 }
 
-const skip = !fixturesAvailable && 'no ../shared fixtures';
-
-t.test('inbound ring group answered by 1001: one register, show/hide, finish 200 with talk time, recording', { skip }, async (t) => {
+t.test('inbound ring group answered by 1001: one register, show/hide, finish 200 with talk time, recording', async (t) => {
   for (const fmt of ['plain', 'json']) {
     const eff = run(`inbound-ringgroup-answered.${fmt}.txt`);
     t.same(shape(eff), [
@@ -51,7 +49,7 @@ t.test('inbound ring group answered by 1001: one register, show/hide, finish 200
   t.equal((eff[0] as { startIso: string }).startIso, '2026-11-24T23:14:34+00:00');
 });
 
-t.test('inbound ring group missed: finish 304 with no employee, the ringing ones as candidates', { skip }, async (t) => {
+t.test('inbound ring group missed: finish 304 with no employee, the ringing ones as candidates', async (t) => {
   for (const fmt of ['plain', 'json']) {
     const eff = run(`inbound-ringgroup-missed.${fmt}.txt`);
     t.same(shape(eff).slice(2), [
@@ -61,12 +59,12 @@ t.test('inbound ring group missed: finish 304 with no employee, the ringing ones
   }
 });
 
-t.test('the legacy race: both phones answer, the loser never makes the call missed', { skip }, async (t) => {
+t.test('the legacy race: both phones answer, the loser never makes the call missed', async (t) => {
   const eff = run('legacy/inbound-call.plain.txt');
   t.match(eff.find((e) => e.kind === 'finish'), { extension: '1001', status: '200', duration: 5 });
 });
 
-t.test('outbound answered and busy', { skip }, async (t) => {
+t.test('outbound answered and busy', async (t) => {
   for (const fmt of ['plain', 'json']) {
     t.same(shape(run(`outbound-answered.${fmt}.txt`)), [
       { kind: 'register', call: 'C', externalCallId: 'C', type: 1, extension: '1003', phone: '79161234567', line: '4951234567', startIso: 'T', show: true, crmCreate: true },
@@ -77,7 +75,7 @@ t.test('outbound answered and busy', { skip }, async (t) => {
   }
 });
 
-t.test('click-to-call: the CALL_ID from the originate is adopted, never registered again; talk time is the client leg', { skip }, async (t) => {
+t.test('click-to-call: the CALL_ID from the originate is adopted, never registered again; talk time is the client leg', async (t) => {
   for (const fmt of ['plain', 'json']) {
     t.same(shape(run(`click2call-answered.${fmt}.txt`)), [
       { kind: 'adopt', call: 'C', b24CallId: 'externalCall.test.1' },
@@ -89,13 +87,13 @@ t.test('click-to-call: the CALL_ID from the originate is adopted, never register
   t.same(run('click2call-user-not-registered.plain.txt'), [], 'no channel, no effect (the originate result handles it)');
 });
 
-t.test('an originate that is not ours (legacy click2call) is still an outgoing call', { skip }, async (t) => {
+t.test('an originate that is not ours (legacy click2call) is still an outgoing call', async (t) => {
   const eff = run('legacy/click2call.plain.txt');
   t.match(eff[0], { kind: 'register', type: 1, extension: '1001', phone: '79161234567' });
   t.match(eff.find((e) => e.kind === 'finish'), { kind: 'finish', status: '200', duration: 9 });
 });
 
-t.test('registrations and api replies alone produce nothing', { skip }, async (t) => {
+t.test('registrations and api replies alone produce nothing', async (t) => {
   t.same(run('registrations.plain.txt'), []);
   t.same(run('registrations.json.txt'), []);
 });

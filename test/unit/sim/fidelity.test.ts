@@ -7,7 +7,7 @@ import t from 'tap';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fixtureEvents, fixturesAvailable } from '../../helpers/fixtures.js';
+import { fixtureEvents } from '../../helpers/fixtures.js';
 import { SimSwitch, inboundCall, outboundCall } from '../../../lib/sim/freeswitch/index.js';
 import { EslEvent, type HeaderValue } from '../../../lib/esl/codec.js';
 
@@ -37,9 +37,7 @@ function record(sw: SimSwitch): EslEvent[] {
   return got;
 }
 
-const skip = !fixturesAvailable && 'no ../shared fixtures';
-
-t.test('inbound ring group answered: the same events per leg as the capture', { skip }, async (t) => {
+t.test('inbound ring group answered: the same events per leg as the capture', async (t) => {
   const sw = new SimSwitch({ recordingsDir: mkdtempSync(join(tmpdir(), 'fsb24-fid-')) });
   const got = record(sw);
   sw.setExtension('1001', { mode: 'answer', ringMs: 2000 });
@@ -64,7 +62,7 @@ t.test('inbound ring group answered: the same events per leg as the capture', { 
   }
 });
 
-t.test('inbound missed and outbound calls: per-leg events as captured', { skip }, async (t) => {
+t.test('inbound missed and outbound calls: per-leg events as captured', async (t) => {
   const sw = new SimSwitch({ recordingsDir: mkdtempSync(join(tmpdir(), 'fsb24-fid-')), pstn: { '79161234567': { mode: 'answer', ringMs: 1000 }, '79990000000': { mode: 'busy' } } });
   sw.setExtension('1001', { mode: 'noanswer' });
   sw.setExtension('1002', { mode: 'noanswer' });
@@ -89,7 +87,7 @@ t.test('inbound missed and outbound calls: per-leg events as captured', { skip }
   for (const leg of [0, 1]) t.same(sim.get(leg), real.get(leg), `outbound busy, leg ${leg}`);
 });
 
-t.test('click-to-call originate: the legs of click2call-answered, the job result before the client leg', { skip }, async (t) => {
+t.test('click-to-call originate: the legs of click2call-answered, the job result before the client leg', async (t) => {
   const { runApi } = await import('../../../lib/sim/freeswitch/api.js');
   const sw = new SimSwitch({ pstn: { '79161234567': { mode: 'answer', ringMs: 1000, talkMs: 4000 } } });
   sw.setExtension('1001', { mode: 'answer', ringMs: 2000 });
