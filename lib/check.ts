@@ -166,23 +166,31 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
  * it every such callback ends 404 once the employee answers. `xml_locate` prints the context's
  * XML, or `can't find anything` (fixtures/esl/xml-locate.*).
  */
-async function checkCallbackContext(esl: EslClient, c: Readonly<ConfigShape>, add: (r: CheckResult) => void): Promise<void> {
+async function checkCallbackContext(
+  esl: EslClient, c: Readonly<ConfigShape>, add: (r: CheckResult) => void,
+): Promise<void> {
   if (!callbackUsesContext({ ttsEngine: c.calls.ttsEngine || null, promptFile: c.calls.promptFile || null })) return;
   const name = c.calls.callbackContext;
   const check = 'callback context';
+  const fail = (detail: string, fix: string): void => add({ name: check, ok: false, detail, fix });
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
-    add({ name: check, ok: false, detail: `"${name}" is not a context name`, fix: 'FSB24_CALLBACK_CONTEXT: letters, digits, _ . -' });
+    fail(`"${name}" is not a context name`, 'FSB24_CALLBACK_CONTEXT: letters, digits, _ . -');
     return;
   }
   const fix =
-    `copy conf/freeswitch/dialplan/freeswitch-bitrix24-context.xml to FreeSWITCH's dialplan/${name}.xml (context "${name}"), ` +
-    'then fs_cli -x reloadxml; or leave FSB24_TTS_ENGINE and FSB24_CALLBACK_PROMPT empty to bridge callbacks without it';
+    'copy conf/freeswitch/dialplan/freeswitch-bitrix24-context.xml to FreeSWITCH\'s ' +
+    `dialplan/${name}.xml (context "${name}"), then fs_cli -x reloadxml; ` +
+    'or leave FSB24_TTS_ENGINE and FSB24_CALLBACK_PROMPT empty to bridge callbacks without it';
   try {
     const xml = (await esl.api(`xml_locate dialplan context name ${name}`)).trim();
-    if (xml.startsWith('<context') && /<extension name="b24_callback"/.test(xml)) add({ name: check, ok: true, detail: `"${name}" is loaded` });
-    else if (xml.startsWith('<context')) add({ name: check, ok: false, detail: `"${name}" is loaded but has no b24_callback extension`, fix });
-    else add({ name: check, ok: false, detail: `"${name}" is not loaded (xml_locate: ${xml.split('\n')[0]}); callbacks would end 404`, fix });
+    if (!xml.startsWith('<context')) {
+      fail(`"${name}" is not loaded (xml_locate: ${xml.split('\n')[0]}); callbacks would end 404`, fix);
+    } else if (!/<extension name="b24_callback"/.test(xml)) {
+      fail(`"${name}" is loaded but has no b24_callback extension`, fix);
+    } else {
+      add({ name: check, ok: true, detail: `"${name}" is loaded` });
+    }
   } catch (err) {
-    add({ name: check, ok: false, detail: `xml_locate failed: ${(err as Error).message}`, fix: 'is mod_commands loaded?' });
+    fail(`xml_locate failed: ${(err as Error).message}`, 'is mod_commands loaded?');
   }
 }

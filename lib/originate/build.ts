@@ -38,7 +38,9 @@ export const callId = only(CALL_ID, 'a CALL_ID is letters, digits, . _ -');
 
 /** An absolute path of letters, digits, _ . - / (no `..`): a recordings directory, a prompt file. */
 export function absolutePath(field: string, v: string): string {
-  if (!/^\/[A-Za-z0-9_./-]{0,200}$/.test(v) || v.split('/').includes('..')) throw new UnsafeValue(field, 'an absolute path of letters, digits, _ . - /');
+  if (!/^\/[A-Za-z0-9_./-]{0,200}$/.test(v) || v.split('/').includes('..')) {
+    throw new UnsafeValue(field, 'an absolute path of letters, digits, _ . - /');
+  }
   return v;
 }
 
@@ -104,7 +106,10 @@ export function clickToCallCommand(c: ClickToCall): string {
     b24_client: client,
   };
   if (c.line) vars.b24_line = phoneNumber('line', c.line);
-  if (c.recordDir) vars.execute_on_answer = `record_session ${absolutePath('record_dir', c.recordDir).replace(/\/+$/, '')}/${a}.wav`;
+  if (c.recordDir) {
+    const dir = absolutePath('record_dir', c.recordDir).replace(/\/+$/, '');
+    vars.execute_on_answer = `record_session ${dir}/${a}.wav`;
+  }
   const target = c.domain ? `user/${ext}@${configName('domain', c.domain)}` : `user/${ext}`;
   return `originate ${varBlock(vars)}${target} &bridge(${varBlock({ origination_uuid: b, origination_caller_id_number: cid })}sofia/gateway/${gw}/${client})`;
 }

@@ -87,6 +87,26 @@ t.test('click-to-call: the CALL_ID from the originate is adopted, never register
   t.same(run('click2call-user-not-registered.plain.txt'), [], 'no channel, no effect (the originate result handles it)');
 });
 
+t.test('placed calls recorded on answer (execute_on_answer): the recording from RECORD_STOP is attached after the finish', async (t) => {
+  for (const name of ['click2call-recorded', 'callback-recorded', 'callback-context']) {
+    for (const fmt of ['plain', 'json']) {
+      const eff = run(`${name}.${fmt}.txt`);
+      const aLeg = fixtureEvents(`${name}.${fmt}.txt`).find((e) => e.name === 'CHANNEL_CREATE')?.get('Unique-ID');
+      t.same(shape(eff).slice(-2), [
+        {
+          kind: 'finish', call: 'C', direction: name === 'click2call-recorded' ? 'outgoing' : 'callback', extension: '1001', candidates: ['1001'],
+          duration: 4, status: '200', addToChat: true,
+        },
+        { kind: 'attach', call: 'C', path: '/var/lib/freeswitch/recordings/C.wav' },
+      ], `${name}.${fmt}`);
+      t.match(eff.at(-1), { kind: 'attach', path: `/var/lib/freeswitch/recordings/${aLeg}.wav` }, `${name}.${fmt}: the A leg's file`);
+      t.match(eff[0], { kind: 'adopt', b24CallId: /^externalCall\.lab\.\d+$/ }, `${name}.${fmt}: never registered again`);
+    }
+  }
+  // before the context was installed: the employee answered, then NO_ROUTE_DESTINATION at once
+  t.match(run('callback-context-missing.plain.txt').find((e) => e.kind === 'finish'), { kind: 'finish', duration: 0 });
+});
+
 t.test('an originate that is not ours (legacy click2call) is still an outgoing call', async (t) => {
   const eff = run('legacy/click2call.plain.txt');
   t.match(eff[0], { kind: 'register', type: 1, extension: '1001', phone: '79161234567' });
