@@ -12,6 +12,7 @@ import { RateLimiter } from './bitrix24/limiter.js';
 import { UserDirectory } from './bitrix24/directory.js';
 import { createLogger } from './log.js';
 import { checkOffline } from './offline/check.js';
+import { callbackUsesContext } from './originate/build.js';
 
 export interface CheckResult {
   name: string;
@@ -83,6 +84,7 @@ async function checkEsl(c: Readonly<ConfigShape>, add: (r: CheckResult) => void)
     const body = JSON.parse(await esl.api('show registrations as json')) as { rows?: Array<{ reg_user?: unknown }> };
     const users = (body.rows ?? []).map((r) => String(r.reg_user ?? '')).filter(Boolean);
     add({ name: 'registered phones', ok: true, detail: `${users.length} registered` });
+    await checkCallbackContext(esl, c, add);
     return users;
   } catch (err) {
     add({ name: 'events arriving', ok: false, detail: (err as Error).message, fix: 'the event socket accepted the login but not the commands: check its ACL and mod_commands' });
@@ -158,5 +160,39 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
     add(orphans.length === 0
       ? { name: 'registered phones map to users', ok: true, detail: `all ${registered.length}` }
       : { name: 'registered phones map to users', ok: false, detail: `no Bitrix24 user has extension ${orphans.join(', ')}`, fix: `set Internal phone (UF_PHONE_INNER) on those users; their calls go to user ${c.calls.defaultUserId} meanwhile` });
+  }
+}
+
+/**
+ * The callback context, only when callbacks have something to say (TTS or a prompt): without
+ * it every such callback ends 404 once the employee answers. `xml_locate` prints the context's
+ * XML, or `can't find anything` (fixtures/esl/xml-locate.*).
+ */
+async function checkCallbackContext(
+  esl: EslClient, c: Readonly<ConfigShape>, add: (r: CheckResult) => void,
+): Promise<void> {
+  if (!callbackUsesContext({ ttsEngine: c.calls.ttsEngine || null, promptFile: c.calls.promptFile || null })) return;
+  const name = c.calls.callbackContext;
+  const check = 'callback context';
+  const fail = (detail: string, fix: string): void => add({ name: check, ok: false, detail, fix });
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+    fail(`"${name}" is not a context name`, 'FSB24_CALLBACK_CONTEXT: letters, digits, _ . -');
+    return;
+  }
+  const fix =
+    'copy conf/freeswitch/dialplan/freeswitch-bitrix24-context.xml to FreeSWITCH\'s ' +
+    `dialplan/${name}.xml (context "${name}"), then fs_cli -x reloadxml; ` +
+    'or leave FSB24_TTS_ENGINE and FSB24_CALLBACK_PROMPT empty to bridge callbacks without it';
+  try {
+    const xml = (await esl.api(`xml_locate dialplan context name ${name}`)).trim();
+    if (!xml.startsWith('<context')) {
+      fail(`"${name}" is not loaded (xml_locate: ${xml.split('\n')[0]}); callbacks would end 404`, fix);
+    } else if (!/<extension name="b24_callback"/.test(xml)) {
+      fail(`"${name}" is loaded but has no b24_callback extension`, fix);
+    } else {
+      add({ name: check, ok: true, detail: `"${name}" is loaded` });
+    }
+  } catch (err) {
+    fail(`xml_locate failed: ${(err as Error).message}`, 'is mod_commands loaded?');
   }
 }

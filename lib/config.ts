@@ -101,9 +101,17 @@ const schema = {
     ringSeconds: { doc: 'How long the employee rings on click-to-call and callback', format: 'nat', default: 30, env: 'FSB24_RING_SECONDS' },
     domain: { doc: 'Directory domain for user/<ext>@<domain> (empty: user/<ext>)', format: String, default: '', env: 'FSB24_DOMAIN' },
     callbackTarget: { doc: 'Extension that takes callbacks when the responsible manager cannot', format: String, default: '', env: 'FSB24_CALLBACK_TARGET' },
-    callbackContext: { doc: 'Dialplan context that speaks the callback text, then dials the client (conf/freeswitch/dialplan)', format: String, default: 'freeswitch-bitrix24', env: 'FSB24_CALLBACK_CONTEXT' },
+    callbackContext: {
+      doc: 'Dialplan context that speaks the callback text or plays the prompt, then dials the client ' +
+        '(conf/freeswitch/dialplan); used only when FSB24_TTS_ENGINE or FSB24_CALLBACK_PROMPT is set',
+      format: String, default: 'freeswitch-bitrix24', env: 'FSB24_CALLBACK_CONTEXT',
+    },
     ttsEngine: { doc: 'TTS engine for the callback text (e.g. flite); empty: play the prompt file', format: String, default: '', env: 'FSB24_TTS_ENGINE' },
-    promptFile: { doc: 'Prompt played to the employee before a callback when there is no TTS', format: String, default: '', env: 'FSB24_CALLBACK_PROMPT' },
+    promptFile: {
+      doc: 'Prompt played to the employee before a callback when there is no TTS (a file on the FreeSWITCH host); ' +
+        'empty: none',
+      format: String, default: '', env: 'FSB24_CALLBACK_PROMPT',
+    },
     registerHoldMs: { doc: 'An incoming call is registered when the first phone rings, or after this long (IVR, queue)', format: 'nat', default: 300, env: 'FSB24_REGISTER_HOLD_MS' },
     cardWindowMs: { doc: 'show/hide within this window are coalesced into one request', format: 'nat', default: 300, env: 'FSB24_CARD_WINDOW_MS' },
   },
@@ -120,6 +128,11 @@ const schema = {
     giveUpSec: { doc: 'A recording still missing (or empty) after this long is given up, with the reason kept', format: 'nat', default: 600, env: 'FSB24_RECORDINGS_GIVE_UP_SEC' },
     mode: { doc: 'upload: the service sends each recording; url: Bitrix24 fetches it from a signed, expiring FSB24_PUBLIC_URL/recordings/... link', format: ['upload', 'url'], default: 'upload', env: 'FSB24_RECORDINGS_MODE' },
     urlTtlSec: { doc: 'How long a signed recording link stays valid (url mode)', format: 'nat', default: 3600, env: 'FSB24_RECORDINGS_URL_TTL_SEC' },
+    placedCalls: {
+      doc: 'Record the calls the service places (click-to-call, callback) from the answer, ' +
+        'into the first of FSB24_RECORDINGS_DIRS',
+      format: Boolean, default: true, env: 'FSB24_RECORD_PLACED_CALLS',
+    },
     deleteAfterUpload: { doc: 'Delete the local file once Bitrix24 confirmed the upload', format: Boolean, default: false, env: 'FSB24_RECORDINGS_DELETE' },
   },
   events: {
@@ -150,7 +163,10 @@ export interface ConfigShape {
   };
   routing: { deadlineMs: number; cacheSec: number };
   events: { mode: 'online' | 'offline'; offlinePollMs: number };
-  recordings: { dirs: string[]; variable: string; choose: 'all' | 'first' | 'last'; inlineMaxBytes: number; stableMs: number; giveUpSec: number; deleteAfterUpload: boolean; mode: 'upload' | 'url'; urlTtlSec: number };
+  recordings: {
+    dirs: string[]; variable: string; choose: 'all' | 'first' | 'last'; inlineMaxBytes: number; stableMs: number;
+    giveUpSec: number; deleteAfterUpload: boolean; mode: 'upload' | 'url'; urlTtlSec: number; placedCalls: boolean;
+  };
   logLevel: string;
 }
 

@@ -37,6 +37,14 @@ export const configName = only(NAME, 'names from config are letters, digits, _ .
 export const uuid = only(UUID, 'not a lowercase UUID');
 export const callId = only(CALL_ID, 'a CALL_ID is letters, digits, . _ -');
 
+/** An absolute path of letters, digits, _ . - / (no `..`): a recordings directory, a prompt file. */
+export function absolutePath(field: string, v: string): string {
+  if (!/^\/[A-Za-z0-9_./-]{0,200}$/.test(v) || v.split('/').includes('..')) {
+    throw new UnsafeValue(field, 'an absolute path of letters, digits, _ . - /');
+  }
+  return v;
+}
+
 /** Free text for a prompt: letters, digits, spaces and . ? ! - only, at most 200 characters, quoted. */
 export function promptText(v: string): string {
   const kept = v.replace(/[^\p{L}\p{N} .?!-]/gu, ' ').replace(/\s+/g, ' ').trim().slice(0, 200);
@@ -59,6 +67,11 @@ function varBlock(vars: Vars): string {
 
 export interface ClickToCall {
   aLeg: string;
+  /**
+   * Record the call from the employee's answer into `<recordDir>/<aLeg>.wav`
+   * (`execute_on_answer=record_session …`, fixtures/esl/click2call-recorded); null: not recorded.
+   */
+  recordDir: string | null;
   bLeg: string;
   extension: string;
   domain?: string;
@@ -94,6 +107,10 @@ export function clickToCallCommand(c: ClickToCall): string {
     b24_client: client,
   };
   if (c.line) vars.b24_line = phoneNumber('line', c.line);
+  if (c.recordDir) {
+    const dir = absolutePath('record_dir', c.recordDir).replace(/\/+$/, '');
+    vars.execute_on_answer = `record_session ${dir}/${a}.wav`;
+  }
   const target = c.domain ? `user/${ext}@${configName('domain', c.domain)}` : `user/${ext}`;
   return `originate ${varBlock(vars)}${target} &bridge(${varBlock({ origination_uuid: b, origination_caller_id_number: cid })}sofia/gateway/${gw}/${client})`;
 }
@@ -107,22 +124,30 @@ export interface Callback extends ClickToCall {
   context: string;
 }
 
+/** Whether callbacks go through the dialplan context (something to say is configured): `check` verifies it then. */
+export function callbackUsesContext(c: { ttsEngine: string | null; promptFile: string | null }): boolean {
+  return Boolean(c.ttsEngine || c.promptFile);
+}
+
 /**
- * Callback: ring the employee into our dialplan context, which speaks the text (or
- * plays the prompt) and then bridges to the client (conf/freeswitch/dialplan).
+ * Callback. With something to say (TTS of the text, or the prompt file), ring the employee
+ * into our dialplan context, which says it and then bridges to the client
+ * (conf/freeswitch/dialplan/freeswitch-bitrix24-context.xml). With nothing to say, the
+ * originate itself rings the employee and bridges to the client, as click-to-call does,
+ * so no context has to be installed.
  */
 export function callbackCommand(c: Callback): string {
   const base = clickToCallCommand(c);
   const vars: Vars = {};
-  if (c.ttsEngine) {
+  const text = c.ttsEngine ? promptText(c.text) : '';
+  if (c.ttsEngine && text) {
     vars.b24_tts_engine = configName('tts_engine', c.ttsEngine);
     vars.b24_tts_voice = configName('voice', c.voice || 'default');
-    const text = promptText(c.text);
-    if (text) vars.b24_text = text;
-  }
-  if (c.promptFile) {
-    if (!/^\/[A-Za-z0-9_./-]{1,200}$/.test(c.promptFile) || c.promptFile.includes('..')) throw new UnsafeValue('prompt_file', 'an absolute path of letters, digits, _ . - /');
-    vars.b24_prompt = c.promptFile;
+    vars.b24_text = text;
+  } else if (c.promptFile) {
+    vars.b24_prompt = absolutePath('prompt_file', c.promptFile);
+  } else {
+    return base;
   }
   vars.b24_gateway = configName('gateway', c.gateway);
   vars.b24_callee_uuid = uuid('origination_uuid', c.bLeg);
@@ -130,5 +155,5 @@ export function callbackCommand(c: Callback): string {
   // same first leg as click-to-call, but the call continues in our dialplan context
   const head = base.slice(0, base.indexOf('}'));
   const target = base.slice(base.indexOf('}') + 1, base.indexOf(' &bridge('));
-  return `${head}${extra ? `,${extra}` : ''}}${target} b24_callback XML ${configName('context', c.context)}`;
+  return `${head},${extra}}${target} b24_callback XML ${configName('context', c.context)}`;
 }

@@ -112,6 +112,7 @@ export class CallEvents {
       cmd = clickToCallCommand({
         aLeg, bLeg: randomUUID(), extension: checkExt('extension', ext), ...(this.svc.config.calls.domain ? { domain: this.svc.config.calls.domain } : {}),
         client: d.client, gateway: configName('gateway', gateway), callerId, b24CallId: d.callId, line: d.line, ringSeconds: this.svc.config.calls.ringSeconds, kind: 'click2call',
+        recordDir: this.svc.config.recordings.placedCalls ? this.svc.config.recordings.dirs[0] ?? null : null,
       });
     } catch (err) {
       log.error({ err }, 'click-to-call: cannot build the originate');
@@ -187,6 +188,7 @@ export class CallEvents {
         aLeg, bLeg: randomUUID(), extension: checkExt('extension', who.extension), ...(c.domain ? { domain: c.domain } : {}), client: d.client,
         gateway: configName('gateway', gateway), callerId, b24CallId, line: d.line, ringSeconds: c.ringSeconds, kind: 'callback',
         text: d.text, voice: d.voice, ttsEngine: c.ttsEngine || null, promptFile: c.promptFile || null, context: c.callbackContext,
+        recordDir: this.svc.config.recordings.placedCalls ? this.svc.config.recordings.dirs[0] ?? null : null,
       });
     } catch (err) {
       return this.endUnplaced(aLeg, b24CallId, userId, 'OTHER', (err as Error).message);

@@ -1,18 +1,32 @@
-/** The captures in ../shared/fixtures/esl, read as a byte stream (fixtures/README.md). */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+/**
+ * The captures in test/fixtures/esl (a real FreeSWITCH 1.11.1; test/fixtures/esl/README.md),
+ * read as a byte stream. They are part of the repository: a missing one is an error, never a skip.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FrameParser, frameHeader, type Frame } from '../../lib/esl/frame.js';
 import { decodeJsonEvent, decodePlainEvent, type EslEvent } from '../../lib/esl/codec.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const FIXTURES_DIR = resolve(here, '../../../shared/fixtures/esl');
-export const fixturesAvailable = existsSync(FIXTURES_DIR);
+export const FIXTURES_DIR = resolve(here, '../fixtures/esl');
+export const CDR_FIXTURES_DIR = resolve(here, '../fixtures/cdr');
 
+/** Every capture: the top folder, legacy/ and tenants/, as paths relative to FIXTURES_DIR. */
 export function fixtureFiles(): string[] {
-  const top = readdirSync(FIXTURES_DIR).filter((f) => f.endsWith('.txt'));
-  const legacy = readdirSync(join(FIXTURES_DIR, 'legacy')).map((f) => `legacy/${f}`);
-  return [...top, ...legacy];
+  const txt = (sub: string): string[] =>
+    readdirSync(join(FIXTURES_DIR, sub)).filter((f) => f.endsWith('.txt')).map((f) => (sub ? `${sub}/${f}` : f));
+  return [...txt(''), ...txt('legacy'), ...txt('tenants')].sort();
+}
+
+/** The captures the READMEs describe, with the sha256 they give (relative to FIXTURES_DIR). */
+export function documentedFixtures(): Map<string, string> {
+  const out = new Map<string, string>();
+  const top = readFileSync(join(FIXTURES_DIR, 'README.md'), 'utf8');
+  for (const m of top.matchAll(/^#### `esl\/([^`]+)` \(sha256 `([0-9a-f]{64})`\)/gm)) out.set(m[1] as string, m[2] as string);
+  const tenants = readFileSync(join(FIXTURES_DIR, 'tenants', 'README.md'), 'utf8');
+  for (const m of tenants.matchAll(/^\| `([^`/]+\.txt)` \|.*\| `([0-9a-f]{64})` \|$/gm)) out.set(`tenants/${m[1]}`, m[2] as string);
+  return out;
 }
 
 export function fixtureBytes(name: string): Buffer {

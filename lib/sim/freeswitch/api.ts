@@ -71,6 +71,8 @@ export async function runApi(ctx: ApiContext, line: string): Promise<string> {
       });
       return '+OK\n';
     }
+    case 'xml_locate':
+      return xmlLocate(sw, args);
     case 'global_getvar':
       return args === 'recordings_dir' ? sw.recordingsDir : '';
     case 'sofia':
@@ -292,19 +294,28 @@ async function originate(sw: SimSwitch, args: string): Promise<string> {
     return `-ERR ${cause}\n`;
   }
   sw.answer(a);
-  void runApplication(sw, a, parsed.app, parsed.exten);
+  void runApplication(sw, a, parsed.app, parsed.exten, parsed.context);
   return `+OK ${a.uuid}\n`;
 }
 
 /** After the first leg answered: `&bridge(...)` / an extension in a dialplan context / park. */
-async function runApplication(sw: SimSwitch, a: Leg, app: { name: string; args: string } | null, exten: string | null): Promise<void> {
+async function runApplication(
+  sw: SimSwitch, a: Leg, app: { name: string; args: string } | null, exten: string | null, context: string | null,
+): Promise<void> {
   await new Promise<void>((r) => setImmediate(r)); // the BACKGROUND_JOB goes out first
+  if (exten) a.dialplan = 'XML';
+  if (exten && context && !sw.contexts.has(context)) {
+    // no such context: "No Route, Aborting" right after the job result (callback-context-missing)
+    sw.hangup(a, 'NO_ROUTE_DESTINATION', { disposition: 'send_bye' });
+    sw.complete(a);
+    return;
+  }
   let target: { number: string; vars: Map<string, string> } | null = null;
   if (app?.name === 'bridge') {
     const ep = parseEndpoint(app.args);
     if (ep.kind === 'gateway') target = { number: ep.target, vars: ep.vars };
     else if (ep.kind === 'user') target = { number: ep.target, vars: ep.vars };
-  } else if (exten === 'b24_callback') {
+  } else if (exten === 'b24_callback' && context && sw.contexts.get(context)?.includes('b24_callback')) {
     // the shipped dialplan context (conf/freeswitch/dialplan): speak or play, then dial the client
     const client = a.getVar('b24_client');
     const callee = a.getVar('b24_callee_uuid');
@@ -342,6 +353,11 @@ async function runApplication(sw: SimSwitch, a: Leg, app: { name: string; args: 
     ...(cid ? { callerIdNumber: cid } : {}),
     vars: bVars,
   });
+  b.dialplan = a.dialplan;
+  a.setVar('current_application', 'bridge');
+  const vs = [...target.vars].map(([k, v]) => `${k}=${v}`).join(',');
+  const dialled = `${vs ? `{${vs}}` : ''}sofia/gateway/${sw.gateway}/${target.number}`;
+  a.setVar('current_application_data', app?.name === 'bridge' ? app.args : dialled);
   const out = await ringPstn(sw, b, Number(a.getVar('call_timeout') ?? '60') * 1000);
   if (!out.answered) {
     a.setVar('originate_disposition', out.cause);
@@ -359,4 +375,18 @@ async function runApplication(sw: SimSwitch, a: Leg, app: { name: string; args: 
   sw.bridge(a, b);
   await talk(sw, pstnBehaviour(sw, target.number).talkMs, [a, b]);
   await endBridge(sw, a, b, a.hangupCause ? a : b);
+}
+
+/**
+ * `xml_locate dialplan context name <ctx>`: the context's XML as FreeSWITCH re-serialises it, or
+ * `can't find anything` (fixtures/esl/xml-locate.*). Only what the simulator knows: extension names.
+ */
+function xmlLocate(sw: SimSwitch, args: string): string {
+  const [section, tag, attr, value, ...rest] = args.split(' ');
+  if (!section || rest.length > 0 || (tag !== undefined && value === undefined)) return '-ERR bad args\n';
+  if (section !== 'dialplan' || tag !== 'context' || attr !== 'name' || !value) return "can't find anything\n";
+  const extensions = sw.contexts.get(value);
+  if (!extensions) return "can't find anything\n";
+  const body = extensions.map((e) => `      <extension name="${e}">\n      </extension>\n\n`).join('');
+  return `<context name="${value}">\n${body}  </context>\n`;
 }

@@ -105,6 +105,8 @@ export class Leg {
   destroyed = false;
   /** An API command (uuid_transfer) took the call over from the scenario that started it. */
   takenOver = false;
+  /** Caller-Dialplan: absent on a leg the originate API made until it is routed into a dialplan (captures). */
+  dialplan: string | null;
 
   constructor(
     private readonly sw: Switchboard,
@@ -117,6 +119,7 @@ export class Leg {
     this.callerIdNumber = init.callerIdNumber;
     this.calleeIdName = init.calleeIdName;
     this.calleeIdNumber = init.calleeIdNumber;
+    this.dialplan = init.source === 'src/switch_ivr_originate.c' ? null : 'XML';
     const now = sw.nowUs();
     this.times = { created: now, answered: 0, progress: 0, progressMedia: 0, hangup: 0, transfer: 0, bridged: 0 };
     for (const [k, v] of init.variables) this.vars.set(k, v);
@@ -172,7 +175,7 @@ export class Leg {
       [`${prefix}-Logical-Direction`, i.direction],
     ];
     if (i.username) h.push([`${prefix}-Username`, i.username]);
-    h.push([`${prefix}-Dialplan`, 'XML']);
+    if (this.dialplan) h.push([`${prefix}-Dialplan`, this.dialplan]);
     h.push([`${prefix}-Caller-ID-Name`, this.callerIdName], [`${prefix}-Caller-ID-Number`, this.callerIdNumber]);
     h.push([`${prefix}-Orig-Caller-ID-Name`, i.callerIdName], [`${prefix}-Orig-Caller-ID-Number`, i.callerIdNumber]);
     if (this.calleeIdName) h.push([`${prefix}-Callee-ID-Name`, this.calleeIdName]);

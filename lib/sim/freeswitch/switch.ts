@@ -42,6 +42,11 @@ export interface SimSwitchOptions {
   speed?: number;
   /** Default talk time of calls the PSTN answers on an originate. */
   defaultTalkMs?: number;
+  /**
+   * Dialplan contexts loaded, with their extensions (`xml_locate`, originate into a context).
+   * Default: `default` and `public`; the service's `freeswitch-bitrix24` only when a test installs it.
+   */
+  contexts?: Record<string, string[]>;
 }
 
 const CAUSE_Q850: Record<string, string> = {
@@ -77,6 +82,9 @@ export class SimSwitch implements Switchboard {
   speed: number;
   /** Files written by recordings, newest last (tests read them back). */
   readonly recordings: string[] = [];
+  readonly contexts: Map<string, string[]>;
+  /** Recorders started by `execute_on_answer=record_session <path>`, stopped when their leg completes. */
+  private readonly recorders = new Map<string, { path: string; startedUs: number }>();
 
   constructor(opts: SimSwitchOptions = {}) {
     this.hostname = opts.hostname ?? 'vm';
@@ -88,6 +96,7 @@ export class SimSwitch implements Switchboard {
     this.speed = opts.speed ?? 0;
     this.defaultTalkMs = opts.defaultTalkMs ?? 4000;
     this.pstn = opts.pstn ?? {};
+    this.contexts = new Map(Object.entries(opts.contexts ?? { default: [], public: [] }));
     for (const [ext, setup] of Object.entries(opts.extensions ?? defaultExtensions())) this.setExtension(ext, setup);
     // a whole second: billsec subtracts whole-second epochs, so a run must not depend on where
     // in a second it started (freeswitch-esl.md §2.3)
@@ -206,6 +215,15 @@ export class SimSwitch implements Switchboard {
     leg.hasMedia = true;
     if (leg.callState === 'DOWN') leg.callState = 'RINGING';
     this.fire(leg, 'CHANNEL_ANSWER');
+    // execute_on_answer runs before the call state moves on (fixtures/esl/click2call-recorded)
+    const onAnswer = leg.getVar('execute_on_answer');
+    const rec = typeof onAnswer === 'string' ? /^record_session (\/\S+)$/.exec(onAnswer) : null;
+    if (rec) {
+      leg.setVar('current_application', 'record_session');
+      leg.setVar('current_application_data', rec[1] as string);
+      this.recordStart(leg, rec[1] as string);
+      this.recorders.set(leg.uuid, { path: rec[1] as string, startedUs: this.clockUs });
+    }
     leg.callState = 'ACTIVE';
   }
 
@@ -265,6 +283,12 @@ export class SimSwitch implements Switchboard {
   /** Reporting state and destruction: the leg's last two events (`destroy: false` leaves the second for later). */
   complete(leg: Leg, opts: { destroy?: boolean } = {}): void {
     if (leg.destroyed) return;
+    const rec = this.recorders.get(leg.uuid);
+    if (rec && !leg.reported) {
+      // the recorder closes after the leg's CHANNEL_HANGUP, just before its HANGUP_COMPLETE
+      this.recorders.delete(leg.uuid);
+      this.recordStop(leg, rec.path, (this.clockUs - rec.startedUs) / 1e6);
+    }
     if (!leg.reported) {
       leg.setCdrVariables();
       leg.setState('CS_REPORTING');

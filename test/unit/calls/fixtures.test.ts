@@ -4,7 +4,7 @@
  * effects apart from ids and times.
  */
 import t from 'tap';
-import { fixtureEvents, fixturesAvailable } from '../../helpers/fixtures.js';
+import { fixtureEvents } from '../../helpers/fixtures.js';
 import { toChannelEvent } from '../../../lib/events/channel-event.js';
 import { EslEvent } from '../../../lib/esl/codec.js';
 import { CallModel } from '../../../lib/calls/model.js';
@@ -33,9 +33,7 @@ function shape(effects: Effect[]): unknown[] {
   });
 }
 
-const skip = !fixturesAvailable && 'no ../shared fixtures';
-
-t.test('inbound ring group answered by 1001: one register, show/hide, finish 200 with talk time, recording', { skip }, async (t) => {
+t.test('inbound ring group answered by 1001: one register, show/hide, finish 200 with talk time, recording', async (t) => {
   for (const fmt of ['plain', 'json']) {
     const eff = run(`inbound-ringgroup-answered.${fmt}.txt`);
     t.same(shape(eff), [
@@ -52,7 +50,7 @@ t.test('inbound ring group answered by 1001: one register, show/hide, finish 200
   t.equal((eff[0] as { startIso: string }).startIso, '2026-11-24T23:14:34+00:00');
 });
 
-t.test('inbound ring group missed: finish 304 with no employee, the ringing ones as candidates', { skip }, async (t) => {
+t.test('inbound ring group missed: finish 304 with no employee, the ringing ones as candidates', async (t) => {
   for (const fmt of ['plain', 'json']) {
     const eff = run(`inbound-ringgroup-missed.${fmt}.txt`);
     t.same(shape(eff).slice(2), [
@@ -62,12 +60,12 @@ t.test('inbound ring group missed: finish 304 with no employee, the ringing ones
   }
 });
 
-t.test('the legacy race: both phones answer, the loser never makes the call missed', { skip }, async (t) => {
+t.test('the legacy race: both phones answer, the loser never makes the call missed', async (t) => {
   const eff = run('legacy/inbound-call.plain.txt');
   t.match(eff.find((e) => e.kind === 'finish'), { extension: '1001', status: '200', duration: 5 });
 });
 
-t.test('outbound answered and busy', { skip }, async (t) => {
+t.test('outbound answered and busy', async (t) => {
   for (const fmt of ['plain', 'json']) {
     t.same(shape(run(`outbound-answered.${fmt}.txt`)), [
       { kind: 'register', call: 'C', externalCallId: 'C', type: 1, extension: '1003', phone: '79161234567', line: '4951234567', startIso: 'T', show: true, crmCreate: true },
@@ -78,7 +76,7 @@ t.test('outbound answered and busy', { skip }, async (t) => {
   }
 });
 
-t.test('click-to-call: the CALL_ID from the originate is adopted, never registered again; talk time is the client leg', { skip }, async (t) => {
+t.test('click-to-call: the CALL_ID from the originate is adopted, never registered again; talk time is the client leg', async (t) => {
   for (const fmt of ['plain', 'json']) {
     t.same(shape(run(`click2call-answered.${fmt}.txt`)), [
       { kind: 'adopt', call: 'C', b24CallId: 'externalCall.test.1' },
@@ -90,7 +88,27 @@ t.test('click-to-call: the CALL_ID from the originate is adopted, never register
   t.same(run('click2call-user-not-registered.plain.txt'), [], 'no channel, no effect (the originate result handles it)');
 });
 
-t.test('an originate that is not ours (legacy click2call) is still an outgoing call', { skip }, async (t) => {
+t.test('placed calls recorded on answer (execute_on_answer): the recording from RECORD_STOP is attached after the finish', async (t) => {
+  for (const name of ['click2call-recorded', 'callback-recorded', 'callback-context']) {
+    for (const fmt of ['plain', 'json']) {
+      const eff = run(`${name}.${fmt}.txt`);
+      const aLeg = fixtureEvents(`${name}.${fmt}.txt`).find((e) => e.name === 'CHANNEL_CREATE')?.get('Unique-ID');
+      t.same(shape(eff).slice(-2), [
+        {
+          kind: 'finish', call: 'C', direction: name === 'click2call-recorded' ? 'outgoing' : 'callback', extension: '1001', candidates: ['1001'],
+          duration: 4, status: '200', addToChat: true,
+        },
+        { kind: 'attach', call: 'C', path: '/var/lib/freeswitch/recordings/C.wav' },
+      ], `${name}.${fmt}`);
+      t.match(eff.at(-1), { kind: 'attach', path: `/var/lib/freeswitch/recordings/${aLeg}.wav` }, `${name}.${fmt}: the A leg's file`);
+      t.match(eff[0], { kind: 'adopt', b24CallId: /^externalCall\.lab\.\d+$/ }, `${name}.${fmt}: never registered again`);
+    }
+  }
+  // before the context was installed: the employee answered, then NO_ROUTE_DESTINATION at once
+  t.match(run('callback-context-missing.plain.txt').find((e) => e.kind === 'finish'), { kind: 'finish', duration: 0 });
+});
+
+t.test('an originate that is not ours (legacy click2call) is still an outgoing call', async (t) => {
   const eff = run('legacy/click2call.plain.txt');
   t.match(eff[0], { kind: 'register', type: 1, extension: '1001', phone: '79161234567' });
   t.match(eff.find((e) => e.kind === 'finish'), { kind: 'finish', status: '200', duration: 9 });
@@ -114,7 +132,7 @@ function runNamed(name: string, path: (firstUuid: string) => string): Effect[] {
   return out;
 }
 
-t.test('rejected before answer: the recorder never started (no RECORD_START), so no attach waits for it', { skip }, async (t) => {
+t.test('rejected before answer: the recorder never started (no RECORD_START), so no attach waits for it', async (t) => {
   for (const fmt of ['plain', 'json']) {
     const eff = runNamed(`outbound-busy.${fmt}.txt`, (u) => `/var/lib/freeswitch/recordings/${u}.wav`);
     t.same(eff.map((e) => e.kind), ['register', 'finish'], fmt);
@@ -124,7 +142,7 @@ t.test('rejected before answer: the recorder never started (no RECORD_START), so
   }
 });
 
-t.test('registrations and api replies alone produce nothing', { skip }, async (t) => {
+t.test('registrations and api replies alone produce nothing', async (t) => {
   t.same(run('registrations.plain.txt'), []);
   t.same(run('registrations.json.txt'), []);
 });
