@@ -246,7 +246,7 @@ export class Service {
     const expected = c.b24.webhookUrl ? c.b24.appToken : tokens?.memberId === ev.auth.memberId ? tokens.applicationToken : undefined;
     if (!expected || !sameSecret(expected, ev.auth.applicationToken)) throw new Unauthorized('application_token does not match this installation');
     // whatever would reach an originate string is checked now: a bad value gets a 400 and changes nothing
-    this.callEvents.validate(ev);
+    this.callEvents.check(ev);
   }
 
   private async handleEvent(ev: ParsedEvent): Promise<void> {

@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import qs from 'qs';
 import type { Logger } from '../log.js';
-import { BadEvent, parseEvent, type ParsedEvent } from './event-body.js';
+import { BadEvent, MissingToken, parseEvent, type ParsedEvent } from './event-body.js';
 
 export interface EventHandlers {
   /** Decide whether the event is authentic; throw to refuse (401). */
@@ -43,7 +43,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     try {
       ev = parseEvent(req.body);
     } catch (err) {
-      if (err instanceof BadEvent) return reply.code(400).send({ error: err.code, message: err.message });
+      if (err instanceof MissingToken) deps.log.warn({ reason: err.message }, 'bitrix24 event refused');
+      if (err instanceof BadEvent) return reply.code(err instanceof MissingToken ? 401 : 400).send({ error: err.code, message: err.message });
       throw err;
     }
     try {

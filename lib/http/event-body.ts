@@ -3,8 +3,14 @@
  * strings, empty fields absent. Parsed into typed values here, at the edge.
  */
 export class BadEvent extends Error {
-  override readonly name = 'BadEvent';
-  readonly code = 'HTTP_ERR_BAD_EVENT';
+  override readonly name: string = 'BadEvent';
+  readonly code: string = 'HTTP_ERR_BAD_EVENT';
+}
+
+/** No application_token at all: refused like a wrong one (401), not as a malformed body. */
+export class MissingToken extends BadEvent {
+  override readonly name = 'MissingToken';
+  override readonly code = 'HTTP_ERR_UNAUTHORIZED';
 }
 
 export interface EventAuth {
@@ -40,12 +46,12 @@ export function parseEvent(body: unknown): ParsedEvent {
   if (!event) throw new BadEvent('missing field: event');
   if (!KNOWN_EVENTS.has(event)) throw new BadEvent(`unknown event: ${event}`);
   const authRaw = b.auth;
-  if (!authRaw || typeof authRaw !== 'object' || Array.isArray(authRaw)) throw new BadEvent('missing field: auth[...]');
+  if (!authRaw || typeof authRaw !== 'object' || Array.isArray(authRaw)) throw new MissingToken('missing field: auth[application_token]');
   const a = authRaw as Record<string, unknown>;
   const applicationToken = str(a, 'application_token');
   const memberId = str(a, 'member_id');
   const domain = str(a, 'domain');
-  if (!applicationToken) throw new BadEvent('missing field: auth[application_token]');
+  if (!applicationToken) throw new MissingToken('missing field: auth[application_token]');
   if (!memberId) throw new BadEvent('missing field: auth[member_id]');
   if (!domain) throw new BadEvent('missing field: auth[domain]');
   const dataRaw = b.data ?? {};
