@@ -23,6 +23,7 @@ import { Metrics } from './metrics.js';
 import { Registrations } from './esl/registrations.js';
 import { serviceRoutes } from './http/routes.js';
 import { RecordingLinks } from './recordings/links.js';
+import { provision, type ProvisionReport } from './bitrix24/provision.js';
 import type { ConfigShape } from './config.js';
 import type { Logger } from './log.js';
 import type { EslEvent } from './esl/codec.js';
@@ -264,36 +265,12 @@ export class Service {
     }
   }
 
-  /** event.bind both call events and register the configured lines ("already binded" is fine). */
-  async bind(): Promise<{ bound: string[]; lines: string[] }> {
-    const c = this.config;
-    const bound: string[] = [];
-    if (this.client.mode === 'oauth') {
-      if (!c.publicUrl) this.log.warn({ url: this.url }, 'FSB24_PUBLIC_URL is not set: binding event handlers to the listen address, which Bitrix24 may not reach');
-      const handler = this.handlerUrl();
-      for (const event of ['ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART']) {
-        try {
-          await this.client.call('event.bind', { event, handler });
-          bound.push(event);
-        } catch (err) {
-          if (/already binded/i.test((err as Error).message)) bound.push(event);
-          else throw err;
-        }
-      }
+  /** Bind both call events (replacing ones at an old public URL) and register the configured lines. */
+  async bind(): Promise<ProvisionReport> {
+    if (this.client.mode === 'oauth' && !this.config.publicUrl) {
+      this.log.warn({ url: this.url }, 'FSB24_PUBLIC_URL is not set: binding event handlers to the listen address, which Bitrix24 may not reach');
     }
-    const lines: string[] = [];
-    const numbers = new Set([...Object.values(c.calls.lines), ...Object.keys(c.calls.lineGateways), ...Object.values(c.calls.gatewayLines)]);
-    for (const number of numbers) {
-      try {
-        await this.client.call('telephony.externalLine.add', { NUMBER: number, NAME: `FreeSWITCH ${number}` });
-      } catch (err) {
-        if (!/already exists/i.test((err as Error).message)) throw err;
-        await this.client.call('telephony.externalLine.update', { NUMBER: number, NAME: `FreeSWITCH ${number}` });
-      }
-      lines.push(number);
-    }
-    this.log.info({ bound, lines }, 'event handlers bound and lines registered');
-    return { bound, lines };
+    return provision({ client: this.client, config: this.config, handlerUrl: this.handlerUrl(), log: this.log });
   }
 
   /** Where Bitrix24 sends events: FSB24_PUBLIC_URL, else the listen address. */
