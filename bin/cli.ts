@@ -59,7 +59,7 @@ export async function main(args: string[], env: Record<string, string | undefine
       case 'bind': {
         const config = loadConfig({ ...(file ? { file } : {}), env });
         if (!config.b24.webhookUrl && !config.publicUrl) {
-          console.error('FSB24_PUBLIC_URL is not set: Bitrix24 needs it to reach the service (handlers go to FSB24_PUBLIC_URL/bitrix24/events)');
+          console.error('FSB24_PUBLIC_URL is not set: Bitrix24 sends events to FSB24_PUBLIC_URL/bitrix24/events');
           return 2;
         }
         const svc = new Service({ config, log: createLogger(config.logLevel, { pretty: process.stdout.isTTY === true }) });

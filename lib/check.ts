@@ -106,15 +106,17 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
     await res.body.dump();
     const host = new URL(base).host;
     if (res.statusCode >= 500) {
-      add({ name: 'portal reachable', ok: false, detail: `${host} answered HTTP ${res.statusCode}: the portal is down or overloaded`, fix: OUTAGE_FIX });
+      const detail = `${host} answered HTTP ${res.statusCode}: the portal is down or overloaded`;
+      add({ name: 'portal reachable', ok: false, detail, fix: OUTAGE_FIX });
       return;
     }
     add({ name: 'portal reachable', ok: true, detail: `${host} answered HTTP ${res.statusCode}` });
   } catch (err) {
     // a connection reset or no reply in time is the portal failing; no connection at all is more likely the address
     const code = (err as { code?: string }).code ?? '';
-    const outage = ['ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'EPIPE'].includes(code);
-    add({ name: 'portal reachable', ok: false, detail: (err as Error).message, fix: outage ? OUTAGE_FIX : 'check DNS, the firewall and the portal address' });
+    const outage = ['ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'EPIPE'];
+    const fix = outage.includes(code) ? OUTAGE_FIX : 'check DNS, the firewall and the portal address';
+    add({ name: 'portal reachable', ok: false, detail: (err as Error).message, fix });
     return;
   }
   const tokens = store.get<StoredTokens>(TOKENS_KEY);
@@ -145,10 +147,14 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
       const bound = (await boundHandlers(client)).filter((b) => (CALL_EVENTS as readonly string[]).includes(b.event));
       const missing = CALL_EVENTS.filter((e) => !bound.some((b) => b.event === e && b.handler === handler));
       const stale = bound.filter((b) => b.handler !== handler);
-      const fix = c.publicUrl ? 'run freeswitch-bitrix24 bind (it replaces handlers at an old address)' : 'set FSB24_PUBLIC_URL, then run freeswitch-bitrix24 bind';
-      if (missing.length > 0) add({ name: 'event handlers', ok: false, detail: `${missing.join(', ')} not bound to ${handler}`, fix });
-      else if (stale.length > 0) add({ name: 'event handlers', ok: false, detail: `also bound to ${[...new Set(stale.map((b) => b.handler))].join(', ')}: events go there too`, fix });
-      else add({ name: 'event handlers', ok: true, detail: `bound to ${handler}` });
+      const fix = c.publicUrl
+        ? 'run freeswitch-bitrix24 bind (it replaces handlers at an old address)'
+        : 'set FSB24_PUBLIC_URL, then run freeswitch-bitrix24 bind';
+      const elsewhere = [...new Set(stale.map((b) => b.handler))].join(', ');
+      const name = 'event handlers';
+      if (missing.length > 0) add({ name, ok: false, detail: `${missing.join(', ')} not bound to ${handler}`, fix });
+      else if (stale.length > 0) add({ name, ok: false, detail: `also bound to ${elsewhere} (events go there)`, fix });
+      else add({ name, ok: true, detail: `bound to ${handler}` });
     } catch (err) {
       add({ name: 'event handlers', ok: false, detail: (err as Error).message });
     }
@@ -176,21 +182,24 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
   }
 }
 
-const OUTAGE_FIX = 'the portal is unreachable or failing: retry later (the service keeps calls in its outbox meanwhile)';
+const OUTAGE_FIX = 'the portal is unreachable or failing: retry later (the service keeps calls in its outbox)';
 
 /** Reinstalling is the fix only for a spent token (after a refresh); an outage is retried. */
 export function tokenFix(err: unknown, mode: 'oauth' | 'webhook'): string {
   if (!(err instanceof B24Error)) return OUTAGE_FIX;
-  if (err.detail.error === 'invalid_grant' || err.detail.error === 'expired_token') return 'reinstall the application (the refresh token is spent or revoked)';
-  const outage = ['B24_ERR_NETWORK', 'B24_ERR_TIMEOUT', 'B24_ERR_RATE_LIMIT'].includes(err.code) || (err.detail.status ?? 0) >= 500;
-  if (outage) return OUTAGE_FIX;
-  return mode === 'oauth' ? 'check FSB24_B24_CLIENT_ID / FSB24_B24_CLIENT_SECRET and the portal address (the portal refused the token)' : 'the webhook URL is wrong, expired or deleted';
+  const spent = err.detail.error === 'invalid_grant' || err.detail.error === 'expired_token';
+  if (spent) return 'reinstall the application (the refresh token is spent or revoked)';
+  const outage = ['B24_ERR_NETWORK', 'B24_ERR_TIMEOUT', 'B24_ERR_RATE_LIMIT'].includes(err.code);
+  if (outage || (err.detail.status ?? 0) >= 500) return OUTAGE_FIX;
+  if (mode === 'webhook') return 'the webhook URL is wrong, expired or deleted';
+  return 'check FSB24_B24_CLIENT_ID / FSB24_B24_CLIENT_SECRET and the portal address (the portal refused the token)';
 }
 
 /** FSB24_PUBLIC_URL as Bitrix24 uses it: this service answers there, over HTTPS. */
 async function checkPublicUrl(c: Readonly<ConfigShape>, add: (r: CheckResult) => void): Promise<void> {
   if (!c.publicUrl) {
-    add({ name: 'public URL', ok: false, detail: 'FSB24_PUBLIC_URL is not set', fix: 'set it to the HTTPS address Bitrix24 reaches this service at (reverse proxy: conf/nginx-bitrix24.conf)' });
+    const fix = 'set it to the HTTPS address Bitrix24 reaches this service at (conf/nginx-bitrix24.conf)';
+    add({ name: 'public URL', ok: false, detail: 'FSB24_PUBLIC_URL is not set', fix });
     return;
   }
   const health = new URL('/healthz', c.publicUrl).href;
@@ -199,15 +208,18 @@ async function checkPublicUrl(c: Readonly<ConfigShape>, add: (r: CheckResult) =>
     const body = (await res.body.json().catch(() => null)) as Record<string, unknown> | null;
     // /healthz answers 200 or 503 (degraded): either proves it is this service
     if (!body || typeof body !== 'object' || !('eventSocket' in body) || !('outbox' in body)) {
-      add({ name: 'public URL', ok: false, detail: `${health} answered HTTP ${res.statusCode}, not this service's health`, fix: 'point the reverse proxy at FSB24_HTTP_HOST:FSB24_HTTP_PORT' });
+      const detail = `${health} answered HTTP ${res.statusCode}, not this service's health`;
+      add({ name: 'public URL', ok: false, detail, fix: 'point the reverse proxy at FSB24_HTTP_HOST:FSB24_HTTP_PORT' });
       return;
     }
   } catch (err) {
-    add({ name: 'public URL', ok: false, detail: `${health}: ${(err as Error).message}`, fix: 'FSB24_PUBLIC_URL must reach this service (DNS, firewall, reverse proxy)' });
+    const fix = 'FSB24_PUBLIC_URL must reach this service (DNS, firewall, reverse proxy)';
+    add({ name: 'public URL', ok: false, detail: `${health}: ${(err as Error).message}`, fix });
     return;
   }
   if (new URL(c.publicUrl).protocol === 'http:') {
-    add({ name: 'public URL', ok: true, warn: true, detail: `${health} answers, but over plain http`, fix: 'serve it over HTTPS (conf/nginx-bitrix24.conf): tokens travel in every event' });
+    const fix = 'serve it over HTTPS (conf/nginx-bitrix24.conf): tokens travel in every event';
+    add({ name: 'public URL', ok: true, warn: true, detail: `${health} answers, but over plain http`, fix });
   } else {
     add({ name: 'public URL', ok: true, detail: `${health} answers (checked from this host)` });
   }

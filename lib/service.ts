@@ -268,7 +268,8 @@ export class Service {
   /** Bind both call events (replacing ones at an old public URL) and register the configured lines. */
   async bind(): Promise<ProvisionReport> {
     if (this.client.mode === 'oauth' && !this.config.publicUrl) {
-      this.log.warn({ url: this.url }, 'FSB24_PUBLIC_URL is not set: binding event handlers to the listen address, which Bitrix24 may not reach');
+      const why = 'FSB24_PUBLIC_URL is not set: handlers go to the listen address (Bitrix24 may not reach it)';
+      this.log.warn({ url: this.url }, why);
     }
     return provision({ client: this.client, config: this.config, handlerUrl: this.handlerUrl(), log: this.log });
   }

@@ -29,7 +29,13 @@ export interface ProvisionReport {
 
 /** Every LINE_NUMBER the configuration can send: DID lines, lines with a gateway, gateway lines. */
 export function configuredLines(c: Readonly<ConfigShape>): string[] {
-  return [...new Set([...Object.values(c.calls.lines), ...Object.keys(c.calls.lineGateways), ...Object.values(c.calls.gatewayLines)])].sort();
+  return [
+    ...new Set([
+      ...Object.values(c.calls.lines),
+      ...Object.keys(c.calls.lineGateways),
+      ...Object.values(c.calls.gatewayLines),
+    ]),
+  ].sort();
 }
 
 /** event.get, parsed: only entries with an event and a handler. */
@@ -39,7 +45,13 @@ export async function boundHandlers(client: Bitrix24Client): Promise<BoundHandle
   return list.flatMap((h) => {
     const o = (h ?? {}) as Record<string, unknown>;
     if (typeof o.event !== 'string' || typeof o.handler !== 'string') return [];
-    return [{ event: o.event.toUpperCase(), handler: o.handler, ...(o.auth_type !== undefined ? { auth_type: String(o.auth_type) } : {}) }];
+    return [
+      {
+        event: o.event.toUpperCase(),
+        handler: o.handler,
+        ...(o.auth_type !== undefined ? { auth_type: String(o.auth_type) } : {}),
+      },
+    ];
   });
 }
 
@@ -47,7 +59,10 @@ export async function boundHandlers(client: Bitrix24Client): Promise<BoundHandle
  * Bind our call events to `handler`, then unbind the same events left at any other URL
  * (an old FSB24_PUBLIC_URL): bound first, so no event falls between the two.
  */
-export async function bindHandlers(client: Bitrix24Client, handler: string): Promise<Pick<ProvisionReport, 'bound' | 'replaced'>> {
+export async function bindHandlers(
+  client: Bitrix24Client,
+  handler: string,
+): Promise<Pick<ProvisionReport, 'bound' | 'replaced'>> {
   const before = await boundHandlers(client);
   const bound: string[] = [];
   for (const event of CALL_EVENTS) {
@@ -62,14 +77,21 @@ export async function bindHandlers(client: Bitrix24Client, handler: string): Pro
   }
   const replaced: BoundHandler[] = [];
   for (const h of before.filter((x) => (CALL_EVENTS as readonly string[]).includes(x.event) && x.handler !== handler)) {
-    await client.call('event.unbind', { event: h.event, handler: h.handler, ...(h.auth_type !== undefined ? { auth_type: h.auth_type } : {}) });
+    await client.call('event.unbind', {
+      event: h.event,
+      handler: h.handler,
+      ...(h.auth_type !== undefined ? { auth_type: h.auth_type } : {}),
+    });
     replaced.push(h);
   }
   return { bound, replaced };
 }
 
 /** telephony.externalLine.add each line; one that exists is updated (not an error); refusals are reported. */
-export async function registerLines(client: Bitrix24Client, numbers: string[]): Promise<Pick<ProvisionReport, 'lines' | 'failed'>> {
+export async function registerLines(
+  client: Bitrix24Client,
+  numbers: string[],
+): Promise<Pick<ProvisionReport, 'lines' | 'failed'>> {
   const lines: string[] = [];
   const failed: ProvisionReport['failed'] = [];
   for (const number of numbers) {
@@ -90,9 +112,15 @@ export async function registerLines(client: Bitrix24Client, numbers: string[]): 
 }
 
 /** The whole setup; event handlers only with the application (a webhook cannot bind events). */
-export async function provision(o: { client: Bitrix24Client; config: Readonly<ConfigShape>; handlerUrl: string; log: Logger }): Promise<ProvisionReport> {
+export async function provision(o: {
+  client: Bitrix24Client;
+  config: Readonly<ConfigShape>;
+  handlerUrl: string;
+  log: Logger;
+}): Promise<ProvisionReport> {
   const handlers = o.client.mode === 'oauth' ? await bindHandlers(o.client, o.handlerUrl) : { bound: [], replaced: [] };
-  for (const h of handlers.replaced) o.log.warn({ event: h.event, old: h.handler, handler: o.handlerUrl }, 'event handler moved from an old public URL');
+  for (const h of handlers.replaced)
+    o.log.warn({ event: h.event, old: h.handler, handler: o.handlerUrl }, 'event handler moved from an old public URL');
   const lines = await registerLines(o.client, configuredLines(o.config));
   for (const f of lines.failed) o.log.error({ line: f.number, err: f.error }, 'line not registered');
   o.log.info({ bound: handlers.bound, lines: lines.lines, failed: lines.failed.length }, 'portal provisioned');
@@ -102,10 +130,15 @@ export async function provision(o: { client: Bitrix24Client; config: Readonly<Co
 /** What `freeswitch-bitrix24 bind` prints: what was done, and only that. */
 export function bindReport(r: ProvisionReport, mode: 'oauth' | 'webhook', handlerUrl: string): string[] {
   const out: string[] = [];
-  out.push(mode === 'webhook' ? 'event handlers: none (webhook mode: only the application can bind events)' : `event handlers: ${r.bound.join(', ')} bound to ${handlerUrl}`);
+  out.push(
+    mode === 'webhook'
+      ? 'event handlers: none (webhook mode: only the application can bind events)'
+      : `event handlers: ${r.bound.join(', ')} bound to ${handlerUrl}`,
+  );
   for (const h of r.replaced) out.push(`  replaced: ${h.event} at ${h.handler} (unbound)`);
   if (r.lines.length > 0) out.push(`lines registered: ${r.lines.join(', ')}`);
-  else if (r.failed.length === 0) out.push('lines: none configured (FSB24_LINES, FSB24_GATEWAY_LINES, FSB24_LINE_GATEWAYS)');
+  else if (r.failed.length === 0)
+    out.push('lines: none configured (FSB24_LINES, FSB24_GATEWAY_LINES, FSB24_LINE_GATEWAYS)');
   for (const f of r.failed) out.push(`line NOT registered: ${f.number}: ${f.error}`);
   return out;
 }

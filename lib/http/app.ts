@@ -44,7 +44,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       ev = parseEvent(req.body);
     } catch (err) {
       if (err instanceof MissingToken) deps.log.warn({ reason: err.message }, 'bitrix24 event refused');
-      if (err instanceof BadEvent) return reply.code(err instanceof MissingToken ? 401 : 400).send({ error: err.code, message: err.message });
+      const status = err instanceof MissingToken ? 401 : 400;
+      if (err instanceof BadEvent) return reply.code(status).send({ error: err.code, message: err.message });
       throw err;
     }
     try {

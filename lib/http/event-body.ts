@@ -46,7 +46,9 @@ export function parseEvent(body: unknown): ParsedEvent {
   if (!event) throw new BadEvent('missing field: event');
   if (!KNOWN_EVENTS.has(event)) throw new BadEvent(`unknown event: ${event}`);
   const authRaw = b.auth;
-  if (!authRaw || typeof authRaw !== 'object' || Array.isArray(authRaw)) throw new MissingToken('missing field: auth[application_token]');
+  if (!authRaw || typeof authRaw !== 'object' || Array.isArray(authRaw)) {
+    throw new MissingToken('missing field: auth[application_token]');
+  }
   const a = authRaw as Record<string, unknown>;
   const applicationToken = str(a, 'application_token');
   const memberId = str(a, 'member_id');

@@ -12,12 +12,14 @@ export function serviceRoutes(app: FastifyInstance, svc: Service): void {
     const q = req.query as Record<string, unknown>;
     const caller = routeCaller(q.caller);
     if (!caller.ok) {
-      svc.log.debug({ caller: printable(q.caller), did: printable(q.did), reason: caller.reason }, 'routing lookup refused');
+      const refused = { caller: printable(q.caller), did: printable(q.did), reason: caller.reason };
+      svc.log.debug(refused, 'routing lookup refused');
       return reply.code(400).type('text/plain').send('');
     }
     const answer = await svc.router.route(caller.number);
     if (answer.extension) svc.submit(svc.model.routed(caller.number, answer.extension));
-    svc.log.info({ caller: caller.number, extension: answer.extension, reason: answer.reason, cached: answer.cached }, 'routing lookup');
+    const { extension, reason, cached } = answer;
+    svc.log.info({ caller: caller.number, extension, reason, cached }, 'routing lookup');
     return reply.type('text/plain').send(answer.extension ?? '');
   });
   // url mode: Bitrix24 fetches a recording here with a signed, expiring link
@@ -43,7 +45,9 @@ export function routeCaller(raw: unknown): { ok: true; number: string } | { ok: 
   if (typeof raw !== 'string') return { ok: false, reason: 'caller given more than once' };
   const number = raw.replace(/^ (?=\d)/, '+').trim();
   if (number === '') return { ok: false, reason: 'empty caller (anonymous or withheld)' };
-  if (!/^\+?[0-9]{1,20}$/.test(number)) return { ok: false, reason: 'caller is not a phone number (digits, an optional leading +)' };
+  if (!/^\+?[0-9]{1,20}$/.test(number)) {
+    return { ok: false, reason: 'caller is not a phone number (digits, an optional leading +)' };
+  }
   return { ok: true, number };
 }
 

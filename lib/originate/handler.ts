@@ -105,7 +105,8 @@ export class CallEvents {
     const userId = Number(d.USER_ID);
     this.svc.log.warn({ mod: 'click2call', b24CallId, reason }, 'click-to-call refused; finishing its Bitrix24 call');
     const status = /NUMBER/.test(reason) ? '484' : 'OTHER';
-    this.endUnplaced(key, b24CallId, Number.isInteger(userId) && userId > 0 ? userId : null, status, `the connector refused the call: ${reason}`);
+    const who = Number.isInteger(userId) && userId > 0 ? userId : null;
+    this.endUnplaced(key, b24CallId, who, status, `the connector refused the call: ${reason}`);
   }
 
   async handle(ev: ParsedEvent): Promise<void> {
@@ -177,8 +178,8 @@ export class CallEvents {
     const effects: Effect[] = [
       { kind: 'adopt', call: key, b24CallId },
       {
-        kind: 'finish', call: key, direction: 'outgoing', extension: ext, candidates: ext ? [ext] : [], duration: 0, status,
-        addToChat: this.svc.config.calls.addToChat, reason, ...(userId === null ? {} : { userId }),
+        kind: 'finish', call: key, direction: 'outgoing', extension: ext, candidates: ext ? [ext] : [],
+        duration: 0, status, addToChat: this.svc.config.calls.addToChat, reason, ...(userId === null ? {} : { userId }),
       },
     ];
     this.svc.submit(effects);

@@ -60,9 +60,11 @@ export class ResponsibleRouter {
 
   async route(caller: string): Promise<RouteAnswer> {
     const number = caller.replace(/[^0-9+]/g, '');
-    if (number.replace(/\D/g, '').length < 3) return { extension: null, userId: null, reason: 'no usable caller number', cached: false };
+    if (number.replace(/\D/g, '').length < 3)
+      return { extension: null, userId: null, reason: 'no usable caller number', cached: false };
     const hit = this.cache.get(number);
-    if (hit && this.now() - hit.at < this.o.cacheSec * 1000) return { ...(await this.registered(hit.answer)), cached: true };
+    if (hit && this.now() - hit.at < this.o.cacheSec * 1000)
+      return { ...(await this.registered(hit.answer)), cached: true };
     this.lookups++;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<null>((resolve) => {
@@ -100,18 +102,25 @@ export class ResponsibleRouter {
   private async lookup(number: string): Promise<PortalAnswer> {
     let hits: Entity[];
     try {
-      hits = await this.o.client.call<Entity[]>('telephony.externalCall.searchCrmEntities', { PHONE_NUMBER: number }, { urgent: true });
+      hits = await this.o.client.call<Entity[]>(
+        'telephony.externalCall.searchCrmEntities',
+        { PHONE_NUMBER: number },
+        { urgent: true },
+      );
     } catch (err) {
       return { extension: null, userId: null, reason: `lookup failed: ${(err as Error).message}`, real: false };
     }
-    if (!Array.isArray(hits)) return { extension: null, userId: null, reason: 'lookup failed: the reply is not a list', real: false };
+    if (!Array.isArray(hits))
+      return { extension: null, userId: null, reason: 'lookup failed: the reply is not a list', real: false };
     const first = hits[0];
     if (!first) return { extension: null, userId: null, reason: 'unknown client', real: true };
     const userId = Number(first.ASSIGNED_BY?.ID ?? first.ASSIGNED_BY_ID);
     const status = first.ASSIGNED_BY?.TIMEMAN_STATUS ?? 'UNAVAILABLE';
-    if (!AT_WORK.has(status)) return { extension: null, userId, reason: `responsible user is not at work (${status})`, real: true };
+    if (!AT_WORK.has(status))
+      return { extension: null, userId, reason: `responsible user is not at work (${status})`, real: true };
     const ext = first.ASSIGNED_BY?.USER_PHONE_INNER || this.o.directory.extensionOf(userId);
-    if (!ext || !/^[0-9]{2,8}$/.test(ext)) return { extension: null, userId, reason: 'responsible user has no extension', real: true };
+    if (!ext || !/^[0-9]{2,8}$/.test(ext))
+      return { extension: null, userId, reason: 'responsible user has no extension', real: true };
     return { extension: ext, userId, reason: 'responsible user', real: true };
   }
 }

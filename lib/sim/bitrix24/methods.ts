@@ -79,13 +79,16 @@ export function eventUnbind(ctx: CallContext, p: Params): unknown {
   const rawAuth = p.auth_type ?? p.AUTH_TYPE;
   const authType = rawAuth === undefined ? null : String(rawAuth) || '0';
   const eventType = String(p.event_type ?? 'online');
-  if (eventType !== 'online' && eventType !== 'offline') throw new RestError(400, 'ERROR_ARGUMENT', 'Value must be one of {online|offline}');
+  if (eventType !== 'online' && eventType !== 'offline') {
+    throw new RestError(400, 'ERROR_ARGUMENT', 'Value must be one of {online|offline}');
+  }
   const offline = eventType === 'offline' ? 1 : 0;
   let count = 0;
   for (let i = ctx.state.handlers.length - 1; i >= 0; i--) {
     const h = ctx.state.handlers[i]!;
     if (h.appId !== ctx.appId || h.offline !== offline) continue;
-    if ((event && h.event !== event) || (handler && h.handler !== handler) || (authType !== null && h.auth_type !== authType)) continue;
+    if ((event && h.event !== event) || (handler && h.handler !== handler)) continue;
+    if (authType !== null && h.auth_type !== authType) continue;
     ctx.state.handlers.splice(i, 1);
     count++;
   }

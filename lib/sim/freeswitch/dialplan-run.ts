@@ -42,11 +42,20 @@ const realClock: CurlClock = { after: (ms) => new Promise((r) => setTimeout(r, m
 
 /** SIP response → hangup cause for `respond` (sofia's usual mapping). */
 const RESPOND_CAUSE: Record<string, string> = {
-  '403': 'CALL_REJECTED', '404': 'UNALLOCATED_NUMBER', '480': 'NO_USER_RESPONSE', '486': 'USER_BUSY', '503': 'NORMAL_TEMPORARY_FAILURE', '603': 'CALL_REJECTED',
+  '403': 'CALL_REJECTED',
+  '404': 'UNALLOCATED_NUMBER',
+  '480': 'NO_USER_RESPONSE',
+  '486': 'USER_BUSY',
+  '503': 'NORMAL_TEMPORARY_FAILURE',
+  '603': 'CALL_REJECTED',
 };
 
 /** mod_curl's curl application: curl_response_data (empty when nothing came back) and curl_response_code. */
-export async function curlGet(url: string, vars: ReadonlyMap<string, string>, clock: CurlClock): Promise<{ code: number; body: string; timedOut: boolean; ms: number }> {
+export async function curlGet(
+  url: string,
+  vars: ReadonlyMap<string, string>,
+  clock: CurlClock,
+): Promise<{ code: number; body: string; timedOut: boolean; ms: number }> {
   // atoi(): "0.8" is 0, which mod_curl takes as "no timeout"
   const connectS = Number.parseInt(vars.get('curl_connect_timeout') ?? '', 10) || 0;
   const totalS = Number.parseInt(vars.get('curl_timeout') ?? '', 10) || 0;
@@ -71,20 +80,42 @@ export async function curlGet(url: string, vars: ReadonlyMap<string, string>, cl
     if (totalS > 0) void clock.after(totalS * 1000).then(() => finish(0, '', true, totalS * 1000));
     if (connectS > 0) {
       req.on('socket', (s) => {
-        if (s.connecting) void clock.after(connectS * 1000).then(() => s.connecting && finish(0, '', true, connectS * 1000));
+        if (s.connecting)
+          void clock.after(connectS * 1000).then(() => s.connecting && finish(0, '', true, connectS * 1000));
       });
     }
   });
 }
 
 /** A dialplan context built from snippets (their extensions in order), ready to run trunk legs. */
-export function dialplanContext(xml: string[], o: DialplanOptions = {}): (sw: SimSwitch, a: Leg) => Promise<DialplanPlan> {
+export function dialplanContext(
+  xml: string[],
+  o: DialplanOptions = {},
+): (sw: SimSwitch, a: Leg) => Promise<DialplanPlan> {
   return async (sw, a) => {
-    const exts: DpExtension[] = xml.flatMap((x) => parseDialplan(x, { recordings_dir: sw.recordingsDir, domain: sw.domain, ...o.globals }));
-    const vars = new Map<string, string>([['uuid', a.uuid], ['domain_name', sw.domain], ['caller_id_number', a.callerIdNumber], ['caller_id_name', a.callerIdName]]);
-    const plan: DialplanPlan = { extension: null, record: false, bridges: [], refused: null, waitedMs: 0, requests: [] };
+    const exts: DpExtension[] = xml.flatMap((x) =>
+      parseDialplan(x, { recordings_dir: sw.recordingsDir, domain: sw.domain, ...o.globals }),
+    );
+    const vars = new Map<string, string>([
+      ['uuid', a.uuid],
+      ['domain_name', sw.domain],
+      ['caller_id_number', a.callerIdNumber],
+      ['caller_id_name', a.callerIdName],
+    ]);
+    const plan: DialplanPlan = {
+      extension: null,
+      record: false,
+      bridges: [],
+      refused: null,
+      waitedMs: 0,
+      requests: [],
+    };
     const profile = (dest: string): Record<string, string> => ({
-      destination_number: dest, caller_id_number: a.callerIdNumber, caller_id_name: a.callerIdName, context: a.init.context, network_addr: a.init.networkAddr ?? '',
+      destination_number: dest,
+      caller_id_number: a.callerIdNumber,
+      caller_id_name: a.callerIdName,
+      context: a.init.context,
+      network_addr: a.init.networkAddr ?? '',
     });
     const exec = async (app: string, data: string): Promise<'stop' | void> => {
       switch (app) {
@@ -102,7 +133,8 @@ export function dialplanContext(xml: string[], o: DialplanOptions = {}): (sw: Si
           return;
         case 'curl': {
           const [url, ...rest] = data.split(' ');
-          if (rest.some((r) => r && r !== 'get')) throw new DialplanError(`the simulator's curl does GET only: ${data}`);
+          if (rest.some((r) => r && r !== 'get'))
+            throw new DialplanError(`the simulator's curl does GET only: ${data}`);
           const res = await curlGet(o.rewriteUrl ? o.rewriteUrl(url!) : url!, vars, o.clock ?? realClock);
           plan.requests.push({ url: url!, code: res.code, body: res.body, timedOut: res.timedOut });
           plan.waitedMs += res.ms;
@@ -126,21 +158,31 @@ export function dialplanContext(xml: string[], o: DialplanOptions = {}): (sw: Si
           return 'stop';
         case 'respond': {
           const code = data.split(' ')[0]!;
-          if (plan.bridges.length === 0) plan.refused = { cause: RESPOND_CAUSE[code] ?? 'NORMAL_CLEARING', sipStatus: code };
+          if (plan.bridges.length === 0)
+            plan.refused = { cause: RESPOND_CAUSE[code] ?? 'NORMAL_CLEARING', sipStatus: code };
           return 'stop';
         }
         case 'execute_extension': {
           const [dest] = data.split(' ');
-          const found = await hunt(exts, { profile: profile(dest!), vars, inline: (ap, d) => exec(ap, expand(d, vars)).then(() => undefined) });
+          const found = await hunt(exts, {
+            profile: profile(dest!),
+            vars,
+            inline: (ap, d) => exec(ap, expand(d, vars)).then(() => undefined),
+          });
           if (!found) return;
-          for (const step of found.actions) if ((await exec(step.app, expand(step.data, vars))) === 'stop') return 'stop';
+          for (const step of found.actions)
+            if ((await exec(step.app, expand(step.data, vars))) === 'stop') return 'stop';
           return;
         }
         default:
           throw new DialplanError(`the simulator has no dialplan application ${app}`);
       }
     };
-    const found = await hunt(exts, { profile: profile(a.init.destination), vars, inline: (app, d) => exec(app, expand(d, vars)).then(() => undefined) });
+    const found = await hunt(exts, {
+      profile: profile(a.init.destination),
+      vars,
+      inline: (app, d) => exec(app, expand(d, vars)).then(() => undefined),
+    });
     if (!found) {
       plan.refused = { cause: 'NO_ROUTE_DESTINATION' };
       return plan;

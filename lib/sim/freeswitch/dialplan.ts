@@ -43,13 +43,16 @@ const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"'
 
 function attrs(raw: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of raw.matchAll(/([\w-]+)="([^"]*)"/g)) out[m[1]!] = m[2]!.replace(/&(amp|lt|gt|quot|apos);/g, (_, e: string) => ENTITIES[e]!);
+  for (const m of raw.matchAll(/([\w-]+)="([^"]*)"/g))
+    out[m[1]!] = m[2]!.replace(/&(amp|lt|gt|quot|apos);/g, (_, e: string) => ENTITIES[e]!);
   return out;
 }
 
 /** Parse the extensions of a snippet (an `<include>` or a `<context>`), `$${...}` filled from `globals`. */
 export function parseDialplan(xml: string, globals: Record<string, string> = {}): DpExtension[] {
-  const text = xml.replace(/<!--[\s\S]*?-->/g, '').replace(/\$\$\{(\w+)\}/g, (all, name: string) => globals[name] ?? all);
+  const text = xml
+    .replace(/<!--[\s\S]*?-->/g, '')
+    .replace(/\$\$\{(\w+)\}/g, (all, name: string) => globals[name] ?? all);
   const out: DpExtension[] = [];
   let ext: DpExtension | null = null;
   let cond: DpCondition | null = null;
@@ -64,7 +67,8 @@ export function parseDialplan(xml: string, globals: Record<string, string> = {})
       else {
         if (!ext) throw new DialplanError('<condition> outside an <extension>');
         const rule = (a.break ?? 'on-false') as BreakRule;
-        if (!['on-false', 'on-true', 'always', 'never'].includes(rule)) throw new DialplanError(`unknown break="${rule}"`);
+        if (!['on-false', 'on-true', 'always', 'never'].includes(rule))
+          throw new DialplanError(`unknown break="${rule}"`);
         cond = { field: a.field ?? null, expression: a.expression ?? '', break: rule, actions: [], antiActions: [] };
         ext.conditions.push(cond);
         if (selfClosing) cond = null;
@@ -89,7 +93,8 @@ export function urlEncode(s: string): string {
     const b = bytes[i]!;
     const c = String.fromCharCode(b);
     const escaped = c === '%' && /^[0-9A-F]{2}$/.test(bytes.subarray(i + 1, i + 3).toString('latin1'));
-    if (!escaped && (b < 0x20 || b > 0x7e || unsafe.includes(c))) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+    if (!escaped && (b < 0x20 || b > 0x7e || unsafe.includes(c)))
+      out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
     else out += c;
   }
   return out;
@@ -141,7 +146,10 @@ export interface HuntChannel {
 }
 
 /** The dialplan hunt: the first extension whose conditions pass, with the actions it queued. */
-export async function hunt(exts: DpExtension[], ch: HuntChannel): Promise<{ extension: string; actions: Array<{ app: string; data: string }> } | null> {
+export async function hunt(
+  exts: DpExtension[],
+  ch: HuntChannel,
+): Promise<{ extension: string; actions: Array<{ app: string; data: string }> } | null> {
   for (const ext of exts) {
     const queued: Array<{ app: string; data: string }> = [];
     let proceed = false;

@@ -56,7 +56,8 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   if (plan) await sw.wait(plan.waitedMs);
   if (plan?.refused) {
     a.setVar('originate_disposition', plan.refused.cause);
-    sw.hangup(a, plan.refused.cause, { ...(plan.refused.sipStatus ? { sipTermStatus: plan.refused.sipStatus } : {}), disposition: 'send_refuse' });
+    const sip = plan.refused.sipStatus ? { sipTermStatus: plan.refused.sipStatus } : {};
+    sw.hangup(a, plan.refused.cause, { ...sip, disposition: 'send_refuse' });
     sw.complete(a);
     return result;
   }

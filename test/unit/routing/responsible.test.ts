@@ -8,7 +8,10 @@ import { createLogger } from '../../../lib/log.js';
 
 type Reply = () => unknown;
 
-function router(replies: Reply[], o: { registered?: () => boolean | null } = {}): { r: ResponsibleRouter; asked: () => number; clock: { now: number } } {
+function router(
+  replies: Reply[],
+  o: { registered?: () => boolean | null } = {},
+): { r: ResponsibleRouter; asked: () => number; clock: { now: number } } {
   let asked = 0;
   const clock = { now: 1_000_000 };
   const client = {
@@ -20,14 +23,23 @@ function router(replies: Reply[], o: { registered?: () => boolean | null } = {})
   } as unknown as Bitrix24Client;
   const directory = { extensionOf: () => null } as unknown as UserDirectory;
   const r = new ResponsibleRouter({
-    client, directory, log: createLogger('silent'), deadlineMs: 5000, cacheSec: 60, now: () => clock.now,
+    client,
+    directory,
+    log: createLogger('silent'),
+    deadlineMs: 5000,
+    cacheSec: 60,
+    now: () => clock.now,
     ...(o.registered ? { isRegistered: async () => o.registered!() } : {}),
   });
   return { r, asked: () => asked, clock };
 }
 
-const boris = (): unknown => [{ ASSIGNED_BY_ID: 12, ASSIGNED_BY: { ID: '12', TIMEMAN_STATUS: 'OPENED', USER_PHONE_INNER: '1002' } }];
-const away = (): unknown => [{ ASSIGNED_BY_ID: 12, ASSIGNED_BY: { ID: '12', TIMEMAN_STATUS: 'CLOSED', USER_PHONE_INNER: '1002' } }];
+const boris = (): unknown => [
+  { ASSIGNED_BY_ID: 12, ASSIGNED_BY: { ID: '12', TIMEMAN_STATUS: 'OPENED', USER_PHONE_INNER: '1002' } },
+];
+const away = (): unknown => [
+  { ASSIGNED_BY_ID: 12, ASSIGNED_BY: { ID: '12', TIMEMAN_STATUS: 'CLOSED', USER_PHONE_INNER: '1002' } },
+];
 
 t.test('failed lookups are not cached: the next call asks the portal again', async (t) => {
   const notInstalled = (): never => {
@@ -57,8 +69,16 @@ t.test('"nobody responsible can take it" is a real answer: cached until it expir
 t.test('registration is checked on every call, also for a cached answer', async (t) => {
   let registered = false;
   const { r, asked } = router([boris], { registered: () => registered });
-  t.match(await r.route('+79161234567'), { extension: null, reason: 'extension 1002 is not registered', cached: false });
+  t.match(await r.route('+79161234567'), {
+    extension: null,
+    reason: 'extension 1002 is not registered',
+    cached: false,
+  });
   registered = true;
-  t.match(await r.route('+79161234567'), { extension: '1002', cached: true }, 'the phone registered: rung first at once');
+  t.match(
+    await r.route('+79161234567'),
+    { extension: '1002', cached: true },
+    'the phone registered: rung first at once',
+  );
   t.equal(asked(), 1);
 });
