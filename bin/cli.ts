@@ -61,14 +61,19 @@ export async function main(args: string[], env: Record<string, string | undefine
       }
       case 'bind': {
         const config = loadConfig({ ...(file ? { file } : {}), env });
+        if (!config.b24.webhookUrl && !config.publicUrl) {
+          console.error('FSB24_PUBLIC_URL is not set: Bitrix24 sends events to FSB24_PUBLIC_URL/bitrix24/events');
+          return 2;
+        }
         const svc = new Service({ config, log: createLogger(config.logLevel, { pretty: process.stdout.isTTY === true }) });
         try {
+          const { bindReport } = await import('../lib/bitrix24/provision.js');
           const r = await svc.bind();
-          console.log(`bound: ${r.bound.join(', ') || '(webhook mode: none)'}; lines: ${r.lines.join(', ') || '(none configured)'}`);
+          for (const line of bindReport(r, svc.client.mode, svc.handlerUrl())) console.log(line);
+          return r.failed.length === 0 ? 0 : 1;
         } finally {
           await svc.stop();
         }
-        return 0;
       }
       case 'connect': {
         const config = loadConfig({ ...(file ? { file } : {}), env });

@@ -10,6 +10,8 @@ import { Store, type StoredTokens } from './outbox/store.js';
 import { Bitrix24Client, TOKENS_KEY } from './bitrix24/client.js';
 import { RateLimiter } from './bitrix24/limiter.js';
 import { UserDirectory } from './bitrix24/directory.js';
+import { B24Error } from './bitrix24/errors.js';
+import { boundHandlers, CALL_EVENTS, configuredLines } from './bitrix24/provision.js';
 import { createLogger } from './log.js';
 import { checkOffline } from './offline/check.js';
 import { callbackUsesContext } from './originate/build.js';
@@ -17,6 +19,8 @@ import { callbackUsesContext } from './originate/build.js';
 export interface CheckResult {
   name: string;
   ok: boolean;
+  /** Passes, but worth fixing (printed as WARN). */
+  warn?: boolean;
   detail: string;
   fix?: string;
 }
@@ -24,8 +28,8 @@ export interface CheckResult {
 export async function runCheck(o: { file?: string; env?: Record<string, string | undefined>; overrides?: Record<string, unknown> }, out: (line: string) => void): Promise<number> {
   const results = await check(o);
   for (const r of results) {
-    out(`${r.ok ? 'PASS' : 'FAIL'}  ${r.name}: ${r.detail}`);
-    if (!r.ok && r.fix) out(`      fix: ${r.fix}`);
+    out(`${!r.ok ? 'FAIL' : r.warn ? 'WARN' : 'PASS'}  ${r.name}: ${r.detail}`);
+    if ((!r.ok || r.warn) && r.fix) out(`      fix: ${r.fix}`);
   }
   const failed = results.filter((r) => !r.ok).length;
   out(failed === 0 ? 'all checks passed' : `${failed} check(s) failed`);
@@ -103,9 +107,19 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
   try {
     const res = await request(new URL('/', base), { method: 'GET', headersTimeout: 10_000, bodyTimeout: 10_000 });
     await res.body.dump();
-    add({ name: 'portal reachable', ok: true, detail: `${new URL(base).host} answered HTTP ${res.statusCode}` });
+    const host = new URL(base).host;
+    if (res.statusCode >= 500) {
+      const detail = `${host} answered HTTP ${res.statusCode}: the portal is down or overloaded`;
+      add({ name: 'portal reachable', ok: false, detail, fix: OUTAGE_FIX });
+      return;
+    }
+    add({ name: 'portal reachable', ok: true, detail: `${host} answered HTTP ${res.statusCode}` });
   } catch (err) {
-    add({ name: 'portal reachable', ok: false, detail: (err as Error).message, fix: 'check DNS, the firewall and the portal address' });
+    // a connection reset or no reply in time is the portal failing; no connection at all is more likely the address
+    const code = (err as { code?: string }).code ?? '';
+    const outage = ['ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'EPIPE'];
+    const fix = outage.includes(code) ? OUTAGE_FIX : 'check DNS, the firewall and the portal address';
+    add({ name: 'portal reachable', ok: false, detail: (err as Error).message, fix });
     return;
   }
   const tokens = store.get<StoredTokens>(TOKENS_KEY);
@@ -118,7 +132,7 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
     const until = client.tokens()?.expiresAt;
     add({ name: 'token', ok: true, detail: client.mode === 'oauth' ? `valid until ${until ? new Date(until).toISOString() : 'unknown'}` : 'webhook accepted' });
   } catch (err) {
-    add({ name: 'token', ok: false, detail: (err as Error).message, fix: client.mode === 'oauth' ? 'reinstall the application (the refresh token is spent or revoked)' : 'the webhook URL is wrong, expired or deleted' });
+    add({ name: 'token', ok: false, detail: (err as Error).message, fix: tokenFix(err, client.mode) });
     return;
   }
   try {
@@ -129,20 +143,29 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
   } catch (err) {
     add({ name: 'scopes', ok: false, detail: (err as Error).message });
   }
+  if (client.mode === 'oauth' || c.recordings.mode === 'url') await checkPublicUrl(c, add);
   if (client.mode === 'oauth') {
     const handler = new URL('/bitrix24/events', c.publicUrl || 'http://unset.invalid').href;
     if (c.events.mode === 'offline') await checkOffline(c, store, client, add);
     else try {
-      const bound = await client.call<Array<{ event: string; handler: string }>>('event.get');
-      const missing = ['ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART'].filter((e) => !bound.some((b) => b.event === e && b.handler === handler));
-      add(missing.length === 0 ? { name: 'event handlers', ok: true, detail: `bound to ${handler}` } : { name: 'event handlers', ok: false, detail: `${missing.join(', ')} not bound to ${handler}`, fix: c.publicUrl ? 'run freeswitch-bitrix24 bind' : 'set FSB24_PUBLIC_URL, then run freeswitch-bitrix24 bind' });
+      const bound = (await boundHandlers(client)).filter((b) => (CALL_EVENTS as readonly string[]).includes(b.event));
+      const missing = CALL_EVENTS.filter((e) => !bound.some((b) => b.event === e && b.handler === handler));
+      const stale = bound.filter((b) => b.handler !== handler);
+      const fix = c.publicUrl
+        ? 'run freeswitch-bitrix24 bind (it replaces handlers at an old address)'
+        : 'set FSB24_PUBLIC_URL, then run freeswitch-bitrix24 bind';
+      const elsewhere = [...new Set(stale.map((b) => b.handler))].join(', ');
+      const name = 'event handlers';
+      if (missing.length > 0) add({ name, ok: false, detail: `${missing.join(', ')} not bound to ${handler}`, fix });
+      else if (stale.length > 0) add({ name, ok: false, detail: `also bound to ${elsewhere} (events go there)`, fix });
+      else add({ name, ok: true, detail: `bound to ${handler}` });
     } catch (err) {
       add({ name: 'event handlers', ok: false, detail: (err as Error).message });
     }
-    const wanted = new Set([...Object.values(c.calls.lines), ...Object.keys(c.calls.lineGateways)]);
+    const wanted = configuredLines(c);
     try {
       const lines = await client.call<Array<{ NUMBER: string }>>('telephony.externalLine.get');
-      const missing = [...wanted].filter((n) => !lines.some((l) => l.NUMBER === n));
+      const missing = wanted.filter((n) => !lines.some((l) => l.NUMBER === n));
       add(missing.length === 0 ? { name: 'lines', ok: true, detail: `${lines.length} registered` } : { name: 'lines', ok: false, detail: `not registered: ${missing.join(', ')}`, fix: 'run freeswitch-bitrix24 bind' });
     } catch (err) {
       add({ name: 'lines', ok: false, detail: (err as Error).message });
@@ -194,5 +217,48 @@ async function checkCallbackContext(
     }
   } catch (err) {
     fail(`xml_locate failed: ${(err as Error).message}`, 'is mod_commands loaded?');
+  }
+}
+
+const OUTAGE_FIX = 'the portal is unreachable or failing: retry later (the service keeps calls in its outbox)';
+
+/** Reinstalling is the fix only for a spent token (after a refresh); an outage is retried. */
+export function tokenFix(err: unknown, mode: 'oauth' | 'webhook'): string {
+  if (!(err instanceof B24Error)) return OUTAGE_FIX;
+  const spent = err.detail.error === 'invalid_grant' || err.detail.error === 'expired_token';
+  if (spent) return 'reinstall the application (the refresh token is spent or revoked)';
+  const outage = ['B24_ERR_NETWORK', 'B24_ERR_TIMEOUT', 'B24_ERR_RATE_LIMIT'].includes(err.code);
+  if (outage || (err.detail.status ?? 0) >= 500) return OUTAGE_FIX;
+  if (mode === 'webhook') return 'the webhook URL is wrong, expired or deleted';
+  return 'check FSB24_B24_CLIENT_ID / FSB24_B24_CLIENT_SECRET and the portal address (the portal refused the token)';
+}
+
+/** FSB24_PUBLIC_URL as Bitrix24 uses it: this service answers there, over HTTPS. */
+async function checkPublicUrl(c: Readonly<ConfigShape>, add: (r: CheckResult) => void): Promise<void> {
+  if (!c.publicUrl) {
+    const fix = 'set it to the HTTPS address Bitrix24 reaches this service at (conf/nginx-bitrix24.conf)';
+    add({ name: 'public URL', ok: false, detail: 'FSB24_PUBLIC_URL is not set', fix });
+    return;
+  }
+  const health = new URL('/healthz', c.publicUrl).href;
+  try {
+    const res = await request(health, { method: 'GET', headersTimeout: 10_000, bodyTimeout: 10_000 });
+    const body = (await res.body.json().catch(() => null)) as Record<string, unknown> | null;
+    // /healthz answers 200 or 503 (degraded): either proves it is this service
+    if (!body || typeof body !== 'object' || !('eventSocket' in body) || !('outbox' in body)) {
+      const detail = `${health} answered HTTP ${res.statusCode}, not this service's health`;
+      add({ name: 'public URL', ok: false, detail, fix: 'point the reverse proxy at FSB24_HTTP_HOST:FSB24_HTTP_PORT' });
+      return;
+    }
+  } catch (err) {
+    const fix = 'FSB24_PUBLIC_URL must reach this service (DNS, firewall, reverse proxy)';
+    add({ name: 'public URL', ok: false, detail: `${health}: ${(err as Error).message}`, fix });
+    return;
+  }
+  if (new URL(c.publicUrl).protocol === 'http:' && c.events.mode !== 'offline') {
+    const fix = 'serve it over HTTPS (conf/nginx-bitrix24.conf): tokens travel in every event';
+    add({ name: 'public URL', ok: true, warn: true, detail: `${health} answers, but over plain http`, fix });
+  } else {
+    add({ name: 'public URL', ok: true, detail: `${health} answers (checked from this host)` });
   }
 }

@@ -13,7 +13,6 @@ import { Outbox } from './outbox/executor.js';
 import { Bitrix24Client, TOKENS_KEY } from './bitrix24/client.js';
 import { RateLimiter } from './bitrix24/limiter.js';
 import { UserDirectory } from './bitrix24/directory.js';
-import { isAlreadyBound, isLineExists } from './bitrix24/errors.js';
 import { RecordingUploader } from './recordings/uploader.js';
 import { buildApp, Unauthorized } from './http/app.js';
 import { acceptInstall, sameSecret, InstallRefused } from './http/install.js';
@@ -26,6 +25,7 @@ import { serviceRoutes } from './http/routes.js';
 import { RecordingLinks } from './recordings/links.js';
 import { connectRoutes } from './http/connect.js';
 import { attachOffline, bindOffline, type OfflinePuller } from './offline/wire.js';
+import { configuredLines, provision, registerLines, type ProvisionReport } from './bitrix24/provision.js';
 import type { ConfigShape } from './config.js';
 import type { Logger } from './log.js';
 import type { EslEvent } from './esl/codec.js';
@@ -253,7 +253,7 @@ export class Service {
     const expected = c.b24.webhookUrl ? c.b24.appToken : tokens?.memberId === ev.auth.memberId ? tokens.applicationToken : undefined;
     if (!expected || !sameSecret(expected, ev.auth.applicationToken)) throw new Unauthorized('application_token does not match this installation');
     // whatever would reach an originate string is checked now: a bad value gets a 400 and changes nothing
-    this.callEvents.validate(ev);
+    this.callEvents.check(ev);
   }
 
   private async handleEvent(ev: ParsedEvent): Promise<void> {
@@ -271,37 +271,17 @@ export class Service {
     }
   }
 
-  /** event.bind both call events and register the configured lines ("already binded" is fine). */
-  async bind(): Promise<{ bound: string[]; lines: string[] }> {
-    const c = this.config;
-    const bound: string[] = [];
-    if (this.client.mode === 'oauth' && c.events.mode === 'offline') bound.push(...(await bindOffline(this.client, this.log)).bound);
-    else if (this.client.mode === 'oauth') {
-      if (!c.publicUrl) this.log.warn({ url: this.url }, 'FSB24_PUBLIC_URL is not set: binding event handlers to the listen address, which Bitrix24 may not reach');
-      const handler = this.handlerUrl();
-      for (const event of ['ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART']) {
-        try {
-          await this.client.call('event.bind', { event, handler });
-          bound.push(event);
-        } catch (err) {
-          if (isAlreadyBound(err)) bound.push(event);
-          else throw err;
-        }
-      }
+  /** Bind both call events (replacing ones at an old public URL, or offline) and register the configured lines. */
+  async bind(): Promise<ProvisionReport> {
+    if (this.client.mode === 'oauth' && this.config.events.mode === 'offline') {
+      const { bound } = await bindOffline(this.client, this.log);
+      return { bound, replaced: [], ...(await registerLines(this.client, configuredLines(this.config))) };
     }
-    const lines: string[] = [];
-    const numbers = new Set([...Object.values(c.calls.lines), ...Object.keys(c.calls.lineGateways), ...Object.values(c.calls.gatewayLines)]);
-    for (const number of numbers) {
-      try {
-        await this.client.call('telephony.externalLine.add', { NUMBER: number, NAME: `FreeSWITCH ${number}` });
-      } catch (err) {
-        if (!isLineExists(err)) throw err;
-        await this.client.call('telephony.externalLine.update', { NUMBER: number, NAME: `FreeSWITCH ${number}` });
-      }
-      lines.push(number);
+    if (this.client.mode === 'oauth' && !this.config.publicUrl) {
+      const why = 'FSB24_PUBLIC_URL is not set: handlers go to the listen address (Bitrix24 may not reach it)';
+      this.log.warn({ url: this.url }, why);
     }
-    this.log.info({ bound, lines }, 'event handlers bound and lines registered');
-    return { bound, lines };
+    return provision({ client: this.client, config: this.config, handlerUrl: this.handlerUrl(), log: this.log });
   }
 
   /** Where Bitrix24 sends events: FSB24_PUBLIC_URL, else the listen address. */

@@ -45,6 +45,8 @@ export interface FinishEffect {
   addToChat: boolean;
   /** FAILED_REASON, when the service knows better than a code. */
   reason?: string;
+  /** The Bitrix24 user who owns it when no extension says (a refused click-to-call: who clicked). */
+  userId?: number;
 }
 
 export interface AttachEffect {

@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import qs from 'qs';
 import type { Logger } from '../log.js';
-import { BadEvent, parseEvent, type ParsedEvent } from './event-body.js';
+import { BadEvent, MissingToken, parseEvent, type ParsedEvent } from './event-body.js';
 import { Fsb24Error, httpReplyOf, logLevelOf } from '../errors.js';
 
 export interface EventHandlers {
@@ -45,8 +45,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     try {
       ev = parseEvent(req.body);
     } catch (err) {
-      if (err instanceof BadEvent) return reply.code(400).send(httpReplyOf(err).body);
-      throw err;
+      if (!(err instanceof BadEvent || err instanceof MissingToken)) throw err;
+      if (err instanceof MissingToken) deps.log.warn({ err }, 'bitrix24 event refused');
+      const { status, body } = httpReplyOf(err);
+      return reply.code(status).send(body);
     }
     try {
       await deps.events.verify(ev);

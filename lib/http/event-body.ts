@@ -10,6 +10,14 @@ export class BadEvent extends Fsb24Error<'HTTP_ERR_BAD_EVENT', Record<string, ne
   }
 }
 
+/** No application_token at all: refused like a wrong one (401), not as a malformed body. */
+export class MissingToken extends Fsb24Error<'HTTP_ERR_UNAUTHORIZED', Record<string, never>> {
+  override readonly name = 'MissingToken';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HTTP_ERR_UNAUTHORIZED', message, {}, options);
+  }
+}
+
 export interface EventAuth {
   accessToken?: string;
   refreshToken?: string;
@@ -43,12 +51,14 @@ export function parseEvent(body: unknown): ParsedEvent {
   if (!event) throw new BadEvent('missing field: event');
   if (!KNOWN_EVENTS.has(event)) throw new BadEvent(`unknown event: ${event}`);
   const authRaw = b.auth;
-  if (!authRaw || typeof authRaw !== 'object' || Array.isArray(authRaw)) throw new BadEvent('missing field: auth[...]');
+  if (!authRaw || typeof authRaw !== 'object' || Array.isArray(authRaw)) {
+    throw new MissingToken('missing field: auth[application_token]');
+  }
   const a = authRaw as Record<string, unknown>;
   const applicationToken = str(a, 'application_token');
   const memberId = str(a, 'member_id');
   const domain = str(a, 'domain');
-  if (!applicationToken) throw new BadEvent('missing field: auth[application_token]');
+  if (!applicationToken) throw new MissingToken('missing field: auth[application_token]');
   if (!memberId) throw new BadEvent('missing field: auth[member_id]');
   if (!domain) throw new BadEvent('missing field: auth[domain]');
   const dataRaw = b.data ?? {};

@@ -11,11 +11,16 @@ export function serviceRoutes(app: FastifyInstance, svc: Service): void {
   // the dialplan asks (mod_curl): which extension should ring first for this caller?
   app.get('/route', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
-    const caller = typeof q.caller === 'string' ? q.caller : '';
-    if (!PHONE.test(caller)) return reply.code(400).type('text/plain').send('');
-    const answer = await svc.router.route(caller);
-    if (answer.extension) svc.submit(svc.model.routed(caller, answer.extension));
-    svc.log.info({ caller, extension: answer.extension, reason: answer.reason, cached: answer.cached }, 'routing lookup');
+    const caller = routeCaller(q.caller);
+    if (!caller.ok) {
+      const refused = { caller: printable(q.caller), did: printable(q.did), reason: caller.reason };
+      svc.log.debug(refused, 'routing lookup refused');
+      return reply.code(400).type('text/plain').send('');
+    }
+    const answer = await svc.router.route(caller.number);
+    if (answer.extension) svc.submit(svc.model.routed(caller.number, answer.extension));
+    const { extension, reason, cached } = answer;
+    svc.log.info({ caller: caller.number, extension, reason, cached }, 'routing lookup');
     return reply.type('text/plain').send(answer.extension ?? '');
   });
   // url mode: Bitrix24 fetches a recording here with a signed, expiring link
@@ -30,4 +35,25 @@ export function serviceRoutes(app: FastifyInstance, svc: Service): void {
     return reply.type(real.endsWith('.mp3') ? 'audio/mpeg' : 'audio/wav').send(createReadStream(real));
   });
   app.get('/metrics', async (_req, reply) => reply.type(svc.metrics.registry.contentType).send(await svc.metrics.registry.metrics()));
+}
+
+/**
+ * The caller as the dialplan sends it. A `+` the dialplan did not URL-encode arrives
+ * as a space (`caller=+7916…` decodes to " 7916…"): a leading space is read as the `+`.
+ */
+export function routeCaller(raw: unknown): { ok: true; number: string } | { ok: false; reason: string } {
+  if (raw === undefined) return { ok: false, reason: 'no caller parameter' };
+  if (typeof raw !== 'string') return { ok: false, reason: 'caller given more than once' };
+  const number = raw.replace(/^ (?=\d)/, '+').trim();
+  if (number === '') return { ok: false, reason: 'empty caller (anonymous or withheld)' };
+  if (!PHONE.test(number)) {
+    return { ok: false, reason: 'caller is not a phone number (digits, an optional leading +)' };
+  }
+  return { ok: true, number };
+}
+
+/** A short, printable copy of an untrusted value for the log. */
+function printable(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  return JSON.stringify(v).slice(0, 64);
 }

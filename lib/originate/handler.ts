@@ -77,6 +77,38 @@ export class CallEvents {
     }
   }
 
+  /**
+   * `validate`, before the 200. A click-to-call refused here was registered by Bitrix24
+   * already: its CALL_ID is finished there with the reason (through the outbox, once),
+   * or the employee's card would hang on a call that never happens.
+   */
+  check(ev: ParsedEvent): void {
+    try {
+      this.validate(ev);
+    } catch (err) {
+      if (err instanceof BadEvent && ev.event === 'ONEXTERNALCALLSTART') this.refuseClick(ev.data, err.message);
+      throw err;
+    }
+  }
+
+  private refuseClick(d: Record<string, string>, reason: string): void {
+    let b24CallId: string;
+    try {
+      b24CallId = checkCallId('data[CALL_ID]', d.CALL_ID ?? '');
+    } catch {
+      return; // no CALL_ID Bitrix24 could have made: nothing to finish
+    }
+    const seenKey = `c2c:${b24CallId}`;
+    if (this.svc.store.get(seenKey)) return;
+    const key = randomUUID();
+    this.svc.store.set(seenKey, { aLeg: key, at: Date.now(), refused: reason });
+    const userId = Number(d.USER_ID);
+    this.svc.log.warn({ mod: 'click2call', b24CallId, reason }, 'click-to-call refused; finishing its Bitrix24 call');
+    const status = /NUMBER/.test(reason) ? '484' : 'OTHER';
+    const who = Number.isInteger(userId) && userId > 0 ? userId : null;
+    this.endUnplaced(key, b24CallId, who, status, `the connector refused the call: ${reason}`);
+  }
+
   async handle(ev: ParsedEvent): Promise<void> {
     const d = this.validate(ev);
     if (!d) return;
@@ -142,11 +174,14 @@ export class CallEvents {
     return this.endUnplaced(aLeg, b24CallId, userId, outgoingStatus(undefined, cause), reasonOf(cause));
   }
 
-  private endUnplaced(key: string, b24CallId: string, userId: number, status: string, reason: string): void {
-    const ext = this.svc.directory.extensionOf(userId);
+  private endUnplaced(key: string, b24CallId: string, userId: number | null, status: string, reason: string): void {
+    const ext = userId === null ? null : this.svc.directory.extensionOf(userId);
     const effects: Effect[] = [
       { kind: 'adopt', call: key, b24CallId },
-      { kind: 'finish', call: key, direction: 'outgoing', extension: ext, candidates: ext ? [ext] : [], duration: 0, status, addToChat: this.svc.config.calls.addToChat, reason },
+      {
+        kind: 'finish', call: key, direction: 'outgoing', extension: ext, candidates: ext ? [ext] : [],
+        duration: 0, status, addToChat: this.svc.config.calls.addToChat, reason, ...(userId === null ? {} : { userId }),
+      },
     ];
     this.svc.submit(effects);
   }

@@ -55,7 +55,7 @@ export function registerCommand(ctx: CommandContext, key: string, job: Job, e: R
 
 /** The employee who talked last, else the first ringing one that maps, else the default user. */
 export function finishCommand(ctx: CommandContext, key: string, job: Job, e: FinishEffect, callId: string, dependsOn: string | null): Command {
-  let userId: number | null = ctx.directory.userFor(e.extension);
+  let userId: number | null = ctx.directory.userFor(e.extension) ?? e.userId ?? null;
   if (userId === null) for (const c of e.candidates) if ((userId = ctx.directory.userFor(c)) !== null) break;
   const params: Record<string, unknown> = {
     CALL_ID: callId,

@@ -49,6 +49,29 @@ t.test('failures end the Bitrix24 call honestly', async (t) => {
   t.match(f4.params, { STATUS_CODE: '480', FAILED_REASON: 'the employee has no internal number' });
 });
 
+t.test('a refused click-to-call is finished in Bitrix24 with the reason, once', async (t) => {
+  const s = await stack(t);
+  s.portal.state.addUser({ ID: 15, NAME: 'Eva', LAST_NAME: 'New', UF_PHONE_INNER: '' });
+  const finishOf = (callId: string) => (r: PortalRequest): boolean => ok('telephony.externalcall.finish')(r) && r.params.CALL_ID === callId;
+  // a number the whitelist refuses: 400 to the event, and the call Bitrix24 opened is closed
+  const bad = await s.portal.clickToCall({ userId: 11, phone: '+7916,1234567', twice: true });
+  t.same(bad.statuses, [400, 400]);
+  const f1 = await s.portal.journal.next(finishOf(bad.callId));
+  t.match(f1.params, { USER_ID: 11, DURATION: 0, STATUS_CODE: '484', FAILED_REASON: /refused the call: data\[PHONE_NUMBER\]/ });
+  // a user the connector knows no extension for (not in its directory), and one without an extension
+  const unknown = await s.portal.clickToCall({ userId: 15, phone: '+79161234567', twice: true });
+  const f2 = await s.portal.journal.next(finishOf(unknown.callId));
+  t.match(f2.params, { USER_ID: 15, STATUS_CODE: '480', FAILED_REASON: 'the employee has no internal number' }, 'finished for the user who clicked');
+  const noExt = await s.portal.clickToCall({ userId: 1, phone: '+79161234567' });
+  t.match((await s.portal.journal.next(finishOf(noExt.callId))).params, { USER_ID: 1, STATUS_CODE: '480' });
+  await s.service.outbox.idle();
+  for (const c of [bad.callId, unknown.callId, noExt.callId]) {
+    t.notOk(s.portal.state.active.has(c), `${c} is not left open`);
+    t.equal(s.portal.journal.entries.filter(finishOf(c)).length, 1, `${c} finished once`);
+  }
+  t.equal(s.sim.commands.entries.filter((c) => c.line.startsWith('bgapi originate')).length, 0, 'nothing was dialled');
+});
+
 t.test('callback: TYPE 4 register with the responsible manager, then the call', async (t) => {
   const s = await stack(t);
   const statuses = await s.portal.callbackRequest({ phone: '+79161234567', text: 'Callback from the site', lineNumber: '4951234567', crmEntityType: 'CONTACT', crmEntityId: 797 });
@@ -82,7 +105,11 @@ t.test('bad input: 400 (or 401/413) and no command sent', async (t) => {
   }
   t.equal((await post({ ...good, data: { ...good.data, USER_ID: 'abc' } })).statusCode, 400);
   t.equal((await post({ ...good, event: 'ONSOMETHINGELSE' })).statusCode, 400);
-  t.equal((await post({ event: 'ONEXTERNALCALLSTART', data: good.data })).statusCode, 400, 'no auth');
+  t.equal((await post({ event: 'ONEXTERNALCALLSTART', data: good.data })).statusCode, 401, 'no auth: like a wrong token');
+  const { application_token: _token, ...noToken } = auth as Record<string, unknown>;
+  const missing = await post({ ...good, auth: noToken });
+  t.equal(missing.statusCode, 401, 'no application_token: like a wrong one');
+  t.match(JSON.parse(missing.body), { error: 'HTTP_ERR_UNAUTHORIZED', message: /application_token/ });
   t.match(JSON.parse((await post({}, 'not a form %%%')).body), { message: /event|form/ });
   t.equal((await post({ ...good, auth: { ...auth, application_token: 'forged' } })).statusCode, 401);
   t.equal((await post({}, `event=ONEXTERNALCALLSTART&x=${'a'.repeat(100_000)}`)).statusCode, 413);

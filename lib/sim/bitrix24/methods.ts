@@ -67,17 +67,30 @@ export function eventGet(ctx: CallContext): unknown {
   return ctx.state.handlers.filter((h) => h.appId === ctx.appId).map(({ event, handler, auth_type, offline }) => ({ event, handler, auth_type, offline }));
 }
 
+/**
+ * event.unbind (§10.6, api-reference/events/event-unbind.md): removes the app's handlers
+ * matching every parameter given (event, handler, auth_type: 0 or empty = bound without
+ * a user); event_type online (default) or offline picks which kind; returns {count}.
+ */
 export function eventUnbind(ctx: CallContext, p: Params): unknown {
   requireApp(ctx);
-  const event = p.event ? String(p.event).toUpperCase() : null;
-  const handler = p.handler ? String(p.handler) : null;
+  const event = p.event ?? p.EVENT ? String(p.event ?? p.EVENT).toUpperCase() : null;
+  const handler = p.handler ?? p.HANDLER ? String(p.handler ?? p.HANDLER) : null;
+  const rawAuth = p.auth_type ?? p.AUTH_TYPE;
+  const authType = rawAuth === undefined ? null : String(rawAuth) || '0';
+  const eventType = String(p.event_type ?? 'online');
+  if (eventType !== 'online' && eventType !== 'offline') {
+    throw new RestError(400, 'ERROR_ARGUMENT', 'Value must be one of {online|offline}');
+  }
+  const offline = eventType === 'offline' ? 1 : 0;
   let count = 0;
   for (let i = ctx.state.handlers.length - 1; i >= 0; i--) {
     const h = ctx.state.handlers[i]!;
-    if (h.appId === ctx.appId && (!event || h.event === event) && (!handler || h.handler === handler)) {
-      ctx.state.handlers.splice(i, 1);
-      count++;
-    }
+    if (h.appId !== ctx.appId || h.offline !== offline) continue;
+    if ((event && h.event !== event) || (handler && h.handler !== handler)) continue;
+    if (authType !== null && h.auth_type !== authType) continue;
+    ctx.state.handlers.splice(i, 1);
+    count++;
   }
   return { count };
 }

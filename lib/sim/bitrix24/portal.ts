@@ -370,10 +370,11 @@ export class Bitrix24Emulator {
     app.route({ method: ['GET', 'POST'], url: '/oauth/token/', handler: (req, reply) => this.oauth(req, reply) });
     offlineRoutes(app, this);
     app.post('/rest/upload.json', (req, reply) => this.upload(req, reply));
-    const handler = (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-      const path = (req.params as { '*': string })['*'];
-      return this.rest(req, reply, path.split('/').filter(Boolean));
-    };
+    const handler = (req: FastifyRequest, reply: FastifyReply): Promise<unknown> =>
+      this.rest(req, reply, (req.params as { '*': string })['*'].split('/').filter(Boolean));
+    // the front page (what `check` asks first) goes down with the portal: reset, or 503
+    app.get('/', async (req, reply) => (this.outage === 'reset' ? (req.raw.socket.destroy(), reply.hijack())
+      : reply.code(this.outage === 'none' ? 200 : 503).type('text/html').send('<html></html>')));
     app.get('/rest/*', handler);
     app.post('/rest/*', handler);
     return app;
@@ -389,4 +390,3 @@ export async function startBitrix24Emulator(opts: EmulatorOptions = {}): Promise
   await emu.listen();
   return emu;
 }
-

@@ -4,3 +4,5 @@ export { inboundCall, outboundCall, internalCall, type InboundOptions, type Outb
 export { killLeg } from './api.js';
 export { endBridge } from './flows.js';
 export { wavBytes } from './wav.js';
+export { parseDialplan, hunt, expand, urlEncode, DialplanError, type DpExtension } from './dialplan.js';
+export { dialplanContext, curlGet, type DialplanPlan, type DialplanOptions, type CurlClock } from './dialplan-run.js';

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Leg } from './leg.js';
 import type { SimSwitch } from './switch.js';
 import { endBridge, ringPhone, ringPstn, talk } from './flows.js';
+import type { DialplanPlan } from './dialplan-run.js';
 
 export interface InboundOptions {
   caller: string;
@@ -30,6 +31,11 @@ export interface InboundOptions {
    */
   route?: () => Promise<string>;
   routeRingMs?: number;
+  /**
+   * Run the trunk leg through a dialplan (dialplan-run.ts: the shipped snippets) instead:
+   * its plan decides recording, the lookup, who rings for how long, or the refusal.
+   */
+  dialplan?: (sw: SimSwitch, a: Leg) => Promise<DialplanPlan>;
   /** Transfer after `afterMs` of talk to another extension, blind or attended. */
   transfer?: { to: string; kind: 'blind' | 'attended'; afterMs: number };
 }
@@ -45,6 +51,16 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   const a = sw.trunkInbound(o.caller, o.did, { uuid: o.uuid ?? randomUUID(), ...(o.viaGateway ? { viaGateway: o.viaGateway } : {}) });
   const result: ScenarioResult = { uuid: a.uuid, legs: [a.uuid] };
   sw.create(a);
+  // the dialplan hunt (and its inline lookup) runs once the channel exists
+  const plan = o.dialplan ? await o.dialplan(sw, a) : null;
+  if (plan) await sw.wait(plan.waitedMs);
+  if (plan?.refused) {
+    a.setVar('originate_disposition', plan.refused.cause);
+    const sip = plan.refused.sipStatus ? { sipTermStatus: plan.refused.sipStatus } : {};
+    sw.hangup(a, plan.refused.cause, { ...sip, disposition: 'send_refuse' });
+    sw.complete(a);
+    return result;
+  }
   // the phones are rung 0-40 ms after the trunk leg appears (inbound-ringgroup-*: 0 ms in
   // the plain capture, 20 ms in the json one)
   await sw.wait(0);
@@ -55,7 +71,7 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   a.setVar('current_application_data', o.extensions.map((e) => `user/${e}@${sw.domain}`).join(o.hunt ? '|' : ','));
   sw.progressMedia(a);
   let record: { leg: Leg; path: string; startedUs: number } | undefined;
-  if (o.record !== false) {
+  if (plan ? plan.record : o.record !== false) {
     const path = sw.recordingPath(a.uuid);
     a.setVar('RECORD_STEREO', 'true');
     sw.recordStart(a, path);
@@ -64,16 +80,16 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   }
   const timeoutMs = o.timeoutMs ?? 30000;
   const giveUp = o.callerGivesUpMs ?? Infinity;
-  const groups = o.hunt ? o.extensions.map((e) => [e]) : [o.extensions];
+  const groups = (o.hunt ? o.extensions.map((e) => [e]) : [o.extensions]).map((g) => ({ extensions: g, timeoutMs }));
   const routedTo = o.route ? await o.route() : '';
-  if (/^\d+$/.test(routedTo)) groups.unshift([routedTo]);
+  if (/^\d+$/.test(routedTo)) groups.unshift({ extensions: [routedTo], timeoutMs: o.routeRingMs ?? 15000 });
+  if (plan) groups.splice(0, groups.length, ...plan.bridges);
   let winner: Leg | null = null;
   let elapsed = 0;
   const tried: Array<[Leg, string]> = [];
   // the bridge application starts: FreeSWITCH marks the originate as failed until one answers
   a.setVar('originate_disposition', 'failure');
-  for (const [gi, group] of groups.entries()) {
-    const limit = gi === 0 && /^\d+$/.test(routedTo) ? (o.routeRingMs ?? 15000) : timeoutMs;
+  for (const { extensions: group, timeoutMs: limit } of groups) {
     const live = group.filter((e) => sw.extensions.get(e)?.registered);
     const legs = live.map((e) => sw.userOutbound(e, a));
     for (const l of legs) {

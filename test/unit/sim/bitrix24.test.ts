@@ -196,6 +196,20 @@ t.test('user.get pages of 50; lines; event.bind duplicates', async (t) => {
   t.same((await call('event.get')).body.result, [{ event: 'ONEXTERNALCALLSTART', handler: bind.handler, auth_type: '0', offline: 0 }]);
 });
 
+t.test('event.unbind removes what matches every parameter given, online or offline, and counts it', async (t) => {
+  const { call } = await setup(t);
+  const a = 'https://a.example.test/bitrix24/events';
+  const b = 'https://b.example.test/bitrix24/events';
+  for (const [event, handler] of [['ONEXTERNALCALLSTART', a], ['ONEXTERNALCALLBACKSTART', a], ['ONEXTERNALCALLSTART', b]]) await call('event.bind', { event, handler });
+  await call('event.bind', { event: 'ONEXTERNALCALLSTART', handler: a, auth_type: 11 });
+  t.same((await call('event.unbind', { event: 'ONEXTERNALCALLSTART', handler: a, auth_type: 0 })).body.result, { count: 1 }, 'auth_type 0: only the one bound without a user');
+  t.same((await call('event.unbind', { event: 'onexternalcallstart', handler: a })).body.result, { count: 1 }, 'case-insensitive event; any auth_type');
+  t.same((await call('event.unbind', { handler: a, event_type: 'offline' })).body.result, { count: 0 }, 'offline: online handlers are not touched');
+  t.equal((await call('event.unbind', { handler: a, event_type: 'sometimes' })).body.error, 'ERROR_ARGUMENT');
+  t.same((await call('event.unbind', { handler: a })).body.result, { count: 1 });
+  t.same((await call('event.get')).body.result.map((h: { handler: string }) => h.handler), [b]);
+});
+
 t.test('searchCrmEntities', async (t) => {
   const { call } = await setup(t);
   t.equal((await call('telephony.externalCall.searchCrmEntities', {})).body.error_description, 'PHONE_NUMBER is empty');
