@@ -49,7 +49,7 @@ t.test('connect through the browser, bind offline, click-to-call to the exact or
 
   const { callId } = await s.portal.clickToCall({ userId: 11, phone: '+79161234567', lineNumber: '4951234567' });
   const cmd = await s.sim.nextCommand('bgapi originate');
-  t.match(cmd.line, new RegExp(`^bgapi originate \\{origination_uuid=[0-9a-f-]{36},origination_caller_id_number=\\+79161234567,origination_caller_id_name=\\+79161234567,effective_caller_id_number=4951234567,ignore_early_media=true,originate_timeout=30,b24_call_id=${callId.replace(/\./g, '\\.')},b24_kind=click2call,b24_client=\\+79161234567,b24_line=4951234567\\}user/1001 &bridge\\(\\{origination_uuid=[0-9a-f-]{36},origination_caller_id_number=4951234567\\}sofia/gateway/pstn/\\+79161234567\\)$`));
+  t.match(cmd.line, new RegExp(`^bgapi originate \\{origination_uuid=[0-9a-f-]{36},origination_caller_id_number=\\+79161234567,origination_caller_id_name=\\+79161234567,effective_caller_id_number=4951234567,ignore_early_media=true,originate_timeout=30,b24_call_id=${callId.replace(/\./g, '\\.')},b24_kind=click2call,b24_client=\\+79161234567,b24_line=4951234567,execute_on_answer='record_session [^']+\\.wav'\\}user/1001 &bridge\\(\\{origination_uuid=[0-9a-f-]{36},origination_caller_id_number=4951234567\\}sofia/gateway/pstn/\\+79161234567\\)$`));
   const get = s.portal.journal.entries.find((r) => ok('event.offline.get')(r) && (r.result as { events: unknown[] }).events.length === 1);
   t.match(get?.params, { clear: 0, limit: 50 }, 'read with clear=0');
   const pid = (get?.result as { process_id: string }).process_id;
@@ -73,7 +73,7 @@ t.test('a callback request arrives through the queue too; a repeated click is on
   await s.portal.callbackRequest({ phone: '+79161234567', text: 'Callback from the site', lineNumber: '4951234567' });
   const reg = await s.portal.journal.next(ok('telephony.externalcall.register'));
   t.match(reg.params, { USER_ID: 12, PHONE_NUMBER: '+79161234567', TYPE: 4 });
-  t.match((await s.sim.nextCommand('bgapi originate')).line, /\}user\/1002 b24_callback XML freeswitch-bitrix24$/);
+  t.match((await s.sim.nextCommand('bgapi originate')).line, /b24_kind=callback,.*\}user\/1002 &bridge\(\{origination_uuid=[0-9a-f-]{36},origination_caller_id_number=4951234567\}sofia\/gateway\/pstn\/\+79161234567\)$/);
   const { callId } = await s.portal.clickToCall({ userId: 13, phone: '+79161234567', twice: true });
   await s.sim.nextCommand('bgapi originate');
   await s.portal.journal.next((r) => ok('telephony.externalcall.finish')(r) && r.params.CALL_ID === callId, 10_000);

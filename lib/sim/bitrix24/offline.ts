@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { RestError, core } from './errors.js';
-import { APP_EVENTS, eventBind } from './methods.js';
+import { APP_EVENTS, eventBind, eventUnbind } from './methods.js';
 import type { PortalState } from './state.js';
 import type { CallContext, Params } from './telephony.js';
 
@@ -335,30 +335,9 @@ export function eventBindAny(ctx: CallContext, p: Params): unknown {
   return true;
 }
 
-/** event.unbind: `event_type` online (the default) or offline; what is omitted matches all. */
-export function eventUnbindAny(ctx: CallContext, p: Params): unknown {
-  if (ctx.authType !== 'oauth')
-    throw new RestError(403, 'WRONG_AUTH_TYPE', 'Current authorization type is denied for this method');
-  const offline = String(p.event_type ?? '').toLowerCase() === 'offline' ? 1 : 0;
-  const event = p.event ? String(p.event).toUpperCase() : null;
-  const handler = p.handler ? String(p.handler) : null;
-  const before = ctx.state.handlers.length;
-  for (let i = ctx.state.handlers.length - 1; i >= 0; i--) {
-    const h = ctx.state.handlers[i]!;
-    if (
-      h.appId === ctx.appId &&
-      h.offline === offline &&
-      (!event || h.event === event) &&
-      (!handler || h.handler === handler)
-    )
-      ctx.state.handlers.splice(i, 1);
-  }
-  return { count: before - ctx.state.handlers.length };
-}
-
 export const OFFLINE_METHODS = {
   'event.bind': eventBindAny,
-  'event.unbind': eventUnbindAny,
+  'event.unbind': eventUnbind,
   'event.offline.get': offlineGet,
   'event.offline.clear': offlineClear,
   'event.offline.error': offlineError,

@@ -64,7 +64,7 @@ t.test('a body over the limit: 413; a malformed event: 400', async (t) => {
   const big = await post(`${EVENT}&data[X]=${'x'.repeat(2000)}`);
   t.equal(big.statusCode, 413);
   t.same(big.json(), { error: 'FST_ERR_CTP_BODY_TOO_LARGE', message: 'request body is too large' });
-  const bad = await post('event=ONEXTERNALCALLSTART&auth[member_id]=m');
+  const bad = await post('event=ONEXTERNALCALLSTART&auth[member_id]=m&auth[application_token]=t');
   t.equal(bad.statusCode, 400);
   t.match(bad.json(), { error: 'HTTP_ERR_BAD_EVENT' });
 });
