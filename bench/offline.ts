@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startStack } from '../lib/demo/stack.js';
+import { compose } from '../bin/compose.js';
 import { installLocalApp } from '../lib/sim/bitrix24/authorize.js';
 
 const arg = (name: string, def: number): number => {
@@ -22,6 +23,7 @@ const pct = (xs: number[], p: number): number =>
 
 const dir = mkdtempSync(join(tmpdir(), 'fsb24-bench-offline-'));
 const s = await startStack({
+  compose,
   dataDir: join(dir, 'data'),
   install: false,
   config: { 'events.mode': 'offline', 'events.offlinePollMs': POLL },
@@ -31,7 +33,7 @@ installLocalApp(s.portal, `${s.service.url}/bitrix24/oauth/callback`);
 const { Browser } = await import('../lib/sim/bitrix24/browser.js');
 const page = await new Browser().get(`${s.service.url}/bitrix24/connect`);
 if (page.status !== 200) throw new Error(`connect failed: ${page.body}`);
-await s.service.directory.refresh();
+await s.service.portal.directory.refresh();
 const latencies: number[] = [];
 for (let i = 0; i < CLICKS; i++) {
   await sleep(Math.random() * POLL * 1.5); // clicks land anywhere in the poll cycle
@@ -40,7 +42,7 @@ for (let i = 0; i < CLICKS; i++) {
   await s.sim.nextCommand('bgapi originate', 10_000);
   latencies.push(performance.now() - t0);
 }
-const puller = s.service.offline!;
+const puller = s.service.portal.offline!;
 const before = puller.counters.requests;
 await sleep(10_000);
 const idleRate = (puller.counters.requests - before) / 10;

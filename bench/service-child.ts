@@ -1,10 +1,10 @@
 /** The service alone in its own process, so the benchmark measures its memory only. */
 import { loadConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
-import { Service } from '../lib/service.js';
+import { compose } from '../bin/compose.js';
 
 const config = loadConfig({ env: process.env });
-const svc = new Service({ config, log: createLogger(config.logLevel), recordingsStableMs: 0 });
+const svc = compose({ config, log: createLogger(config.logLevel), recordingsStableMs: 0 });
 await svc.start();
 let peak = 0;
 setInterval(() => {
@@ -15,7 +15,7 @@ process.on('message', (m: { cmd: string }) => {
     const rss = process.memoryUsage().rss;
     peak = Math.max(peak, rss);
     const m = process.memoryUsage();
-    process.send?.({ rss, peak, heap: m.heapUsed, external: m.external, url: svc.url, liveCalls: svc.model.liveCalls, events: svc.counters.events, outbox: svc.store.stats() });
+    process.send?.({ rss, peak, heap: m.heapUsed, external: m.external, url: svc.url, liveCalls: svc.switch.model.liveCalls, events: svc.switch.counters.events, outbox: svc.store.stats() });
   }
   if (m.cmd === 'stop') void svc.stop().then(() => process.exit(0));
 });

@@ -9,7 +9,7 @@
  */
 import { loadConfig, ConfigError, configReference, configMarkdown, withConfigReference } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
-import { Service } from '../lib/service.js';
+import { compose } from './compose.js';
 import { connectUrl } from '../lib/http/connect.js';
 
 const USAGE = `usage: freeswitch-bitrix24 <start|demo|check|bind|connect|config> [--config FILE]
@@ -34,7 +34,7 @@ export async function main(args: string[], env: Record<string, string | undefine
         const config = loadConfig({ ...(file ? { file } : {}), env });
         const log = createLogger(config.logLevel, { pretty: process.stdout.isTTY === true });
         if (config.esl.password === 'ClueCon') log.warn('FSB24_ESL_PASSWORD is the FreeSWITCH default (ClueCon): set a real password in event_socket.conf.xml');
-        const svc = new Service({ config, log });
+        const svc = compose({ config, log });
         await svc.start();
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
@@ -47,7 +47,7 @@ export async function main(args: string[], env: Record<string, string | undefine
       case 'demo': {
         const { runDemo, render } = await import('../lib/demo/demo.js');
         const started = Date.now();
-        const { rows, stack } = await runDemo((l) => console.log(l));
+        const { rows, stack } = await runDemo((l) => console.log(l), { compose });
         console.log('\nWhat the Bitrix24 portal ended up with:\n');
         console.log(render(rows));
         const failed = stack.service.store.stats().failed;
@@ -65,11 +65,11 @@ export async function main(args: string[], env: Record<string, string | undefine
           console.error('FSB24_PUBLIC_URL is not set: Bitrix24 sends events to FSB24_PUBLIC_URL/bitrix24/events');
           return 2;
         }
-        const svc = new Service({ config, log: createLogger(config.logLevel, { pretty: process.stdout.isTTY === true }) });
+        const svc = compose({ config, log: createLogger(config.logLevel, { pretty: process.stdout.isTTY === true }) });
         try {
           const { bindReport } = await import('../lib/bitrix24/provision.js');
-          const r = await svc.bind();
-          for (const line of bindReport(r, svc.client.mode, svc.handlerUrl())) console.log(line);
+          const r = await svc.portal.bind();
+          for (const line of bindReport(r, svc.portal.client.mode, svc.portal.handlerUrl())) console.log(line);
           return r.failed.length === 0 ? 0 : 1;
         } finally {
           await svc.stop();

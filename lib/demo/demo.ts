@@ -3,6 +3,7 @@
  * emulator on free local ports, then what the portal ended up with as a table.
  */
 import { startStack, OFFICE, type Stack } from './stack.js';
+import type { Compose } from '../runtime.js';
 import { inboundCall, outboundCall } from '../sim/freeswitch/index.js';
 import type { FinishedCall } from '../sim/bitrix24/state.js';
 
@@ -21,13 +22,16 @@ export interface DemoRow {
 const TYPES: Record<string, string> = { '1': 'outgoing', '2': 'incoming', '3': 'incoming (redirected)', '4': 'callback', '5': 'info' };
 const STATUS: Record<string, string> = { '200': '200 answered', '304': '304 missed', '486': '486 busy', '603': '603 declined', '603-S': '603-S cancelled', '480': '480 unavailable', '404': '404 bad number', '503': '503 unavailable' };
 
-export async function runDemo(out: (line: string) => void, opts: { speed?: number } = {}): Promise<{ rows: DemoRow[]; stack: Stack }> {
-  const s = await startStack({ sim: { speed: opts.speed ?? 25, pstn: { '+74957654321': { mode: 'answer', talkMs: 31_000 }, '+79260000000': { mode: 'answer', talkMs: 12_000 } } } });
+export async function runDemo(
+  out: (line: string) => void,
+  opts: { speed?: number; compose: Compose },
+): Promise<{ rows: DemoRow[]; stack: Stack }> {
+  const s = await startStack({ compose: opts.compose, sim: { speed: opts.speed ?? 25, pstn: { '+74957654321': { mode: 'answer', talkMs: 31_000 }, '+79260000000': { mode: 'answer', talkMs: 12_000 } } } });
   const sw = s.sim.sw;
   const step = async (title: string, fn: () => Promise<unknown>): Promise<void> => {
     const started = Date.now();
     await fn();
-    await s.service.outbox.idle();
+    await s.service.portal.outbox.idle();
     out(`  ✓ ${title} (${Date.now() - started} ms)`);
   };
   const finishes = (): number => s.portal.state.finished.length;

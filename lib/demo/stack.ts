@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFreeswitchSim, type FreeswitchSim, type FreeswitchSimOptions } from '../sim/freeswitch/index.js';
 import { startBitrix24Emulator, type Bitrix24Emulator, type EmulatorOptions } from '../sim/bitrix24/index.js';
-import { Service, type ServiceOptions } from '../service.js';
+import type { Compose, ComposeOptions, Runtime } from '../runtime.js';
 import { loadConfig, type ConfigShape } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 
@@ -18,7 +18,9 @@ export interface StackOptions {
   emulator?: EmulatorOptions;
   config?: Record<string, unknown>;
   log?: Logger;
-  extraRoutes?: ServiceOptions['extraRoutes'];
+  extraRoutes?: ComposeOptions['extraRoutes'];
+  /** bin/compose.ts's compose: the demo and the tests run the service exactly as `start` does. */
+  compose: Compose;
   /** Seed the portal with the office's users and CRM (default true). */
   seed?: boolean;
   install?: boolean;
@@ -27,12 +29,12 @@ export interface StackOptions {
 export interface Stack {
   sim: FreeswitchSim;
   portal: Bitrix24Emulator;
-  service: Service;
+  service: Runtime;
   config: Readonly<ConfigShape>;
   /** Stop the service only (the switch and the portal keep their state). */
   stopService(): Promise<void>;
   /** Start a new service on the same data directory. */
-  restartService(): Promise<Service>;
+  restartService(): Promise<Runtime>;
   /** Resolves when the service's event socket is up. */
   eslReady(): Promise<void>;
   close(): Promise<void>;
@@ -46,7 +48,7 @@ export const OFFICE = [
   { ID: 14, NAME: 'Dmitri', LAST_NAME: 'Support', UF_PHONE_INNER: '1004' },
 ] as const;
 
-export async function startStack(o: StackOptions = {}): Promise<Stack> {
+export async function startStack(o: StackOptions): Promise<Stack> {
   const base = o.dataDir ?? mkdtempSync(join(tmpdir(), 'fsb24-'));
   const recordingsDir = o.recordingsDir ?? join(base, 'recordings');
   const sim = await startFreeswitchSim({ recordingsDir, ...o.sim });
@@ -75,10 +77,10 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     },
   });
   const log = o.log ?? createLogger(config.logLevel);
-  const make = (): Service =>
-    new Service({ config, log, recordingsStableMs: 0, ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}) });
+  const make = (): Runtime =>
+    o.compose({ config, log, recordingsStableMs: 0, ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}) });
   let service = make();
-  const ready = (svc: Service): Promise<void> => (svc.listener.connected ? Promise.resolve() : new Promise((r) => svc.listener.once('ready', () => r())));
+  const ready = (svc: Runtime): Promise<void> => (svc.switch.listener.connected ? Promise.resolve() : new Promise((r) => svc.switch.listener.once('ready', () => r())));
   let readyP = ready(service);
   await service.start();
   if (o.install !== false) {
@@ -86,7 +88,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     if (status !== 200) throw new Error(`install failed: HTTP ${status}`);
     // the install handler binds both events; then the directory is loaded for the calls
     await portal.journal.until(() => portal.state.handlers.length >= 2, 5000);
-    await service.directory.refresh();
+    await service.portal.directory.refresh();
   }
   await readyP;
   const s: Stack = {
@@ -103,7 +105,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       service = make();
       readyP = ready(service);
       await service.start();
-      await service.directory.refresh();
+      await service.portal.directory.refresh();
       await readyP;
       return service;
     },

@@ -7,8 +7,10 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import qs from 'qs';
 import type { Logger } from '../log.js';
-import { BadEvent, MissingToken, parseEvent, type ParsedEvent } from './event-body.js';
-import { Fsb24Error, httpReplyOf, logLevelOf } from '../errors.js';
+import { BadEvent, MissingToken, parseEvent, type ParsedEvent } from '../bitrix24/event-body.js';
+
+export { Unauthorized } from '../bitrix24/event-body.js';
+import { httpReplyOf, logLevelOf } from '../errors.js';
 
 export interface EventHandlers {
   /** Decide whether the event is authentic; throw to refuse (401). */
@@ -23,13 +25,6 @@ export interface AppDeps {
   events: EventHandlers;
   health: () => { ok: boolean; body: Record<string, unknown> };
   extraRoutes?: (app: FastifyInstance) => void;
-}
-
-export class Unauthorized extends Fsb24Error<'HTTP_ERR_UNAUTHORIZED', Record<string, never>> {
-  override readonly name = 'Unauthorized';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('HTTP_ERR_UNAUTHORIZED', message, {}, options);
-  }
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {

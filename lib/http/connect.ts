@@ -14,10 +14,10 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { request } from 'undici';
-import type { Service } from '../service.js';
+import type { PortalUnit } from '../portal/unit.js';
 import type { StoredTokens } from '../outbox/store.js';
 import { TOKENS_KEY } from '../bitrix24/client.js';
-import { acceptInstall } from './install.js';
+import { acceptInstall } from '../portal/install.js';
 
 const COOKIE = 'fsb24_connect';
 const STATE_TTL_MS = 10 * 60_000;
@@ -87,7 +87,7 @@ export function connectUrl(publicUrl: string, fallback: string): string {
   return new URL('/bitrix24/connect', publicUrl || fallback).href;
 }
 
-export function connectRoutes(app: FastifyInstance, svc: Service, states = new ConnectStates()): void {
+export function connectRoutes(app: FastifyInstance, svc: PortalUnit, states = new ConnectStates()): void {
   const c = svc.config;
   app.get('/bitrix24/connect', async (req, reply) => {
     if (svc.client.mode !== 'oauth')

@@ -4,10 +4,21 @@
  */
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import type { Service } from '../service.js';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../log.js';
+import type { PortalUnit } from '../portal/unit.js';
 import { PHONE } from '../patterns.js';
 
-export function serviceRoutes(app: FastifyInstance, svc: Service): void {
+/** What the routes need: the portal (lookup, links, uploads) and the switch's model. */
+export interface RoutePorts {
+  log: Logger;
+  portal: Pick<PortalUnit, 'router' | 'links' | 'uploader'>;
+  /** A routed caller: the call model registers the call for that extension. */
+  routed: (caller: string, extension: string) => void;
+  registry: Registry;
+}
+
+export function serviceRoutes(app: FastifyInstance, svc: RoutePorts): void {
   // the dialplan asks (mod_curl): which extension should ring first for this caller?
   app.get('/route', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
@@ -17,8 +28,8 @@ export function serviceRoutes(app: FastifyInstance, svc: Service): void {
       svc.log.debug(refused, 'routing lookup refused');
       return reply.code(400).type('text/plain').send('');
     }
-    const answer = await svc.router.route(caller.number);
-    if (answer.extension) svc.submit(svc.model.routed(caller.number, answer.extension));
+    const answer = await svc.portal.router.route(caller.number);
+    if (answer.extension) svc.routed(caller.number, answer.extension);
     const { extension, reason, cached } = answer;
     svc.log.info({ caller: caller.number, extension, reason, cached }, 'routing lookup');
     return reply.type('text/plain').send(answer.extension ?? '');
@@ -27,14 +38,14 @@ export function serviceRoutes(app: FastifyInstance, svc: Service): void {
   app.get('/recordings/:id/:name', async (req, reply) => {
     const { id } = req.params as { id: string };
     const q = req.query as Record<string, unknown>;
-    const ok = svc.links.check(id, String(q.exp ?? ''), String(q.sig ?? ''));
+    const ok = svc.portal.links.check(id, String(q.exp ?? ''), String(q.sig ?? ''));
     if (ok === 'forbidden') return reply.code(403).send({ error: 'HTTP_ERR_FORBIDDEN', message: 'bad signature' });
     if (ok === 'expired') return reply.code(410).send({ error: 'HTTP_ERR_EXPIRED', message: 'link expired' });
-    const real = await svc.uploader.confine(ok.path);
+    const real = await svc.portal.uploader.confine(ok.path);
     if (typeof real !== 'string' || real === 'missing') return reply.code(404).send({ error: 'HTTP_ERR_NOT_FOUND', message: 'no such recording' });
     return reply.type(real.endsWith('.mp3') ? 'audio/mpeg' : 'audio/wav').send(createReadStream(real));
   });
-  app.get('/metrics', async (_req, reply) => reply.type(svc.metrics.registry.contentType).send(await svc.metrics.registry.metrics()));
+  app.get('/metrics', async (_req, reply) => reply.type(svc.registry.contentType).send(await svc.registry.metrics()));
 }
 
 /**

@@ -5,7 +5,7 @@
  * ID: a record read again (recovery of a reserved batch) is recognised.
  */
 import type { Store } from '../outbox/store.js';
-import type { ParsedEvent } from '../http/event-body.js';
+import type { ParsedEvent } from '../bitrix24/event-body.js';
 
 export interface InboxItem {
   recordId: number;

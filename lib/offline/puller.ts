@@ -18,7 +18,7 @@
  * the outbox); when none does, it polls on its own every pollMs.
  */
 import { B24Error } from '../bitrix24/errors.js';
-import { BadEvent, type ParsedEvent } from '../http/event-body.js';
+import { BadEvent, type ParsedEvent } from '../bitrix24/event-body.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../outbox/store.js';
 import { OfflineInbox, type InboxItem } from './inbox.js';

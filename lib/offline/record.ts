@@ -5,7 +5,7 @@
  * POSTed event becomes (lib/http/event-body.ts): EVENT_DATA is "the same as passed to the
  * handler of an online event", only JSON-typed, so its values are written as a form would.
  */
-import { parseEvent, type ParsedEvent } from '../http/event-body.js';
+import { parseEvent, type ParsedEvent } from '../bitrix24/event-body.js';
 import { B24Error } from '../bitrix24/errors.js';
 
 export interface OfflineRecord {

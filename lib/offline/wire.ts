@@ -3,15 +3,25 @@
  * store, each record handled exactly as a POSTed event (CallEvents.validate before,
  * CallEvents.handle after), its figures on the service's /metrics.
  */
-import { Gauge, Histogram } from 'prom-client';
-import type { Service } from '../service.js';
-import { OfflinePuller, type Clock } from './puller.js';
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import type { Logger } from '../log.js';
+import type { CallEvents } from '../originate/handler.js';
+import { OfflinePuller, type Clock, type PullerOptions } from './puller.js';
 
 export { bindOffline } from './bind.js';
 export type { OfflinePuller } from './puller.js';
 
-export function attachOffline(svc: Service, clock?: Clock): OfflinePuller {
-  const registers = [svc.metrics.registry];
+export interface OfflinePorts {
+  client: PullerOptions['client'] & { tokens(): { domain: string; memberId: string } | null };
+  store: PullerOptions['store'];
+  log: Logger;
+  pollMs: number;
+  registry: Registry;
+  callEvents: Pick<CallEvents, 'validate' | 'handle'>;
+}
+
+export function attachOffline(svc: OfflinePorts, clock?: Clock): OfflinePuller {
+  const registers = [svc.registry];
   const latency = new Histogram({
     name: 'fsb24_offline_pull_seconds',
     help: 'Offline event pulls (event.offline.get), by outcome',
@@ -29,7 +39,7 @@ export function attachOffline(svc: Service, clock?: Clock): OfflinePuller {
     },
     validate: (ev) => svc.callEvents.validate(ev),
     handle: (ev) => svc.callEvents.handle(ev),
-    pollMs: svc.config.events.offlinePollMs,
+    pollMs: svc.pollMs,
     onPull: (ms, ok) => latency.observe({ result: ok ? 'ok' : 'failed' }, ms / 1000),
     ...(clock ? { clock } : {}),
   });

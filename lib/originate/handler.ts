@@ -5,9 +5,14 @@
  * including every failure ending the Bitrix24 call honestly, happens after.
  */
 import { randomUUID } from 'node:crypto';
-import type { Service } from '../service.js';
-import type { ParsedEvent } from '../http/event-body.js';
-import { BadEvent } from '../http/event-body.js';
+import type { ConfigShape } from '../config.js';
+import type { Logger } from '../log.js';
+import type { BackgroundJob } from '../esl/client.js';
+import type { UserDirectory } from '../bitrix24/directory.js';
+import type { RouteAnswer } from '../routing/responsible.js';
+import type { Store } from '../outbox/store.js';
+import type { ParsedEvent } from '../bitrix24/event-body.js';
+import { BadEvent } from '../bitrix24/event-body.js';
 import { UnsafeValue, callId as checkCallId, callbackCommand, clickToCallCommand, configName, extension as checkExt, phoneNumber } from './build.js';
 import { outgoingStatus } from '../calls/status.js';
 import type { Effect } from '../calls/effects.js';
@@ -30,9 +35,22 @@ interface CallbackData {
   crmEntityId: number | null;
 }
 
+/** What click-to-call and callbacks need, and nothing more (bin/ wires them). */
+export interface CallEventPorts {
+  config: Readonly<ConfigShape>;
+  log: Logger;
+  /** CALL_IDs already handled (a repeated event places no second call): durable. */
+  store: Pick<Store, 'get' | 'set'>;
+  directory: Pick<UserDirectory, 'extensionOf' | 'userFor' | 'refresh'>;
+  /** `bgapi <cmd>` with our Job-UUID, on the switch the user's phone is on. */
+  originate: (cmd: string, jobUuid: string) => Promise<BackgroundJob>;
+  awaitCallId: (call: string, timeoutMs: number) => Promise<string | null>;
+  submit: (effects: Effect[]) => void;
+  route: (phone: string) => Promise<RouteAnswer>;
+}
+
 export class CallEvents {
-  /** originates of ours in flight or done, by CALL_ID (a repeated event places no second call). */
-  constructor(private readonly svc: Service) {}
+  constructor(private readonly svc: CallEventPorts) {}
 
   /** Checked before the 200: anything that would reach an originate string. */
   validate(ev: ParsedEvent): ClickData | CallbackData | null {
@@ -153,12 +171,12 @@ export class CallEvents {
     await this.originate(cmd, aLeg, d.callId, d.userId, log);
   }
 
-  private async originate(cmd: string, aLeg: string, b24CallId: string, userId: number, log: Service['log']): Promise<void> {
+  private async originate(cmd: string, aLeg: string, b24CallId: string, userId: number, log: Logger): Promise<void> {
     const jobUuid = randomUUID();
     log.info({ aLeg, jobUuid }, 'originate sent');
     let job;
     try {
-      job = await this.svc.listener.bgapi(cmd, jobUuid);
+      job = await this.svc.originate(cmd, jobUuid);
     } catch (err) {
       log.error({ err }, 'originate could not be sent');
       return this.endUnplaced(aLeg, b24CallId, userId, '503', 'the PBX is not reachable');
@@ -189,7 +207,7 @@ export class CallEvents {
   /** Choose the employee: the client's responsible manager if at work, else the configured target, else the default user. */
   async pickEmployee(client: string): Promise<{ extension: string | null; userId: number | null }> {
     // the same decision the dialplan's routing lookup makes (at work, an extension, registered)
-    const routed = await this.svc.router.route(client);
+    const routed = await this.svc.route(client);
     if (routed.extension) return { extension: routed.extension, userId: routed.userId };
     this.svc.log.info({ reason: routed.reason }, 'callback: the responsible manager cannot take it; using the callback target');
     const target = this.svc.config.calls.callbackTarget;
@@ -209,7 +227,7 @@ export class CallEvents {
       startIso: new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'), show: true, crmCreate: c.crmCreateOutgoing,
       ...(d.crmEntityType && d.crmEntityId ? { crmEntityType: d.crmEntityType, crmEntityId: d.crmEntityId } : {}),
     }]);
-    const b24CallId = await this.svc.outbox.awaitCallId(aLeg, 60_000);
+    const b24CallId = await this.svc.awaitCallId(aLeg, 60_000);
     if (!b24CallId) {
       log.error({ aLeg }, 'callback: register did not land in time; the call is not placed (the outbox keeps trying to register it)');
       return;

@@ -58,10 +58,10 @@ t.test('a portal outage during a burst of calls loses nothing and registers noth
   const calls = [];
   for (let i = 0; i < 10; i++) calls.push(outboundCall(s.sim.sw, { extension: '1003', number: `7916000000${i}`, talkMs: 2000 }));
   await Promise.all(calls);
-  await s.service.outbox.idle();
+  await s.service.portal.outbox.idle();
   t.equal(s.portal.state.finished.length, 0, 'nothing landed during the outage');
   s.portal.setOutage('none');
-  s.service.outbox.wake();
+  s.service.portal.outbox.wake();
   for (let i = 0; i < 10; i++) await s.portal.journal.next(isMethod('telephony.externalcall.finish'), 30_000);
   t.equal(s.portal.state.finished.length, 10);
   const registers = s.portal.journal.entries.filter(isMethod('telephony.externalcall.register'));
@@ -76,10 +76,10 @@ t.test('the service restarts in the middle of a call: the call is still finished
   void pstnTalk;
   const reg = await s.portal.journal.next(isMethod('telephony.externalcall.register'));
   const callId = (reg.result as { CALL_ID: string }).CALL_ID;
-  await s.service.outbox.idle();
+  await s.service.portal.outbox.idle();
   await s.stopService();
   const svc = await s.restartService();
-  t.ok(svc.model.liveCalls >= 1, 'the live call was rebuilt from show channels');
+  t.ok(svc.switch.model.liveCalls >= 1, 'the live call was rebuilt from show channels');
   // hang up the call now that the new service watches
   const { killLeg } = await import('../../lib/sim/freeswitch/index.js');
   const a = [...s.sim.sw.legs.values()].find((l) => l.init.direction === 'inbound');
@@ -92,11 +92,11 @@ t.test('the service restarts in the middle of a call: the call is still finished
 t.test('the service is down when an answered call ends: after the restart it is finished as answered, with the reason', async (t) => {
   const s = await stack(t);
   s.sim.sw.setExtension('1001', { ringMs: 1000 });
-  const connected = new Promise<void>((r) => s.service.onEffect((e) => e.kind === 'connected' && r()));
+  const connected = new Promise<void>((r) => s.service.portal.onEffect((e) => e.kind === 'connected' && r()));
   void inboundCall(s.sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: -1, record: false });
   const reg = await s.portal.journal.next(isMethod('telephony.externalcall.register'));
   await connected;
-  await s.service.outbox.idle();
+  await s.service.portal.outbox.idle();
   await s.stopService();
   const { killLeg } = await import('../../lib/sim/freeswitch/index.js');
   const a = [...s.sim.sw.legs.values()].find((l) => l.init.direction === 'inbound')!;

@@ -117,7 +117,7 @@ t.test('routing to the responsible manager', async (t) => {
   t.equal(await route('+79160000002'), '', 'no extension: nothing');
   t.equal(await route('+79160000009'), '', 'unknown client: nothing');
   s.portal.state.addCrm({ TYPE: 'CONTACT', ID: 803, PHONES: ['+79160000004'], ASSIGNED_BY_ID: 14 });
-  const unregistered = s.service.onEslEvent.bind(s.service);
+  const unregistered = s.service.switch.onEslEvent.bind(s.service.switch);
   const seen = new Promise<void>((r) => unregistered((e) => e.get('Event-Subclass') === 'sofia::unregister' && r()));
   s.sim.sw.unregister('1004');
   await seen;

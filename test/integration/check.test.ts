@@ -18,7 +18,7 @@ function overrides(s: Stack, extra: Record<string, unknown> = {}): Record<string
 t.test('a healthy setup passes every point', async (t) => {
   const s = await stack(t, { sim: { extensions: { '1001': {}, '1002': {}, '1003': {} } } });
   const lines: string[] = [];
-  const code = await runCheck({ overrides: overrides(s, { publicUrl: new URL(s.service.handlerUrl()).origin }) }, (l) => lines.push(l));
+  const code = await runCheck({ overrides: overrides(s, { publicUrl: new URL(s.service.portal.handlerUrl()).origin }) }, (l) => lines.push(l));
   t.equal(code, 0, lines.join('\n'));
   t.match(lines.join('\n'), /PASS {2}event socket[\s\S]*PASS {2}events arriving[\s\S]*PASS {2}token: valid until[\s\S]*PASS {2}scopes: telephony, user[\s\S]*PASS {2}event handlers[\s\S]*PASS {2}users with an extension: 4[\s\S]*PASS {2}registered phones map to users/);
 });

@@ -64,7 +64,7 @@ t.test('a refused click-to-call is finished in Bitrix24 with the reason, once', 
   t.match(f2.params, { USER_ID: 15, STATUS_CODE: '480', FAILED_REASON: 'the employee has no internal number' }, 'finished for the user who clicked');
   const noExt = await s.portal.clickToCall({ userId: 1, phone: '+79161234567' });
   t.match((await s.portal.journal.next(finishOf(noExt.callId))).params, { USER_ID: 1, STATUS_CODE: '480' });
-  await s.service.outbox.idle();
+  await s.service.portal.outbox.idle();
   for (const c of [bad.callId, unknown.callId, noExt.callId]) {
     t.notOk(s.portal.state.active.has(c), `${c} is not left open`);
     t.equal(s.portal.journal.entries.filter(finishOf(c)).length, 1, `${c} finished once`);

@@ -1,10 +1,11 @@
 /** The README's first command: the demo plays its day and the portal's table is what an admin would expect. */
 import t from 'tap';
 import { runDemo, render } from '../../lib/demo/demo.js';
+import { compose } from '../../bin/compose.js';
 
 t.test('demo: eight calls, each as Bitrix24 should show it', async (t) => {
   const lines: string[] = [];
-  const { rows, stack } = await runDemo((l) => lines.push(l));
+  const { rows, stack } = await runDemo((l) => lines.push(l), { compose });
   t.teardown(() => stack.close());
   t.equal(lines.filter((l) => l.startsWith('  ✓')).length, 8, 'a progress line per scenario');
   t.same(

@@ -11,13 +11,13 @@ const ok = (m: string) => (r: PortalRequest): boolean => r.method === m && r.sta
 
 t.test('a dropped connection is back within a second; calls after it are sent', async (t) => {
   const s = await stack(t);
-  const down = new Promise<void>((r) => s.service.listener.once('down', () => r()));
+  const down = new Promise<void>((r) => s.service.switch.listener.once('down', () => r()));
   s.sim.dropConnections();
   await down;
   const started = Date.now();
   await s.eslReady();
   t.ok(Date.now() - started < 1000, `reconnected in ${Date.now() - started} ms`);
-  t.equal(s.service.listener.reconnects, 1);
+  t.equal(s.service.switch.listener.reconnects, 1);
   await outboundCall(s.sim.sw, { extension: '1003', number: '79161234567' });
   t.match((await s.portal.journal.next(ok('telephony.externalcall.finish'))).params, { STATUS_CODE: '200' });
 });
@@ -27,8 +27,8 @@ t.test('a malformed frame and an event that does not parse: counted, never fatal
   s.sim.sendGarbageEvent();
   await outboundCall(s.sim.sw, { extension: '1003', number: '79161234567' });
   await s.portal.journal.next(ok('telephony.externalcall.finish'));
-  t.equal(s.service.listener.badFrames, 1, 'the garbage event was counted');
-  const down = new Promise<void>((r) => s.service.listener.once('down', () => r()));
+  t.equal(s.service.switch.listener.badFrames, 1, 'the garbage event was counted');
+  const down = new Promise<void>((r) => s.service.switch.listener.once('down', () => r()));
   s.sim.sendMalformed();
   await down;
   await s.eslReady();
@@ -49,7 +49,7 @@ t.test('a literal % in a caller name and a number passes through untouched', asy
   s.sim.sw.progress(b);
   const reg = await s.portal.journal.next(ok('telephony.externalcall.register'));
   t.equal(reg.params.PHONE_NUMBER, '+79161234567');
-  t.equal(s.service.counters.badEvents, 0);
+  t.equal(s.service.switch.counters.badEvents, 0);
 });
 
 t.test('an outage of the switch: calls that ended meanwhile are closed, live ones adopted', async (t) => {
@@ -57,9 +57,9 @@ t.test('an outage of the switch: calls that ended meanwhile are closed, live one
   s.sim.sw.setExtension('1001', { ringMs: 500 });
   void inboundCall(s.sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: -1, record: false });
   const reg = await s.portal.journal.next(ok('telephony.externalcall.register'));
-  await s.service.outbox.idle();
+  await s.service.portal.outbox.idle();
   // the switch restarts: the call is gone without a single hangup event
-  const down = new Promise<void>((r) => s.service.listener.once('down', () => r()));
+  const down = new Promise<void>((r) => s.service.switch.listener.once('down', () => r()));
   s.sim.restart();
   await down;
   await s.eslReady();
@@ -71,10 +71,10 @@ t.test('an outage of the switch: calls that ended meanwhile are closed, live one
 t.test('the switch stalls: a command times out, the connection is replaced', async (t) => {
   const s = await stack(t);
   s.sim.stall();
-  const down = new Promise<void>((r) => s.service.listener.once('down', () => r()));
-  await t.rejects(s.service.listener.api('status'), /no reply within/);
+  const down = new Promise<void>((r) => s.service.switch.listener.once('down', () => r()));
+  await t.rejects(s.service.switch.listener.api('status'), /no reply within/);
   await down;
   s.sim.resume();
   await s.eslReady();
-  t.match(await s.service.listener.api('status'), /^UP /);
+  t.match(await s.service.switch.listener.api('status'), /^UP /);
 });

@@ -8,7 +8,7 @@ t.test('healthz: up when the socket and the portal are, 503 when the socket is l
   const ok = await s.service.app.inject({ method: 'GET', url: '/healthz' });
   t.equal(ok.statusCode, 200);
   t.match(JSON.parse(ok.body), { status: 'ok', eventSocket: { state: 'up' }, portal: { mode: 'oauth', installed: true, tokenExpiresAt: /^\d{4}-/ }, outbox: { pending: 0, failed: 0 } });
-  const down = new Promise<void>((r) => s.service.listener.once('down', () => r()));
+  const down = new Promise<void>((r) => s.service.switch.listener.once('down', () => r()));
   s.sim.dropConnections();
   await down;
   const bad = await s.service.app.inject({ method: 'GET', url: '/healthz' });
@@ -23,7 +23,7 @@ t.test('healthz says why the event socket is down: reset, refused password, nobo
   const s = await stack(t);
   const health = async (): Promise<Health> => JSON.parse((await s.service.app.inject({ method: 'GET', url: '/healthz' })).body) as Health;
   t.equal((await health()).eventSocket.lastError, null, 'up: no error');
-  const listener = s.service.listener;
+  const listener = s.service.switch.listener;
   // the switch now wants another password: the next connect is refused
   (s.sim as unknown as { password: string }).password = 'changed-on-the-switch';
   const refused = new Promise<Error>((r) => listener.once('failed', r));
@@ -51,10 +51,10 @@ t.test('healthz shows the last Bitrix24 error until the portal answers again', a
   const s = await stack(t);
   const health = async (): Promise<Health> => JSON.parse((await s.service.app.inject({ method: 'GET', url: '/healthz' })).body) as Health;
   s.portal.setOutage('http500');
-  t.equal(await s.service.directory.refresh(), false);
+  t.equal(await s.service.portal.directory.refresh(), false);
   t.match((await health()).portal.lastError, { message: /user\.get: INTERNAL_SERVER_ERROR/ });
   s.portal.setOutage('none');
-  t.equal(await s.service.directory.refresh(), true);
+  t.equal(await s.service.portal.directory.refresh(), true);
   t.equal((await health()).portal.lastError, null, 'cleared by the next answer');
 });
 
@@ -62,7 +62,7 @@ t.test('metrics: events, calls by outcome, REST requests, outbox depth', async (
   const s = await stack(t);
   await outboundCall(s.sim.sw, { extension: '1003', number: '79161234567' });
   await s.portal.journal.next((r) => r.method === 'telephony.externalcall.finish');
-  await s.service.outbox.idle();
+  await s.service.portal.outbox.idle();
   const res = await s.service.app.inject({ method: 'GET', url: '/metrics' });
   t.equal(res.statusCode, 200);
   t.match(res.body, /fsb24_esl_events_total\{name="CHANNEL_CREATE"\} 2/);

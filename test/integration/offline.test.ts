@@ -44,8 +44,8 @@ t.test('connect through the browser, bind offline, click-to-call to the exact or
   const exchange = s.portal.journal.entries.find((r) => r.method === 'oauth.authorize');
   t.ok(exchange, 'the portal saw the authorize request');
   t.same(s.portal.state.handlers.map((h) => [h.event, h.offline]).sort(), [['ONEXTERNALCALLBACKSTART', 1], ['ONEXTERNALCALLSTART', 1]]);
-  t.ok(s.service.client.tokens(), 'tokens stored');
-  await s.service.directory.refresh();
+  t.ok(s.service.portal.client.tokens(), 'tokens stored');
+  await s.service.portal.directory.refresh();
 
   const { callId } = await s.portal.clickToCall({ userId: 11, phone: '+79161234567', lineNumber: '4951234567' });
   const cmd = await s.sim.nextCommand('bgapi originate');
@@ -69,7 +69,7 @@ t.test('connect through the browser, bind offline, click-to-call to the exact or
 t.test('a callback request arrives through the queue too; a repeated click is one record and one call', async (t) => {
   const s = await offlineStack(t);
   t.equal((await connect(s)).status, 200);
-  await s.service.directory.refresh();
+  await s.service.portal.directory.refresh();
   await s.portal.callbackRequest({ phone: '+79161234567', text: 'Callback from the site', lineNumber: '4951234567' });
   const reg = await s.portal.journal.next(ok('telephony.externalcall.register'));
   t.match(reg.params, { USER_ID: 12, PHONE_NUMBER: '+79161234567', TYPE: 4 });
@@ -94,7 +94,7 @@ t.test('a record that cannot be handled is marked with event.offline.error; noth
 t.test('a crash between the read and the clear: no click lost, no second call', async (t) => {
   const s = await offlineStack(t);
   t.equal((await connect(s)).status, 200);
-  await s.service.directory.refresh();
+  await s.service.portal.directory.refresh();
   s.portal.blockedMethods.add('event.offline.clear');
   const { callId } = await s.portal.clickToCall({ userId: 11, phone: '+79161234567' });
   await s.sim.nextCommand('bgapi originate');
@@ -115,7 +115,7 @@ t.test('a crash between the read and the clear: no click lost, no second call', 
 t.test('a lost reply to the read: the reserved batch is found with event.offline.list and read again', async (t) => {
   const s = await offlineStack(t);
   t.equal((await connect(s)).status, 200);
-  await s.service.directory.refresh();
+  await s.service.portal.directory.refresh();
   const q = offlineQueue(s.portal.state);
   q.dropNextGetReply = true;
   const { callId } = await s.portal.clickToCall({ userId: 11, phone: '+79161234567' });
@@ -131,7 +131,7 @@ t.test('without rest_offline_extended: clear=1, and health says what that risks'
   const s = await offlineStack(t);
   offlineQueue(s.portal.state).extended = false;
   t.equal((await connect(s)).status, 200);
-  await s.service.directory.refresh();
+  await s.service.portal.directory.refresh();
   await s.portal.journal.next((r) => r.method === 'event.offline.get' && r.error === 'WRONG_LICENSE');
   const { callId } = await s.portal.clickToCall({ userId: 11, phone: '+79161234567' });
   await s.sim.nextCommand('bgapi originate');
@@ -145,17 +145,17 @@ t.test('without rest_offline_extended: clear=1, and health says what that risks'
 t.test('the pull rides in a batch: event.offline.get inside batch', async (t) => {
   const s = await offlineStack(t, { config: { 'events.offlinePollMs': 60_000 } });
   t.equal((await connect(s)).status, 200);
-  await s.service.directory.refresh();
+  await s.service.portal.directory.refresh();
   await s.portal.journal.until(() => s.portal.journal.entries.some(ok('event.offline.get')), 5000);
-  await s.service.offline!.idle();
+  await s.service.portal.offline!.idle();
   const { callId } = await s.portal.clickToCall({ userId: 11, phone: '+79161234567' });
-  const puller = s.service.offline!;
+  const puller = s.service.portal.offline!;
   // the standalone poll is a minute away: only a batch that goes out anyway can pick the click up
   t.equal(puller.piggyback(), null, 'not due yet');
   (puller as unknown as { lastPullAt: number }).lastPullAt = 0;
   const cmd = puller.piggyback();
   t.match(cmd, { key: 'offline_get', method: 'event.offline.get', params: { clear: 0, limit: 50 } });
-  const res = await s.service.client.batch({ [cmd!.key]: `${cmd!.method}?${qs.stringify(cmd!.params)}` });
+  const res = await s.service.portal.client.batch({ [cmd!.key]: `${cmd!.method}?${qs.stringify(cmd!.params)}` });
   await puller.onPiggybackResult({ result: res.result[cmd!.key] });
   await s.sim.nextCommand('bgapi originate');
   t.ok(s.portal.journal.entries.some((r) => r.batch && r.method === 'event.offline.get'), 'the read was a batch sub-call');
@@ -168,7 +168,7 @@ t.test('what the connect page says when it goes wrong', async (t) => {
   t.match(r0, { status: 400, body: /state missing/ });
   const scopes = await connect(s);
   t.match(scopes, { status: 400, body: /scopes missing.*user/s });
-  t.notOk(s.service.client.tokens(), 'nothing stored');
+  t.notOk(s.service.portal.client.tokens(), 'nothing stored');
   s.portal.app.scopes = 'telephony,user';
   // another portal: the state and cookie are right, the domain is not
   const b = new Browser();
@@ -204,7 +204,7 @@ t.test('a non-admin connecting: ACCESS_DENIED explained', async (t) => {
 t.test('check reports the mode, the offline bindings, the queue and the last pull', async (t) => {
   const s = await offlineStack(t);
   t.equal((await connect(s)).status, 200);
-  await s.service.offline!.idle();
+  await s.service.portal.offline!.idle();
   await s.portal.journal.until(() => s.portal.journal.entries.some(ok('event.offline.get')), 5000);
   const c = s.config;
   const { check } = await import('../../lib/check.js');

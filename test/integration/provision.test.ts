@@ -54,14 +54,14 @@ t.test('bind moves handlers left at an old public URL, and check sees them until
     s.portal.state.handlers.push({ appId: s.portal.app.id, event, handler: old, auth_type: '0', offline: 0 });
   const handlers = async () => (await check({ overrides: overrides(s) })).find((x) => x.name === 'event handlers');
   t.match(await handlers(), { ok: false, detail: `also bound to ${old} (events go there)`, fix: /bind/ });
-  const r = await s.service.bind();
+  const r = await s.service.portal.bind();
   t.same(r.replaced.map((h) => [h.event, h.handler]).sort(), [
     ['ONEXTERNALCALLBACKSTART', old],
     ['ONEXTERNALCALLSTART', old],
   ]);
   t.same(
     s.portal.state.handlers.map((h) => h.handler),
-    [s.service.handlerUrl(), s.service.handlerUrl()],
+    [s.service.portal.handlerUrl(), s.service.portal.handlerUrl()],
     'only the current address is left',
   );
   t.ok(
@@ -75,7 +75,7 @@ t.test('bind reports honestly: a refused line is not "registered", an existing o
     config: { 'calls.lines': { '4951234567': '4951234567' }, 'calls.gatewayLines': { pstn: '4957654321' } },
   });
   await s.portal.journal.until(() => s.portal.state.lines.length === 2);
-  const again = await s.service.bind();
+  const again = await s.service.portal.bind();
   t.same(
     { lines: again.lines, failed: again.failed },
     { lines: ['4951234567', '4957654321'], failed: [] },

@@ -66,7 +66,7 @@ t.test('a recording that appears late is sent when it appears; one that keeps gr
   const late = join(dir, 'late.wav');
   await callRecordedAt(s, late);
   const fin = await s.portal.journal.next(ok('telephony.externalcall.finish'));
-  await s.service.outbox.idle();
+  await s.service.portal.outbox.idle();
   t.equal(s.portal.state.files.length, 0, 'nothing to send yet');
   writeFileSync(late, Buffer.from('RIFF-late-file'));
   await s.portal.journal.next(ok('telephony.externalcall.attachrecord'));
@@ -76,7 +76,7 @@ t.test('a recording that appears late is sent when it appears; one that keeps gr
 
 t.test('a growing file is sent only once its size stops changing', async (t) => {
   const s = await stack(t, { config: fast });
-  (s.service.uploader as unknown as { o: { stableMs: number } }).o.stableMs = 300;
+  (s.service.portal.uploader as unknown as { o: { stableMs: number } }).o.stableMs = 300;
   const dir = s.config.recordings.dirs[0]!;
   mkdirSync(dir, { recursive: true });
   const growing = join(dir, 'growing.wav');
@@ -103,7 +103,7 @@ t.test('paths outside the recordings directories are refused, never read', async
     await callRecordedAt(s, path);
     await s.portal.journal.next(ok('telephony.externalcall.finish'));
   }
-  await s.service.outbox.idle();
+  await s.service.portal.outbox.idle();
   t.equal(s.portal.state.files.length, 0, 'nothing uploaded');
   const failed = s.service.store.failedJobs();
   t.equal(failed.filter((f) => f.kind === 'attach').length, 4, 'each refusal is kept as a visible failure');
@@ -138,9 +138,9 @@ t.test('url mode: Bitrix24 fetches the recording from a signed, expiring link', 
   t.equal(tampered.statusCode, 403);
   const otherFile = Buffer.from('/etc/passwd').toString('base64url');
   t.equal((await s.service.app.inject({ method: 'GET', url: `/recordings/${otherFile}/x.wav${url.search}` })).statusCode, 403, 'a signature is for one file');
-  const expired = s.service.links.link(path!, 'x.wav', -10);
+  const expired = s.service.portal.links.link(path!, 'x.wav', -10);
   t.equal((await s.service.app.inject({ method: 'GET', url: expired })).statusCode, 410);
-  const outside = s.service.links.link('/etc/passwd', 'passwd', 60);
+  const outside = s.service.portal.links.link('/etc/passwd', 'passwd', 60);
   t.equal((await s.service.app.inject({ method: 'GET', url: outside })).statusCode, 404, 'even a signed link cannot leave the recordings directories');
 });
 
@@ -158,7 +158,7 @@ t.test('a call rejected before answer leaves no attach job waiting for a recordi
   sw.hangup(a, 'USER_BUSY', { disposition: 'send_refuse' });
   sw.complete(a);
   await s.portal.journal.next(ok('telephony.externalcall.finish'));
-  await s.service.outbox.idle();
+  await s.service.portal.outbox.idle();
   t.match(s.service.store.stats(), { pending: 0, failed: 0 }, 'nothing pending: no attach for 10 minutes');
   const health = JSON.parse((await s.service.app.inject({ method: 'GET', url: '/healthz' })).body) as { outbox: unknown };
   t.match(health.outbox, { pending: 0, oldestPendingAgeSec: null });

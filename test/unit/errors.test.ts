@@ -19,9 +19,9 @@ import { EslError, EslJobLost, type EslErrorCode } from '../../lib/esl/errors.js
 import { FrameError } from '../../lib/esl/frame.js';
 import { EventDecodeError } from '../../lib/esl/codec.js';
 import { EventParseError } from '../../lib/events/channel-event.js';
-import { BadEvent } from '../../lib/http/event-body.js';
-import { Unauthorized } from '../../lib/http/app.js';
-import { InstallRefused } from '../../lib/http/install.js';
+import { BadEvent } from '../../lib/bitrix24/event-body.js';
+import { Unauthorized } from '../../lib/bitrix24/event-body.js';
+import { InstallRefused } from '../../lib/portal/install.js';
 import { ConfigError } from '../../lib/config.js';
 import { UnsafeValue } from '../../lib/originate/build.js';
 import { createLogger } from '../../lib/log.js';

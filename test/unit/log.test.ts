@@ -55,7 +55,7 @@ t.test('a whole install and call logged at trace: no secret in the output, the l
   const st = await stack(t, { log: createLogger('trace', { destination: s.stream }) });
   const r = await inboundCall(st.sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: 2000 });
   await st.portal.journal.next((e) => e.method === 'telephony.externalcall.finish');
-  await st.service.outbox.idle();
+  await st.service.portal.outbox.idle();
   const tokens = st.service.store.get<StoredTokens>(TOKENS_KEY)!;
   const out = s.text();
   t.ok(r.uuid && out.includes(r.uuid), 'the call is in the log');

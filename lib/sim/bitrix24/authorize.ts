@@ -6,7 +6,17 @@
  * Also the offline queue's lost-reply fault (the reservation happens, the reply is lost).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Bitrix24Emulator } from './portal.js';
+import type { PortalRequest } from './state.js';
+
+/** What the authorize flow needs of the emulator (an interface, so no import cycle with portal.ts). */
+export interface Bitrix24Emulator {
+  readonly app: { clientId: string; installed: boolean; memberId: string; scopes: string };
+  readonly domain: string;
+  readonly url: string;
+  readonly state: PortalState;
+  readonly journal: { push(entry: PortalRequest): void };
+  now(): number;
+}
 import { randomBytes } from 'node:crypto';
 import { offlineBound, offlineQueue } from './offline.js';
 import type { PortalState } from './state.js';

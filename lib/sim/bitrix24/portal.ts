@@ -12,23 +12,14 @@ import { RestError } from './errors.js';
 import { PortalState } from './state.js';
 import * as tel from './telephony.js';
 import { appInfo, eventGet, userGet, type ListResult } from './methods.js';
-import { Journal } from '../freeswitch/journal.js';
+import { Journal } from '../journal.js';
 import { parseMultipart } from './multipart.js';
 import { runBatch } from './batch.js';
 import { eventBody } from './sender.js';
 import { OFFLINE_METHODS, OFFLINE_HANDLER, offlineRoutes, queueOfflineEvent, takeCode } from './authorize.js';
 
-export interface PortalRequest {
-  method: string;
-  params: Record<string, unknown>;
-  auth: 'oauth' | 'webhook' | 'none';
-  status: number;
-  error?: string;
-  result?: unknown;
-  at: number;
-  /** Set for sub-calls of a batch. */
-  batch?: boolean;
-}
+export type { PortalRequest } from './state.js';
+import type { PortalRequest } from './state.js';
 
 export interface EmulatorOptions {
   port?: number;

@@ -128,3 +128,16 @@ export class PortalState {
     return hits.sort((a, b) => order[a.TYPE] - order[b.TYPE]);
   }
 }
+
+/** One request the portal received, as the journal keeps it. */
+export interface PortalRequest {
+  method: string;
+  params: Record<string, unknown>;
+  auth: 'oauth' | 'webhook' | 'none';
+  status: number;
+  error?: string;
+  result?: unknown;
+  at: number;
+  /** Set for sub-calls of a batch. */
+  batch?: boolean;
+}

@@ -5,8 +5,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { HeaderValue } from '../../esl/codec.js';
-import { Leg } from './leg.js';
-import type { SimSwitch } from './switch.js';
+import { Leg, type Switchboard } from './leg.js';
+/** What the leg factories read of the switch (an interface, so no import cycle with switch.ts). */
+export interface SwitchFacts extends Switchboard {
+  readonly carrierIp: string;
+  readonly trunkProfile: string;
+  readonly domain: string;
+  readonly gateway: string;
+  nextSession(): string;
+  phonePort(ext: string): number;
+}
 
 export interface UserLegOptions {
   uuid?: string;
@@ -23,7 +31,7 @@ export interface GatewayLegOptions {
 }
 
 /** An INVITE from the carrier on the trunk profile (fixtures: inbound-ringgroup-*). */
-export function trunkInbound(sw: SimSwitch, caller: string, did: string, opts: { uuid?: string; viaGateway?: string } = {}): Leg {
+export function trunkInbound(sw: SwitchFacts, caller: string, did: string, opts: { uuid?: string; viaGateway?: string } = {}): Leg {
   const uuid = opts.uuid ?? randomUUID();
   const ip = sw.carrierIp;
   const name = `sofia/${sw.trunkProfile}/${caller}@${ip}:5070`;
@@ -55,7 +63,7 @@ export function trunkInbound(sw: SimSwitch, caller: string, did: string, opts: {
 }
 
 /** A call from a registered phone on the internal profile (fixtures: outbound-*). */
-export function extensionInbound(sw: SimSwitch, ext: string, dialled: string, opts: { uuid?: string } = {}): Leg {
+export function extensionInbound(sw: SwitchFacts, ext: string, dialled: string, opts: { uuid?: string } = {}): Leg {
   const uuid = opts.uuid ?? randomUUID();
   const port = sw.phonePort(ext);
   const name = `sofia/internal/${ext}@${sw.domain}`;
@@ -79,7 +87,7 @@ export function extensionInbound(sw: SimSwitch, ext: string, dialled: string, op
 }
 
 /** A leg that `bridge user/<ext>` or `originate user/<ext>` creates towards a phone. */
-export function userOutbound(sw: SimSwitch, ext: string, a: Leg | null, opts: UserLegOptions = {}): Leg {
+export function userOutbound(sw: SwitchFacts, ext: string, a: Leg | null, opts: UserLegOptions = {}): Leg {
   const uuid = opts.uuid ?? randomUUID();
   const port = sw.phonePort(ext);
   const name = `sofia/internal/${ext}@127.0.0.1:${port}`;
@@ -108,7 +116,7 @@ export function userOutbound(sw: SimSwitch, ext: string, a: Leg | null, opts: Us
 }
 
 /** A leg to the PSTN through the gateway (`sofia/gateway/<gw>/<number>`). */
-export function gatewayOutbound(sw: SimSwitch, number: string, a: Leg | null, opts: GatewayLegOptions = {}): Leg {
+export function gatewayOutbound(sw: SwitchFacts, number: string, a: Leg | null, opts: GatewayLegOptions = {}): Leg {
   const uuid = opts.uuid ?? randomUUID();
   const name = `sofia/${sw.trunkProfile}/${number}`;
   const vars: Array<[string, HeaderValue]> = [

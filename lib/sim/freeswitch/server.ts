@@ -10,7 +10,7 @@ import { FrameParser, encodeFrame, type Frame } from '../../esl/frame.js';
 import { encodeJsonEvent, encodePlainEvent, type HeaderValue } from '../../esl/codec.js';
 import { SimSwitch, type SimEvent, type SimSwitchOptions } from './switch.js';
 import { runApi } from './api.js';
-import { Journal } from './journal.js';
+import { Journal } from '../journal.js';
 
 const GOODBYE = 'Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n';
 const KNOWN_EVENTS = new Set([

@@ -84,3 +84,11 @@ export function parseEvent(body: unknown): ParsedEvent {
     },
   };
 }
+
+/** An event that is not from this installation (a wrong or unknown application_token): 401. */
+export class Unauthorized extends Fsb24Error<'HTTP_ERR_UNAUTHORIZED', Record<string, never>> {
+  override readonly name = 'Unauthorized';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HTTP_ERR_UNAUTHORIZED', message, {}, options);
+  }
+}

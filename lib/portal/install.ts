@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { request } from 'undici';
 import type { StoredTokens, Store } from '../outbox/store.js';
 import { TOKENS_KEY } from '../bitrix24/client.js';
-import type { EventAuth } from './event-body.js';
+import type { EventAuth } from '../bitrix24/event-body.js';
 import { Fsb24Error } from '../errors.js';
 
 export class InstallRefused extends Fsb24Error<'HTTP_ERR_INSTALL_REFUSED', Record<string, never>> {

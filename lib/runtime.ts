@@ -1,0 +1,38 @@
+/**
+ * The running service as bin/ assembles it: one store, the switch and portal units, the
+ * HTTP side. Only the shape lives here (the demo and the tests hold one); bin/compose.ts
+ * builds it.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ConfigShape } from './config.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { Store } from './outbox/store.js';
+import type { PortalUnit } from './portal/unit.js';
+import type { SwitchUnit } from './switch/unit.js';
+
+export interface Runtime {
+  readonly config: Readonly<ConfigShape>;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly metrics: Metrics;
+  readonly app: FastifyInstance;
+  readonly portal: PortalUnit;
+  readonly switch: SwitchUnit;
+  /** The HTTP side's listen address, once started. */
+  readonly url: string;
+  health(): { ok: boolean; body: Record<string, unknown> };
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ComposeOptions {
+  config: Readonly<ConfigShape>;
+  log: Logger;
+  /** Routes of a test or the demo, added to the HTTP side. */
+  extraRoutes?: (app: FastifyInstance, rt: Runtime) => void;
+  recordingsStableMs?: number;
+}
+
+/** bin/compose.ts's signature, handed to the demo and the test stack. */
+export type Compose = (o: ComposeOptions) => Runtime;

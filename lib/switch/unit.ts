@@ -1,0 +1,144 @@
+/**
+ * One FreeSWITCH: its event socket, the phones registered on it and the call model of its
+ * channels. It turns what the switch says into effects and hands them to a sink (the
+ * portal each call belongs to: bin/ wires that); it knows nothing of Bitrix24.
+ */
+import { EslListener, type Snapshot } from '../esl/listener.js';
+import { Registrations } from '../esl/registrations.js';
+import type { EslEvent } from '../esl/codec.js';
+import { CHANNEL_EVENT_NAMES, EventParseError, toChannelEvent } from '../events/channel-event.js';
+import { CallModel, type ModelConfig } from '../calls/model.js';
+import { synthesize } from '../calls/resync.js';
+import type { Effect } from '../calls/effects.js';
+import type { Clock, Timer } from '../clock.js';
+import type { Logger } from '../log.js';
+
+export interface SwitchConfig {
+  name: string;
+  host: string;
+  port: number;
+  password: string;
+  model: ModelConfig;
+  /** Channel variables that name a recording (b24_record_path). */
+  recordVariables: string[];
+}
+
+export interface SwitchPorts {
+  /** Where the call model's effects go (durable before this returns). */
+  sink: (effects: Effect[]) => void;
+  /**
+   * After the first connect: finish the calls that were registered before a restart and
+   * are gone from the switch (`live`), unless the model knows them.
+   */
+  orphans: (live: ReadonlySet<string>, known: (uuid: string) => boolean) => Effect[];
+  /** Counts for /metrics. */
+  onEventSeen?: (name: string) => void;
+  onBadEvent?: () => void;
+}
+
+/** How often hold timers are looked at (IVR calls registered after FSB24_REGISTER_HOLD_MS). */
+const TICK_MS = 100;
+
+export class SwitchUnit {
+  readonly name: string;
+  readonly listener: EslListener;
+  readonly registrations: Registrations;
+  readonly model: CallModel;
+  readonly counters = { events: 0, badEvents: 0 };
+  private readonly eventListeners: Array<(e: EslEvent) => void> = [];
+  private tickTimer: Timer | null = null;
+  private clockSkewUs = 0;
+  private orphansChecked = false;
+  private running = false;
+
+  constructor(
+    private readonly cfg: SwitchConfig,
+    private readonly ports: SwitchPorts,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {
+    this.name = cfg.name;
+    this.model = new CallModel(cfg.model);
+    this.listener = new EslListener({
+      host: cfg.host,
+      port: cfg.port,
+      password: cfg.password,
+      events: [...CHANNEL_EVENT_NAMES, 'BACKGROUND_JOB', 'HEARTBEAT', 'CUSTOM', 'sofia::register', 'sofia::unregister', 'sofia::expire'],
+      log: log.child({ mod: 'esl', switch: cfg.name }),
+    });
+    this.registrations = new Registrations(this.listener);
+    this.listener.on('event', (e: EslEvent) => this.onEvent(e));
+    this.listener.on('ready', (snap: Snapshot) => this.onReady(snap));
+    this.listener.on('bad', () => this.ports.onBadEvent?.());
+  }
+
+  /** Observe raw events (click-to-call follows its originates). */
+  onEslEvent(fn: (e: EslEvent) => void): void {
+    this.eventListeners.push(fn);
+  }
+
+  start(): void {
+    this.running = true;
+    this.scheduleTick();
+    this.listener.start();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.clock.clearTimeout(this.tickTimer);
+    this.listener.stop();
+  }
+
+  /** The event socket's part of /healthz. */
+  health(): { ok: boolean; body: Record<string, unknown> } {
+    const l = this.listener;
+    const age = l.lastEventAt ? Math.round((this.clock.now() - l.lastEventAt) / 1000) : null;
+    return {
+      ok: l.connected,
+      body: { state: l.state, lastEventAgeSec: age, reconnects: l.reconnects, badFrames: l.badFrames, lastError: l.lastError },
+    };
+  }
+
+  private scheduleTick(): void {
+    if (!this.running) return;
+    this.tickTimer = this.clock.setTimeout(() => {
+      // the switch's clock may differ from ours: hold timers run on the switch's time
+      this.ports.sink(this.model.tick(this.clock.now() * 1000 + this.clockSkewUs));
+      this.scheduleTick();
+    }, TICK_MS);
+  }
+
+  private onEvent(e: EslEvent): void {
+    this.counters.events++;
+    if (e.name === 'CUSTOM') this.registrations.onEvent(e);
+    this.ports.onEventSeen?.(e.name === 'CUSTOM' ? `CUSTOM ${e.get('Event-Subclass') ?? ''}` : e.name);
+    for (const fn of this.eventListeners) fn(e);
+    let ce;
+    try {
+      ce = toChannelEvent(e, this.cfg.recordVariables);
+    } catch (err) {
+      this.counters.badEvents++;
+      this.ports.onBadEvent?.();
+      const callUuid = err instanceof EventParseError ? err.uuid : undefined;
+      this.log.warn({ callUuid, err }, 'channel event does not parse; skipped');
+      return;
+    }
+    if (!ce) return;
+    this.clockSkewUs = ce.atUs - this.clock.now() * 1000;
+    this.ports.sink(this.model.apply(ce));
+  }
+
+  private onReady(snap: Snapshot): void {
+    const nowUs = this.clock.now() * 1000;
+    this.registrations.reset(); // events may have been missed while disconnected: ask again
+    const live = new Set(snap.channels.map((r) => r.uuid));
+    // calls that ended while we were away are closed first, then unknown live legs adopted
+    this.ports.sink(this.model.reconcile(live, nowUs));
+    if (!this.orphansChecked) {
+      this.orphansChecked = true;
+      this.ports.sink(this.ports.orphans(live, (u) => this.model.knows(u)));
+    }
+    const known = (u: string): boolean => this.model.knows(u);
+    for (const ev of synthesize(snap.channels, snap.calls, known, nowUs)) this.ports.sink(this.model.apply(ev));
+  }
+}
