@@ -7,6 +7,7 @@ import { EslListener, type Snapshot } from './esl/listener.js';
 import { CHANNEL_EVENT_NAMES, EventParseError, toChannelEvent } from './events/channel-event.js';
 import { CallModel, type CardPolicy, type ModelConfig } from './calls/model.js';
 import { synthesize } from './calls/resync.js';
+import { orphanFinish } from './calls/orphans.js';
 import type { Effect } from './calls/effects.js';
 import { Store, type StoredTokens } from './outbox/store.js';
 import { Outbox } from './outbox/executor.js';
@@ -222,16 +223,10 @@ export class Service {
     const out: Effect[] = [];
     for (const o of this.store.unfinishedCalls()) {
       if (live.has(o.call) || this.model.knows(o.call)) continue;
-      const reg = o.register?.kind === 'register' ? o.register : null;
-      const con = o.connected?.kind === 'connected' ? o.connected : null;
-      const status = con ? '200' : reg?.type === 2 ? '304' : 'OTHER';
-      const ext = con?.extension ?? reg?.extension ?? null;
-      out.push({
-        kind: 'finish', call: o.call, direction: reg?.type === 2 ? 'incoming' : reg?.type === 4 ? 'callback' : 'outgoing',
-        extension: ext, candidates: ext ? [ext] : [], duration: con ? Math.max(1, Math.round((lastAlive * 1000 - con.atUs) / 1e6)) : 0,
-        status, addToChat: this.config.calls.addToChat, reason: 'the call ended while the connector was down; the duration is a lower bound',
-      });
-      this.log.warn({ callUuid: o.call, status }, 'call ended while the service was down; finishing it from what was stored');
+      const fin = orphanFinish(o, lastAlive, this.config.calls.addToChat);
+      out.push(fin);
+      const msg = 'call ended while the service was down; finishing it from what was stored';
+      this.log.warn({ callUuid: o.call, status: fin.status }, msg);
     }
     return out;
   }
