@@ -6,8 +6,13 @@
 import type { ChannelEvent } from '../events/channel-event.js';
 import type { Effect } from './effects.js';
 import { compileRules, normalizeNumber } from './numbers.js';
-import { defaultModelConfig, type CardPolicy, type ModelConfig } from './config.js';
-import { chosenRecordings, didOf, finishEffect, isoFromUs, newCallState, newLegState, type CallState, type LegState } from './state.js';
+import { defaultModelConfig, type ModelConfig } from './config.js';
+import {
+  chosenRecordings, didOf, finishEffect, isoFromUs, newCallState, newLegState, noteHangup,
+  type CallState, type LegState,
+} from './state.js';
+import { nextPhase } from './phase.js';
+import { Cards } from './cards.js';
 
 export { defaultModelConfig, type CardPolicy, type ModelConfig } from './config.js';
 
@@ -17,9 +22,12 @@ export class CallModel {
   /** Finished calls whose legs still exist (a late RECORD_STOP can name them). */
   private readonly ended = new Map<string, CallState>();
   private readonly rules: Array<[RegExp, string]>;
+  /** Every card decision is asked of it (lib/calls/cards.ts). */
+  private readonly cards: Cards;
 
   constructor(private readonly cfg: ModelConfig = defaultModelConfig) {
     this.rules = compileRules(cfg.numberRules);
+    this.cards = new Cards(cfg.cardPolicy, cfg.cardPolicyByExtension);
   }
 
   get liveCalls(): number {
@@ -72,10 +80,6 @@ export class CallModel {
     return leg;
   }
 
-  private policy(ext: string): CardPolicy {
-    return this.cfg.cardPolicyByExtension[ext] ?? this.cfg.cardPolicy;
-  }
-
   private newCall(key: string, kind: CallState['kind'], ev: ChannelEvent): CallState {
     const call = newCallState(key, kind, ev.atUs);
     call.blind = ev.synthetic === true;
@@ -95,7 +99,8 @@ export class CallModel {
     call.recorded.add(path);
     if (!call.recordings.includes(path)) call.recordings.push(path);
     // a recorder that closes after the call was finished still gets attached
-    const attach = call.finished && call.registered && chosenRecordings(call, this.cfg.chooseRecordings).includes(path);
+    const attach = call.phase === 'finished' && call.registered
+      && chosenRecordings(call, this.cfg.chooseRecordings).includes(path);
     if (attach) out.push({ kind: 'attach', call: call.key, path });
   }
 
@@ -105,7 +110,7 @@ export class CallModel {
     const parentUuid = v.get('originator') ?? v.get('originating_leg_uuid') ?? (ev.otherLeg?.type === 'originator' ? ev.otherLeg.uuid : undefined);
     const parent = parentUuid ? this.legs.get(parentUuid) : undefined;
     const parentCall = parent?.call ? this.calls.get(parent.call) : undefined;
-    if (parentCall && !parentCall.finished) {
+    if (parentCall && parentCall.phase !== 'finished') {
       leg.call = parentCall.key;
       parentCall.legs.add(leg.uuid);
       this.onChildLeg(parentCall, leg, ev, out);
@@ -120,7 +125,9 @@ export class CallModel {
       call.line = did ? this.cfg.lines[did] ?? did : null;
       leg.call = call.key;
       call.holdUntilUs = ev.atUs + this.cfg.registerHoldMs * 1000;
-      if (this.cfg.registerHoldMs <= 0) this.register(call, 2, null, false, this.cfg.crmCreateIncoming, out);
+      if (this.cfg.registerHoldMs <= 0) {
+        this.register(call, 2, null, this.cards.onRegister(call, null, 'assigned'), this.cfg.crmCreateIncoming, out);
+      }
       return;
     }
     if (b24CallId && leg.kind === 'extension') {
@@ -153,12 +160,15 @@ export class CallModel {
         call.phone = normalizeNumber(ev.destination, this.rules);
         const gw = ev.vars.get('sip_gateway_name');
         call.line = (gw && this.cfg.gatewayLines[gw]) || ev.callerNumber.replace(/^\+/, '') || null;
-        this.register(call, 1, call.employee, call.employee !== null && this.policy(call.employee) === 'ring', this.cfg.crmCreateOutgoing, out);
+        call.phase = nextPhase(call.phase, 'ring');
+        const show = this.cards.onRegister(call, call.employee, 'rings');
+        this.register(call, 1, call.employee, show, this.cfg.crmCreateOutgoing, out);
       } else if (leg.kind === 'extension') {
         call.kind = 'internal';
+        call.phase = nextPhase(call.phase, 'ring');
         if (this.cfg.sendInternal && !call.registered && leg.extension) {
           call.phone = leg.extension;
-          this.register(call, 1, call.employee, false, false, out);
+          this.register(call, 1, call.employee, this.cards.onRegister(call, call.employee, 'rings'), false, out);
         }
       }
       return;
@@ -166,6 +176,7 @@ export class CallModel {
     if (call.kind === 'outbound' && leg.kind === 'trunk' && !call.trunkLeg) {
       // the client leg of a click-to-call / callback
       call.trunkLeg = leg.uuid;
+      call.phase = nextPhase(call.phase, 'ring');
       if (!call.phone) call.phone = normalizeNumber(ev.destination, this.rules);
       return;
     }
@@ -177,16 +188,12 @@ export class CallModel {
     const ext = leg.extension as string;
     call.ringingLegs.set(leg.uuid, ext);
     if (!call.rang.includes(ext)) call.rang.push(ext);
-    const wantsCard = this.policy(ext) === 'ring';
+    call.phase = nextPhase(call.phase, 'ring');
     if (!call.registered && call.kind === 'inbound') {
-      this.register(call, 2, ext, wantsCard, this.cfg.crmCreateIncoming, out);
-      if (wantsCard) call.shown.add(ext);
+      this.register(call, 2, ext, this.cards.onRegister(call, ext, 'rings'), this.cfg.crmCreateIncoming, out);
       return;
     }
-    if (wantsCard && !call.shown.has(ext)) {
-      call.shown.add(ext);
-      out.push({ kind: 'show', call: call.key, extensions: [ext] });
-    }
+    this.cards.change(call, ext, 'rings', out);
   }
 
   private register(call: CallState, type: 1 | 2, ext: string | null, show: boolean, crmCreate: boolean, out: Effect[]): void {
@@ -202,11 +209,8 @@ export class CallModel {
   private onAnswer(leg: LegState, out: Effect[]): void {
     const call = leg.call ? this.calls.get(leg.call) : undefined;
     if (!call) return;
-    // the click-to-call employee picked up: card on answer goes out now
-    if (call.b24CallId && leg.uuid === call.anchor && leg.extension && this.policy(leg.extension) === 'answer' && !call.shown.has(leg.extension)) {
-      call.shown.add(leg.extension);
-      out.push({ kind: 'show', call: call.key, extensions: [leg.extension] });
-    }
+    // the call's first phone picked up (a click-to-call's employee): the policy may want the card now
+    if (leg.uuid === call.anchor && leg.extension) this.cards.change(call, leg.extension, 'answers', out);
   }
 
   private onBridge(ev: ChannelEvent, out: Effect[]): void {
@@ -215,7 +219,7 @@ export class CallModel {
     if (!a || !b) return;
     for (const l of [a, b]) if (!l.firstBridgeUs) l.firstBridgeUs = ev.atUs;
     const call = a.call ? this.calls.get(a.call) : undefined;
-    if (!call || call.finished) return;
+    if (!call || call.phase === 'finished') return;
     if (b.call !== call.key) {
       // attended transfer: a leg of another (internal consultation) call joins this one
       const old = b.call ? this.calls.get(b.call) : undefined;
@@ -233,25 +237,20 @@ export class CallModel {
       b.call = call.key;
       call.legs.add(b.uuid);
     }
-    const wasConnected = call.answered;
+    const wasConnected = call.phase === 'answered';
     const employeeBefore = call.employee;
-    call.answered = true;
+    call.phase = nextPhase(call.phase, 'bridge');
     if (call.kind === 'inbound' && b.kind === 'extension' && b.extension) {
       const ext = b.extension;
       call.employee = ext;
       call.ringingLegs.delete(b.uuid);
       if (!call.rang.includes(ext)) call.rang.push(ext);
-      const hide = [...call.shown].filter((e) => e !== ext);
-      for (const e of hide) call.shown.delete(e);
+      // the others offered the call lose it, in one hide
+      const hide = [...call.shown].filter((e) => e !== ext && this.cards.step(call, e, 'taken') === 'hide');
       if (hide.length > 0) out.push({ kind: 'hide', call: call.key, extensions: hide });
-      if (!call.shown.has(ext) && this.policy(ext) !== 'never') {
-        call.shown.add(ext);
-        out.push({ kind: 'show', call: call.key, extensions: [ext] });
-      }
-    }
-    if (call.kind === 'outbound' && call.b24CallId && a.extension && this.policy(a.extension) === 'answer' && !call.shown.has(a.extension)) {
-      call.shown.add(a.extension);
-      out.push({ kind: 'show', call: call.key, extensions: [a.extension] });
+      this.cards.change(call, ext, 'answers', out);
+    } else if (call.kind !== 'inbound' && a.extension) {
+      this.cards.change(call, a.extension, 'answers', out);
     }
     const trunkBridged = call.trunkLeg !== null && (a.uuid === call.trunkLeg || b.uuid === call.trunkLeg);
     if (trunkBridged && (!wasConnected || call.employee !== employeeBefore)) {
@@ -280,21 +279,9 @@ export class CallModel {
 
   private onHangup(ev: ChannelEvent, out: Effect[]): void {
     const leg = this.leg(ev);
-    if (ev.name === 'CHANNEL_HANGUP_COMPLETE') {
-      leg.completed = true;
-      const billsec = Number(ev.vars.get('billsec'));
-      if (Number.isInteger(billsec) && billsec >= 0) leg.billsec = billsec;
-      if (ev.answeredUs) leg.answeredUs = ev.answeredUs;
-    }
-    if (!leg.hungUp) {
-      leg.hungUp = true;
-      leg.hangupUs = ev.hangupUs || ev.atUs;
-    }
-    leg.cause = leg.cause ?? ev.hangupCause;
-    const sip = ev.vars.get('sip_term_status');
-    if (sip) leg.sipTermStatus = sip;
+    noteHangup(leg, ev);
     const call = leg.call ? this.calls.get(leg.call) : undefined;
-    if (!call || call.finished) return;
+    if (!call || call.phase === 'finished') return;
     if (this.cfg.recordVariable) {
       const path = ev.vars.get(this.cfg.recordVariable);
       if (path && !call.recordings.includes(path)) call.recordings.push(path);
@@ -304,10 +291,10 @@ export class CallModel {
       if (leg.cause && leg.cause !== 'LOSE_RACE' && leg.cause !== 'ORIGINATOR_CANCEL') call.employeeCauses.push(leg.cause);
       call.ringingLegs.delete(leg.uuid);
       const ext = leg.extension;
-      const stillRinging = ext !== null && [...call.ringingLegs.values()].includes(ext);
-      if (ext && call.shown.has(ext) && ext !== call.employee && !stillRinging && !this.anchorEnded(call)) {
-        call.shown.delete(ext);
-        out.push({ kind: 'hide', call: call.key, extensions: [ext] });
+      if (ext) {
+        const ringingElsewhere = [...call.ringingLegs.values()].includes(ext);
+        const stop = { talking: ext === call.employee, ringingElsewhere, callerGone: this.anchorEnded(call) };
+        this.cards.change(call, ext, 'stops', out, stop);
       }
     }
     this.maybeFinish(call, out);
@@ -327,15 +314,18 @@ export class CallModel {
       const l = this.legs.get(uuid);
       if (l && !l.completed) return;
     }
-    call.finished = true;
+    const finish = finishEffect(call, (uuid) => this.legs.get(uuid), this.cfg.addToChat);
+    call.phase = nextPhase(call.phase, 'end');
     this.calls.delete(call.key);
     this.ended.set(call.key, call);
     if (call.kind === 'pending' || (call.kind === 'internal' && !call.registered)) return;
     if (!call.registered) {
       // ended before any phone rang (IVR, caller gave up early): registered as missed, for nobody yet
-      this.register(call, call.kind === 'outbound' ? 1 : 2, call.employee, false, call.kind === 'inbound' ? this.cfg.crmCreateIncoming : this.cfg.crmCreateOutgoing, out);
+      const crm = call.kind === 'inbound' ? this.cfg.crmCreateIncoming : this.cfg.crmCreateOutgoing;
+      const show = this.cards.onRegister(call, call.employee, 'assigned');
+      this.register(call, call.kind === 'outbound' ? 1 : 2, call.employee, show, crm, out);
     }
-    out.push(finishEffect(call, (uuid) => this.legs.get(uuid), this.cfg.addToChat));
+    out.push(finish);
     for (const p of chosenRecordings(call, this.cfg.chooseRecordings)) out.push({ kind: 'attach', call: call.key, path: p });
     for (const uuid of call.legs) if (this.legs.get(uuid)?.destroyed) this.legs.delete(uuid);
     this.forgetEnded(call.key);
@@ -346,7 +336,8 @@ export class CallModel {
     const out: Effect[] = [];
     for (const call of this.calls.values()) {
       if (call.kind === 'inbound' && !call.registered && call.holdUntilUs > 0 && nowUs >= call.holdUntilUs) {
-        this.register(call, 2, call.routedExtension, false, this.cfg.crmCreateIncoming, out);
+        const show = this.cards.onRegister(call, call.routedExtension, 'assigned');
+        this.register(call, 2, call.routedExtension, show, this.cfg.crmCreateIncoming, out);
       }
     }
     return out;
@@ -362,7 +353,8 @@ export class CallModel {
     for (const call of this.calls.values()) {
       if (call.kind !== 'inbound' || call.phone !== number) continue;
       call.routedExtension = extension;
-      if (!call.registered) this.register(call, 2, extension, false, this.cfg.crmCreateIncoming, out);
+      const show = this.cards.onRegister(call, extension, 'assigned');
+      if (!call.registered) this.register(call, 2, extension, show, this.cfg.crmCreateIncoming, out);
     }
     return out;
   }
@@ -388,7 +380,7 @@ export class CallModel {
     }
     for (const key of calls) {
       const call = this.calls.get(key);
-      if (call && !call.finished) this.maybeFinish(call, out);
+      if (call && call.phase !== 'finished') this.maybeFinish(call, out);
     }
     for (const leg of dead) {
       this.legs.delete(leg.uuid);

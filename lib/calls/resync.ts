@@ -5,9 +5,39 @@
  * the outbox's idempotency keys make a second register of a known call a no-op.
  */
 import type { ChannelEvent } from '../events/channel-event.js';
-import type { CallRow, ChannelRow } from '../esl/listener.js';
 
-export function synthesize(channels: readonly ChannelRow[], calls: readonly CallRow[], known: (uuid: string) => boolean, nowUs: number): ChannelEvent[] {
+/**
+ * A row of `show channels as json` (freeswitch-esl.md §8), the columns used here. The
+ * ESL layer's rows fit it as they are: plain values, no import from lib/esl.
+ */
+export interface LiveChannel {
+  readonly uuid: string;
+  /** 'inbound' or 'outbound', FreeSWITCH's view. */
+  readonly direction: string;
+  /** The channel name, e.g. sofia/external/+79161234567@carrier. */
+  readonly name: string;
+  readonly cid_num: string;
+  readonly dest: string;
+  readonly callstate: string;
+  /** The call this channel belongs to (its own uuid, or its originator's). */
+  readonly call_uuid: string;
+  /** Seconds since the epoch, as text. */
+  readonly created_epoch: string;
+  /** ext@domain of a registered user's leg, else empty. */
+  readonly presence_id: string;
+}
+
+/** A row of `show calls as json`: two bridged channels. */
+export interface LiveBridge {
+  readonly uuid: string;
+  /** Empty while the channel is not bridged. */
+  readonly b_uuid: string;
+  readonly call_created_epoch: string;
+}
+
+export function synthesize(
+  channels: readonly LiveChannel[], calls: readonly LiveBridge[], known: (uuid: string) => boolean, nowUs: number,
+): ChannelEvent[] {
   const out: ChannelEvent[] = [];
   const sorted = [...channels].sort((a, b) => Number(a.created_epoch) - Number(b.created_epoch));
   for (const r of sorted) {

@@ -4,6 +4,7 @@
  */
 import type { ChannelEvent } from '../events/channel-event.js';
 import type { FinishEffect } from './effects.js';
+import { initialPhase, type CallPhase } from './phase.js';
 import { incomingStatus, outgoingStatus } from './status.js';
 
 export type LegKind = 'trunk' | 'extension' | 'other';
@@ -34,6 +35,9 @@ export interface CallState {
   phone: string;
   line: string | null;
   startUs: number;
+  /** Where the call is in its life (lib/calls/phase.ts moves it). */
+  phase: CallPhase;
+  /** Bitrix24 knows the call: the model registered it, or Bitrix24 did (click-to-call). */
   registered: boolean;
   /** Extensions that rang, in order, and the legs ringing them now. */
   rang: string[];
@@ -41,7 +45,6 @@ export interface CallState {
   shown: Set<string>;
   /** The employee talking to the client now (or who dialled out). */
   employee: string | null;
-  answered: boolean;
   employeeCauses: string[];
   legs: Set<string>;
   /** Paths the dialplan named (recording variable) or a recorder reported. */
@@ -51,7 +54,6 @@ export interface CallState {
   /** The model may have missed some of this call's events (it lived through a reconnect or was adopted). */
   blind: boolean;
   b24CallId: string | null;
-  finished: boolean;
   b24Kind: string | null;
   /** µs after which an inbound call is registered even if no phone rang yet. */
   holdUntilUs: number;
@@ -103,10 +105,28 @@ export function newLegState(ev: ChannelEvent, trunkProfiles: readonly string[], 
 
 export function newCallState(key: string, kind: CallState['kind'], atUs: number): CallState {
   return {
-    key, kind, anchor: key, trunkLeg: null, phone: '', line: null, startUs: atUs, registered: false, rang: [],
-    ringingLegs: new Map(), shown: new Set(), employee: null, answered: false, employeeCauses: [], legs: new Set([key]),
-    recordings: [], recorded: new Set(), blind: false, b24CallId: null, finished: false, holdUntilUs: 0, routedExtension: null, b24Kind: null,
+    key, kind, anchor: key, trunkLeg: null, phone: '', line: null, startUs: atUs,
+    phase: initialPhase(kind), registered: false, rang: [], ringingLegs: new Map(), shown: new Set(), employee: null,
+    employeeCauses: [], legs: new Set([key]), recordings: [], recorded: new Set(), blind: false, b24CallId: null,
+    holdUntilUs: 0, routedExtension: null, b24Kind: null,
   };
+}
+
+/** A leg hangs up (CHANNEL_HANGUP) or is done (CHANNEL_HANGUP_COMPLETE, with billsec): what it says of itself. */
+export function noteHangup(leg: LegState, ev: ChannelEvent): void {
+  if (ev.name === 'CHANNEL_HANGUP_COMPLETE') {
+    leg.completed = true;
+    const billsec = Number(ev.vars.get('billsec'));
+    if (Number.isInteger(billsec) && billsec >= 0) leg.billsec = billsec;
+    if (ev.answeredUs) leg.answeredUs = ev.answeredUs;
+  }
+  if (!leg.hungUp) {
+    leg.hungUp = true;
+    leg.hangupUs = ev.hangupUs || ev.atUs;
+  }
+  leg.cause = leg.cause ?? ev.hangupCause;
+  const sip = ev.vars.get('sip_term_status');
+  if (sip) leg.sipTermStatus = sip;
 }
 
 /**
@@ -114,10 +134,11 @@ export function newCallState(key: string, kind: CallState['kind'], atUs: number)
  * incoming call nobody took → missed (or busy/declined when every phone refused);
  * an outgoing one → the client's leg's SIP status or cause (603-S when the employee
  * gave up first). The employee who talked last owns it; unanswered, the phones that rang.
+ * Asked as the call ends, before its phase moves on to finished.
  */
 export function finishEffect(call: CallState, legOf: (uuid: string) => LegState | undefined, addToChat: boolean): FinishEffect {
   const trunk = call.trunkLeg ? legOf(call.trunkLeg) : undefined;
-  const connected = call.answered && trunk !== undefined && trunk.firstBridgeUs > 0;
+  const connected = call.phase === 'answered' && trunk !== undefined && trunk.firstBridgeUs > 0;
   const duration = connected && trunk ? talkSeconds(trunk) : 0;
   let status: string;
   if (connected) status = '200';
