@@ -8,9 +8,9 @@ import { CHANNEL_EVENT_NAMES, EventParseError, toChannelEvent } from './events/c
 import { CallModel, type CardPolicy, type ModelConfig } from './calls/model.js';
 import { synthesize } from './calls/resync.js';
 import type { Effect } from './calls/effects.js';
-import { Store, type StoredTokens } from './outbox/store.js';
+import { SqliteStore, type Store } from './store/index.js';
 import { Outbox } from './outbox/executor.js';
-import { Bitrix24Client, TOKENS_KEY } from './bitrix24/client.js';
+import { Bitrix24Client } from './bitrix24/client.js';
 import { RateLimiter } from './bitrix24/limiter.js';
 import { UserDirectory } from './bitrix24/directory.js';
 import { RecordingUploader } from './recordings/uploader.js';
@@ -61,11 +61,7 @@ export class Service {
   /** Signed recording links (url mode); the secret lives in the store, made on first use. */
   get links(): RecordingLinks {
     if (!this.linksCache) {
-      let secret = this.store.get<string>('recordings.secret');
-      if (!secret) {
-        secret = RecordingLinks.newSecret();
-        this.store.set('recordings.secret', secret);
-      }
+      const secret = this.store.recordingSecret(() => RecordingLinks.newSecret());
       this.linksCache = new RecordingLinks(Buffer.from(secret, 'hex'));
     }
     return this.linksCache;
@@ -77,7 +73,7 @@ export class Service {
     const c = o.config;
     this.config = c;
     this.log = o.log;
-    this.store = new Store(c.dataDir);
+    this.store = new SqliteStore(c.dataDir);
     this.limiter = new RateLimiter(c.b24.rateBurst, c.b24.rateDrainPerSec);
     this.client = new Bitrix24Client({
       mode: c.b24.webhookUrl ? 'webhook' : 'oauth',
@@ -249,7 +245,7 @@ export class Service {
       this.log.info({ domain: ev.auth.domain, memberId: ev.auth.memberId }, 'application installed');
       return;
     }
-    const tokens = this.store.get<StoredTokens>(TOKENS_KEY);
+    const tokens = this.store.tokens();
     const expected = c.b24.webhookUrl ? c.b24.appToken : tokens?.memberId === ev.auth.memberId ? tokens.applicationToken : undefined;
     if (!expected || !sameSecret(expected, ev.auth.applicationToken)) throw new Unauthorized('application_token does not match this installation');
     // whatever would reach an originate string is checked now: a bad value gets a 400 and changes nothing
@@ -264,7 +260,7 @@ export class Service {
         return;
       case 'ONAPPUNINSTALL':
         this.log.warn({ memberId: ev.auth.memberId }, 'application uninstalled from the portal; calls are no longer sent');
-        this.store.set(TOKENS_KEY, null);
+        this.store.setTokens(null);
         return;
       default:
         await this.callEvents.handle(ev);
@@ -291,7 +287,7 @@ export class Service {
 
   health(): { ok: boolean; body: Record<string, unknown> } {
     const s = this.store.stats();
-    const tokens = this.client.mode === 'oauth' ? this.store.get<StoredTokens>(TOKENS_KEY) : null;
+    const tokens = this.client.mode === 'oauth' ? this.store.tokens() : null;
     const portalOk = this.client.mode === 'webhook' || tokens !== null;
     const offline = this.offline?.health();
     const ok = this.listener.connected && portalOk && (offline?.ok ?? true);
@@ -334,7 +330,7 @@ export class Service {
     this.url = await this.app.listen({ host: c.http.host, port: c.http.port });
     this.outbox.start();
     this.offline?.start();
-    if (this.client.mode === 'webhook' || this.store.get(TOKENS_KEY)) void this.directory.refresh();
+    if (this.client.mode === 'webhook' || this.store.tokens()) void this.directory.refresh();
     this.directory.start(c.b24.directoryRefreshSec);
     this.listener.start();
     this.log.info({ http: this.url, esl: `${c.esl.host}:${c.esl.port}`, mode: this.client.mode }, 'service started');

@@ -15,8 +15,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { request } from 'undici';
 import type { Service } from '../service.js';
-import type { StoredTokens } from '../outbox/store.js';
-import { TOKENS_KEY } from '../bitrix24/client.js';
+import type { StoredTokens } from '../store/store.js';
 import { acceptInstall } from './install.js';
 
 const COOKIE = 'fsb24_connect';
@@ -178,7 +177,7 @@ export function connectRoutes(app: FastifyInstance, svc: Service, states = new C
         'scopes missing',
         `The tokens lack the scope(s) ${lacking.join(', ')}: add them to the application, then connect again.`,
       );
-    const previous = svc.store.get<StoredTokens>(TOKENS_KEY);
+    const previous = svc.store.tokens();
     const expiresIn = Number(body.expires_in ?? 3600);
     let tokens: StoredTokens;
     try {
