@@ -8,7 +8,7 @@ import { buildApp } from '../lib/http/app.js';
 import { serviceRoutes } from '../lib/http/routes.js';
 import { connectRoutes } from '../lib/http/connect.js';
 import { Metrics } from '../lib/metrics.js';
-import { Store } from '../lib/outbox/store.js';
+import { SqliteStore } from '../lib/store/sqlite.js';
 import { PortalUnit } from '../lib/portal/unit.js';
 import { SwitchUnit } from '../lib/switch/unit.js';
 import { finishOrphans } from '../lib/switch/orphans.js';
@@ -26,7 +26,7 @@ const KEEP_FINISHED_MS = 7 * 86_400_000;
 export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const c = o.config;
   const log = o.log;
-  const store = new Store(c.dataDir);
+  const store = new SqliteStore(c.dataDir);
   let url = '';
   // the switch and the portal know each other only through these two functions
   const portalOf = (_effects: readonly Effect[]): PortalUnit => portal;

@@ -6,8 +6,8 @@ import { request } from 'undici';
 import { loadConfig, type ConfigShape } from './config.js';
 import { EslClient } from './esl/client.js';
 import { EslError } from './esl/errors.js';
-import { Store, type StoredTokens } from './outbox/store.js';
-import { Bitrix24Client, TOKENS_KEY } from './bitrix24/client.js';
+import { SqliteStore, type Store } from './store/index.js';
+import { Bitrix24Client } from './bitrix24/client.js';
 import { RateLimiter } from './bitrix24/limiter.js';
 import { UserDirectory } from './bitrix24/directory.js';
 import { B24Error } from './bitrix24/errors.js';
@@ -51,7 +51,7 @@ export async function check(o: { file?: string; env?: Record<string, string | un
   }
   const registered = await checkEsl(c, add);
   const log = createLogger('silent');
-  const store = new Store(c.dataDir);
+  const store = new SqliteStore(c.dataDir);
   const client = new Bitrix24Client({
     mode: c.b24.webhookUrl ? 'webhook' : 'oauth', webhookUrl: c.b24.webhookUrl, oauthUrl: c.b24.oauthUrl, clientId: c.b24.clientId,
     clientSecret: c.b24.clientSecret, store, limiter: new RateLimiter(c.b24.rateBurst, c.b24.rateDrainPerSec), timeoutMs: Math.min(c.b24.requestTimeoutMs, 10_000), log,
@@ -122,7 +122,7 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
     add({ name: 'portal reachable', ok: false, detail: (err as Error).message, fix });
     return;
   }
-  const tokens = store.get<StoredTokens>(TOKENS_KEY);
+  const tokens = store.tokens();
   if (client.mode === 'oauth' && !tokens) {
     add({ name: 'application installed', ok: false, detail: 'no tokens stored', fix: 'start the service, then install the local application on the portal (its handler is FSB24_PUBLIC_URL/bitrix24/events)' });
     return;

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ConfigShape } from './config.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import type { Store } from './outbox/store.js';
+import type { Store } from './store/store.js';
 import type { PortalUnit } from './portal/unit.js';
 import type { SwitchUnit } from './switch/unit.js';
 

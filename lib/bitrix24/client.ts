@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors } from 'undici';
 import { B24Error, isRateLimit } from './errors.js';
 import type { RateLimiter } from './limiter.js';
-import type { Store, StoredTokens } from '../outbox/store.js';
+import type { Store, StoredTokens } from '../store/store.js';
 import { scrub, type Logger } from '../log.js';
 
 export interface ClientOptions {
@@ -31,8 +31,6 @@ export interface BatchResult {
 
 type Envelope = { result?: unknown; total?: number; next?: number; error?: string; error_description?: string };
 
-export const TOKENS_KEY = 'oauth.tokens';
-
 export class Bitrix24Client {
   private readonly pools = new Map<string, Pool>();
   private refreshing: Promise<StoredTokens> | null = null;
@@ -49,7 +47,7 @@ export class Bitrix24Client {
   }
 
   tokens(): StoredTokens | null {
-    return this.o.store.get<StoredTokens>(TOKENS_KEY);
+    return this.o.store.tokens();
   }
 
   private pool(origin: string): Pool {
@@ -215,7 +213,7 @@ export class Bitrix24Client {
       clientEndpoint: typeof body.client_endpoint === 'string' ? body.client_endpoint : t.clientEndpoint,
     };
     // the old refresh token is spent: persist the new pair before anything uses it
-    this.o.store.set(TOKENS_KEY, next);
+    this.o.store.setTokens(next);
     this.o.log.info({ expiresAt: new Date(next.expiresAt).toISOString() }, 'oauth tokens refreshed');
     return next;
   }

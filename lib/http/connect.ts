@@ -15,8 +15,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { request } from 'undici';
 import type { PortalUnit } from '../portal/unit.js';
-import type { StoredTokens } from '../outbox/store.js';
-import { TOKENS_KEY } from '../bitrix24/client.js';
+import type { StoredTokens } from '../store/store.js';
 import { acceptInstall } from '../portal/install.js';
 
 const COOKIE = 'fsb24_connect';
@@ -178,7 +177,7 @@ export function connectRoutes(app: FastifyInstance, svc: PortalUnit, states = ne
         'scopes missing',
         `The tokens lack the scope(s) ${lacking.join(', ')}: add them to the application, then connect again.`,
       );
-    const previous = svc.store.get<StoredTokens>(TOKENS_KEY);
+    const previous = svc.store.tokens();
     const expiresIn = Number(body.expires_in ?? 3600);
     let tokens: StoredTokens;
     try {

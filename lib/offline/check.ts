@@ -4,7 +4,7 @@
  * service's last successful pull and mode, which the puller writes to the store.
  */
 import type { ConfigShape } from '../config.js';
-import type { Store } from '../outbox/store.js';
+import type { Store } from '../store/store.js';
 import { CALL_EVENTS } from './bind.js';
 
 interface Result {

@@ -3,7 +3,7 @@
  * api-reference/events/offline-events.md, event-offline-{get,clear,error,list}.md):
  *
  *   event.offline.get clear=0  → records reserved under a process_id
- *   write them to the inbox     → durable (lib/offline/inbox.ts)
+ *   write them to the inbox     → durable (Store.inbox)
  *   event.offline.clear         → process_id + the IDs of exactly the accepted records
  *   event.offline.error         → MESSAGE_IDs of records that cannot be handled
  *
@@ -20,8 +20,7 @@
 import { B24Error } from '../bitrix24/errors.js';
 import { BadEvent, type ParsedEvent } from '../bitrix24/event-body.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../outbox/store.js';
-import { OfflineInbox, type InboxItem } from './inbox.js';
+import type { InboxItem, InboxStore, Store } from '../store/store.js';
 import { parseBatch, recordToEvent, type OfflineRecord } from './record.js';
 
 export interface Clock {
@@ -80,7 +79,7 @@ export class OfflinePuller {
   lastError: string | null = null;
   /** Age of the oldest record the last pull returned (TIMESTAMP_X), seconds. */
   lastOldestAgeSec: number | null = null;
-  private readonly inbox: OfflineInbox;
+  private readonly inbox: InboxStore;
   private readonly clock: Clock;
   private readonly limit: number;
   private needRecovery = true;
@@ -92,7 +91,7 @@ export class OfflinePuller {
   private readonly handling = new Set<Promise<void>>();
 
   constructor(private readonly o: PullerOptions) {
-    this.inbox = new OfflineInbox(o.store);
+    this.inbox = o.store.inbox;
     this.clock = o.clock ?? realClock;
     this.limit = o.limit ?? 50;
   }

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { BackgroundJob } from '../esl/client.js';
 import type { UserDirectory } from '../bitrix24/directory.js';
 import type { RouteAnswer } from '../routing/responsible.js';
-import type { Store } from '../outbox/store.js';
+import type { Store } from '../store/store.js';
 import type { ParsedEvent } from '../bitrix24/event-body.js';
 import { BadEvent } from '../bitrix24/event-body.js';
 import { UnsafeValue, callId as checkCallId, callbackCommand, clickToCallCommand, configName, extension as checkExt, phoneNumber } from './build.js';

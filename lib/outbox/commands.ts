@@ -7,7 +7,7 @@ import qs from 'qs';
 import type { Effect, FinishEffect, RegisterEffect } from '../calls/effects.js';
 import { B24Error } from '../bitrix24/errors.js';
 import type { UserDirectory } from '../bitrix24/directory.js';
-import type { Job } from './store.js';
+import type { Job } from '../store/store.js';
 import { coalesceCards } from './cards.js';
 
 export interface Command {

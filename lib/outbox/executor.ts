@@ -8,7 +8,7 @@ import type { Effect, RegisterEffect } from '../calls/effects.js';
 import type { Bitrix24Client } from '../bitrix24/client.js';
 import { B24Error, isCallNotFound, isUserNotFound } from '../bitrix24/errors.js';
 import type { UserDirectory } from '../bitrix24/directory.js';
-import type { Job, Store } from './store.js';
+import type { Job, Store } from '../store/store.js';
 import { batchCommand, cardCommands, finishCommand, registerCommand, type Command, type CommandContext } from './commands.js';
 
 export { batchCommand } from './commands.js';

@@ -5,8 +5,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { request } from 'undici';
-import type { StoredTokens, Store } from '../outbox/store.js';
-import { TOKENS_KEY } from '../bitrix24/client.js';
+import type { StoredTokens, Store } from '../store/store.js';
 import type { EventAuth } from '../bitrix24/event-body.js';
 import { Fsb24Error } from '../errors.js';
 
@@ -32,7 +31,7 @@ export async function acceptInstall(auth: EventAuth, portalUrl: string, store: S
   if (endpoint.host !== portal.host || auth.domain !== portal.host) {
     throw new InstallRefused(`install from ${auth.domain} refused: this service serves ${portal.host}`);
   }
-  const current = store.get<StoredTokens>(TOKENS_KEY);
+  const current = store.tokens();
   if (current && current.memberId !== auth.memberId) throw new InstallRefused('another installation already owns this portal (member_id differs)');
   // the token must work on the portal itself
   const res = await request(new URL('app.info.json', endpoint), {
@@ -56,6 +55,6 @@ export async function acceptInstall(auth: EventAuth, portalUrl: string, store: S
     applicationToken: auth.applicationToken,
     scope: auth.scope ?? '',
   };
-  store.set(TOKENS_KEY, tokens);
+  store.setTokens(tokens);
   return tokens;
 }

@@ -10,9 +10,9 @@ import type { ConfigShape } from '../config.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { BackgroundJob } from '../esl/client.js';
-import type { Store, StoredTokens } from '../outbox/store.js';
+import type { Store } from '../store/store.js';
 import { Outbox } from '../outbox/executor.js';
-import { Bitrix24Client, TOKENS_KEY } from '../bitrix24/client.js';
+import { Bitrix24Client } from '../bitrix24/client.js';
 import { RateLimiter } from '../bitrix24/limiter.js';
 import { UserDirectory } from '../bitrix24/directory.js';
 import { Unauthorized, type ParsedEvent } from '../bitrix24/event-body.js';
@@ -140,11 +140,7 @@ export class PortalUnit {
   /** Signed recording links (url mode); the secret lives in the store, made on first use. */
   get links(): RecordingLinks {
     if (!this.linksCache) {
-      let secret = this.store.get<string>('recordings.secret');
-      if (!secret) {
-        secret = RecordingLinks.newSecret();
-        this.store.set('recordings.secret', secret);
-      }
+      const secret = this.store.recordingSecret(() => RecordingLinks.newSecret());
       this.linksCache = new RecordingLinks(Buffer.from(secret, 'hex'));
     }
     return this.linksCache;
@@ -184,7 +180,7 @@ export class PortalUnit {
       this.log.info({ domain: ev.auth.domain, memberId: ev.auth.memberId }, 'application installed');
       return;
     }
-    const tokens = this.store.get<StoredTokens>(TOKENS_KEY);
+    const tokens = this.store.tokens();
     const expected = c.b24.webhookUrl
       ? c.b24.appToken
       : tokens?.memberId === ev.auth.memberId
@@ -205,7 +201,7 @@ export class PortalUnit {
         return;
       case 'ONAPPUNINSTALL':
         this.log.warn({ memberId: ev.auth.memberId }, 'application uninstalled from the portal; calls are no longer sent');
-        this.store.set(TOKENS_KEY, null);
+        this.store.setTokens(null);
         return;
       default:
         await this.callEvents.handle(ev);
@@ -234,7 +230,7 @@ export class PortalUnit {
   health(): { ok: boolean; body: Record<string, unknown> } {
     const now = this.deps.clock.now();
     const s = this.store.stats();
-    const tokens = this.client.mode === 'oauth' ? this.store.get<StoredTokens>(TOKENS_KEY) : null;
+    const tokens = this.client.mode === 'oauth' ? this.store.tokens() : null;
     const installed = this.client.mode === 'webhook' || tokens !== null;
     const offline = this.offline?.health();
     const oldest = s.oldestPendingAt ? Math.round((now - s.oldestPendingAt) / 1000) : null;
@@ -263,7 +259,7 @@ export class PortalUnit {
     const c = this.config;
     this.outbox.start();
     this.offline?.start();
-    if (this.client.mode === 'webhook' || this.store.get(TOKENS_KEY)) void this.directory.refresh();
+    if (this.client.mode === 'webhook' || this.store.tokens()) void this.directory.refresh();
     this.directory.start(c.b24.directoryRefreshSec);
   }
 

@@ -10,7 +10,7 @@ import { basename, extname, isAbsolute, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import type { Bitrix24Client } from '../bitrix24/client.js';
-import type { Job } from '../outbox/store.js';
+import type { Job } from '../store/store.js';
 import type { Logger } from '../log.js';
 
 export interface UploaderOptions {

@@ -3,8 +3,7 @@ import t from 'tap';
 import { stack } from '../helpers/stack.js';
 import { check, runCheck, tokenFix } from '../../lib/check.js';
 import { B24Error } from '../../lib/bitrix24/errors.js';
-import { TOKENS_KEY } from '../../lib/bitrix24/client.js';
-import type { StoredTokens } from '../../lib/outbox/store.js';
+import type { StoredTokens } from '../../lib/store/store.js';
 import type { Stack } from '../../lib/demo/stack.js';
 
 function overrides(s: Stack, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -60,8 +59,8 @@ t.test('a portal outage is "retry later", a spent token is "reinstall"', async (
   s.portal.setOutage('reset');
   t.match(await fixes(), /portal reachable: the portal is unreachable or failing: retry later/, 'a reset too');
   s.portal.setOutage('none');
-  const spent: StoredTokens = { ...s.service.store.get<StoredTokens>(TOKENS_KEY)!, refreshToken: 'spent-already' };
-  s.service.store.set(TOKENS_KEY, spent);
+  const spent: StoredTokens = { ...s.service.store.tokens()!, refreshToken: 'spent-already' };
+  s.service.store.setTokens(spent);
   s.portal.expireTokens();
   t.match(await fixes(), /token: reinstall the application/);
   t.notMatch(await fixes(), /retry later/);

@@ -7,8 +7,6 @@ import { Writable } from 'node:stream';
 import { createLogger, scrub } from '../../lib/log.js';
 import { stack } from '../helpers/stack.js';
 import { inboundCall } from '../../lib/sim/freeswitch/index.js';
-import { TOKENS_KEY } from '../../lib/bitrix24/client.js';
-import type { StoredTokens } from '../../lib/outbox/store.js';
 
 function sink(): { stream: Writable; text: () => string } {
   let out = '';
@@ -56,7 +54,7 @@ t.test('a whole install and call logged at trace: no secret in the output, the l
   const r = await inboundCall(st.sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: 2000 });
   await st.portal.journal.next((e) => e.method === 'telephony.externalcall.finish');
   await st.service.portal.outbox.idle();
-  const tokens = st.service.store.get<StoredTokens>(TOKENS_KEY)!;
+  const tokens = st.service.store.tokens()!;
   const out = s.text();
   t.ok(r.uuid && out.includes(r.uuid), 'the call is in the log');
   for (const [name, secret] of Object.entries({

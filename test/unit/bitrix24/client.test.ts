@@ -1,10 +1,10 @@
 /** The REST client on the emulator: refresh once for many, rate limits by code, outages, webhooks. */
 import t from 'tap';
 import { startBitrix24Emulator } from '../../../lib/sim/bitrix24/index.js';
-import { Bitrix24Client, TOKENS_KEY } from '../../../lib/bitrix24/client.js';
+import { Bitrix24Client } from '../../../lib/bitrix24/client.js';
 import { RateLimiter, type Clock } from '../../../lib/bitrix24/limiter.js';
 import { UserDirectory } from '../../../lib/bitrix24/directory.js';
-import { Store } from '../../../lib/outbox/store.js';
+import { SqliteStore } from '../../../lib/store/sqlite.js';
 import { createLogger } from '../../../lib/log.js';
 
 const log = createLogger('silent');
@@ -15,8 +15,8 @@ async function setup(t: { teardown: (f: () => unknown) => void }) {
   emu.state.addUser({ ID: 2, UF_PHONE_INNER: '' });
   emu.state.addUser({ ID: 3, UF_PHONE_INNER: '1003', ACTIVE: false });
   const tk = emu.issueTokens(1);
-  const store = new Store(':memory:');
-  store.set(TOKENS_KEY, { accessToken: tk.access_token, refreshToken: tk.refresh_token, expiresAt: tk.expires * 1000, clientEndpoint: emu.restUrl, memberId: emu.app.memberId, domain: emu.domain, applicationToken: emu.app.applicationToken, scope: 'telephony,user' });
+  const store = new SqliteStore(':memory:');
+  store.setTokens({ accessToken: tk.access_token, refreshToken: tk.refresh_token, expiresAt: tk.expires * 1000, clientEndpoint: emu.restUrl, memberId: emu.app.memberId, domain: emu.domain, applicationToken: emu.app.applicationToken, scope: 'telephony,user' });
   const client = new Bitrix24Client({ mode: 'oauth', oauthUrl: emu.url, clientId: emu.app.clientId, clientSecret: emu.app.clientSecret, store, limiter: new RateLimiter(1000, 1000), timeoutMs: 2000, log });
   t.teardown(async () => {
     await client.close();
@@ -27,19 +27,19 @@ async function setup(t: { teardown: (f: () => unknown) => void }) {
 
 t.test('expired token: ten concurrent calls share one refresh; the new refresh token is stored', async (t) => {
   const { emu, store, client } = await setup(t);
-  const before = store.get<{ refreshToken: string }>(TOKENS_KEY)!.refreshToken;
+  const before = store.tokens()!.refreshToken;
   emu.expireTokens();
   const results = await Promise.all(Array.from({ length: 10 }, () => client.call('user.get')));
   t.equal(results.length, 10);
-  const after = store.get<{ refreshToken: string }>(TOKENS_KEY)!.refreshToken;
+  const after = store.tokens()!.refreshToken;
   t.not(after, before, 'rotated');
   t.equal(emu.journal.entries.filter((r) => r.error === 'expired_token').length, 10);
 });
 
 t.test('a spent refresh token is an auth error that says to reinstall', async (t) => {
   const { emu, store, client } = await setup(t);
-  const tokens = store.get<Record<string, string>>(TOKENS_KEY)!;
-  store.set(TOKENS_KEY, { ...tokens, refreshToken: 'spent' });
+  const tokens = store.tokens()!;
+  store.setTokens({ ...tokens, refreshToken: 'spent' });
   emu.expireTokens();
   await t.rejects(client.call('user.get'), { code: 'B24_ERR_AUTH', message: /reinstall/ });
 });

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { startBitrix24Emulator } from '../../../lib/sim/bitrix24/index.js';
-import { Bitrix24Client, TOKENS_KEY } from '../../../lib/bitrix24/client.js';
+import { Bitrix24Client } from '../../../lib/bitrix24/client.js';
 import { RateLimiter } from '../../../lib/bitrix24/limiter.js';
 import {
   B24Error,
@@ -14,7 +14,7 @@ import {
   isLineExists,
   isUserNotFound,
 } from '../../../lib/bitrix24/errors.js';
-import { Store } from '../../../lib/outbox/store.js';
+import { SqliteStore } from '../../../lib/store/sqlite.js';
 import { createLogger } from '../../../lib/log.js';
 
 const PREDICATES = { isAlreadyBound, isCallNotFound, isInvalidGrant, isLineExists, isUserNotFound };
@@ -28,8 +28,8 @@ t.test('each predicate recognises its own answer from the portal, and only that 
   emu.state.addUser({ ID: 1, UF_PHONE_INNER: '1001' });
   emu.state.addUser({ ID: 3, UF_PHONE_INNER: '1003', ACTIVE: false });
   const tk = emu.issueTokens(1);
-  const store = new Store(':memory:');
-  store.set(TOKENS_KEY, {
+  const store = new SqliteStore(':memory:');
+  store.setTokens({
     accessToken: tk.access_token,
     refreshToken: tk.refresh_token,
     expiresAt: tk.expires * 1000,
@@ -88,8 +88,8 @@ t.test('each predicate recognises its own answer from the portal, and only that 
   t.same(verdicts(await fail('event.bind', bind)), ['isAlreadyBound']);
   t.same(verdicts(await fail('event.bind', { ...bind, handler: 'http://localhost/x' })), []);
 
-  const tokens = store.get<Record<string, string>>(TOKENS_KEY)!;
-  store.set(TOKENS_KEY, { ...tokens, refreshToken: 'spent' });
+  const tokens = store.tokens()!;
+  store.setTokens({ ...tokens, refreshToken: 'spent' });
   emu.expireTokens();
   t.same(verdicts(await fail('user.get')), ['isInvalidGrant']);
 });

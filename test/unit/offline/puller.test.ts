@@ -4,7 +4,7 @@
  * connect state's 10-minute, single-use life.
  */
 import t from 'tap';
-import { Store } from '../../../lib/outbox/store.js';
+import { SqliteStore } from '../../../lib/store/sqlite.js';
 import { createLogger } from '../../../lib/log.js';
 import { OfflinePuller, type Clock } from '../../../lib/offline/puller.js';
 import { ConnectStates } from '../../../lib/http/connect.js';
@@ -56,7 +56,7 @@ function setup(pollMs = 1000): { clock: FakeClock; calls: string[]; puller: Offl
     },
   };
   const puller = new OfflinePuller({
-    client, store: new Store(':memory:'), log: createLogger('silent'), portal: () => ({ domain: 'x.bitrix24.com', memberId: 'm' }),
+    client, store: new SqliteStore(':memory:'), log: createLogger('silent'), portal: () => ({ domain: 'x.bitrix24.com', memberId: 'm' }),
     validate: () => null, handle: async () => undefined, pollMs, clock,
   });
   return { clock, calls, puller };
@@ -103,7 +103,7 @@ t.test('a failed read: recovery before the next new read, with back-off; degrade
         return (method === 'event.offline.list' ? [] : { process_id: 'p', events: [] }) as T;
       },
     },
-    store: new Store(':memory:'), log: createLogger('silent'), portal: () => ({ domain: 'x', memberId: 'm' }),
+    store: new SqliteStore(':memory:'), log: createLogger('silent'), portal: () => ({ domain: 'x', memberId: 'm' }),
     validate: () => null, handle: async () => undefined, pollMs: 1000, clock,
   });
   puller.start();

@@ -1,35 +1,16 @@
 /**
- * Durable state in embedded SQLite (better-sqlite3, WAL): the outbox of effects, the
- * CALL_ID of each call, the OAuth tokens and install data. Everything that must reach
- * Bitrix24 is committed here before it is acknowledged anywhere else.
+ * The SQLite implementation of the `Store` (better-sqlite3, WAL): one file in the data
+ * directory, every write committed before the method returns.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Effect } from '../calls/effects.js';
+import { SqliteInbox } from './sqlite-inbox.js';
+import { idempotencyKey, type Job, type JobState, type Store, type StoredTokens } from './store.js';
 
-export type JobState = 'pending' | 'done' | 'failed';
-
-export interface Job {
-  id: number;
-  call: string;
-  effect: Effect;
-  attempts: number;
-  nextAt: number;
-  createdAt: number;
-  lastError: string | null;
-}
-
-export interface StoredTokens {
-  accessToken: string;
-  refreshToken: string;
-  expiresAt: number;
-  clientEndpoint: string;
-  memberId: string;
-  domain: string;
-  applicationToken: string;
-  scope: string;
-}
+const TOKENS_KEY = 'oauth.tokens';
+const RECORDING_SECRET_KEY = 'recordings.secret';
 
 interface JobRow {
   id: number;
@@ -41,9 +22,10 @@ interface JobRow {
   last_error: string | null;
 }
 
-export class Store {
-  readonly db: Database.Database;
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
   private readonly stmts;
+  readonly inbox: SqliteInbox;
 
   constructor(dir: string | ':memory:') {
     if (dir !== ':memory:') mkdirSync(dir, { recursive: true });
@@ -98,6 +80,11 @@ export class Store {
       // click-to-call CALL_IDs already placed (`c2c:<CALL_ID>` → { at }): a repeat comes within seconds
       purgeSeen: this.db.prepare(`DELETE FROM kv WHERE key LIKE 'c2c:%' AND json_extract(value, '$.at') < ?`),
     };
+    this.inbox = new SqliteInbox(this.db);
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
   }
 
   /** Write effects durably, in one transaction; an effect with a known idempotency key is ignored. */
@@ -172,6 +159,24 @@ export class Store {
     this.stmts.kvSet.run(key, JSON.stringify(value));
   }
 
+  tokens(): StoredTokens | null {
+    return this.get<StoredTokens>(TOKENS_KEY);
+  }
+
+  setTokens(tokens: StoredTokens | null): void {
+    this.set(TOKENS_KEY, tokens);
+  }
+
+  recordingSecret(create: () => string): string {
+    return this.transaction(() => {
+      const known = this.get<string>(RECORDING_SECRET_KEY);
+      if (known) return known;
+      const made = create();
+      this.set(RECORDING_SECRET_KEY, made);
+      return made;
+    });
+  }
+
   stats(): { pending: number; failed: number; done: number; oldestPendingAt: number | null } {
     const out = { pending: 0, failed: 0, done: 0, oldestPendingAt: null as number | null };
     for (const r of this.stmts.counts.all() as Array<{ state: JobState; n: number; oldest: number }>) {
@@ -201,19 +206,5 @@ export class Store {
 
   close(): void {
     this.db.close();
-  }
-}
-
-/** One register, finish, adopt per call and one attach per file: repeated effects are no-ops. */
-export function idempotencyKey(e: Effect): string | null {
-  switch (e.kind) {
-    case 'register':
-    case 'finish':
-    case 'adopt':
-      return `${e.kind}:${e.call}`;
-    case 'attach':
-      return `attach:${e.call}:${e.path}`;
-    default:
-      return null;
   }
 }

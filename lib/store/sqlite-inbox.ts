@@ -1,23 +1,17 @@
 /**
- * The durable side of a pull: records are written here (one transaction) before the
- * portal is told to forget them, and taken (also durably) before they are handled, so a
- * crash anywhere loses no click and places no call twice. Keyed by the portal's record
- * ID: a record read again (recovery of a reserved batch) is recognised.
+ * The offline event inbox in SQLite (the `InboxStore` of `SqliteStore`): records are
+ * written here (one transaction) before the portal is told to forget them, and taken
+ * (also durably) before they are handled. Keyed by the portal's record ID.
  */
-import type { Store } from '../outbox/store.js';
+import type Database from 'better-sqlite3';
 import type { ParsedEvent } from '../bitrix24/event-body.js';
+import type { InboxItem, InboxStore } from './store.js';
 
-export interface InboxItem {
-  recordId: number;
-  messageId: string;
-  event: ParsedEvent;
-}
-
-export class OfflineInbox {
+export class SqliteInbox implements InboxStore {
   private readonly stmts;
 
-  constructor(store: Store) {
-    store.db.exec(`
+  constructor(db: Database.Database) {
+    db.exec(`
       CREATE TABLE IF NOT EXISTS offline_inbox (
         record_id INTEGER PRIMARY KEY,
         message_id TEXT NOT NULL,
@@ -26,24 +20,24 @@ export class OfflineInbox {
         created_at INTEGER NOT NULL
       );`);
     this.stmts = {
-      insert: store.db.prepare(
+      insert: db.prepare(
         'INSERT OR IGNORE INTO offline_inbox (record_id, message_id, payload, created_at) VALUES (?, ?, ?, ?)',
       ),
-      take: store.db.prepare(`UPDATE offline_inbox SET state = 'taken' WHERE record_id = ? AND state = 'accepted'`),
-      untaken: store.db.prepare(
+      take: db.prepare(`UPDATE offline_inbox SET state = 'taken' WHERE record_id = ? AND state = 'accepted'`),
+      untaken: db.prepare(
         `SELECT record_id, message_id, payload FROM offline_inbox WHERE state = 'accepted' ORDER BY record_id`,
       ),
-      purge: store.db.prepare(`DELETE FROM offline_inbox WHERE state = 'taken' AND created_at < ?`),
+      purge: db.prepare(`DELETE FROM offline_inbox WHERE state = 'taken' AND created_at < ?`),
     };
-    this.acceptTx = store.db.transaction((items: InboxItem[], now: number) => {
+    this.acceptTx = db.transaction((items: readonly InboxItem[], now: number) => {
       for (const i of items) this.stmts.insert.run(i.recordId, i.messageId, JSON.stringify(i.event), now);
     });
   }
 
-  private readonly acceptTx: (items: InboxItem[], now: number) => void;
+  private readonly acceptTx: (items: readonly InboxItem[], now: number) => void;
 
   /** Durable before it returns: what the portal may now forget. */
-  accept(items: InboxItem[], now: number): void {
+  accept(items: readonly InboxItem[], now: number): void {
     if (items.length) this.acceptTx(items, now);
   }
 

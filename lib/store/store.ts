@@ -1,0 +1,162 @@
+/**
+ * Durable state behind one interface: the outbox of effects, the CALL_ID of each call,
+ * the OAuth tokens, the offline event inbox and a small key-value table. Everything that
+ * must reach Bitrix24 is committed here before it is acknowledged anywhere else.
+ * Nothing outside `lib/store/` speaks SQL; `SqliteStore` (./sqlite.ts) is the first
+ * implementation, a PostgreSQL one is the next.
+ *
+ * Synchronous on purpose, for now: better-sqlite3 commits before it returns, and the
+ * outbox, the offline puller and the HTTP handlers rely on "durable when the call returns"
+ * without awaiting. A PostgreSQL implementation cannot be synchronous: it will come with
+ * this interface turned Promise-based (every method `Promise<T>`, `transaction(fn)` taking
+ * an async `fn`) and its callers awaiting — one mechanical change, made with that driver.
+ */
+import type { Effect } from '../calls/effects.js';
+import type { ParsedEvent } from '../bitrix24/event-body.js';
+
+export type JobState = 'pending' | 'done' | 'failed';
+
+/** One effect waiting to reach Bitrix24 (or already delivered or given up, for bookkeeping). */
+export interface Job {
+  id: number;
+  call: string;
+  effect: Effect;
+  attempts: number;
+  nextAt: number;
+  createdAt: number;
+  lastError: string | null;
+}
+
+/** A call registered (or adopted) but never finished, with what a restart needs to finish it. */
+export interface UnfinishedCall {
+  call: string;
+  register: Effect | null;
+  connected: Effect | null;
+}
+
+export interface FailedJob {
+  id: number;
+  call: string;
+  kind: string;
+  attempts: number;
+  lastError: string | null;
+}
+
+export interface OutboxStats {
+  pending: number;
+  failed: number;
+  done: number;
+  oldestPendingAt: number | null;
+}
+
+/** The OAuth tokens and install data of the portal (local application mode). */
+export interface StoredTokens {
+  accessToken: string;
+  refreshToken: string;
+  expiresAt: number;
+  clientEndpoint: string;
+  memberId: string;
+  domain: string;
+  applicationToken: string;
+  scope: string;
+}
+
+/** One record of the portal's offline event queue, keyed by its record ID. */
+export interface InboxItem {
+  recordId: number;
+  messageId: string;
+  event: ParsedEvent;
+}
+
+/** The outbox: effects in the order they were submitted, per call. */
+export interface JobStore {
+  /** Write effects durably, in one transaction; an effect with a known idempotency key is ignored. */
+  enqueue(effects: readonly Effect[], now: number): number;
+  /** Pending jobs, oldest first (so in submission order within each call). */
+  pending(): Job[];
+  markDone(id: number): void;
+  /** Try again at `nextAt`; `counted` false: not a failed attempt (a file not ready yet, a register ahead). */
+  markRetry(id: number, nextAt: number, error: string, counted?: boolean): void;
+  markFailed(id: number, error: string): void;
+  updateEffect(id: number, effect: Effect): void;
+  /**
+   * Calls that were registered (or adopted) but never got a finish: after a restart,
+   * those no longer on the switch ended while the service was down.
+   */
+  unfinishedCalls(): UnfinishedCall[];
+  /** The reason a call's register failed for good, if it did. */
+  registerFailure(call: string): string | null;
+  stats(): OutboxStats;
+  /** The most recent failed jobs, newest first. */
+  failedJobs(limit?: number): FailedJob[];
+}
+
+/** The CALL_ID Bitrix24 gave each call (and the user its register named). */
+export interface CallIdStore {
+  callId(call: string): string | null;
+  setCallId(call: string, b24CallId: string, userId: number | null, now: number): void;
+}
+
+/** Small JSON values by key (`alive`, `c2c:<CALL_ID>`, `offline.*`). */
+export interface KeyValueStore {
+  /** The stored value, as the caller says it was written (JSON), or null. */
+  get<T>(key: string): T | null;
+  set(key: string, value: unknown): void;
+}
+
+/** Typed homes for the secrets the service keeps. */
+export interface SecretStore {
+  tokens(): StoredTokens | null;
+  /** Persist the tokens (before a rotated refresh token is used); null forgets them (uninstall). */
+  setTokens(tokens: StoredTokens | null): void;
+  /** The recording-link signing secret (hex); made once with `create` and kept. */
+  recordingSecret(create: () => string): string;
+}
+
+/**
+ * The durable side of an offline pull: records are accepted (one transaction) before the
+ * portal is told to forget them, and taken (also durably) before they are handled, so a
+ * crash anywhere loses no click and places no call twice. A record read again (recovery
+ * of a reserved batch) is recognised by its record ID.
+ */
+export interface InboxStore {
+  /** Durable before it returns: what the portal may now forget. */
+  accept(items: readonly InboxItem[], now: number): void;
+  /** True once: the caller owns the handling of this record. */
+  take(recordId: number): boolean;
+  /** Accepted but never taken (a previous run stopped in between), in record order. */
+  untaken(): InboxItem[];
+  /** Forget records taken before `before` (ms). */
+  purge(before: number): void;
+}
+
+export interface Store extends JobStore, CallIdStore, KeyValueStore, SecretStore {
+  readonly inbox: InboxStore;
+  /**
+   * Run `fn` atomically: everything it writes is committed together when it returns, and
+   * nothing is when it throws (the error is rethrown). `fn` must not be async. Nests.
+   */
+  transaction<T>(fn: () => T): T;
+  /**
+   * Forget calls finished before `before` (ms): their delivered jobs and CALL_ID, and the
+   * click-to-call requests placed before it. Pending and failed jobs stay, and so does
+   * everything of a call not finished yet (a restart must still find it). Returns the
+   * number of jobs forgotten.
+   */
+  purgeFinished(before: number): number;
+  close(): void;
+}
+
+/** One register, finish, adopt per call and one attach per file: repeated effects are no-ops. */
+export function idempotencyKey(e: Effect): string | null {
+  switch (e.kind) {
+    case 'register':
+    case 'finish':
+    case 'adopt':
+      return `${e.kind}:${e.call}`;
+    case 'attach':
+      return `attach:${e.call}:${e.path}`;
+    default:
+      return null;
+  }
+}
