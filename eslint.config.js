@@ -9,7 +9,7 @@ const simOnly = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tap/**', 'bin/*.js', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', '.tap/**', 'bin/*.js', 'eslint.config.js', 'test/fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

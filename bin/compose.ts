@@ -91,7 +91,6 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       body: { status: ok ? 'ok' : 'degraded', eventSocket: esl.body, ...p.body, calls: { live: sw.model.liveCalls } },
     };
   };
-  let rt: Runtime;
   const app = buildApp({
     log: log.child({ mod: 'http' }),
     bodyLimit: c.http.bodyLimit,
@@ -105,7 +104,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         registry: metrics.registry,
       });
       connectRoutes(a, portal);
-      o.extraRoutes?.(a, rt);
+      o.extraRoutes?.(a);
     },
   });
 
@@ -121,7 +120,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
   };
 
-  rt = {
+  const rt: Runtime = {
     config: c,
     log,
     store,

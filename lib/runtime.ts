@@ -30,7 +30,7 @@ export interface ComposeOptions {
   config: Readonly<ConfigShape>;
   log: Logger;
   /** Routes of a test or the demo, added to the HTTP side. */
-  extraRoutes?: (app: FastifyInstance, rt: Runtime) => void;
+  extraRoutes?: (app: FastifyInstance) => void;
   recordingsStableMs?: number;
 }
 

@@ -65,7 +65,8 @@ export function parseVarBlock(s: string): { vars: Map<string, string>; rest: str
   for (; i < s.length; i++) {
     const c = s[i] as string;
     if (c === '\\' && i + 1 < s.length) {
-      (inVal ? (val += s[++i]) : (key += s[++i]));
+      if (inVal) val += s[++i];
+      else key += s[++i];
       continue;
     }
     if (c === "'") {

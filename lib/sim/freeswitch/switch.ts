@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HeaderValue } from '../../esl/codec.js';
-import { Leg, commonHeaders, localStamp, type ChannelEventName, type Switchboard } from './leg.js';
+import { type Leg, commonHeaders, localStamp, type ChannelEventName, type Switchboard } from './leg.js';
 import { writeWav } from './wav.js';
 import * as f from './factories.js';
 
