@@ -4,6 +4,7 @@
  * scrape time from the parts that own it.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { realClock, type Clock } from './clock.js';
 
 export interface MetricSources {
   outbox: () => { pending: number; failed: number; oldestPendingAt: number | null };
@@ -20,14 +21,14 @@ export class Metrics {
   readonly calls = new Counter({ name: 'fsb24_calls_total', help: 'Calls finished, by direction and outcome (STATUS_CODE)', labelNames: ['direction', 'outcome'], registers: [this.registry] });
   readonly rest = new Counter({ name: 'fsb24_rest_requests_total', help: 'Bitrix24 REST requests, by method and result', labelNames: ['method', 'result'], registers: [this.registry] });
 
-  constructor(src: MetricSources) {
+  constructor(src: MetricSources, clock: Pick<Clock, 'now'> = realClock) {
     collectDefaultMetrics({ register: this.registry, prefix: 'fsb24_' });
     const r = [this.registry];
     new Gauge({ name: 'fsb24_outbox_pending', help: 'Outbox jobs waiting to reach Bitrix24', registers: r, collect() { this.set(src.outbox().pending); } });
     new Gauge({ name: 'fsb24_outbox_failed', help: 'Outbox jobs kept as failed (see /healthz)', registers: r, collect() { this.set(src.outbox().failed); } });
     new Gauge({ name: 'fsb24_outbox_oldest_pending_seconds', help: 'Age of the oldest pending outbox job', registers: r, collect() {
       const at = src.outbox().oldestPendingAt;
-      this.set(at ? (Date.now() - at) / 1000 : 0);
+      this.set(at ? (clock.now() - at) / 1000 : 0);
     } });
     new Gauge({ name: 'fsb24_rate_limiter_wait_seconds_total', help: 'Time requests waited for the Bitrix24 rate limit', registers: r, collect() { this.set(src.limiterWaitMs() / 1000); } });
     new Gauge({ name: 'fsb24_recording_uploads_total', help: 'Recordings attached', registers: r, collect() { this.set(src.uploads().count); } });

@@ -5,6 +5,7 @@
  */
 import type { Bitrix24Client } from './client.js';
 import type { Logger } from '../log.js';
+import { realClock, type Clock, type Timer } from '../clock.js';
 
 interface UserRow {
   ID: string | number;
@@ -16,13 +17,15 @@ export class UserDirectory {
   private byExt = new Map<string, number>();
   private byUser = new Map<number, string>();
   private readonly warned = new Set<string>();
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
+  private everyMs = 0;
   loadedAt = 0;
   lastError: string | null = null;
 
   constructor(
     private readonly client: Bitrix24Client,
     private readonly log: Logger,
+    private readonly clock: Clock = realClock,
   ) {}
 
   get size(): number {
@@ -61,7 +64,7 @@ export class UserDirectory {
       }
       this.byExt = byExt;
       this.byUser = byUser;
-      this.loadedAt = Date.now();
+      this.loadedAt = this.clock.now();
       this.lastError = null;
       this.log.info({ users: rows.length, extensions: byExt.size }, 'user directory loaded');
       return true;
@@ -72,15 +75,24 @@ export class UserDirectory {
     }
   }
 
+  /** Refresh every `everySec` (0 = never), each one timed from the end of the last. */
   start(everySec: number): void {
-    if (everySec > 0) {
-      this.timer = setInterval(() => void this.refresh(), everySec * 1000);
-      this.timer.unref();
-    }
+    this.stop();
+    this.everyMs = everySec * 1000;
+    this.arm();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.everyMs = 0;
+    this.clock.clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  private arm(): void {
+    if (this.everyMs <= 0 || this.timer) return;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      void this.refresh().finally(() => this.arm());
+    }, this.everyMs);
   }
 }

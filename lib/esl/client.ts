@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { FrameParser, frameHeader, type Frame } from './frame.js';
 import { decodeJsonEvent, decodePlainEvent, type EslEvent } from './codec.js';
 import { EslError, EslJobLost } from './errors.js';
+import { realClock, type Clock, type Timer } from '../clock.js';
 
 export interface EslClientOptions {
   host: string;
@@ -23,6 +24,8 @@ export interface EslClientOptions {
   timeoutMs?: number;
   /** Deadline for a BACKGROUND_JOB after its bgapi was accepted. */
   jobTimeoutMs?: number;
+  /** Deadlines and the lastDataAt stamp. */
+  clock?: Clock;
 }
 
 /** A bgapi job's outcome: FreeSWITCH's answer (`+OK …` or `-ERR <cause>`), or `lost` when none came. */
@@ -33,12 +36,12 @@ export type BackgroundJob =
 interface PendingReply {
   resolve: (f: Frame) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: Timer;
 }
 
 interface PendingJob {
   resolve: (j: BackgroundJob) => void;
-  timer: NodeJS.Timeout;
+  timer: Timer;
 }
 
 export interface EslClientEvents {
@@ -60,9 +63,11 @@ export class EslClient extends EventEmitter<EslClientEvents> {
   private readonly jobs = new Map<string, PendingJob>();
   private closed = false;
   lastDataAt = 0;
+  private readonly clock: Clock;
 
   constructor(private readonly opts: EslClientOptions) {
     super();
+    this.clock = opts.clock ?? realClock;
   }
 
   get connected(): boolean {
@@ -121,12 +126,11 @@ export class EslClient extends EventEmitter<EslClientEvents> {
   async bgapi(command: string, jobUuid: string = randomUUID()): Promise<BackgroundJob> {
     const jobTimeout = this.opts.jobTimeoutMs ?? 120_000;
     const result = new Promise<BackgroundJob>((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.jobs.delete(jobUuid);
         const lost = new EslJobLost('ESL_ERR_JOB_TIMEOUT', jobUuid, `no result within ${jobTimeout} ms`);
         resolve({ jobUuid, ok: false, lost });
       }, jobTimeout);
-      timer.unref();
       this.jobs.set(jobUuid, { resolve, timer });
     });
     let reply: Frame;
@@ -165,7 +169,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
       const entry: PendingReply = {
         resolve,
         reject,
-        timer: setTimeout(() => {
+        timer: this.clock.setTimeout(() => {
           const i = this.replies.indexOf(entry);
           if (i >= 0) this.replies.splice(i, 1);
           const err = new EslError('ESL_ERR_TIMEOUT', `no reply within ${timeoutMs} ms`);
@@ -179,7 +183,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
   }
 
   private onData(chunk: Buffer): void {
-    this.lastDataAt = Date.now();
+    this.lastDataAt = this.clock.now();
     let frames: Frame[];
     try {
       frames = this.parser.push(chunk);
@@ -200,7 +204,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
       case 'api/response': {
         const waiter = this.replies.shift();
         if (waiter) {
-          clearTimeout(waiter.timer);
+          this.clock.clearTimeout(waiter.timer);
           waiter.resolve(frame);
         }
         return;
@@ -236,7 +240,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     const pending = this.jobs.get(jobUuid);
     if (!pending) return;
     this.jobs.delete(jobUuid);
-    clearTimeout(pending.timer);
+    this.clock.clearTimeout(pending.timer);
     pending.resolve(job);
   }
 
@@ -246,12 +250,12 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     this.socket?.destroy();
     const reason = err ?? new EslError('ESL_ERR_CLOSED', 'event socket closed');
     for (const r of this.replies.splice(0)) {
-      clearTimeout(r.timer);
+      this.clock.clearTimeout(r.timer);
       r.reject(reason);
     }
     // jobs keep running on FreeSWITCH; their events arrive (if at all) on the next connection
     for (const [id, job] of this.jobs) {
-      clearTimeout(job.timer);
+      this.clock.clearTimeout(job.timer);
       const lost = new EslJobLost('ESL_ERR_CONNECTION_LOST', id, 'the connection closed first', { cause: reason });
       job.resolve({ jobUuid: id, ok: false, lost });
     }

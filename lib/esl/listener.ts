@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { EslClient, type BackgroundJob } from './client.js';
 import type { EslEvent } from './codec.js';
 import { EslError } from './errors.js';
+import { realClock, type Clock, type Timer } from '../clock.js';
 import type { Logger } from '../log.js';
 
 export interface ListenerOptions {
@@ -21,6 +22,8 @@ export interface ListenerOptions {
   maxDelayMs?: number;
   /** No data for this long → the connection is dead (HEARTBEAT fires every 20 s). */
   silenceMs?: number;
+  /** Stamps, the watchdog and the back-off (tests move a ManualClock). */
+  clock?: Clock;
 }
 
 export interface ChannelRow {
@@ -60,8 +63,9 @@ export class EslListener extends EventEmitter<ListenerEvents> {
   private client: EslClient | null = null;
   private stopped = false;
   private attempt = 0;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private watchdog: NodeJS.Timeout | null = null;
+  private retryTimer: Timer | null = null;
+  private watchdog: Timer | null = null;
+  private readonly clock: Clock;
   state: 'connecting' | 'up' | 'down' = 'down';
   lastEventAt = 0;
   reconnects = 0;
@@ -71,6 +75,7 @@ export class EslListener extends EventEmitter<ListenerEvents> {
 
   constructor(private readonly o: ListenerOptions) {
     super();
+    this.clock = o.clock ?? realClock;
   }
 
   start(): void {
@@ -95,11 +100,12 @@ export class EslListener extends EventEmitter<ListenerEvents> {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     this.state = 'connecting';
-    const client = new EslClient({ host: this.o.host, port: this.o.port, password: this.o.password, timeoutMs: 5000 });
+    const { host, port, password } = this.o;
+    const client = new EslClient({ host, port, password, timeoutMs: 5000, clock: this.clock });
     this.client = client;
     let subscribedOk = false;
     client.on('event', (e) => {
-      this.lastEventAt = Date.now();
+      this.lastEventAt = this.clock.now();
       if (subscribedOk) this.emit('event', e);
     });
     client.on('bad', (err, frame) => {
@@ -118,7 +124,7 @@ export class EslListener extends EventEmitter<ListenerEvents> {
       this.state = 'up';
       this.attempt = 0;
       this.lastError = null;
-      this.lastEventAt = Date.now();
+      this.lastEventAt = this.clock.now();
       this.armWatchdog(client);
       this.o.log.info({ host: this.o.host, port: this.o.port, liveChannels: rows.length }, 'event socket connected');
       this.emit('ready', { channels: rows, calls });
@@ -129,33 +135,38 @@ export class EslListener extends EventEmitter<ListenerEvents> {
       if (auth) this.o.log.error(where, 'event socket refused the password (FSB24_ESL_PASSWORD)');
       else this.o.log.warn({ err: e, ...where }, 'event socket connect failed');
       const message = auth ? `${e.message}: check FSB24_ESL_PASSWORD against event_socket.conf.xml` : e.message;
-      this.lastError = { at: Date.now(), message: `${this.o.host}:${this.o.port}: ${message}` };
+      this.lastError = { at: this.clock.now(), message: `${this.o.host}:${this.o.port}: ${message}` };
       client.close();
       this.emit('failed', e);
     }
   }
 
+  /** A re-armed timer: every min(silence, 10 s) it looks at how long the socket has been quiet. */
   private armWatchdog(client: EslClient): void {
     const silence = this.o.silenceMs ?? 60_000;
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = setInterval(() => {
-      if (Date.now() - client.lastDataAt > silence) {
+    this.clock.clearTimeout(this.watchdog);
+    this.watchdog = this.clock.setTimeout(() => {
+      this.watchdog = null;
+      if (client !== this.client || this.state !== 'up') return;
+      if (this.clock.now() - client.lastDataAt > silence) {
         this.o.log.warn({ silenceMs: silence }, 'event socket silent; reconnecting');
         const message = `no data (not even HEARTBEAT) for ${Math.round(silence / 1000)} s`;
-        this.lastError = { at: Date.now(), message };
+        this.lastError = { at: this.clock.now(), message };
         client.close();
+        return;
       }
+      this.armWatchdog(client);
     }, Math.min(silence, 10_000));
-    this.watchdog.unref();
   }
 
   private onClose(client: EslClient, err: Error | null): void {
     if (client !== this.client) return;
-    if (this.watchdog) clearInterval(this.watchdog);
+    this.clock.clearTimeout(this.watchdog);
+    this.watchdog = null;
     const wasUp = this.state === 'up';
     this.state = 'down';
     const why = err?.message ?? this.lastError?.message ?? 'the event socket closed the connection';
-    this.lastError = { at: Date.now(), message: why };
+    this.lastError = { at: this.clock.now(), message: why };
     if (wasUp) {
       this.o.log.warn({ err }, 'event socket lost');
       this.emit('down', err);
@@ -165,14 +176,17 @@ export class EslListener extends EventEmitter<ListenerEvents> {
     const max = this.o.maxDelayMs ?? 30_000;
     const delay = Math.min(max, min * 2 ** this.attempt++);
     this.reconnects++;
-    this.retryTimer = setTimeout(() => void this.connect(), delay);
-    this.retryTimer.unref();
+    this.retryTimer = this.clock.setTimeout(() => {
+      this.retryTimer = null;
+      void this.connect();
+    }, delay);
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (this.watchdog) clearInterval(this.watchdog);
+    this.clock.clearTimeout(this.retryTimer);
+    this.clock.clearTimeout(this.watchdog);
+    this.retryTimer = this.watchdog = null;
     this.client?.close();
     this.state = 'down';
   }

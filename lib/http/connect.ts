@@ -86,7 +86,11 @@ export function connectUrl(publicUrl: string, fallback: string): string {
   return new URL('/bitrix24/connect', publicUrl || fallback).href;
 }
 
-export function connectRoutes(app: FastifyInstance, svc: PortalUnit, states = new ConnectStates()): void {
+export function connectRoutes(
+  app: FastifyInstance,
+  svc: PortalUnit,
+  states = new ConnectStates(() => svc.clock.now()),
+): void {
   const c = svc.config;
   app.get('/bitrix24/connect', async (req, reply) => {
     if (svc.client.mode !== 'oauth')
@@ -186,7 +190,7 @@ export function connectRoutes(app: FastifyInstance, svc: PortalUnit, states = ne
           accessToken: body.access_token,
           refreshToken: body.refresh_token,
           domain: portal.host,
-          expires: typeof body.expires === 'number' ? body.expires : Math.floor(Date.now() / 1000) + expiresIn,
+          expires: typeof body.expires === 'number' ? body.expires : Math.floor(svc.clock.now() / 1000) + expiresIn,
           clientEndpoint:
             typeof body.client_endpoint === 'string' ? body.client_endpoint : new URL('/rest/', portal).href,
           memberId: String(body.member_id ?? s('member_id') ?? ''),
@@ -196,6 +200,7 @@ export function connectRoutes(app: FastifyInstance, svc: PortalUnit, states = ne
         c.b24.portalUrl,
         svc.store,
         c.b24.requestTimeoutMs,
+        svc.clock,
       );
     } catch (err) {
       return fail('tokens refused', (err as Error).message);

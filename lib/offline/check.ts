@@ -5,6 +5,7 @@
  */
 import type { ConfigShape } from '../config.js';
 import type { Store } from '../store/store.js';
+import { realClock, type Clock } from '../clock.js';
 import { CALL_EVENTS } from './bind.js';
 
 interface Result {
@@ -23,8 +24,9 @@ export async function checkOffline(
   store: Store,
   client: Client,
   add: (r: Result) => void,
-  now = Date.now(),
+  clock: Pick<Clock, 'now'> = realClock,
 ): Promise<void> {
+  const now = clock.now();
   add({
     name: 'events mode',
     ok: true,

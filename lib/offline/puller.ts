@@ -20,24 +20,9 @@
 import { B24Error } from '../bitrix24/errors.js';
 import { BadEvent, type ParsedEvent } from '../bitrix24/event-body.js';
 import type { Logger } from '../log.js';
+import { realClock, type Clock, type Timer } from '../clock.js';
 import type { InboxItem, InboxStore, Store } from '../store/store.js';
 import { parseBatch, recordToEvent, type OfflineRecord } from './record.js';
-
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 /** A command the outbox may put into the batch it is about to send. */
 export interface PiggybackCommand {
@@ -85,7 +70,7 @@ export class OfflinePuller {
   private needRecovery = true;
   private busy = false;
   private running = false;
-  private timer: unknown = null;
+  private timer: Timer | null = null;
   private lastPullAt = 0;
   private fails = 0;
   private readonly handling = new Set<Promise<void>>();
@@ -106,7 +91,7 @@ export class OfflinePuller {
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = null;
     await Promise.allSettled([...this.handling]);
   }
@@ -172,7 +157,7 @@ export class OfflinePuller {
 
   private schedule(delayMs: number): void {
     if (!this.running) return;
-    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = this.clock.setTimeout(
       () => {
         this.timer = null;

@@ -6,7 +6,8 @@
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import type { CallEvents } from '../originate/handler.js';
-import { OfflinePuller, type Clock, type PullerOptions } from './puller.js';
+import type { Clock } from '../clock.js';
+import { OfflinePuller, type PullerOptions } from './puller.js';
 
 export { bindOffline } from './bind.js';
 export type { OfflinePuller } from './puller.js';

@@ -16,6 +16,7 @@ import { BadEvent } from '../bitrix24/event-body.js';
 import { UnsafeValue, callId as checkCallId, callbackCommand, clickToCallCommand, configName, extension as checkExt, phoneNumber } from './build.js';
 import { outgoingStatus } from '../calls/status.js';
 import type { Effect } from '../calls/effects.js';
+import { realClock, type Clock } from '../clock.js';
 
 interface ClickData {
   kind: 'click2call';
@@ -47,10 +48,16 @@ export interface CallEventPorts {
   awaitCallId: (call: string, timeoutMs: number) => Promise<string | null>;
   submit: (effects: Effect[]) => void;
   route: (phone: string) => Promise<RouteAnswer>;
+  /** Stamps on handled CALL_IDs (default: the wall clock). */
+  clock?: Pick<Clock, 'now'>;
 }
 
 export class CallEvents {
   constructor(private readonly svc: CallEventPorts) {}
+
+  private now(): number {
+    return (this.svc.clock ?? realClock).now();
+  }
 
   /** Checked before the 200: anything that would reach an originate string. */
   validate(ev: ParsedEvent): ClickData | CallbackData | null {
@@ -119,7 +126,7 @@ export class CallEvents {
     const seenKey = `c2c:${b24CallId}`;
     if (this.svc.store.get(seenKey)) return;
     const key = randomUUID();
-    this.svc.store.set(seenKey, { aLeg: key, at: Date.now(), refused: reason });
+    this.svc.store.set(seenKey, { aLeg: key, at: this.now(), refused: reason });
     const userId = Number(d.USER_ID);
     this.svc.log.warn({ mod: 'click2call', b24CallId, reason }, 'click-to-call refused; finishing its Bitrix24 call');
     const status = /NUMBER/.test(reason) ? '484' : 'OTHER';
@@ -150,7 +157,7 @@ export class CallEvents {
       return;
     }
     const aLeg = randomUUID();
-    this.svc.store.set(seenKey, { aLeg, at: Date.now() });
+    this.svc.store.set(seenKey, { aLeg, at: this.now() });
     const ext = this.svc.directory.extensionOf(d.userId) ?? (await this.svc.directory.refresh(), this.svc.directory.extensionOf(d.userId));
     if (!ext) {
       log.warn({ userId: d.userId }, 'click-to-call: the user has no extension (UF_PHONE_INNER)');

@@ -8,6 +8,7 @@ import { request } from 'undici';
 import type { StoredTokens, Store } from '../store/store.js';
 import type { EventAuth } from '../bitrix24/event-body.js';
 import { Fsb24Error } from '../errors.js';
+import { realClock, type Clock } from '../clock.js';
 
 export class InstallRefused extends Fsb24Error<'HTTP_ERR_INSTALL_REFUSED', Record<string, never>> {
   override readonly name = 'InstallRefused';
@@ -23,7 +24,13 @@ export function sameSecret(a: string, b: string): boolean {
 }
 
 /** Prove the tokens on the portal they claim to come from; store them only then. */
-export async function acceptInstall(auth: EventAuth, portalUrl: string, store: Store, timeoutMs: number): Promise<StoredTokens> {
+export async function acceptInstall(
+  auth: EventAuth,
+  portalUrl: string,
+  store: Store,
+  timeoutMs: number,
+  clock: Pick<Clock, 'now'> = realClock,
+): Promise<StoredTokens> {
   if (!portalUrl) throw new InstallRefused('FSB24_B24_PORTAL_URL is not set: refusing installs until the portal is configured');
   const portal = new URL(portalUrl);
   if (!auth.clientEndpoint || !auth.accessToken || !auth.refreshToken) throw new InstallRefused('install without tokens (access_token, refresh_token, client_endpoint)');
@@ -48,7 +55,7 @@ export async function acceptInstall(auth: EventAuth, portalUrl: string, store: S
   const tokens: StoredTokens = {
     accessToken: auth.accessToken,
     refreshToken: auth.refreshToken,
-    expiresAt: (auth.expires ?? Math.floor(Date.now() / 1000) + 3600) * 1000,
+    expiresAt: (auth.expires ?? Math.floor(clock.now() / 1000) + 3600) * 1000,
     clientEndpoint: endpoint.href,
     memberId: auth.memberId,
     domain: auth.domain,

@@ -48,6 +48,7 @@ export class PortalUnit {
   readonly config: Readonly<ConfigShape>;
   readonly log: Logger;
   readonly store: Store;
+  readonly clock: Clock;
   readonly limiter: RateLimiter;
   readonly client: Bitrix24Client;
   readonly directory: UserDirectory;
@@ -65,6 +66,7 @@ export class PortalUnit {
     this.config = c;
     this.log = deps.log;
     this.store = deps.store;
+    this.clock = deps.clock;
     this.limiter = new RateLimiter(c.b24.rateBurst, c.b24.rateDrainPerSec);
     this.client = new Bitrix24Client({
       mode: c.b24.webhookUrl ? 'webhook' : 'oauth',
@@ -78,7 +80,7 @@ export class PortalUnit {
       log: deps.log.child({ mod: 'bitrix24' }),
     });
     if (deps.onRequest) this.client.onRequest = deps.onRequest;
-    this.directory = new UserDirectory(this.client, deps.log.child({ mod: 'directory' }));
+    this.directory = new UserDirectory(this.client, deps.log.child({ mod: 'directory' }), deps.clock);
     // behind NAT the portal cannot fetch a link: offline mode always uploads
     const byLink = c.recordings.mode === 'url' && c.events.mode !== 'offline';
     this.uploader = new RecordingUploader({
@@ -108,6 +110,7 @@ export class PortalUnit {
       deadlineMs: c.routing.deadlineMs,
       cacheSec: c.routing.cacheSec,
       isRegistered: (ext) => deps.switchPort.isRegistered(ext),
+      clock: deps.clock,
     });
     this.callEvents = new CallEvents({
       config: c,
@@ -118,6 +121,7 @@ export class PortalUnit {
       awaitCallId: (call, timeoutMs) => this.outbox.awaitCallId(call, timeoutMs),
       submit: (effects) => this.submit(effects),
       route: (phone) => this.router.route(phone),
+      clock: deps.clock,
     });
     this.offline =
       c.events.mode === 'offline'
@@ -128,7 +132,7 @@ export class PortalUnit {
             pollMs: c.events.offlinePollMs,
             registry: deps.registry,
             callEvents: this.callEvents,
-          })
+          }, deps.clock)
         : null;
   }
 
@@ -141,7 +145,7 @@ export class PortalUnit {
   get links(): RecordingLinks {
     if (!this.linksCache) {
       const secret = this.store.recordingSecret(() => RecordingLinks.newSecret());
-      this.linksCache = new RecordingLinks(Buffer.from(secret, 'hex'));
+      this.linksCache = new RecordingLinks(Buffer.from(secret, 'hex'), this.clock);
     }
     return this.linksCache;
   }
@@ -172,7 +176,7 @@ export class PortalUnit {
       if (c.b24.webhookUrl)
         throw new Unauthorized('webhook mode: installs are not used (unset FSB24_B24_WEBHOOK_URL to use the application)');
       try {
-        await acceptInstall(ev.auth, c.b24.portalUrl, this.store, c.b24.requestTimeoutMs);
+        await acceptInstall(ev.auth, c.b24.portalUrl, this.store, c.b24.requestTimeoutMs, this.clock);
       } catch (err) {
         if (err instanceof InstallRefused) throw new Unauthorized(err.message, { cause: err });
         throw err;
@@ -228,7 +232,7 @@ export class PortalUnit {
 
   /** The portal's part of /healthz: install, tokens, last error, outbox, offline pulls. */
   health(): { ok: boolean; body: Record<string, unknown> } {
-    const now = this.deps.clock.now();
+    const now = this.clock.now();
     const s = this.store.stats();
     const tokens = this.client.mode === 'oauth' ? this.store.tokens() : null;
     const installed = this.client.mode === 'webhook' || tokens !== null;

@@ -13,6 +13,7 @@
 import type { Bitrix24Client } from '../bitrix24/client.js';
 import type { UserDirectory } from '../bitrix24/directory.js';
 import type { Logger } from '../log.js';
+import { realClock, type Clock, type Timer } from '../clock.js';
 import { EXTENSION } from '../patterns.js';
 
 export interface RouteAnswer {
@@ -35,7 +36,8 @@ export interface RouterOptions {
   cacheSec: number;
   /** Is this extension registered right now? null = the switch cannot tell. */
   isRegistered?: (ext: string) => Promise<boolean | null>;
-  now?: () => number;
+  /** Cache ages and the deadline. */
+  clock?: Clock;
 }
 
 /** What the portal said, before the registration check; `real` = worth caching. */
@@ -53,10 +55,14 @@ export class ResponsibleRouter {
   lookups = 0;
   timeouts = 0;
 
-  constructor(private readonly o: RouterOptions) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly o: RouterOptions) {
+    this.clock = o.clock ?? realClock;
+  }
 
   private now(): number {
-    return this.o.now?.() ?? Date.now();
+    return this.clock.now();
   }
 
   async route(caller: string): Promise<RouteAnswer> {
@@ -67,9 +73,9 @@ export class ResponsibleRouter {
     if (hit && this.now() - hit.at < this.o.cacheSec * 1000)
       return { ...(await this.registered(hit.answer)), cached: true };
     this.lookups++;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     const deadline = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), this.o.deadlineMs);
+      timer = this.clock.setTimeout(() => resolve(null), this.o.deadlineMs);
     });
     // a late answer is still cached (when real): the next call from this number gets it at once
     const lookup = this.lookup(number).then((answer) => {
@@ -77,7 +83,7 @@ export class ResponsibleRouter {
       return answer;
     });
     const answer = await Promise.race([lookup, deadline]);
-    clearTimeout(timer);
+    this.clock.clearTimeout(timer);
     if (!answer) {
       this.timeouts++;
       this.o.log.warn({ deadlineMs: this.o.deadlineMs }, 'routing lookup hit its deadline; the dialplan falls back');

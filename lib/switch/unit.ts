@@ -65,6 +65,7 @@ export class SwitchUnit {
       password: cfg.password,
       events: [...CHANNEL_EVENT_NAMES, 'BACKGROUND_JOB', 'HEARTBEAT', 'CUSTOM', 'sofia::register', 'sofia::unregister', 'sofia::expire'],
       log: log.child({ mod: 'esl', switch: cfg.name }),
+      clock,
     });
     this.registrations = new Registrations(this.listener);
     this.listener.on('event', (e: EslEvent) => this.onEvent(e));

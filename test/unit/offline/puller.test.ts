@@ -6,51 +6,16 @@
 import t from 'tap';
 import { SqliteStore } from '../../../lib/store/sqlite.js';
 import { createLogger } from '../../../lib/log.js';
-import { OfflinePuller, type Clock } from '../../../lib/offline/puller.js';
+import { OfflinePuller } from '../../../lib/offline/puller.js';
+import { ManualClock } from '../../../lib/clock.js';
 import { ConnectStates } from '../../../lib/http/connect.js';
 
-class FakeClock implements Clock {
-  t = 0;
-  private timers: Array<{ at: number; fn: () => void; id: number }> = [];
-  private ids = 0;
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.ids;
-    this.timers.push({ at: this.t + ms, fn, id });
-    return id;
-  }
-  clearTimeout(h: unknown): void {
-    this.timers = this.timers.filter((x) => x.id !== h);
-  }
-  /** Move time forward, firing due timers in order and letting their promises settle. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await flush();
-      this.timers.sort((a, b) => a.at - b.at);
-      const next = this.timers[0];
-      if (!next || next.at > end) break;
-      this.timers.shift();
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-    await flush();
-  }
-}
-
-async function flush(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise<void>((r) => setImmediate(r));
-}
-
-function setup(pollMs = 1000): { clock: FakeClock; calls: string[]; puller: OfflinePuller } {
-  const clock = new FakeClock();
+function setup(pollMs = 1000): { clock: ManualClock; calls: string[]; puller: OfflinePuller } {
+  const clock = new ManualClock();
   const calls: string[] = [];
   const client = {
     async call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-      calls.push(`${clock.t} ${method}${params.process_id ? ` ${String(params.process_id)}` : ''}`);
+      calls.push(`${clock.now()} ${method}${params.process_id ? ` ${String(params.process_id)}` : ''}`);
       if (method === 'event.offline.list') return [{ ID: '7', PROCESS_ID: 'stranded', ERROR: '0' }] as T;
       return { process_id: params.process_id ?? 'p', events: [] } as T;
     },
@@ -92,7 +57,7 @@ t.test('under load the pull rides in batches: no standalone polls', async (t) =>
 });
 
 t.test('a failed read: recovery before the next new read, with back-off; degraded after a minute', async (t) => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const calls: string[] = [];
   let down = true;
   const puller = new OfflinePuller({
@@ -121,15 +86,15 @@ t.test('a failed read: recovery before the next new read, with back-off; degrade
 });
 
 t.test('connect state: random, single use, 10 minutes, bound to the cookie', async (t) => {
-  let now = 0;
-  const states = new ConnectStates(() => now);
+  const clock = new ManualClock();
+  const states = new ConnectStates(() => clock.now());
   const a = states.create();
   t.match(a, /^[0-9a-f]{48}$/);
   t.equal(states.consume(a, 'other'), 'other-browser');
   t.equal(states.consume(a, a), 'ok');
   t.equal(states.consume(a, a), 'used');
   const b = states.create();
-  now += 10 * 60_000;
+  await clock.advance(10 * 60_000);
   t.equal(states.consume(b, b), 'expired');
   t.equal(states.consume(undefined, b), 'missing');
   t.equal(states.consume('nope', 'nope'), 'unknown');

@@ -5,15 +5,16 @@ import { B24Error } from '../../../lib/bitrix24/errors.js';
 import type { Bitrix24Client } from '../../../lib/bitrix24/client.js';
 import type { UserDirectory } from '../../../lib/bitrix24/directory.js';
 import { createLogger } from '../../../lib/log.js';
+import { ManualClock } from '../../../lib/clock.js';
 
 type Reply = () => unknown;
 
 function router(
   replies: Reply[],
   o: { registered?: () => boolean | null } = {},
-): { r: ResponsibleRouter; asked: () => number; clock: { now: number } } {
+): { r: ResponsibleRouter; asked: () => number; clock: ManualClock } {
   let asked = 0;
-  const clock = { now: 1_000_000 };
+  const clock = new ManualClock(1_000_000);
   const client = {
     call: async (method: string) => {
       if (method !== 'telephony.externalCall.searchCrmEntities') throw new Error(`unexpected ${method}`);
@@ -28,7 +29,7 @@ function router(
     log: createLogger('silent'),
     deadlineMs: 5000,
     cacheSec: 60,
-    now: () => clock.now,
+    clock,
     ...(o.registered ? { isRegistered: async () => o.registered!() } : {}),
   });
   return { r, asked: () => asked, clock };
@@ -60,7 +61,9 @@ t.test('"nobody responsible can take it" is a real answer: cached until it expir
   const { r, asked, clock } = router([() => [], away, boris]);
   t.match(await r.route('+79160000009'), { extension: null, reason: 'unknown client', cached: false });
   t.match(await r.route('+79160000009'), { extension: null, reason: 'unknown client', cached: true });
-  clock.now += 61_000;
+  await clock.advance(59_000);
+  t.match(await r.route('+79160000009'), { reason: 'unknown client', cached: true }, 'still cached at 59 s');
+  await clock.advance(2_000);
   t.match(await r.route('+79160000009'), { extension: null, reason: /not at work/, cached: false });
   t.match(await r.route('+79160000009'), { cached: true });
   t.equal(asked(), 2);
@@ -80,5 +83,24 @@ t.test('registration is checked on every call, also for a cached answer', async 
     { extension: '1002', cached: true },
     'the phone registered: rung first at once',
   );
+  t.equal(asked(), 1);
+});
+
+t.test('a lookup past its deadline answers "too slow"; its late answer is cached for the next call', async (t) => {
+  let answer: (v: unknown) => void = () => undefined;
+  const slow = (): Promise<unknown> => new Promise((resolve) => (answer = resolve));
+  const { r, asked, clock } = router([slow, boris]);
+  const routed = r.route('+79161234567');
+  await clock.advance(4_999);
+  let settled = false;
+  void routed.then(() => (settled = true));
+  await clock.advance(0);
+  t.equal(settled, false, 'still waiting 1 ms before the deadline');
+  await clock.advance(1);
+  t.match(await routed, { extension: null, reason: 'Bitrix24 too slow', cached: false });
+  t.equal(r.timeouts, 1);
+  answer(boris());
+  await clock.advance(0);
+  t.match(await r.route('+79161234567'), { extension: '1002', cached: true }, 'the late answer was kept');
   t.equal(asked(), 1);
 });
