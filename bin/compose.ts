@@ -2,8 +2,11 @@
  * The composition root: builds the store, the switch unit, the portal unit and the HTTP
  * side from a frozen config and wires them together. No part of lib/ imports this file;
  * each gets the narrow ports it needs. Calls go from the switch to their portal through
- * `portalOf` (one portal today; the tenants issue makes it a lookup).
+ * the tenant router (lib/tenancy/): one portal per entry of FSB24_TENANTS, each with its
+ * own store (tokens, outbox lane, directory), or FSB24_B24_PORTAL_URL alone: one portal
+ * every call belongs to, on the service's store as before.
  */
+import { join } from 'node:path';
 import { buildApp } from '../lib/http/app.js';
 import { serviceRoutes } from '../lib/http/routes.js';
 import { connectRoutes } from '../lib/http/connect.js';
@@ -14,8 +17,10 @@ import { SwitchUnit } from '../lib/switch/unit.js';
 import { finishOrphans } from '../lib/switch/orphans.js';
 import { modelConfig } from '../lib/switch/config.js';
 import { realClock, type Clock, type Timer } from '../lib/clock.js';
-import type { Effect } from '../lib/calls/effects.js';
 import type { ComposeOptions, Runtime } from '../lib/runtime.js';
+import { Unauthorized, type ParsedEvent } from '../lib/bitrix24/event-body.js';
+import { Tenants, portalConfig, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
+import { TenantRouter } from '../lib/tenancy/router.js';
 
 /** How often the service stamps "alive" (a restart finishes orphans up to it). */
 const ALIVE_EVERY_MS = 5_000;
@@ -27,17 +32,36 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const c = o.config;
   const log = o.log;
   const store = new SqliteStore(c.dataDir);
+  const tenants = new Tenants(c);
   let url = '';
-  // the switch and the portal know each other only through these two functions
-  const portalOf = (_effects: readonly Effect[]): PortalUnit => portal;
+  let previousAlive: number | null = null;
+  const units = new Map<Tenant, PortalUnit>();
+  const unitsList = (): PortalUnit[] => [...units.values()];
+  const router = new TenantRouter(tenants, (call) => sw.factsOf(call), log.child({ mod: 'tenancy' }));
   const metrics = new Metrics({
-    outbox: () => store.stats(),
-    limiterWaitMs: () => portal.limiter.waitedMs,
-    uploads: () => ({ count: portal.uploader.uploads, bytes: portal.uploader.bytes }),
+    outbox: () => {
+      const all = unitsList().map((p) => p.store.stats());
+      const oldest = all.map((s) => s.oldestPendingAt).filter((x): x is number => x !== null);
+      return {
+        pending: all.reduce((n, s) => n + s.pending, 0),
+        failed: all.reduce((n, s) => n + s.failed, 0),
+        oldestPendingAt: oldest.length > 0 ? Math.min(...oldest) : null,
+      };
+    },
+    limiterWaitMs: () => unitsList().reduce((n, p) => n + p.limiter.waitedMs, 0),
+    uploads: () => ({
+      count: unitsList().reduce((n, p) => n + p.uploader.uploads, 0),
+      bytes: unitsList().reduce((n, p) => n + p.uploader.bytes, 0),
+    }),
     reconnects: () => sw.listener.reconnects,
     liveCalls: () => sw.model.liveCalls,
+    portals: () =>
+      [...units].map(([t, p]) => {
+        const s = p.store.stats();
+        return { portal: t.host, pending: s.pending, failed: s.failed, limiterWaitMs: p.limiter.waitedMs, installed: p.health().ok };
+      }),
+    unmatchedCalls: () => router.unmatched,
   }, clock);
-  let previousAlive: number | null = null;
   const sw: SwitchUnit = new SwitchUnit(
     {
       name: 'default',
@@ -49,58 +73,99 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
     {
       sink: (effects) => {
-        if (effects.length === 0) return;
         for (const e of effects) if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
-        portalOf(effects).submit(effects);
+        // called after every event: a waiting call may have learnt its domain from it
+        for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine);
       },
-      orphans: (live, known) =>
-        finishOrphans({
-          unfinished: store.unfinishedCalls(),
-          live,
-          known,
-          lastAliveMs: previousAlive ?? clock.now(),
-          addToChat: c.calls.addToChat,
-          log,
-        }),
+      orphans: (live, known) => {
+        // each portal finishes the calls its own store holds
+        for (const [t, p] of units) {
+          const done = finishOrphans({
+            unfinished: p.store.unfinishedCalls(),
+            live,
+            known,
+            lastAliveMs: previousAlive ?? clock.now(),
+            addToChat: c.calls.addToChat,
+            log,
+          });
+          for (const e of done) {
+            router.assign(e.call, t);
+            if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
+          }
+          p.submit(done);
+        }
+        return [];
+      },
       onEventSeen: (name) => metrics.events.inc({ name }),
       onBadEvent: () => metrics.badEvents.inc(),
     },
     clock,
     log,
   );
-  const portal: PortalUnit = new PortalUnit({
-    config: c,
-    log,
-    store,
-    clock,
-    registry: metrics.registry,
-    onRequest: (method, result) => metrics.rest.inc({ method, result }),
-    switchPort: {
-      originate: (cmd, jobUuid) => sw.listener.bgapi(cmd, jobUuid),
-      isRegistered: (ext) => sw.registrations.has(ext),
-    },
-    listenUrl: () => url,
-    ...(o.recordingsStableMs !== undefined ? { recordingsStableMs: o.recordingsStableMs } : {}),
-  });
+  for (const t of tenants.list) {
+    const own = tenants.single ? store : new SqliteStore(join(c.dataDir, 'portals', t.host));
+    const plog = tenants.single ? log : log.child({ portal: t.host });
+    units.set(t, new PortalUnit({
+      config: portalConfig(c, t, tenants.single),
+      log: plog,
+      store: own,
+      clock,
+      registry: metrics.registry,
+      onRequest: (method, result) => metrics.rest.inc({ method, result }),
+      switchPort: {
+        originate: (cmd, jobUuid) => sw.listener.bgapi(cmd, jobUuid),
+        isRegistered: (ext) => sw.registrations.has(ext),
+      },
+      listenUrl: () => url,
+      ...(o.recordingsStableMs !== undefined ? { recordingsStableMs: o.recordingsStableMs } : {}),
+      ...(tenants.single ? {} : { foreignLine: (line: string) => foreignLine(tenants, t, line) }),
+    }));
+  }
+  const portal = unitsList()[0] as PortalUnit;
+  /** The portal an event of Bitrix24 comes from: its member_id, else its domain; none is refused. */
+  const portalOfEvent = (ev: ParsedEvent): PortalUnit => {
+    if (tenants.single) return portal;
+    const named = tenants.ofHost(ev.auth.domain);
+    const byMember = [...units].find(([, p]) => p.store.tokens()?.memberId === ev.auth.memberId)?.[0];
+    if (byMember && named && byMember !== named) throw new Unauthorized(`member_id and domain name two different portals`);
+    const t = byMember ?? named;
+    if (!t) throw new Unauthorized(`${ev.auth.domain} is not a portal of this service (FSB24_TENANTS)`);
+    return units.get(t) as PortalUnit;
+  };
+  /** The routing lookup asks only the portal the domain, else the DID, belongs to. */
+  const portalOfLookup = (did: string | undefined, domain: string | undefined): PortalUnit | null => {
+    if (tenants.single) return portal;
+    const t = (domain ? tenants.ofDomain(domain) : undefined) ?? (did ? tenants.ofLine(did) : undefined);
+    return t ? (units.get(t) ?? null) : null;
+  };
   const health = (): { ok: boolean; body: Record<string, unknown> } => {
     const esl = sw.health();
     const p = portal.health();
-    const ok = esl.ok && p.ok;
+    const all = [...units].map(([t, u]) => ({ t, h: u.health() }));
+    const ok = esl.ok && all.every((x) => x.h.ok);
+    const each = tenants.single ? {} : { portals: Object.fromEntries(all.map(({ t, h }) => [t.host, h.body])) };
     return {
       ok,
-      body: { status: ok ? 'ok' : 'degraded', eventSocket: esl.body, ...p.body, calls: { live: sw.model.liveCalls } },
+      body: { status: ok ? 'ok' : 'degraded', eventSocket: esl.body, ...p.body, ...each, calls: { live: sw.model.liveCalls } },
     };
   };
   const app = buildApp({
     log: log.child({ mod: 'http' }),
     bodyLimit: c.http.bodyLimit,
-    events: { verify: (ev) => portal.verify(ev), handle: (ev) => portal.handle(ev) },
+    events: { verify: (ev) => portalOfEvent(ev).verify(ev), handle: (ev) => portalOfEvent(ev).handle(ev) },
     health,
     extraRoutes: (a) => {
       serviceRoutes(a, {
         log,
         portal,
-        routed: (caller, ext) => portalOf([]).submit(sw.model.routed(caller, ext)),
+        portalFor: portalOfLookup,
+        portals: unitsList,
+        routed: (caller, ext, to) => {
+          const effects = sw.model.routed(caller, ext);
+          const [t, unit] = [...units].find(([, p]) => p === to) ?? [tenants.list[0] as Tenant, portal];
+          for (const e of effects) router.assign(e.call, t);
+          unit.submit(effects);
+        },
         registry: metrics.registry,
       });
       connectRoutes(a, portal);
@@ -116,6 +181,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     if (sincePurgeMs >= PURGE_EVERY_MS) {
       sincePurgeMs = 0;
       store.purgeFinished(clock.now() - KEEP_FINISHED_MS);
+      for (const p of units.values()) if (p.store !== store) p.store.purgeFinished(clock.now() - KEEP_FINISHED_MS);
     }
     aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
   };
@@ -127,6 +193,9 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     metrics,
     app,
     portal,
+    portals: unitsList(),
+    tenants: tenants.list,
+    router,
     switch: sw,
     get url() {
       return url;
@@ -137,9 +206,10 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       store.set('alive', clock.now());
       aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
       url = await app.listen({ host: c.http.host, port: c.http.port });
-      portal.start();
+      for (const p of units.values()) p.start();
       sw.start();
-      log.info({ http: url, esl: `${c.esl.host}:${c.esl.port}`, mode: portal.client.mode }, 'service started');
+      const served = tenants.single ? {} : { portals: tenants.list.map((t) => t.host) };
+      log.info({ http: url, esl: `${c.esl.host}:${c.esl.port}`, mode: portal.client.mode, ...served }, 'service started');
     },
     async stop() {
       clock.clearTimeout(aliveTimer);
@@ -149,8 +219,9 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         // the store may be closed already (a second stop)
       }
       sw.stop();
-      await portal.stop();
+      for (const p of units.values()) await p.stop();
       await app.close();
+      for (const p of units.values()) if (p.store !== store) p.store.close();
       store.close();
     },
   };

@@ -54,7 +54,53 @@ const optionalUrl = {
   },
 };
 
-convict.addFormats({ 'string-list': nonEmptyList, 'string-map': stringMap, 'rule-list': ruleList, 'optional-url': optionalUrl });
+/** Portal address → the domains, lines (DIDs) and gateways of the switch that belong to it (issue 14). */
+export interface TenantShape {
+  domains?: string[];
+  lines?: string[];
+  gateways?: string[];
+}
+
+const TENANT_KEYS = ['domains', 'lines', 'gateways'] as const;
+
+const tenantMap = {
+  name: 'tenant-map',
+  validate(raw: unknown): void {
+    // kept as JSON text in convict (portal addresses have dots, which convict reads as key paths)
+    if (raw === '') return;
+    const v: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      throw new Error('must be a JSON object {"https://<portal>": {"domains": [...], "lines": [...], "gateways": [...]}}');
+    }
+    const owner = new Map<string, string>();
+    for (const [portal, t] of Object.entries(v as Record<string, unknown>)) {
+      const u = new URL(portal);
+      if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error(`${portal}: must be an http(s) URL`);
+      if (t === null || typeof t !== 'object' || Array.isArray(t)) throw new Error(`${portal}: must be an object`);
+      const entry = t as Record<string, unknown>;
+      const unknownKey = Object.keys(entry).find((k) => !(TENANT_KEYS as readonly string[]).includes(k));
+      if (unknownKey) throw new Error(`${portal}: unknown key "${unknownKey}" (domains, lines, gateways)`);
+      if (!TENANT_KEYS.some((k) => Array.isArray(entry[k]) && (entry[k] as unknown[]).length > 0)) {
+        throw new Error(`${portal}: give at least one of domains, lines, gateways`);
+      }
+      for (const k of TENANT_KEYS) {
+        const list = entry[k];
+        if (list === undefined) continue;
+        if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' || x === '')) throw new Error(`${portal}: ${k} must be a list of names`);
+        for (const name of list as string[]) {
+          const key = `${k.slice(0, -1)} ${k === 'domains' ? name.toLowerCase() : name}`;
+          const other = owner.get(key);
+          if (other !== undefined) throw new Error(`${key} belongs to both ${other} and ${portal}`);
+          owner.set(key, portal);
+        }
+      }
+    }
+  },
+};
+
+convict.addFormats({
+  'string-list': nonEmptyList, 'string-map': stringMap, 'rule-list': ruleList, 'optional-url': optionalUrl, 'tenant-map': tenantMap,
+});
 
 const schema = {
   esl: {
@@ -139,6 +185,10 @@ const schema = {
     mode: { doc: 'online: Bitrix24 POSTs events to FSB24_PUBLIC_URL/bitrix24/events; offline: the service pulls them (no public address needed)', format: ['online', 'offline'], default: 'online', env: 'FSB24_EVENTS_MODE' },
     offlinePollMs: { doc: 'Offline mode: how often the event queue is pulled when no batch is going out anyway', format: 'nat', default: 1000, env: 'FSB24_OFFLINE_POLL_MS' },
   },
+  tenants: {
+    doc: 'Several portals (JSON {"https://<portal>": {"domains": [...], "lines": [...], "gateways": [...]}}); empty: FSB24_B24_PORTAL_URL alone',
+    format: 'tenant-map', default: '', env: 'FSB24_TENANTS',
+  },
   logLevel: { doc: 'pino log level', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'FSB24_LOG_LEVEL' },
 };
 
@@ -167,6 +217,7 @@ export interface ConfigShape {
     dirs: string[]; variable: string; choose: 'all' | 'first' | 'last'; inlineMaxBytes: number; stableMs: number;
     giveUpSec: number; deleteAfterUpload: boolean; mode: 'upload' | 'url'; urlTtlSec: number; placedCalls: boolean;
   };
+  tenants: Record<string, TenantShape>;
   logLevel: string;
 }
 
@@ -195,11 +246,16 @@ export function loadConfig(opts: { file?: string; env?: Record<string, string | 
     throw new ConfigError(explain((err as Error).message));
   }
   const c = conf.getProperties() as unknown as ConfigShape;
+  const tenants: unknown = c.tenants;
+  c.tenants = typeof tenants === 'string' ? (tenants === '' ? {} : JSON.parse(tenants)) : (tenants as ConfigShape['tenants']);
   for (const [ext, policy] of Object.entries(c.calls.cardPolicyByExtension)) {
     if (!['ring', 'answer', 'never'].includes(policy)) throw new ConfigError(`calls.cardPolicyByExtension: extension ${ext} has "${policy}"; use ring, answer or never`);
   }
   if (c.b24.webhookUrl && !/\/rest\/\d+\/[^/]+\/?$/.test(new URL(c.b24.webhookUrl).pathname)) {
     throw new ConfigError('b24.webhookUrl (FSB24_B24_WEBHOOK_URL) must look like https://<portal>/rest/<user_id>/<secret>/');
+  }
+  if (Object.keys(c.tenants).length > 0 && c.b24.webhookUrl) {
+    throw new ConfigError('tenants (FSB24_TENANTS) need the local application (FSB24_B24_CLIENT_ID): a webhook serves one portal');
   }
   if (c.events.mode === 'offline' && c.b24.webhookUrl) {
     throw new ConfigError('events.mode (FSB24_EVENTS_MODE) offline needs the local application (FSB24_B24_CLIENT_ID): a webhook cannot pull events');

@@ -12,6 +12,10 @@ export interface MetricSources {
   uploads: () => { count: number; bytes: number };
   reconnects: () => number;
   liveCalls: () => number;
+  /** Per portal of the tenant map (the `portal` label: its host). */
+  portals?: () => Array<{ portal: string; pending: number; failed: number; limiterWaitMs: number; installed: boolean }>;
+  /** Calls that matched no portal of the tenant map. */
+  unmatchedCalls?: () => number;
 }
 
 export class Metrics {
@@ -34,6 +38,19 @@ export class Metrics {
     new Gauge({ name: 'fsb24_recording_uploads_total', help: 'Recordings attached', registers: r, collect() { this.set(src.uploads().count); } });
     new Gauge({ name: 'fsb24_recording_upload_bytes_total', help: 'Bytes of recordings attached', registers: r, collect() { this.set(src.uploads().bytes); } });
     new Gauge({ name: 'fsb24_esl_reconnects_total', help: 'Event socket reconnects', registers: r, collect() { this.set(src.reconnects()); } });
+    const per = (name: string, help: string, pick: (p: ReturnType<NonNullable<MetricSources['portals']>>[number]) => number): void => {
+      new Gauge({ name, help, labelNames: ['portal'], registers: r, collect() {
+        this.reset();
+        for (const p of src.portals?.() ?? []) this.set({ portal: p.portal }, pick(p));
+      } });
+    };
+    per('fsb24_portal_outbox_pending', 'Outbox jobs waiting to reach the portal', (p) => p.pending);
+    per('fsb24_portal_outbox_failed', 'Outbox jobs of the portal kept as failed', (p) => p.failed);
+    per('fsb24_portal_rate_limiter_wait_seconds_total', 'Time requests waited for the portal\'s rate limit', (p) => p.limiterWaitMs / 1000);
+    per('fsb24_portal_installed', '1 when the portal is installed and healthy', (p) => (p.installed ? 1 : 0));
+    new Gauge({ name: 'fsb24_calls_unmatched_total', help: 'Calls that matched no portal of FSB24_TENANTS (not sent)', registers: r, collect() {
+      this.set(src.unmatchedCalls?.() ?? 0);
+    } });
     new Gauge({ name: 'fsb24_live_calls', help: 'Calls in progress on the switch', registers: r, collect() { this.set(src.liveCalls()); } });
   }
 }

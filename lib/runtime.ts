@@ -10,6 +10,8 @@ import type { Metrics } from './metrics.js';
 import type { Store } from './store/store.js';
 import type { PortalUnit } from './portal/unit.js';
 import type { SwitchUnit } from './switch/unit.js';
+import type { Tenant } from './tenancy/tenants.js';
+import type { TenantRouter } from './tenancy/router.js';
 
 export interface Runtime {
   readonly config: Readonly<ConfigShape>;
@@ -17,7 +19,13 @@ export interface Runtime {
   readonly store: Store;
   readonly metrics: Metrics;
   readonly app: FastifyInstance;
+  /** The first portal (the only one without FSB24_TENANTS). */
   readonly portal: PortalUnit;
+  /** Every portal, in the order of the tenant map, and the map's entries. */
+  readonly portals: readonly PortalUnit[];
+  readonly tenants: readonly Tenant[];
+  /** Which portal each call goes to (waiting calls, unmatched ones). */
+  readonly router: TenantRouter;
   readonly switch: SwitchUnit;
   /** The HTTP side's listen address, once started. */
   readonly url: string;

@@ -38,6 +38,12 @@ export class CallModel {
     return this.legs.has(uuid);
   }
 
+  /** A call's line and legs, live or just ended (the tenant lookup reads their domains). */
+  describe(key: string): { line: string | null; legs: string[] } | null {
+    const call = this.calls.get(key) ?? this.ended.get(key);
+    return call ? { line: call.line, legs: [...call.legs] } : null;
+  }
+
   apply(ev: ChannelEvent): Effect[] {
     const out: Effect[] = [];
     switch (ev.name) {

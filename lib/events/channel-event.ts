@@ -33,6 +33,8 @@ const VARS = [
   'last_bridge_hangup_cause', 'last_bridge_proto_specific_hangup_cause', 'originate_disposition', 'sip_network_ip',
   'b24_call_id', 'b24_kind', 'b24_employee', 'b24_client', 'b24_line', 'b24_callback', 'billsec', 'billmsec', 'duration',
   'effective_caller_id_number', 'origination_caller_id_number',
+  // the tenant domain (fixtures/esl/tenants/README.md), best first
+  'domain_name', 'dialed_domain', 'sip_req_host', 'sip_to_host',
 ] as const;
 
 export interface ChannelEvent {

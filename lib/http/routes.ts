@@ -13,10 +13,16 @@ import { PHONE } from '../patterns.js';
 export interface RoutePorts {
   log: Logger;
   portal: Pick<PortalUnit, 'router' | 'links' | 'uploader'>;
-  /** A routed caller: the call model registers the call for that extension. */
-  routed: (caller: string, extension: string) => void;
+  /** With several portals: the one a lookup's domain, else DID, belongs to (null: none). */
+  portalFor?: (did: string | undefined, domain: string | undefined) => RoutePortal | null;
+  /** Every portal (a recording link is checked against each one's secret). */
+  portals?: () => readonly RoutePortal[];
+  /** A routed caller: the call model registers the call for that extension, at the portal asked. */
+  routed: (caller: string, extension: string, portal?: RoutePortal) => void;
   registry: Registry;
 }
+
+type RoutePortal = Pick<PortalUnit, 'router' | 'links' | 'uploader'>;
 
 export function serviceRoutes(app: FastifyInstance, svc: RoutePorts): void {
   // the dialplan asks (mod_curl): which extension should ring first for this caller?
@@ -28,8 +34,15 @@ export function serviceRoutes(app: FastifyInstance, svc: RoutePorts): void {
       svc.log.debug(refused, 'routing lookup refused');
       return reply.code(400).type('text/plain').send('');
     }
-    const answer = await svc.portal.router.route(caller.number);
-    if (answer.extension) svc.routed(caller.number, answer.extension);
+    const did = typeof q.did === 'string' && q.did !== '' ? q.did : undefined;
+    const domain = typeof q.domain === 'string' && q.domain !== '' ? q.domain : undefined;
+    const portal = svc.portalFor ? svc.portalFor(did, domain) : svc.portal;
+    if (!portal) {
+      svc.log.info({ caller: caller.number, did: printable(q.did), domain: printable(q.domain) }, 'routing lookup: no portal');
+      return reply.type('text/plain').send('');
+    }
+    const answer = await portal.router.route(caller.number);
+    if (answer.extension) svc.routed(caller.number, answer.extension, portal);
     const { extension, reason, cached } = answer;
     svc.log.info({ caller: caller.number, extension, reason, cached }, 'routing lookup');
     return reply.type('text/plain').send(answer.extension ?? '');
@@ -38,10 +51,16 @@ export function serviceRoutes(app: FastifyInstance, svc: RoutePorts): void {
   app.get('/recordings/:id/:name', async (req, reply) => {
     const { id } = req.params as { id: string };
     const q = req.query as Record<string, unknown>;
-    const ok = svc.portal.links.check(id, String(q.exp ?? ''), String(q.sig ?? ''));
+    let owner: RoutePortal = svc.portal;
+    let ok = owner.links.check(id, String(q.exp ?? ''), String(q.sig ?? ''));
+    for (const p of svc.portals?.() ?? []) {
+      if (ok !== 'forbidden') break;
+      owner = p;
+      ok = p.links.check(id, String(q.exp ?? ''), String(q.sig ?? ''));
+    }
     if (ok === 'forbidden') return reply.code(403).send({ error: 'HTTP_ERR_FORBIDDEN', message: 'bad signature' });
     if (ok === 'expired') return reply.code(410).send({ error: 'HTTP_ERR_EXPIRED', message: 'link expired' });
-    const real = await svc.portal.uploader.confine(ok.path);
+    const real = await owner.uploader.confine(ok.path);
     if (typeof real !== 'string' || real === 'missing') return reply.code(404).send({ error: 'HTTP_ERR_NOT_FOUND', message: 'no such recording' });
     return reply.type(real.endsWith('.mp3') ? 'audio/mpeg' : 'audio/wav').send(createReadStream(real));
   });

@@ -50,6 +50,8 @@ export interface CallEventPorts {
   route: (phone: string) => Promise<RouteAnswer>;
   /** Stamps on handled CALL_IDs (default: the wall clock). */
   clock?: Pick<Clock, 'now'>;
+  /** A LINE_NUMBER of another portal of the tenant map: the event is refused (default: none is). */
+  foreignLine?: (line: string) => boolean;
 }
 
 export class CallEvents {
@@ -109,7 +111,8 @@ export class CallEvents {
    */
   check(ev: ParsedEvent): void {
     try {
-      this.validate(ev);
+      const d = this.validate(ev);
+      if (d?.line && this.svc.foreignLine?.(d.line)) throw new BadEvent('the line given belongs to another portal');
     } catch (err) {
       if (err instanceof BadEvent && ev.event === 'ONEXTERNALCALLSTART') this.refuseClick(ev.data, err.message);
       throw err;

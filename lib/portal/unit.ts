@@ -42,6 +42,8 @@ export interface PortalDeps {
   /** The address the HTTP side listens on, once it does (handler URL fallback). */
   listenUrl: () => string;
   recordingsStableMs?: number;
+  /** A LINE_NUMBER of another portal of the tenant map (click-to-call refuses it). */
+  foreignLine?: (line: string) => boolean;
 }
 
 export class PortalUnit {
@@ -122,6 +124,7 @@ export class PortalUnit {
       submit: (effects) => this.submit(effects),
       route: (phone) => this.router.route(phone),
       clock: deps.clock,
+      ...(deps.foreignLine ? { foreignLine: deps.foreignLine } : {}),
     });
     this.offline =
       c.events.mode === 'offline'

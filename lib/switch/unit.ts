@@ -10,6 +10,7 @@ import { CHANNEL_EVENT_NAMES, EventParseError, toChannelEvent } from '../events/
 import { CallModel, type ModelConfig } from '../calls/model.js';
 import { synthesize } from '../calls/resync.js';
 import type { Effect } from '../calls/effects.js';
+import { LegFactsTracker, type CallFacts } from './facts.js';
 import type { Clock, Timer } from '../clock.js';
 import type { Logger } from '../log.js';
 
@@ -45,6 +46,7 @@ export class SwitchUnit {
   readonly registrations: Registrations;
   readonly model: CallModel;
   readonly counters = { events: 0, badEvents: 0 };
+  private readonly legFacts = new LegFactsTracker();
   private readonly eventListeners: Array<(e: EslEvent) => void> = [];
   private tickTimer: Timer | null = null;
   private clockSkewUs = 0;
@@ -71,6 +73,12 @@ export class SwitchUnit {
     this.listener.on('event', (e: EslEvent) => this.onEvent(e));
     this.listener.on('ready', (snap: Snapshot) => this.onReady(snap));
     this.listener.on('bad', () => this.ports.onBadEvent?.());
+  }
+
+  /** What the call's legs say about its tenant (domains, line, gateway); null: not a call of the model. */
+  factsOf(call: string): CallFacts | null {
+    const d = this.model.describe(call);
+    return d ? this.legFacts.facts(d.legs, d.line) : null;
   }
 
   /** Observe raw events (click-to-call follows its originates). */
@@ -126,6 +134,7 @@ export class SwitchUnit {
     }
     if (!ce) return;
     this.clockSkewUs = ce.atUs - this.clock.now() * 1000;
+    this.legFacts.note(ce);
     this.ports.sink(this.model.apply(ce));
   }
 
@@ -140,6 +149,9 @@ export class SwitchUnit {
       this.ports.sink(this.ports.orphans(live, (u) => this.model.knows(u)));
     }
     const known = (u: string): boolean => this.model.knows(u);
-    for (const ev of synthesize(snap.channels, snap.calls, known, nowUs)) this.ports.sink(this.model.apply(ev));
+    for (const ev of synthesize(snap.channels, snap.calls, known, nowUs)) {
+      this.legFacts.note(ev);
+      this.ports.sink(this.model.apply(ev));
+    }
   }
 }

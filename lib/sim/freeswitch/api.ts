@@ -272,6 +272,7 @@ async function originate(sw: SimSwitch, args: string): Promise<string> {
   const vars: Array<[string, string]> = [...ep.vars.entries()];
   const a = sw.userOutbound(ep.target, null, {
     uuid,
+    ...(ep.domain ? { domain: ep.domain } : {}),
     vars,
     callerIdName: ep.vars.get('origination_caller_id_name') ?? 'Outbound Call',
     callerIdNumber: ep.vars.get('origination_caller_id_number') ?? '0000000000',

@@ -22,6 +22,8 @@ export interface UserLegOptions {
   callerIdName?: string;
   callerIdNumber?: string;
   context?: string;
+  /** The directory domain of `user/<ext>@<domain>` (default: the switch's). */
+  domain?: string;
 }
 
 export interface GatewayLegOptions {
@@ -90,6 +92,7 @@ export function extensionInbound(sw: SwitchFacts, ext: string, dialled: string, 
 export function userOutbound(sw: SwitchFacts, ext: string, a: Leg | null, opts: UserLegOptions = {}): Leg {
   const uuid = opts.uuid ?? randomUUID();
   const port = sw.phonePort(ext);
+  const domain = opts.domain ?? sw.domain;
   const name = `sofia/internal/${ext}@127.0.0.1:${port}`;
   const vars: Array<[string, HeaderValue]> = [
     ['direction', 'outbound'], ['is_outbound', 'true'], ['uuid', uuid], ['session_id', sw.nextSession()],
@@ -97,7 +100,7 @@ export function userOutbound(sw: SwitchFacts, ext: string, a: Leg | null, opts: 
     ['sip_destination_url', `sip:${ext}@127.0.0.1:${port};transport=UDP`],
   ];
   if (opts.vars) vars.push(...opts.vars);
-  vars.push(['dialed_user', ext], ['dialed_domain', sw.domain], ['presence_id', `${ext}@${sw.domain}`]);
+  vars.push(['dialed_user', ext], ['dialed_domain', domain], ['presence_id', `${ext}@${domain}`]);
   if (a) vars.push(['originator', a.uuid], ['signal_bond', a.uuid], ['call_uuid', a.uuid], ['originating_leg_uuid', a.uuid]);
   else vars.push(['call_uuid', uuid]);
   vars.push(
@@ -105,7 +108,7 @@ export function userOutbound(sw: SwitchFacts, ext: string, a: Leg | null, opts: 
     ['sofia_profile_name', 'internal'], ['recovery_profile_name', 'internal'],
   );
   const leg = new Leg(sw, {
-    uuid, direction: 'outbound', profile: 'internal', channelName: name, presenceId: `${ext}@${sw.domain}`,
+    uuid, direction: 'outbound', profile: 'internal', channelName: name, presenceId: `${ext}@${domain}`,
     callerIdName: opts.callerIdName ?? a?.callerIdName ?? ext, callerIdNumber: opts.callerIdNumber ?? a?.callerIdNumber ?? ext,
     calleeIdName: 'Outbound Call', calleeIdNumber: ext, destination: ext, context: opts.context ?? a?.init.context ?? 'default',
     source: a ? 'mod_sofia' : 'src/switch_ivr_originate.c', username: a?.init.username, networkAddr: a?.init.networkAddr,

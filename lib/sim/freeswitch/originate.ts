@@ -11,6 +11,8 @@ export interface Endpoint {
   /** Extension for `user/`, number for a gateway. */
   target: string;
   gateway?: string;
+  /** `user/<ext>@<domain>`: the directory domain (a tenant's). */
+  domain?: string;
 }
 
 export interface ParsedOriginate {
@@ -95,7 +97,7 @@ export function parseVarBlock(s: string): { vars: Map<string, string>; rest: str
 export function parseEndpoint(s: string): Endpoint {
   const { vars, rest } = parseVarBlock(s);
   let m = /^user\/([^@/]+)(?:@(.+))?$/.exec(rest);
-  if (m) return { vars, kind: 'user', target: m[1] as string };
+  if (m) return { vars, kind: 'user', target: m[1] as string, ...(m[2] ? { domain: m[2] } : {}) };
   m = /^sofia\/gateway\/([^/]+)\/(.+)$/.exec(rest);
   if (m) return { vars, kind: 'gateway', gateway: m[1] as string, target: m[2] as string };
   return { vars, kind: 'other', target: rest };

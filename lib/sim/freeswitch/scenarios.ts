@@ -24,6 +24,12 @@ export interface InboundOptions {
   hangupBy?: 'caller' | 'employee';
   record?: boolean;
   viaGateway?: string;
+  /**
+   * A tenant domain (FusionPBX): the inbound route transfers the call into the domain's
+   * context, so the trunk leg has `domain_name` from its next event on, and the phones are
+   * rung as `user/<ext>@<domain>` (fixtures/esl/tenants).
+   */
+  domain?: string;
   uuid?: string;
   /**
    * The dialplan's routing lookup (mod_curl to GET /route), run after the trunk leg
@@ -68,7 +74,12 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   a.setVar('hangup_after_bridge', 'true');
   a.setVar('continue_on_fail', 'true');
   a.setVar('current_application', 'bridge');
-  a.setVar('current_application_data', o.extensions.map((e) => `user/${e}@${sw.domain}`).join(o.hunt ? '|' : ','));
+  const domain = o.domain ?? sw.domain;
+  if (o.domain) {
+    a.setVar('domain_name', o.domain);
+    a.init.context = o.domain;
+  }
+  a.setVar('current_application_data', o.extensions.map((e) => `user/${e}@${domain}`).join(o.hunt ? '|' : ','));
   sw.progressMedia(a);
   let record: { leg: Leg; path: string; startedUs: number } | undefined;
   if (plan ? plan.record : o.record !== false) {
@@ -91,7 +102,7 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   a.setVar('originate_disposition', 'failure');
   for (const { extensions: group, timeoutMs: limit } of groups) {
     const live = group.filter((e) => sw.extensions.get(e)?.registered);
-    const legs = live.map((e) => sw.userOutbound(e, a));
+    const legs = live.map((e) => sw.userOutbound(e, a, o.domain ? { domain: o.domain } : {}));
     for (const l of legs) {
       sw.create(l);
       result.legs.push(l.uuid);

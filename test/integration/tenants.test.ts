@@ -1,0 +1,164 @@
+/**
+ * One switch, two portals (issue 14): two emulated portals and one simulated switch with
+ * two tenant domains. Each call lands on its own portal with its users and lines; one
+ * portal's outage does not hold the other's calls; events are verified per portal.
+ */
+import t from 'tap';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compose } from '../../bin/compose.js';
+import { loadConfig } from '../../lib/config.js';
+import { createLogger } from '../../lib/log.js';
+import { startFreeswitchSim, inboundCall, type FreeswitchSim } from '../../lib/sim/freeswitch/index.js';
+import { startBitrix24Emulator, type Bitrix24Emulator, type PortalRequest } from '../../lib/sim/bitrix24/index.js';
+import type { Runtime } from '../../lib/runtime.js';
+
+const ok = (m: string) => (r: PortalRequest): boolean => r.method === m && r.status === 200;
+const APP = { clientId: 'local.tenants', clientSecret: 'tenants-secret' };
+
+interface Two {
+  sim: FreeswitchSim;
+  a: Bitrix24Emulator;
+  b: Bitrix24Emulator;
+  dataDir: string;
+  start(tenants: (a: string, b: string) => Record<string, unknown>): Promise<Runtime>;
+}
+
+async function two(t: { teardown: (fn: () => unknown) => void }): Promise<Two> {
+  const dir = mkdtempSync(join(tmpdir(), 'fsb24-tenants-'));
+  const sim = await startFreeswitchSim({ recordingsDir: join(dir, 'rec') });
+  const a = await startBitrix24Emulator(APP);
+  const b = await startBitrix24Emulator(APP);
+  a.state.addUser({ ID: 11, NAME: 'Anna', LAST_NAME: 'A', UF_PHONE_INNER: '1001' });
+  b.state.addUser({ ID: 21, NAME: 'Bella', LAST_NAME: 'B', UF_PHONE_INNER: '1002' });
+  const services: Runtime[] = [];
+  t.teardown(async () => {
+    for (const s of services) await s.stop().catch(() => undefined);
+    await sim.close();
+    await a.close();
+    await b.close();
+  });
+  const dataDir = join(dir, 'data');
+  return {
+    sim, a, b, dataDir,
+    async start(tenants) {
+      const config = loadConfig({
+        overrides: {
+          'esl.host': sim.host, 'esl.port': sim.port, 'http.port': 0, dataDir,
+          'b24.clientId': APP.clientId, 'b24.clientSecret': APP.clientSecret, 'b24.oauthUrl': a.url,
+          'b24.directoryRefreshSec': 0, 'b24.retryBaseMs': 50, 'calls.gateway': 'pstn', 'calls.cardWindowMs': 0,
+          'recordings.dirs': [join(dir, 'rec')], logLevel: 'silent',
+          tenants: JSON.stringify(tenants(a.url, b.url)),
+        },
+      });
+      const svc = compose({ config, log: createLogger('silent'), recordingsStableMs: 0 });
+      services.push(svc);
+      const ready = new Promise<void>((r) => svc.switch.listener.once('ready', () => r()));
+      await svc.start();
+      await ready;
+      return svc;
+    },
+  };
+}
+
+const byDomain = (a: string, b: string): Record<string, unknown> => ({
+  [a]: { domains: ['a.pbx.test'], lines: ['4951110000'] },
+  [b]: { domains: ['b.pbx.test'], lines: ['4952220000'] },
+});
+
+async function installBoth(x: Two, svc: Runtime): Promise<void> {
+  for (const p of [x.a, x.b]) {
+    const status = await p.install(`${svc.url}/bitrix24/events`);
+    if (status !== 200) throw new Error(`install failed: HTTP ${status}`);
+    await p.journal.until(() => p.state.handlers.length >= 2, 5000);
+  }
+  for (const p of svc.portals) await p.directory.refresh();
+}
+
+t.test('concurrent calls of two tenant domains land each on its own portal, with its users, lines and recordings', async (t) => {
+  const x = await two(t);
+  const svc = await x.start(byDomain);
+  await installBoth(x, svc);
+  t.equal(svc.portals.length, 2, 'one unit per portal');
+  const [ca, cb] = await Promise.all([
+    inboundCall(x.sim.sw, { caller: '+79161234567', did: '4951110000', extensions: ['1001'], domain: 'a.pbx.test', talkMs: 7000 }),
+    inboundCall(x.sim.sw, { caller: '+79031112233', did: '4952220000', extensions: ['1002'], domain: 'b.pbx.test', talkMs: 5000 }),
+  ]);
+  const fa = await x.a.journal.next(ok('telephony.externalcall.finish'));
+  const fb = await x.b.journal.next(ok('telephony.externalcall.finish'));
+  t.match(fa.params, { USER_ID: 11, STATUS_CODE: '200' }); // concurrent scenarios share the simulator's clock: durations add up
+  t.match(fb.params, { USER_ID: 21, STATUS_CODE: '200' });
+  const ra = x.a.journal.entries.filter(ok('telephony.externalcall.register'));
+  const rb = x.b.journal.entries.filter(ok('telephony.externalcall.register'));
+  t.same(ra.map((r) => [r.params.EXTERNAL_CALL_ID, r.params.LINE_NUMBER]), [[ca.uuid, '4951110000']], 'A got only its call');
+  t.same(rb.map((r) => [r.params.EXTERNAL_CALL_ID, r.params.LINE_NUMBER]), [[cb.uuid, '4952220000']], 'B got only its call');
+  await x.a.journal.next((r) => r.method === 'telephony.externalcall.attachrecord' && r.status === 200);
+  await x.b.journal.next((r) => r.method === 'telephony.externalcall.attachrecord' && r.status === 200);
+  t.same(x.a.state.files.map((f) => f.CALL_ID), [fa.params.CALL_ID], "A's recording on A only");
+  t.same(x.b.state.files.map((f) => f.CALL_ID), [fb.params.CALL_ID], "B's recording on B only");
+  const metrics = await svc.app.inject({ method: 'GET', url: '/metrics' });
+  t.match(metrics.body, /fsb24_portal_installed\{portal="127\.0\.0\.1:\d+"\} 1/);
+});
+
+t.test("portal A down: B's calls keep landing; A's arrive once it is back", async (t) => {
+  const x = await two(t);
+  const svc = await x.start(byDomain);
+  await installBoth(x, svc);
+  x.a.setOutage('http500');
+  await inboundCall(x.sim.sw, { caller: '+79161234567', did: '4951110000', extensions: ['1001'], domain: 'a.pbx.test', talkMs: 3000 });
+  await inboundCall(x.sim.sw, { caller: '+79031112233', did: '4952220000', extensions: ['1002'], domain: 'b.pbx.test', talkMs: 2000 });
+  const fb = await x.b.journal.next(ok('telephony.externalcall.finish'));
+  t.match(fb.params, { USER_ID: 21, DURATION: 2 }, "B's call finished while A is down");
+  t.equal(x.a.state.finished.length, 0, 'nothing reached A yet');
+  t.ok(svc.portals[0]!.store.stats().pending > 0, "A's jobs wait in A's lane");
+  x.a.setOutage('none');
+  const fa = await x.a.journal.next(ok('telephony.externalcall.finish'));
+  t.match(fa.params, { USER_ID: 11, DURATION: 3 });
+  t.equal(x.b.journal.entries.filter(ok('telephony.externalcall.finish')).length, 1, 'B got its one call');
+});
+
+t.test("events are verified per portal: a third portal's install and another portal's line are refused", async (t) => {
+  const x = await two(t);
+  const svc = await x.start(byDomain);
+  await installBoth(x, svc);
+  const c = await startBitrix24Emulator(APP);
+  t.teardown(() => c.close());
+  t.equal(await c.install(`${svc.url}/bitrix24/events`), 401, 'a portal not in the map is refused');
+  // A's token, B's user and B's line: refused before the 200, and A's call finished with an error status
+  const { callId, statuses } = await x.a.clickToCall({ userId: 11, phone: '+79161234567', lineNumber: '4952220000' });
+  t.same(statuses, [400]);
+  const fin = await x.a.journal.next((r) => ok('telephony.externalcall.finish')(r) && r.params.CALL_ID === callId);
+  t.match(fin.params, { STATUS_CODE: 'OTHER', DURATION: 0 });
+  // A's token on an event that names portal B: verified against B's application_token, refused
+  const forged = await x.b.postEvent(`${svc.url}/bitrix24/events`, 'ONEXTERNALCALLSTART',
+    { PHONE_NUMBER: '+79161234567', USER_ID: 21, CALL_ID: 'externalCall.forged', LINE_NUMBER: '4952220000' },
+    { ...x.b.authBlock(null, 21), application_token: x.a.authBlock(null).application_token as string });
+  t.equal(forged, 401, "A's token does not open B's portal");
+  t.equal(x.sim.commands.entries.filter((cmd) => cmd.line.startsWith('bgapi originate')).length, 0, 'no call placed');
+  // A's click-to-call rings only A's domain: A's user with B's extension number rings 1002@a.pbx.test
+  x.a.state.addUser({ ID: 12, NAME: 'Boris', LAST_NAME: 'A', UF_PHONE_INNER: '1002' });
+  await svc.portals[0]!.directory.refresh();
+  const mine = await x.a.clickToCall({ userId: 12, phone: '+79161234567', lineNumber: '4951110000' });
+  t.same(mine.statuses, [200]);
+  const cmd = await x.sim.nextCommand('bgapi originate');
+  t.match(cmd.line, /\}user\/1002@a\.pbx\.test &bridge/);
+  // the lookup asks only the portal the domain belongs to
+  const r = await svc.app.inject({ method: 'GET', url: '/route?caller=%2B79161234567&did=4952220000&domain=nowhere.test' });
+  t.equal(r.body, '');
+});
+
+t.test('a DID moved between portals in the config: the next calls follow it', async (t) => {
+  const x = await two(t);
+  const first = await x.start((a, b) => ({ [a]: { lines: ['4951110000'] }, [b]: { lines: ['4952220000'] } }));
+  await installBoth(x, first);
+  await inboundCall(x.sim.sw, { caller: '+79161234567', did: '4951110000', extensions: ['1001'], talkMs: 1000 });
+  await x.a.journal.next(ok('telephony.externalcall.finish'));
+  await first.stop();
+  const second = await x.start((a, b) => ({ [a]: { lines: ['4951110001'] }, [b]: { lines: ['4952220000', '4951110000'] } }));
+  for (const p of second.portals) await p.directory.refresh();
+  await inboundCall(x.sim.sw, { caller: '+79161234567', did: '4951110000', extensions: ['1002'], talkMs: 1000 });
+  const fb = await x.b.journal.next(ok('telephony.externalcall.finish'));
+  t.match(fb.params, { USER_ID: 21 });
+  t.equal(x.a.journal.entries.filter(ok('telephony.externalcall.finish')).length, 1, 'A got only the first call');
+});
