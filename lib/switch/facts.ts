@@ -15,6 +15,8 @@ const MAX_LEGS = 20_000;
 export interface CallFacts {
   /** Domains named by the call's legs, best source first, host part only, lower case. */
   domains: string[];
+  /** A leg named its directory domain (`domain_name` or `dialed_domain`), not only a SIP host. */
+  named: boolean;
   line: string | null;
   gateway: string | null;
 }
@@ -53,7 +55,8 @@ export class LegFactsTracker {
       gateway = gateway ?? f.gateway;
     }
     ranked.sort((a, b) => a[0] - b[0]);
-    return { domains: [...new Set(ranked.map(([, d]) => d))], line, gateway };
+    const named = ranked.some(([rank]) => rank <= 1);
+    return { domains: [...new Set(ranked.map(([, d]) => d))], named, line, gateway };
   }
 }
 

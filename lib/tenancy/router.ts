@@ -3,7 +3,8 @@
  * call's legs, else whose line matches the DID, else whose gateway carried it. The trunk
  * leg of an inbound call learns its domain only after the transfer into the tenant's
  * context (fixtures/esl/tenants/README.md), so while no leg names a domain of the map,
- * a call's effects wait (in order) — until one does, or the call finishes. A call that
+ * a call's effects wait (in order) — until one does, a leg names a domain of no portal
+ * (then the line or gateway decides), or the call finishes. A call that
  * matches no portal is sent nowhere: counted, and logged once per domain.
  */
 import type { Effect } from '../calls/effects.js';
@@ -12,6 +13,8 @@ import type { Tenant, Tenants } from './tenants.js';
 
 export interface CallFactsView {
   domains: readonly string[];
+  /** A leg named its directory domain: no later event will name a better one. */
+  named: boolean;
   line: string | null;
   gateway: string | null;
 }
@@ -84,7 +87,7 @@ export class TenantRouter {
       const t = ts.ofDomain(d);
       if (t) return this.remember(call, t);
     }
-    if (ts.byDomains && !final && f !== null) return undefined;
+    if (ts.byDomains && !final && f !== null && !f.named) return undefined;
     const t = (f?.line ? ts.ofLine(f.line) : undefined) ?? (f?.gateway ? ts.ofGateway(f.gateway) : undefined);
     if (t) return this.remember(call, t);
     this.unmatched++;

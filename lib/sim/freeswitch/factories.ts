@@ -65,22 +65,27 @@ export function trunkInbound(sw: SwitchFacts, caller: string, did: string, opts:
 }
 
 /** A call from a registered phone on the internal profile (fixtures: outbound-*). */
-export function extensionInbound(sw: SwitchFacts, ext: string, dialled: string, opts: { uuid?: string } = {}): Leg {
+export function extensionInbound(sw: SwitchFacts, ext: string, dialled: string, opts: { uuid?: string; domain?: string } = {}): Leg {
   const uuid = opts.uuid ?? randomUUID();
   const port = sw.phonePort(ext);
-  const name = `sofia/internal/${ext}@${sw.domain}`;
+  const domain = opts.domain ?? sw.domain;
+  const name = `sofia/internal/${ext}@${domain}`;
+  // a tenant's phone (fixtures/esl/tenants): it lands in its user_context, named after the domain
+  const tenant: Array<[string, string]> = opts.domain
+    ? [['sip_req_host', domain], ['sip_to_host', domain], ['user_context', domain], ['sip_auth_realm', domain]]
+    : [];
   const leg = new Leg(sw, {
     uuid, direction: 'inbound', profile: 'internal', channelName: name,
-    callerIdName: ext, callerIdNumber: ext, destination: dialled, context: 'default', source: 'mod_sofia',
+    callerIdName: ext, callerIdNumber: ext, destination: dialled, context: opts.domain ?? 'default', source: 'mod_sofia',
     username: ext, networkAddr: '127.0.0.1', hitDialplan: true,
     variables: [
       ['direction', 'inbound'], ['uuid', uuid], ['call_uuid', uuid], ['session_id', sw.nextSession()],
-      ['sip_from_user', ext], ['sip_from_uri', `${ext}@${sw.domain}`], ['sip_from_host', sw.domain],
+      ['sip_from_user', ext], ['sip_from_uri', `${ext}@${domain}`], ['sip_from_host', domain], ...tenant,
       ['channel_name', name], ['sip_network_ip', '127.0.0.1'], ['sip_network_port', String(port)],
       ['sofia_profile_name', 'internal'], ['recovery_profile_name', 'internal'],
-      ['sip_req_user', dialled], ['sip_req_uri', `${dialled}@${sw.domain}`], ['sip_to_user', dialled],
-      ['sip_to_uri', `${dialled}@${sw.domain}`], ['sip_user_agent', `sipp-ext-${ext}`],
-      ['user_name', ext], ['domain_name', sw.domain], ['sip_authorized', 'true'],
+      ['sip_req_user', dialled], ['sip_req_uri', `${dialled}@${domain}`], ['sip_to_user', dialled],
+      ['sip_to_uri', `${dialled}@${domain}`], ['sip_user_agent', `sipp-ext-${ext}`],
+      ['user_name', ext], ['domain_name', domain], ['sip_authorized', 'true'],
       ['read_codec', 'PCMA'], ['read_rate', '8000'], ['endpoint_disposition', 'RECEIVED'],
     ],
   });

@@ -77,6 +77,7 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   const domain = o.domain ?? sw.domain;
   if (o.domain) {
     a.setVar('domain_name', o.domain);
+    a.setVar('dialed_domain', o.domain); // the user/ bridge sets it on the calling leg too
     a.init.context = o.domain;
   }
   a.setVar('current_application_data', o.extensions.map((e) => `user/${e}@${domain}`).join(o.hunt ? '|' : ','));
@@ -135,6 +136,8 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
     if (answering && until === answering.setup.ringMs) {
       winner = answering.leg;
       sw.answer(winner);
+      // user_outgoing_channel sets the directory variables once its originate returns: at answer
+      if (o.domain) for (const k of ['domain_name', 'user_context', 'accountcode']) winner.setVar(k, o.domain);
       const losers = ringing.filter((l) => l !== winner);
       for (const l of losers) {
         l.setVar('group_dial_status', 'loser');
@@ -239,11 +242,13 @@ export interface OutboundOptions {
   talkMs?: number;
   uuid?: string;
   hangupBy?: 'employee' | 'client';
+  /** A tenant's phone (fixtures/esl/tenants): the call is in that domain's context. */
+  domain?: string;
 }
 
 /** outbound-answered / outbound-busy: an extension dials out through the gateway. */
 export async function outboundCall(sw: SimSwitch, o: OutboundOptions): Promise<ScenarioResult> {
-  const a = sw.extensionInbound(o.extension, o.number, { uuid: o.uuid ?? randomUUID() });
+  const a = sw.extensionInbound(o.extension, o.number, { uuid: o.uuid ?? randomUUID(), ...(o.domain ? { domain: o.domain } : {}) });
   sw.create(a);
   a.setVar('effective_caller_id_number', o.callerId ?? '4951234567');
   a.setVar('call_timeout', '60');

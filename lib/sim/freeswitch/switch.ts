@@ -165,7 +165,7 @@ export class SimSwitch implements Switchboard {
     return f.trunkInbound(this, caller, did, opts);
   }
 
-  extensionInbound(ext: string, dialled: string, opts: { uuid?: string } = {}): Leg {
+  extensionInbound(ext: string, dialled: string, opts: { uuid?: string; domain?: string } = {}): Leg {
     return f.extensionInbound(this, ext, dialled, opts);
   }
 
