@@ -1,10 +1,11 @@
 /**
  * freeswitch-bitrix24 <command>: the composition root; the only place that exits.
  *   start [--config FILE]   run the service
- *   demo                    a day in an office against the built-in stand-ins
+ *   demo [--tenants]        a day in an office (or two companies on one switch) against the stand-ins
  *   check [--config FILE]   check a real setup, point by point
  *   bind  [--config FILE]   bind the event handlers and register the lines now
  *   connect [--config FILE] print the address to open in the admin's browser to connect the portal
+ *   tenants [--config FILE] the portals of FSB24_TENANTS: their domains, lines, gateways and state
  *   config                  print the configuration reference
  */
 import { loadConfig, ConfigError, configReference, configMarkdown, withConfigReference } from '../lib/config.js';
@@ -12,12 +13,14 @@ import { createLogger } from '../lib/log.js';
 import { compose } from './compose.js';
 import { connectUrl } from '../lib/http/connect.js';
 
-const USAGE = `usage: freeswitch-bitrix24 <start|demo|check|bind|connect|config> [--config FILE]
+const USAGE = `usage: freeswitch-bitrix24 <start|demo|check|bind|connect|tenants|config> [--config FILE]
   start    run the service (config from --config FILE and FSB24_* variables)
   demo     play a day in an office against the built-in FreeSWITCH and Bitrix24 stand-ins
+           (--tenants: two companies on one switch, each with its own portal)
   check    check the configuration, the event socket and the portal, with fixes
   bind     bind Bitrix24 event handlers and register the lines now
   connect  print the address to open in the admin's browser to connect the portal (OAuth)
+  tenants  list the portals (FSB24_TENANTS), their domains, lines and gateways, and their state
   config   print every setting with its environment variable and default`;
 
 function option(args: string[], name: string): string | undefined {
@@ -45,6 +48,15 @@ export async function main(args: string[], env: Record<string, string | undefine
         return 0;
       }
       case 'demo': {
+        if (rest.includes('--tenants')) {
+          const { runTenantsDemo, renderTenants } = await import('../lib/demo/tenants.js');
+          const demo = await runTenantsDemo((l) => console.log(l), { compose });
+          console.log('\nWhat each portal ended up with:\n');
+          console.log(renderTenants(demo.rows));
+          const failed = demo.service.portals.reduce((n, p) => n + p.store.stats().failed, 0);
+          await demo.close();
+          return demo.rows.length === 4 && failed === 0 ? 0 : 1;
+        }
         const { runDemo, render } = await import('../lib/demo/demo.js');
         const started = Date.now();
         const { rows, stack } = await runDemo((l) => console.log(l), { compose });
@@ -58,6 +70,12 @@ export async function main(args: string[], env: Record<string, string | undefine
       case 'check': {
         const { runCheck } = await import('../lib/check.js');
         return await runCheck({ ...(file ? { file } : {}), env }, (l) => console.log(l));
+      }
+      case 'tenants': {
+        const { tenantsReport } = await import('../lib/check.js');
+        const config = loadConfig({ ...(file ? { file } : {}), env });
+        for (const line of tenantsReport(config)) console.log(line);
+        return 0;
       }
       case 'bind': {
         const config = loadConfig({ ...(file ? { file } : {}), env });

@@ -6,7 +6,6 @@
  * own store (tokens, outbox lane, directory), or FSB24_B24_PORTAL_URL alone: one portal
  * every call belongs to, on the service's store as before.
  */
-import { join } from 'node:path';
 import { buildApp } from '../lib/http/app.js';
 import { serviceRoutes } from '../lib/http/routes.js';
 import { connectRoutes } from '../lib/http/connect.js';
@@ -19,7 +18,7 @@ import { modelConfig } from '../lib/switch/config.js';
 import { realClock, type Clock, type Timer } from '../lib/clock.js';
 import type { ComposeOptions, Runtime } from '../lib/runtime.js';
 import { Unauthorized, type ParsedEvent } from '../lib/bitrix24/event-body.js';
-import { Tenants, portalConfig, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
+import { Tenants, portalConfig, portalDataDir, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
 import { TenantRouter } from '../lib/tenancy/router.js';
 
 /** How often the service stamps "alive" (a restart finishes orphans up to it). */
@@ -103,7 +102,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     log,
   );
   for (const t of tenants.list) {
-    const own = tenants.single ? store : new SqliteStore(join(c.dataDir, 'portals', t.host));
+    const own = tenants.single ? store : new SqliteStore(portalDataDir(c, t, false));
     const plog = tenants.single ? log : log.child({ portal: t.host });
     units.set(t, new PortalUnit({
       config: portalConfig(c, t, tenants.single),

@@ -15,6 +15,7 @@ import { boundHandlers, CALL_EVENTS, configuredLines } from './bitrix24/provisio
 import { createLogger } from './log.js';
 import { checkOffline } from './offline/check.js';
 import { callbackUsesContext } from './originate/build.js';
+import { Tenants, portalConfig, portalDataDir } from './tenancy/tenants.js';
 
 export interface CheckResult {
   name: string;
@@ -51,18 +52,47 @@ export async function check(o: { file?: string; env?: Record<string, string | un
   }
   const registered = await checkEsl(c, add);
   const log = createLogger('silent');
-  const store = new SqliteStore(c.dataDir);
-  const client = new Bitrix24Client({
-    mode: c.b24.webhookUrl ? 'webhook' : 'oauth', webhookUrl: c.b24.webhookUrl, oauthUrl: c.b24.oauthUrl, clientId: c.b24.clientId,
-    clientSecret: c.b24.clientSecret, store, limiter: new RateLimiter(c.b24.rateBurst, c.b24.rateDrainPerSec), timeoutMs: Math.min(c.b24.requestTimeoutMs, 10_000), log,
-  });
-  try {
-    await checkPortal(c, store, client, add, registered);
-  } finally {
-    await client.close();
-    store.close();
+  // each portal of the tenant map on its own (FSB24_B24_PORTAL_URL alone: the one portal, unnamed)
+  const tenants = new Tenants(c);
+  for (const t of tenants.list) {
+    const pc = portalConfig(c, t, tenants.single);
+    const store = new SqliteStore(portalDataDir(c, t, tenants.single));
+    const client = new Bitrix24Client({
+      mode: c.b24.webhookUrl ? 'webhook' : 'oauth', webhookUrl: c.b24.webhookUrl, oauthUrl: c.b24.oauthUrl, clientId: c.b24.clientId,
+      clientSecret: c.b24.clientSecret, store, limiter: new RateLimiter(c.b24.rateBurst, c.b24.rateDrainPerSec), timeoutMs: Math.min(c.b24.requestTimeoutMs, 10_000), log,
+    });
+    const named = tenants.single ? add : (r: CheckResult): void => add({ ...r, name: `${t.host}: ${r.name}` });
+    try {
+      await checkPortal(pc, store, client, named, registered);
+    } finally {
+      await client.close();
+      store.close();
+    }
   }
   return results;
+}
+
+/** freeswitch-bitrix24 tenants: each portal, what of the switch is its, and its state (from the store). */
+export function tenantsReport(c: Readonly<ConfigShape>): string[] {
+  const tenants = new Tenants(c);
+  const out: string[] = [];
+  if (tenants.single) out.push('no FSB24_TENANTS: one portal (FSB24_B24_PORTAL_URL), every call is its');
+  for (const t of tenants.list) {
+    const store = new SqliteStore(portalDataDir(c, t, tenants.single));
+    try {
+      const tokens = store.tokens();
+      const s = store.stats();
+      const state = c.b24.webhookUrl ? 'webhook' : tokens ? `installed (member ${tokens.memberId})` : 'not installed';
+      out.push(`${t.url || '(no portal configured)'}: ${state}; outbox ${s.pending} pending, ${s.failed} failed`);
+      if (!tenants.single) {
+        const list = (l: readonly string[]): string => (l.length > 0 ? l.join(', ') : '—');
+        out.push(`  domains: ${list(t.domains)}`, `  lines: ${list(t.lines)}`, `  gateways: ${list(t.gateways)}`);
+      }
+    } finally {
+      store.close();
+    }
+  }
+  return out;
 }
 
 /** Returns the registered extensions (for the mapping check), or null. */

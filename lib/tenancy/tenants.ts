@@ -3,6 +3,7 @@
  * gateway of the switch belongs to. Without it, FSB24_B24_PORTAL_URL alone is a
  * one-portal map that every call belongs to.
  */
+import { join } from 'node:path';
 import type { ConfigShape } from '../config.js';
 
 export interface Tenant {
@@ -110,4 +111,9 @@ export function foreignLine(tenants: Tenants, t: Tenant, line: string): boolean 
   if (tenants.single) return false;
   const owner = tenants.ofLine(line);
   return owner !== undefined && owner !== t;
+}
+
+/** Where a portal keeps its state: FSB24_DATA_DIR alone, or one folder per portal of the map. */
+export function portalDataDir(c: Pick<ConfigShape, 'dataDir'>, t: Tenant, single: boolean): string {
+  return single ? c.dataDir : join(c.dataDir, 'portals', t.host.replace(/[^A-Za-z0-9.-]/g, '_'));
 }

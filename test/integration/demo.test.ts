@@ -24,3 +24,22 @@ t.test('demo: eight calls, each as Bitrix24 should show it', async (t) => {
   t.match(render(rows), /^#\s+type\s+client\s+line\s+employee\s+status\s+duration\s+recording\s+card shown to\n/);
   t.equal(stack.service.store.stats().failed, 0);
 });
+
+t.test('demo --tenants: two companies on one switch, each call on its own portal', async (t) => {
+  const { runTenantsDemo, renderTenants } = await import('../../lib/demo/tenants.js');
+  const lines: string[] = [];
+  const demo = await runTenantsDemo((l) => lines.push(l), { compose, speed: 0 });
+  t.teardown(() => demo.close());
+  t.equal(lines.filter((l) => l.startsWith('  ✓')).length, 3, 'a progress line per scenario');
+  t.same(
+    demo.rows.map((r) => [r.company, r.type, r.client, r.line, r.employee, r.status, r.recording]),
+    [
+      ['Alpha', 'incoming', '+79161234567', '4951110000', 'Anna', '200', 'attached'],
+      ['Alpha', 'outgoing', '+79260000000', '4951110000', 'Artem', '200', 'attached'],
+      ['Beta', 'incoming', '+79031112233', '4952220000', 'Bella', '200', 'attached'],
+      ['Beta', 'outgoing', '+74957654321', '4952220000', 'Boris', '200', '-'],
+    ],
+  );
+  t.match(renderTenants(demo.rows), /^company\s+portal\s+type/);
+  t.equal(demo.service.portals.reduce((n, p) => n + p.store.stats().failed, 0), 0);
+});

@@ -13,6 +13,7 @@ import { createLogger } from '../../lib/log.js';
 import { startFreeswitchSim, inboundCall, type FreeswitchSim } from '../../lib/sim/freeswitch/index.js';
 import { startBitrix24Emulator, type Bitrix24Emulator, type PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import type { Runtime } from '../../lib/runtime.js';
+import { check, tenantsReport } from '../../lib/check.js';
 
 const ok = (m: string) => (r: PortalRequest): boolean => r.method === m && r.status === 200;
 const APP = { clientId: 'local.tenants', clientSecret: 'tenants-secret' };
@@ -161,4 +162,31 @@ t.test('a DID moved between portals in the config: the next calls follow it', as
   const fb = await x.b.journal.next(ok('telephony.externalcall.finish'));
   t.match(fb.params, { USER_ID: 21 });
   t.equal(x.a.journal.entries.filter(ok('telephony.externalcall.finish')).length, 1, 'A got only the first call');
+});
+
+t.test('`check` reports each portal; `tenants` lists them with their domains and state', async (t) => {
+  const x = await two(t);
+  const svc = await x.start(byDomain);
+  await installBoth(x, svc);
+  const c = svc.config;
+  const results = await check({
+    overrides: {
+      'esl.host': c.esl.host, 'esl.port': c.esl.port, dataDir: c.dataDir, publicUrl: svc.url, 'b24.clientId': c.b24.clientId,
+      'b24.clientSecret': c.b24.clientSecret, 'b24.oauthUrl': c.b24.oauthUrl, logLevel: 'silent', tenants: JSON.stringify(byDomain(x.a.url, x.b.url)),
+    },
+  });
+  for (const p of [x.a, x.b]) {
+    const host = new URL(p.url).host;
+    t.match(results.find((r) => r.name === `${host}: token`), { ok: true, detail: /valid until/ }, `${host}: token`);
+    t.match(results.find((r) => r.name === `${host}: event handlers`), { ok: true }, `${host}: handlers`);
+    t.match(results.find((r) => r.name === `${host}: users with an extension`), { ok: true, detail: /1/ }, `${host}: users`);
+    t.match(results.find((r) => r.name === `${host}: lines`), { ok: true }, `${host}: lines`);
+  }
+  const report = tenantsReport(c).join('\n');
+  t.match(report, new RegExp(`${x.a.url}: installed \\(member [^)]+\\); outbox \\d+ pending, 0 failed\\n  domains: a\\.pbx\\.test\\n  lines: 4951110000`));
+  t.match(report, new RegExp(`${x.b.url}: installed [^\\n]+\\n  domains: b\\.pbx\\.test\\n  lines: 4952220000\\n  gateways: —`));
+  // the lookup asks the portal the domain names; its answer registers the call there
+  x.b.state.addCrm({ TYPE: 'CONTACT', ID: 5, NAME: 'Client', PHONES: ['+79031112233'], ASSIGNED_BY_ID: 21 });
+  const r = await svc.app.inject({ method: 'GET', url: '/route?caller=%2B79031112233&did=4951110000&domain=b.pbx.test' });
+  t.equal(r.body, '1002', "B's responsible manager, though the DID is A's: the domain comes first");
 });
