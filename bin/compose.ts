@@ -167,7 +167,10 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         },
         registry: metrics.registry,
       });
-      connectRoutes(a, portal);
+      connectRoutes(a, portal, undefined, tenants.single ? undefined : (host) => {
+        const t = host ? tenants.ofHost(host) : undefined;
+        return t ? units.get(t) : undefined;
+      });
       o.extraRoutes?.(a);
     },
   });

@@ -88,11 +88,16 @@ export function connectUrl(publicUrl: string, fallback: string): string {
 
 export function connectRoutes(
   app: FastifyInstance,
-  svc: PortalUnit,
-  states = new ConnectStates(() => svc.clock.now()),
+  only: PortalUnit,
+  states = new ConnectStates(() => only.clock.now()),
+  /** Several portals (FSB24_TENANTS): the one a host names (`?portal=` here, the callback's `domain`). */
+  pick?: (host: string | undefined) => PortalUnit | undefined,
 ): void {
-  const c = svc.config;
   app.get('/bitrix24/connect', async (req, reply) => {
+    const asked = (req.query as Record<string, unknown>).portal;
+    const svc = pick ? pick(typeof asked === 'string' ? asked : undefined) : only;
+    if (!svc) return page(reply, 404, 'No such portal', ['Open /bitrix24/connect?portal=<host> with a portal of FSB24_TENANTS.']);
+    const c = svc.config;
     if (svc.client.mode !== 'oauth')
       return page(reply, 409, 'Not used in webhook mode', [
         'FSB24_B24_WEBHOOK_URL is set: unset it to use the local application.',
@@ -122,14 +127,16 @@ export function connectRoutes(
     const s = (k: string): string | undefined =>
       typeof q[k] === 'string' && q[k] !== '' ? (q[k] as string) : undefined;
     const fail = (title: string, ...lines: string[]): FastifyReply => {
-      svc.log.warn({ reason: title }, 'connect failed');
+      only.log.warn({ reason: title }, 'connect failed');
       return page(reply, 400, `Not connected: ${title}`, lines);
     };
     if (s('error')) return fail('the portal refused', `${s('error')}: ${s('error_description') ?? ''}`);
     const check = states.consume(s('state'), cookieOf(req, COOKIE));
     if (check !== 'ok') return fail(`state ${check}`, STATE_TEXT[check]);
-    const portal = new URL(c.b24.portalUrl);
     const domain = s('domain');
+    const svc = pick ? (pick(domain) ?? only) : only;
+    const c = svc.config;
+    const portal = new URL(c.b24.portalUrl);
     if (domain !== portal.host) {
       return fail(
         'another portal',

@@ -190,3 +190,18 @@ t.test('`check` reports each portal; `tenants` lists them with their domains and
   const r = await svc.app.inject({ method: 'GET', url: '/route?caller=%2B79031112233&did=4951110000&domain=b.pbx.test' });
   t.equal(r.body, '1002', "B's responsible manager, though the DID is A's: the domain comes first");
 });
+
+t.test("the browser install connects the portal `?portal=` names; its tokens go to that portal's store", async (t) => {
+  const { Browser } = await import('../../lib/sim/bitrix24/browser.js');
+  const x = await two(t);
+  const svc = await x.start(byDomain);
+  const host = new URL(x.a.url).host;
+  const { installLocalApp } = await import('../../lib/sim/bitrix24/authorize.js');
+  installLocalApp(x.a, `${svc.url}/bitrix24/oauth/callback`);
+  const r = await new Browser().get(`${svc.url}/bitrix24/connect?portal=${host}`);
+  t.equal(r.status, 200, r.body);
+  t.match(r.body, new RegExp(`Connected to ${host.replace(/\./g, '\\.')}`));
+  t.ok(svc.portals[0]!.store.tokens(), "A's tokens in A's store");
+  t.notOk(svc.portals[1]!.store.tokens(), 'B untouched');
+  t.match(await new Browser().get(`${svc.url}/bitrix24/connect?portal=nowhere.test`), { status: 404, body: /No such portal/ });
+});
