@@ -57,7 +57,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     portals: () =>
       [...units].map(([t, p]) => {
         const s = p.store.stats();
-        return { portal: t.host, pending: s.pending, failed: s.failed, limiterWaitMs: p.limiter.waitedMs, installed: p.health().ok };
+        const installed = p.health().ok;
+        return { portal: t.host, pending: s.pending, failed: s.failed, limiterWaitMs: p.limiter.waitedMs, installed };
       }),
     unmatchedCalls: () => router.unmatched,
   }, clock);
@@ -126,7 +127,9 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     if (tenants.single) return portal;
     const named = tenants.ofHost(ev.auth.domain);
     const byMember = [...units].find(([, p]) => p.store.tokens()?.memberId === ev.auth.memberId)?.[0];
-    if (byMember && named && byMember !== named) throw new Unauthorized(`member_id and domain name two different portals`);
+    if (byMember && named && byMember !== named) {
+      throw new Unauthorized('member_id and domain name two different portals');
+    }
     const t = byMember ?? named;
     if (!t) throw new Unauthorized(`${ev.auth.domain} is not a portal of this service (FSB24_TENANTS)`);
     return units.get(t) as PortalUnit;
@@ -145,7 +148,9 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     const each = tenants.single ? {} : { portals: Object.fromEntries(all.map(({ t, h }) => [t.host, h.body])) };
     return {
       ok,
-      body: { status: ok ? 'ok' : 'degraded', eventSocket: esl.body, ...p.body, ...each, calls: { live: sw.model.liveCalls } },
+      body: {
+        status: ok ? 'ok' : 'degraded', eventSocket: esl.body, ...p.body, ...each, calls: { live: sw.model.liveCalls },
+      },
     };
   };
   const app = buildApp({
@@ -211,7 +216,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       for (const p of units.values()) p.start();
       sw.start();
       const served = tenants.single ? {} : { portals: tenants.list.map((t) => t.host) };
-      log.info({ http: url, esl: `${c.esl.host}:${c.esl.port}`, mode: portal.client.mode, ...served }, 'service started');
+      const esl = `${c.esl.host}:${c.esl.port}`;
+      log.info({ http: url, esl, mode: portal.client.mode, ...served }, 'service started');
     },
     async stop() {
       clock.clearTimeout(aliveTimer);

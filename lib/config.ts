@@ -70,7 +70,7 @@ const tenantMap = {
     if (raw === '') return;
     const v: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      throw new Error('must be a JSON object {"https://<portal>": {"domains": [...], "lines": [...], "gateways": [...]}}');
+      throw new Error('must be a JSON object {"https://<portal>": {"domains": [], "lines": [], "gateways": []}}');
     }
     const owner = new Map<string, string>();
     for (const [portal, t] of Object.entries(v as Record<string, unknown>)) {
@@ -86,7 +86,9 @@ const tenantMap = {
       for (const k of TENANT_KEYS) {
         const list = entry[k];
         if (list === undefined) continue;
-        if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' || x === '')) throw new Error(`${portal}: ${k} must be a list of names`);
+        if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' || x === '')) {
+          throw new Error(`${portal}: ${k} must be a list of names`);
+        }
         for (const name of list as string[]) {
           const key = `${k.slice(0, -1)} ${k === 'domains' ? name.toLowerCase() : name}`;
           const other = owner.get(key);
@@ -99,7 +101,8 @@ const tenantMap = {
 };
 
 convict.addFormats({
-  'string-list': nonEmptyList, 'string-map': stringMap, 'rule-list': ruleList, 'optional-url': optionalUrl, 'tenant-map': tenantMap,
+  'string-list': nonEmptyList, 'string-map': stringMap, 'rule-list': ruleList, 'optional-url': optionalUrl,
+  'tenant-map': tenantMap,
 });
 
 const schema = {
@@ -186,7 +189,8 @@ const schema = {
     offlinePollMs: { doc: 'Offline mode: how often the event queue is pulled when no batch is going out anyway', format: 'nat', default: 1000, env: 'FSB24_OFFLINE_POLL_MS' },
   },
   tenants: {
-    doc: 'Several portals (JSON {"https://<portal>": {"domains": [...], "lines": [...], "gateways": [...]}}); empty: FSB24_B24_PORTAL_URL alone',
+    doc: 'Several portals (JSON {"https://<portal>": {"domains": [...], "lines": [...], "gateways": [...]}}); '
+      + 'empty: FSB24_B24_PORTAL_URL alone',
     format: 'tenant-map', default: '', env: 'FSB24_TENANTS',
   },
   logLevel: { doc: 'pino log level', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'FSB24_LOG_LEVEL' },
@@ -247,7 +251,7 @@ export function loadConfig(opts: { file?: string; env?: Record<string, string | 
   }
   const c = conf.getProperties() as unknown as ConfigShape;
   const tenants: unknown = c.tenants;
-  c.tenants = typeof tenants === 'string' ? (tenants === '' ? {} : JSON.parse(tenants)) : (tenants as ConfigShape['tenants']);
+  if (typeof tenants === 'string') c.tenants = tenants === '' ? {} : JSON.parse(tenants);
   for (const [ext, policy] of Object.entries(c.calls.cardPolicyByExtension)) {
     if (!['ring', 'answer', 'never'].includes(policy)) throw new ConfigError(`calls.cardPolicyByExtension: extension ${ext} has "${policy}"; use ring, answer or never`);
   }
@@ -255,7 +259,9 @@ export function loadConfig(opts: { file?: string; env?: Record<string, string | 
     throw new ConfigError('b24.webhookUrl (FSB24_B24_WEBHOOK_URL) must look like https://<portal>/rest/<user_id>/<secret>/');
   }
   if (Object.keys(c.tenants).length > 0 && c.b24.webhookUrl) {
-    throw new ConfigError('tenants (FSB24_TENANTS) need the local application (FSB24_B24_CLIENT_ID): a webhook serves one portal');
+    throw new ConfigError(
+      'tenants (FSB24_TENANTS) need the local application (FSB24_B24_CLIENT_ID): a webhook serves one portal',
+    );
   }
   if (c.events.mode === 'offline' && c.b24.webhookUrl) {
     throw new ConfigError('events.mode (FSB24_EVENTS_MODE) offline needs the local application (FSB24_B24_CLIENT_ID): a webhook cannot pull events');

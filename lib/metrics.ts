@@ -38,7 +38,8 @@ export class Metrics {
     new Gauge({ name: 'fsb24_recording_uploads_total', help: 'Recordings attached', registers: r, collect() { this.set(src.uploads().count); } });
     new Gauge({ name: 'fsb24_recording_upload_bytes_total', help: 'Bytes of recordings attached', registers: r, collect() { this.set(src.uploads().bytes); } });
     new Gauge({ name: 'fsb24_esl_reconnects_total', help: 'Event socket reconnects', registers: r, collect() { this.set(src.reconnects()); } });
-    const per = (name: string, help: string, pick: (p: ReturnType<NonNullable<MetricSources['portals']>>[number]) => number): void => {
+    type PortalFigures = ReturnType<NonNullable<MetricSources['portals']>>[number];
+    const per = (name: string, help: string, pick: (p: PortalFigures) => number): void => {
       new Gauge({ name, help, labelNames: ['portal'], registers: r, collect() {
         this.reset();
         for (const p of src.portals?.() ?? []) this.set({ portal: p.portal }, pick(p));
@@ -46,9 +47,11 @@ export class Metrics {
     };
     per('fsb24_portal_outbox_pending', 'Outbox jobs waiting to reach the portal', (p) => p.pending);
     per('fsb24_portal_outbox_failed', 'Outbox jobs of the portal kept as failed', (p) => p.failed);
-    per('fsb24_portal_rate_limiter_wait_seconds_total', 'Time requests waited for the portal\'s rate limit', (p) => p.limiterWaitMs / 1000);
+    per('fsb24_portal_rate_limiter_wait_seconds_total', 'Time requests waited for the portal\'s rate limit',
+      (p) => p.limiterWaitMs / 1000);
     per('fsb24_portal_installed', '1 when the portal is installed and healthy', (p) => (p.installed ? 1 : 0));
-    new Gauge({ name: 'fsb24_calls_unmatched_total', help: 'Calls that matched no portal of FSB24_TENANTS (not sent)', registers: r, collect() {
+    const unmatched = 'Calls that matched no portal of FSB24_TENANTS (not sent)';
+    new Gauge({ name: 'fsb24_calls_unmatched_total', help: unmatched, registers: r, collect() {
       this.set(src.unmatchedCalls?.() ?? 0);
     } });
     new Gauge({ name: 'fsb24_live_calls', help: 'Calls in progress on the switch', registers: r, collect() { this.set(src.liveCalls()); } });

@@ -42,22 +42,53 @@ export interface TenantsDemo {
 const APP = { clientId: 'local.demo.tenants', clientSecret: 'demo-tenants-secret' };
 const TYPES: Record<string, string> = { '1': 'outgoing', '2': 'incoming' };
 
-export async function runTenantsDemo(out: (line: string) => void, opts: { speed?: number; compose: Compose }): Promise<TenantsDemo> {
+export async function runTenantsDemo(
+  out: (line: string) => void,
+  opts: { speed?: number; compose: Compose },
+): Promise<TenantsDemo> {
   const dir = mkdtempSync(join(tmpdir(), 'fsb24-tenants-demo-'));
   const sim = await startFreeswitchSim({ recordingsDir: join(dir, 'rec'), speed: opts.speed ?? 25 });
   const companies: Company[] = [
-    { name: 'Alpha', domain: 'alpha.pbx.test', did: '4951110000', users: [{ ID: 11, NAME: 'Anna', UF_PHONE_INNER: '1001' }, { ID: 12, NAME: 'Artem', UF_PHONE_INNER: '1002' }], portal: await startBitrix24Emulator(APP) },
-    { name: 'Beta', domain: 'beta.pbx.test', did: '4952220000', users: [{ ID: 21, NAME: 'Bella', UF_PHONE_INNER: '1003' }, { ID: 22, NAME: 'Boris', UF_PHONE_INNER: '1004' }], portal: await startBitrix24Emulator(APP) },
+    {
+      name: 'Alpha',
+      domain: 'alpha.pbx.test',
+      did: '4951110000',
+      users: [
+        { ID: 11, NAME: 'Anna', UF_PHONE_INNER: '1001' },
+        { ID: 12, NAME: 'Artem', UF_PHONE_INNER: '1002' },
+      ],
+      portal: await startBitrix24Emulator(APP),
+    },
+    {
+      name: 'Beta',
+      domain: 'beta.pbx.test',
+      did: '4952220000',
+      users: [
+        { ID: 21, NAME: 'Bella', UF_PHONE_INNER: '1003' },
+        { ID: 22, NAME: 'Boris', UF_PHONE_INNER: '1004' },
+      ],
+      portal: await startBitrix24Emulator(APP),
+    },
   ];
   for (const c of companies) for (const u of c.users) c.portal.state.addUser({ ...u, LAST_NAME: c.name });
   const [alpha, beta] = companies as [Company, Company];
   const config = loadConfig({
     overrides: {
-      'esl.host': sim.host, 'esl.port': sim.port, 'http.port': 0, dataDir: join(dir, 'data'),
-      'b24.clientId': APP.clientId, 'b24.clientSecret': APP.clientSecret, 'b24.oauthUrl': alpha.portal.url,
-      'b24.directoryRefreshSec': 0, 'calls.gateway': 'pstn', 'calls.cardWindowMs': 0, 'recordings.dirs': [join(dir, 'rec')],
+      'esl.host': sim.host,
+      'esl.port': sim.port,
+      'http.port': 0,
+      dataDir: join(dir, 'data'),
+      'b24.clientId': APP.clientId,
+      'b24.clientSecret': APP.clientSecret,
+      'b24.oauthUrl': alpha.portal.url,
+      'b24.directoryRefreshSec': 0,
+      'calls.gateway': 'pstn',
+      'calls.cardWindowMs': 0,
+      'recordings.dirs': [join(dir, 'rec')],
       logLevel: 'silent',
-      tenants: JSON.stringify(Object.fromEntries(companies.map((c) => [c.portal.url, { domains: [c.domain], lines: [c.did] }]))),
+      tenants: JSON.stringify(
+        Object.fromEntries(companies.map((c) => [c.portal.url, { domains: [c.domain], lines: [c.did] }])),
+      ),
     },
   });
   const service = opts.compose({ config, log: createLogger('silent'), recordingsStableMs: 0 });
@@ -71,10 +102,12 @@ export async function runTenantsDemo(out: (line: string) => void, opts: { speed?
   }
   for (const p of service.portals) await p.directory.refresh();
   out(`One FreeSWITCH simulator on ${sim.host}:${sim.port} with two domains, one service at ${service.url}:`);
-  for (const c of companies) out(`  ${c.name}: domain ${c.domain}, DID ${c.did} → Bitrix24 emulator at ${c.portal.url}`);
+  for (const c of companies)
+    out(`  ${c.name}: domain ${c.domain}, DID ${c.did} → Bitrix24 emulator at ${c.portal.url}`);
   const sw = sim.sw;
   const landed = async (c: Company, n: number): Promise<void> => {
-    while (c.portal.state.finished.length < n) await c.portal.journal.next((r) => r.method === 'telephony.externalcall.finish', 20_000);
+    while (c.portal.state.finished.length < n)
+      await c.portal.journal.next((r) => r.method === 'telephony.externalcall.finish', 20_000);
   };
   const step = async (title: string, fn: () => Promise<unknown>): Promise<void> => {
     await fn();
@@ -86,14 +119,32 @@ export async function runTenantsDemo(out: (line: string) => void, opts: { speed?
     sw.setExtension('1003', { mode: 'answer', ringMs: 3000 });
     sw.setExtension('1004', { mode: 'noanswer' });
     await Promise.all([
-      inboundCall(sw, { caller: '+79161234567', did: alpha.did, extensions: ['1001', '1002'], domain: alpha.domain, talkMs: 20_000 }),
-      inboundCall(sw, { caller: '+79031112233', did: beta.did, extensions: ['1003', '1004'], domain: beta.domain, talkMs: 30_000 }),
+      inboundCall(sw, {
+        caller: '+79161234567',
+        did: alpha.did,
+        extensions: ['1001', '1002'],
+        domain: alpha.domain,
+        talkMs: 20_000,
+      }),
+      inboundCall(sw, {
+        caller: '+79031112233',
+        did: beta.did,
+        extensions: ['1003', '1004'],
+        domain: beta.domain,
+        talkMs: 30_000,
+      }),
     ]);
     await Promise.all([landed(alpha, 1), landed(beta, 1)]);
   });
   await step("Beta's Boris (1004) calls a client", async () => {
     sw.setExtension('1004', { mode: 'answer', ringMs: 1000 });
-    await outboundCall(sw, { extension: '1004', number: '+74957654321', domain: beta.domain, callerId: beta.did, talkMs: 12_000 });
+    await outboundCall(sw, {
+      extension: '1004',
+      number: '+74957654321',
+      domain: beta.domain,
+      callerId: beta.did,
+      talkMs: 12_000,
+    });
     await landed(beta, 2);
   });
   await step("Alpha's Artem clicks a number in Alpha's CRM", async () => {
@@ -114,7 +165,10 @@ export async function runTenantsDemo(out: (line: string) => void, opts: { speed?
     })),
   );
   return {
-    rows, companies, sim, service,
+    rows,
+    companies,
+    sim,
+    service,
     async close() {
       await service.stop().catch(() => undefined);
       await sim.close();
@@ -124,10 +178,23 @@ export async function runTenantsDemo(out: (line: string) => void, opts: { speed?
 }
 
 export function renderTenants(rows: TenantRow[]): string {
-  const head: TenantRow = { company: 'company', portal: 'portal', type: 'type', client: 'client', line: 'line', employee: 'employee', status: 'status', recording: 'recording' };
+  const head: TenantRow = {
+    company: 'company',
+    portal: 'portal',
+    type: 'type',
+    client: 'client',
+    line: 'line',
+    employee: 'employee',
+    status: 'status',
+    recording: 'recording',
+  };
   const keys = Object.keys(head) as Array<keyof TenantRow>;
   const cells = [head, ...rows].map((r) => keys.map((k) => r[k]));
   const widths = keys.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]): string => c.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (c: string[]): string =>
+    c
+      .map((x, i) => x.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }

@@ -96,7 +96,10 @@ export function connectRoutes(
   app.get('/bitrix24/connect', async (req, reply) => {
     const asked = (req.query as Record<string, unknown>).portal;
     const svc = pick ? pick(typeof asked === 'string' ? asked : undefined) : only;
-    if (!svc) return page(reply, 404, 'No such portal', ['Open /bitrix24/connect?portal=<host> with a portal of FSB24_TENANTS.']);
+    if (!svc) {
+      const how = 'Open /bitrix24/connect?portal=<host> with a portal of FSB24_TENANTS.';
+      return page(reply, 404, 'No such portal', [how]);
+    }
     const c = svc.config;
     if (svc.client.mode !== 'oauth')
       return page(reply, 409, 'Not used in webhook mode', [

@@ -38,7 +38,8 @@ export function serviceRoutes(app: FastifyInstance, svc: RoutePorts): void {
     const domain = typeof q.domain === 'string' && q.domain !== '' ? q.domain : undefined;
     const portal = svc.portalFor ? svc.portalFor(did, domain) : svc.portal;
     if (!portal) {
-      svc.log.info({ caller: caller.number, did: printable(q.did), domain: printable(q.domain) }, 'routing lookup: no portal');
+      const asked = { caller: caller.number, did: printable(q.did), domain: printable(q.domain) };
+      svc.log.info(asked, 'routing lookup: no portal');
       return reply.type('text/plain').send('');
     }
     const answer = await portal.router.route(caller.number);

@@ -94,7 +94,10 @@ export class TenantRouter {
     const key = f?.domains[0] ?? f?.line ?? '(none)';
     if (!this.loggedUnmatched.has(key)) {
       this.loggedUnmatched.add(key);
-      this.log.warn({ callUuid: call, domain: f?.domains[0], line: f?.line, gateway: f?.gateway }, 'call matches no portal; not sent');
+      this.log.warn(
+        { callUuid: call, domain: f?.domains[0], line: f?.line, gateway: f?.gateway },
+        'call matches no portal; not sent',
+      );
     }
     return this.remember(call, null);
   }

@@ -15,7 +15,10 @@ import { startBitrix24Emulator, type Bitrix24Emulator, type PortalRequest } from
 import type { Runtime } from '../../lib/runtime.js';
 import { check, tenantsReport } from '../../lib/check.js';
 
-const ok = (m: string) => (r: PortalRequest): boolean => r.method === m && r.status === 200;
+const ok =
+  (m: string) =>
+  (r: PortalRequest): boolean =>
+    r.method === m && r.status === 200;
 const APP = { clientId: 'local.tenants', clientSecret: 'tenants-secret' };
 
 interface Two {
@@ -42,14 +45,26 @@ async function two(t: { teardown: (fn: () => unknown) => void }): Promise<Two> {
   });
   const dataDir = join(dir, 'data');
   return {
-    sim, a, b, dataDir,
+    sim,
+    a,
+    b,
+    dataDir,
     async start(tenants) {
       const config = loadConfig({
         overrides: {
-          'esl.host': sim.host, 'esl.port': sim.port, 'http.port': 0, dataDir,
-          'b24.clientId': APP.clientId, 'b24.clientSecret': APP.clientSecret, 'b24.oauthUrl': a.url,
-          'b24.directoryRefreshSec': 0, 'b24.retryBaseMs': 50, 'calls.gateway': 'pstn', 'calls.cardWindowMs': 0,
-          'recordings.dirs': [join(dir, 'rec')], logLevel: 'silent',
+          'esl.host': sim.host,
+          'esl.port': sim.port,
+          'http.port': 0,
+          dataDir,
+          'b24.clientId': APP.clientId,
+          'b24.clientSecret': APP.clientSecret,
+          'b24.oauthUrl': a.url,
+          'b24.directoryRefreshSec': 0,
+          'b24.retryBaseMs': 50,
+          'calls.gateway': 'pstn',
+          'calls.cardWindowMs': 0,
+          'recordings.dirs': [join(dir, 'rec')],
+          logLevel: 'silent',
           tenants: JSON.stringify(tenants(a.url, b.url)),
         },
       });
@@ -77,38 +92,81 @@ async function installBoth(x: Two, svc: Runtime): Promise<void> {
   for (const p of svc.portals) await p.directory.refresh();
 }
 
-t.test('concurrent calls of two tenant domains land each on its own portal, with its users, lines and recordings', async (t) => {
-  const x = await two(t);
-  const svc = await x.start(byDomain);
-  await installBoth(x, svc);
-  t.equal(svc.portals.length, 2, 'one unit per portal');
-  const [ca, cb] = await Promise.all([
-    inboundCall(x.sim.sw, { caller: '+79161234567', did: '4951110000', extensions: ['1001'], domain: 'a.pbx.test', talkMs: 7000 }),
-    inboundCall(x.sim.sw, { caller: '+79031112233', did: '4952220000', extensions: ['1002'], domain: 'b.pbx.test', talkMs: 5000 }),
-  ]);
-  const fa = await x.a.journal.next(ok('telephony.externalcall.finish'));
-  const fb = await x.b.journal.next(ok('telephony.externalcall.finish'));
-  t.match(fa.params, { USER_ID: 11, STATUS_CODE: '200' }); // concurrent scenarios share the simulator's clock: durations add up
-  t.match(fb.params, { USER_ID: 21, STATUS_CODE: '200' });
-  const ra = x.a.journal.entries.filter(ok('telephony.externalcall.register'));
-  const rb = x.b.journal.entries.filter(ok('telephony.externalcall.register'));
-  t.same(ra.map((r) => [r.params.EXTERNAL_CALL_ID, r.params.LINE_NUMBER]), [[ca.uuid, '4951110000']], 'A got only its call');
-  t.same(rb.map((r) => [r.params.EXTERNAL_CALL_ID, r.params.LINE_NUMBER]), [[cb.uuid, '4952220000']], 'B got only its call');
-  await x.a.journal.next((r) => r.method === 'telephony.externalcall.attachrecord' && r.status === 200);
-  await x.b.journal.next((r) => r.method === 'telephony.externalcall.attachrecord' && r.status === 200);
-  t.same(x.a.state.files.map((f) => f.CALL_ID), [fa.params.CALL_ID], "A's recording on A only");
-  t.same(x.b.state.files.map((f) => f.CALL_ID), [fb.params.CALL_ID], "B's recording on B only");
-  const metrics = await svc.app.inject({ method: 'GET', url: '/metrics' });
-  t.match(metrics.body, /fsb24_portal_installed\{portal="127\.0\.0\.1:\d+"\} 1/);
-});
+t.test(
+  'concurrent calls of two tenant domains land each on its own portal, with its users, lines and recordings',
+  async (t) => {
+    const x = await two(t);
+    const svc = await x.start(byDomain);
+    await installBoth(x, svc);
+    t.equal(svc.portals.length, 2, 'one unit per portal');
+    const [ca, cb] = await Promise.all([
+      inboundCall(x.sim.sw, {
+        caller: '+79161234567',
+        did: '4951110000',
+        extensions: ['1001'],
+        domain: 'a.pbx.test',
+        talkMs: 7000,
+      }),
+      inboundCall(x.sim.sw, {
+        caller: '+79031112233',
+        did: '4952220000',
+        extensions: ['1002'],
+        domain: 'b.pbx.test',
+        talkMs: 5000,
+      }),
+    ]);
+    const fa = await x.a.journal.next(ok('telephony.externalcall.finish'));
+    const fb = await x.b.journal.next(ok('telephony.externalcall.finish'));
+    t.match(fa.params, { USER_ID: 11, STATUS_CODE: '200' }); // concurrent scenarios share the simulator's clock: durations add up
+    t.match(fb.params, { USER_ID: 21, STATUS_CODE: '200' });
+    const ra = x.a.journal.entries.filter(ok('telephony.externalcall.register'));
+    const rb = x.b.journal.entries.filter(ok('telephony.externalcall.register'));
+    t.same(
+      ra.map((r) => [r.params.EXTERNAL_CALL_ID, r.params.LINE_NUMBER]),
+      [[ca.uuid, '4951110000']],
+      'A got only its call',
+    );
+    t.same(
+      rb.map((r) => [r.params.EXTERNAL_CALL_ID, r.params.LINE_NUMBER]),
+      [[cb.uuid, '4952220000']],
+      'B got only its call',
+    );
+    await x.a.journal.next((r) => r.method === 'telephony.externalcall.attachrecord' && r.status === 200);
+    await x.b.journal.next((r) => r.method === 'telephony.externalcall.attachrecord' && r.status === 200);
+    t.same(
+      x.a.state.files.map((f) => f.CALL_ID),
+      [fa.params.CALL_ID],
+      "A's recording on A only",
+    );
+    t.same(
+      x.b.state.files.map((f) => f.CALL_ID),
+      [fb.params.CALL_ID],
+      "B's recording on B only",
+    );
+    const metrics = await svc.app.inject({ method: 'GET', url: '/metrics' });
+    t.match(metrics.body, /fsb24_portal_installed\{portal="127\.0\.0\.1:\d+"\} 1/);
+  },
+);
 
 t.test("portal A down: B's calls keep landing; A's arrive once it is back", async (t) => {
   const x = await two(t);
   const svc = await x.start(byDomain);
   await installBoth(x, svc);
   x.a.setOutage('http500');
-  await inboundCall(x.sim.sw, { caller: '+79161234567', did: '4951110000', extensions: ['1001'], domain: 'a.pbx.test', talkMs: 3000 });
-  await inboundCall(x.sim.sw, { caller: '+79031112233', did: '4952220000', extensions: ['1002'], domain: 'b.pbx.test', talkMs: 2000 });
+  await inboundCall(x.sim.sw, {
+    caller: '+79161234567',
+    did: '4951110000',
+    extensions: ['1001'],
+    domain: 'a.pbx.test',
+    talkMs: 3000,
+  });
+  await inboundCall(x.sim.sw, {
+    caller: '+79031112233',
+    did: '4952220000',
+    extensions: ['1002'],
+    domain: 'b.pbx.test',
+    talkMs: 2000,
+  });
   const fb = await x.b.journal.next(ok('telephony.externalcall.finish'));
   t.match(fb.params, { USER_ID: 21, DURATION: 2 }, "B's call finished while A is down");
   t.equal(x.a.state.finished.length, 0, 'nothing reached A yet');
@@ -132,9 +190,12 @@ t.test("events are verified per portal: a third portal's install and another por
   const fin = await x.a.journal.next((r) => ok('telephony.externalcall.finish')(r) && r.params.CALL_ID === callId);
   t.match(fin.params, { STATUS_CODE: 'OTHER', DURATION: 0 });
   // A's token on an event that names portal B: verified against B's application_token, refused
-  const forged = await x.b.postEvent(`${svc.url}/bitrix24/events`, 'ONEXTERNALCALLSTART',
+  const forged = await x.b.postEvent(
+    `${svc.url}/bitrix24/events`,
+    'ONEXTERNALCALLSTART',
     { PHONE_NUMBER: '+79161234567', USER_ID: 21, CALL_ID: 'externalCall.forged', LINE_NUMBER: '4952220000' },
-    { ...x.b.authBlock(null, 21), application_token: x.a.authBlock(null).application_token as string });
+    { ...x.b.authBlock(null, 21), application_token: x.a.authBlock(null).application_token as string },
+  );
   t.equal(forged, 401, "A's token does not open B's portal");
   t.equal(x.sim.commands.entries.filter((cmd) => cmd.line.startsWith('bgapi originate')).length, 0, 'no call placed');
   // A's click-to-call rings only A's domain: A's user with B's extension number rings 1002@a.pbx.test
@@ -145,7 +206,10 @@ t.test("events are verified per portal: a third portal's install and another por
   const cmd = await x.sim.nextCommand('bgapi originate');
   t.match(cmd.line, /\}user\/1002@a\.pbx\.test &bridge/);
   // the lookup asks only the portal the domain belongs to
-  const r = await svc.app.inject({ method: 'GET', url: '/route?caller=%2B79161234567&did=4952220000&domain=nowhere.test' });
+  const r = await svc.app.inject({
+    method: 'GET',
+    url: '/route?caller=%2B79161234567&did=4952220000&domain=nowhere.test',
+  });
   t.equal(r.body, '');
 });
 
@@ -156,7 +220,10 @@ t.test('a DID moved between portals in the config: the next calls follow it', as
   await inboundCall(x.sim.sw, { caller: '+79161234567', did: '4951110000', extensions: ['1001'], talkMs: 1000 });
   await x.a.journal.next(ok('telephony.externalcall.finish'));
   await first.stop();
-  const second = await x.start((a, b) => ({ [a]: { lines: ['4951110001'] }, [b]: { lines: ['4952220000', '4951110000'] } }));
+  const second = await x.start((a, b) => ({
+    [a]: { lines: ['4951110001'] },
+    [b]: { lines: ['4952220000', '4951110000'] },
+  }));
   for (const p of second.portals) await p.directory.refresh();
   await inboundCall(x.sim.sw, { caller: '+79161234567', did: '4951110000', extensions: ['1002'], talkMs: 1000 });
   const fb = await x.b.journal.next(ok('telephony.externalcall.finish'));
@@ -171,23 +238,57 @@ t.test('`check` reports each portal; `tenants` lists them with their domains and
   const c = svc.config;
   const results = await check({
     overrides: {
-      'esl.host': c.esl.host, 'esl.port': c.esl.port, dataDir: c.dataDir, publicUrl: svc.url, 'b24.clientId': c.b24.clientId,
-      'b24.clientSecret': c.b24.clientSecret, 'b24.oauthUrl': c.b24.oauthUrl, logLevel: 'silent', tenants: JSON.stringify(byDomain(x.a.url, x.b.url)),
+      'esl.host': c.esl.host,
+      'esl.port': c.esl.port,
+      dataDir: c.dataDir,
+      publicUrl: svc.url,
+      'b24.clientId': c.b24.clientId,
+      'b24.clientSecret': c.b24.clientSecret,
+      'b24.oauthUrl': c.b24.oauthUrl,
+      logLevel: 'silent',
+      tenants: JSON.stringify(byDomain(x.a.url, x.b.url)),
     },
   });
   for (const p of [x.a, x.b]) {
     const host = new URL(p.url).host;
-    t.match(results.find((r) => r.name === `${host}: token`), { ok: true, detail: /valid until/ }, `${host}: token`);
-    t.match(results.find((r) => r.name === `${host}: event handlers`), { ok: true }, `${host}: handlers`);
-    t.match(results.find((r) => r.name === `${host}: users with an extension`), { ok: true, detail: /1/ }, `${host}: users`);
-    t.match(results.find((r) => r.name === `${host}: lines`), { ok: true }, `${host}: lines`);
+    t.match(
+      results.find((r) => r.name === `${host}: token`),
+      { ok: true, detail: /valid until/ },
+      `${host}: token`,
+    );
+    t.match(
+      results.find((r) => r.name === `${host}: event handlers`),
+      { ok: true },
+      `${host}: handlers`,
+    );
+    t.match(
+      results.find((r) => r.name === `${host}: users with an extension`),
+      { ok: true, detail: /1/ },
+      `${host}: users`,
+    );
+    t.match(
+      results.find((r) => r.name === `${host}: lines`),
+      { ok: true },
+      `${host}: lines`,
+    );
   }
   const report = tenantsReport(c).join('\n');
-  t.match(report, new RegExp(`${x.a.url}: installed \\(member [^)]+\\); outbox \\d+ pending, 0 failed\\n  domains: a\\.pbx\\.test\\n  lines: 4951110000`));
-  t.match(report, new RegExp(`${x.b.url}: installed [^\\n]+\\n  domains: b\\.pbx\\.test\\n  lines: 4952220000\\n  gateways: —`));
+  t.match(
+    report,
+    new RegExp(
+      `${x.a.url}: installed \\(member [^)]+\\); outbox \\d+ pending, 0 failed\\n  domains: a\\.pbx\\.test\\n  lines: 4951110000`,
+    ),
+  );
+  t.match(
+    report,
+    new RegExp(`${x.b.url}: installed [^\\n]+\\n  domains: b\\.pbx\\.test\\n  lines: 4952220000\\n  gateways: —`),
+  );
   // the lookup asks the portal the domain names; its answer registers the call there
   x.b.state.addCrm({ TYPE: 'CONTACT', ID: 5, NAME: 'Client', PHONES: ['+79031112233'], ASSIGNED_BY_ID: 21 });
-  const r = await svc.app.inject({ method: 'GET', url: '/route?caller=%2B79031112233&did=4951110000&domain=b.pbx.test' });
+  const r = await svc.app.inject({
+    method: 'GET',
+    url: '/route?caller=%2B79031112233&did=4951110000&domain=b.pbx.test',
+  });
   t.equal(r.body, '1002', "B's responsible manager, though the DID is A's: the domain comes first");
 });
 
@@ -203,5 +304,8 @@ t.test("the browser install connects the portal `?portal=` names; its tokens go 
   t.match(r.body, new RegExp(`Connected to ${host.replace(/\./g, '\\.')}`));
   t.ok(svc.portals[0]!.store.tokens(), "A's tokens in A's store");
   t.notOk(svc.portals[1]!.store.tokens(), 'B untouched');
-  t.match(await new Browser().get(`${svc.url}/bitrix24/connect?portal=nowhere.test`), { status: 404, body: /No such portal/ });
+  t.match(await new Browser().get(`${svc.url}/bitrix24/connect?portal=nowhere.test`), {
+    status: 404,
+    body: /No such portal/,
+  });
 });

@@ -65,7 +65,9 @@ export function trunkInbound(sw: SwitchFacts, caller: string, did: string, opts:
 }
 
 /** A call from a registered phone on the internal profile (fixtures: outbound-*). */
-export function extensionInbound(sw: SwitchFacts, ext: string, dialled: string, opts: { uuid?: string; domain?: string } = {}): Leg {
+export function extensionInbound(
+  sw: SwitchFacts, ext: string, dialled: string, opts: { uuid?: string; domain?: string } = {},
+): Leg {
   const uuid = opts.uuid ?? randomUUID();
   const port = sw.phonePort(ext);
   const domain = opts.domain ?? sw.domain;
@@ -76,7 +78,8 @@ export function extensionInbound(sw: SwitchFacts, ext: string, dialled: string, 
     : [];
   const leg = new Leg(sw, {
     uuid, direction: 'inbound', profile: 'internal', channelName: name,
-    callerIdName: ext, callerIdNumber: ext, destination: dialled, context: opts.domain ?? 'default', source: 'mod_sofia',
+    callerIdName: ext, callerIdNumber: ext, destination: dialled, context: opts.domain ?? 'default',
+    source: 'mod_sofia',
     username: ext, networkAddr: '127.0.0.1', hitDialplan: true,
     variables: [
       ['direction', 'inbound'], ['uuid', uuid], ['call_uuid', uuid], ['session_id', sw.nextSession()],

@@ -248,7 +248,8 @@ export interface OutboundOptions {
 
 /** outbound-answered / outbound-busy: an extension dials out through the gateway. */
 export async function outboundCall(sw: SimSwitch, o: OutboundOptions): Promise<ScenarioResult> {
-  const a = sw.extensionInbound(o.extension, o.number, { uuid: o.uuid ?? randomUUID(), ...(o.domain ? { domain: o.domain } : {}) });
+  const tenant = o.domain ? { domain: o.domain } : {};
+  const a = sw.extensionInbound(o.extension, o.number, { uuid: o.uuid ?? randomUUID(), ...tenant });
   sw.create(a);
   a.setVar('effective_caller_id_number', o.callerId ?? '4951234567');
   a.setVar('call_timeout', '60');

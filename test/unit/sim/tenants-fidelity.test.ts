@@ -12,7 +12,11 @@ import { SimSwitch, inboundCall, outboundCall } from '../../../lib/sim/freeswitc
 import { EslEvent, type HeaderValue } from '../../../lib/esl/codec.js';
 
 const HEADERS = [
-  'Caller-Context', 'variable_domain_name', 'variable_dialed_domain', 'variable_presence_id', 'variable_user_context',
+  'Caller-Context',
+  'variable_domain_name',
+  'variable_dialed_domain',
+  'variable_presence_id',
+  'variable_user_context',
 ];
 
 /** Per leg (numbered by first appearance): event name and the domain headers, the uuid-free ones. */
@@ -41,22 +45,28 @@ for (const tenant of ['a', 'b']) {
   const domain = `${tenant}.pbx.test`;
   const did = tenant === 'a' ? '4951110000' : '4952220000';
 
-  t.test(`tenant ${tenant}, inbound: the trunk leg names its domain after the transfer, the user/ leg from CREATE`, async (t) => {
-    const sw = new SimSwitch({ recordingsDir: mkdtempSync(join(tmpdir(), 'fsb24-tfid-')) });
-    sw.setExtension('1001', { mode: 'answer', ringMs: 2000 });
-    const got = record(sw);
-    await inboundCall(sw, { caller: '+79161234567', did, extensions: ['1001'], domain, record: false, talkMs: 5000 });
-    const real = perLeg(fixtureEvents(`tenants/tenant-${tenant}-inbound-answered.plain.txt`));
-    const sim = perLeg(got);
-    for (const leg of [0, 1]) t.same(sim[leg], real[leg], `leg ${leg}`);
-  });
+  t.test(
+    `tenant ${tenant}, inbound: the trunk leg names its domain after the transfer, the user/ leg from CREATE`,
+    async (t) => {
+      const sw = new SimSwitch({ recordingsDir: mkdtempSync(join(tmpdir(), 'fsb24-tfid-')) });
+      sw.setExtension('1001', { mode: 'answer', ringMs: 2000 });
+      const got = record(sw);
+      await inboundCall(sw, { caller: '+79161234567', did, extensions: ['1001'], domain, record: false, talkMs: 5000 });
+      const real = perLeg(fixtureEvents(`tenants/tenant-${tenant}-inbound-answered.plain.txt`));
+      const sim = perLeg(got);
+      for (const leg of [0, 1]) t.same(sim[leg], real[leg], `leg ${leg}`);
+    },
+  );
 
-  t.test(`tenant ${tenant}, outbound: the phone's leg names its domain from CREATE, the gateway leg never`, async (t) => {
-    const sw = new SimSwitch({ pstn: { '79161234567': { mode: 'answer', ringMs: 1000 } } });
-    const got = record(sw);
-    await outboundCall(sw, { extension: '1001', number: '79161234567', domain, talkMs: 5000 });
-    const real = perLeg(fixtureEvents(`tenants/tenant-${tenant}-outbound-answered.json.txt`));
-    const sim = perLeg(got);
-    for (const leg of [0, 1]) t.same(sim[leg], real[leg], `leg ${leg}`);
-  });
+  t.test(
+    `tenant ${tenant}, outbound: the phone's leg names its domain from CREATE, the gateway leg never`,
+    async (t) => {
+      const sw = new SimSwitch({ pstn: { '79161234567': { mode: 'answer', ringMs: 1000 } } });
+      const got = record(sw);
+      await outboundCall(sw, { extension: '1001', number: '79161234567', domain, talkMs: 5000 });
+      const real = perLeg(fixtureEvents(`tenants/tenant-${tenant}-outbound-answered.json.txt`));
+      const sim = perLeg(got);
+      for (const leg of [0, 1]) t.same(sim[leg], real[leg], `leg ${leg}`);
+    },
+  );
 }

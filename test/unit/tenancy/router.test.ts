@@ -17,14 +17,21 @@ import type { Effect } from '../../../lib/calls/effects.js';
 const A = 'https://a.bitrix24.test';
 const B = 'https://b.bitrix24.test';
 
-function play(file: string, tenants: Record<string, unknown>): { to: Array<[string, Effect['kind'][]]>; router: TenantRouter } {
+function play(
+  file: string,
+  tenants: Record<string, unknown>,
+): { to: Array<[string, Effect['kind'][]]>; router: TenantRouter } {
   const c = loadConfig({ overrides: { tenants: JSON.stringify(tenants), 'b24.clientId': 'x' } });
   const model = new CallModel(defaultModelConfig);
   const legs = new LegFactsTracker();
-  const router = new TenantRouter(new Tenants(c), (call) => {
-    const d = model.describe(call);
-    return d ? legs.facts(d.legs, d.line) : null;
-  }, createLogger('silent'));
+  const router = new TenantRouter(
+    new Tenants(c),
+    (call) => {
+      const d = model.describe(call);
+      return d ? legs.facts(d.legs, d.line) : null;
+    },
+    createLogger('silent'),
+  );
   const to: Array<[string, Effect['kind'][]]> = [];
   for (const e of fixtureEvents(file)) {
     const ce = toChannelEvent(e);
@@ -38,13 +45,20 @@ function play(file: string, tenants: Record<string, unknown>): { to: Array<[stri
 const byDomain = { [A]: { domains: ['a.pbx.test'] }, [B]: { domains: ['b.pbx.test'] } };
 
 for (const format of ['plain', 'json']) {
-  for (const [tenant, url] of [['a', A], ['b', B]] as const) {
+  for (const [tenant, url] of [
+    ['a', A],
+    ['b', B],
+  ] as const) {
     t.test(`tenant-${tenant} ${format}: inbound and outbound calls reach ${tenant}'s portal only`, async (t) => {
       for (const kind of ['inbound', 'outbound']) {
         const { to, router } = play(`tenants/tenant-${tenant}-${kind}-answered.${format}.txt`, byDomain);
         t.ok(to.length > 0, `${kind}: effects were routed`);
         t.same([...new Set(to.map(([u]) => u))], [url], `${kind}: all to ${url}`);
-        t.same(to.flatMap(([, k]) => k).filter((k) => k === 'register' || k === 'finish'), ['register', 'finish'], `${kind}: register and finish`);
+        t.same(
+          to.flatMap(([, k]) => k).filter((k) => k === 'register' || k === 'finish'),
+          ['register', 'finish'],
+          `${kind}: register and finish`,
+        );
         t.equal(router.waitingCalls, 0, `${kind}: nothing left waiting`);
         t.equal(router.unmatched, 0);
       }
@@ -74,8 +88,12 @@ t.test('else the line (DID), else the gateway; a call of no portal is counted, s
 t.test('the config refuses clashes and empty entries, and says which', async (t) => {
   const load = (v: unknown): unknown => loadConfig({ overrides: { tenants: JSON.stringify(v), 'b24.clientId': 'x' } });
   t.throws(() => load({ [A]: { lines: ['1'] }, [B]: { lines: ['1'] } }), new ConfigError(''), 'clash');
-  t.throws(() => load({ [A]: { lines: ['1'] }, [B]: { lines: ['1'] } }), { message: /line 1 belongs to both https:\/\/a\.bitrix24\.test and https:\/\/b\.bitrix24\.test/ });
-  t.throws(() => load({ [A]: { domains: ['A.pbx.test'] }, [B]: { domains: ['a.pbx.test'] } }), { message: /domain a\.pbx\.test belongs to both/ });
+  t.throws(() => load({ [A]: { lines: ['1'] }, [B]: { lines: ['1'] } }), {
+    message: /line 1 belongs to both https:\/\/a\.bitrix24\.test and https:\/\/b\.bitrix24\.test/,
+  });
+  t.throws(() => load({ [A]: { domains: ['A.pbx.test'] }, [B]: { domains: ['a.pbx.test'] } }), {
+    message: /domain a\.pbx\.test belongs to both/,
+  });
   t.throws(() => load({ [A]: {} }), { message: /give at least one of domains, lines, gateways/ });
   t.throws(() => load({ [A]: { domain: ['x'] } }), { message: /unknown key "domain"/ });
   t.throws(() => load({ 'ftp://x': { lines: ['1'] } }), { message: /must be an http\(s\) URL/ });
@@ -85,14 +103,27 @@ t.test('the config refuses clashes and empty entries, and says which', async (t)
 t.test("a portal's configuration: its domain, its gateways, its lines", async (t) => {
   const c = loadConfig({
     overrides: {
-      tenants: JSON.stringify({ [A]: { domains: ['a.pbx.test'], lines: ['4951110000'], gateways: ['a-trunk'] }, [B]: { domains: ['b.pbx.test'] } }),
-      'b24.clientId': 'x', 'calls.gateway': 'pstn', 'calls.lineGateways': '{"4951110000":"a-trunk","4952220000":"pstn"}',
+      tenants: JSON.stringify({
+        [A]: { domains: ['a.pbx.test'], lines: ['4951110000'], gateways: ['a-trunk'] },
+        [B]: { domains: ['b.pbx.test'] },
+      }),
+      'b24.clientId': 'x',
+      'calls.gateway': 'pstn',
+      'calls.lineGateways': '{"4951110000":"a-trunk","4952220000":"pstn"}',
     },
   });
   const ts = new Tenants(c);
-  const [ta, tb] = ts.list as [typeof ts.list[0], typeof ts.list[0]];
+  const [ta, tb] = ts.list as [(typeof ts.list)[0], (typeof ts.list)[0]];
   const ca = portalConfig(c, ta, false);
-  t.match(ca, { b24: { portalUrl: A }, calls: { domain: 'a.pbx.test', gateway: 'a-trunk', lineGateways: { 4951110000: 'a-trunk' }, lines: { 4951110000: '4951110000' } } });
+  t.match(ca, {
+    b24: { portalUrl: A },
+    calls: {
+      domain: 'a.pbx.test',
+      gateway: 'a-trunk',
+      lineGateways: { 4951110000: 'a-trunk' },
+      lines: { 4951110000: '4951110000' },
+    },
+  });
   t.same(ca.calls.lineGateways, { 4951110000: 'a-trunk' }, "B's line is not A's");
   t.match(portalConfig(c, tb, false), { calls: { domain: 'b.pbx.test', gateway: 'pstn' } });
   t.ok(foreignLine(ts, tb, '4951110000'), "A's line is foreign to B");
