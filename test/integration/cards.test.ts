@@ -129,9 +129,8 @@ t.test('routing to the responsible manager', async (t) => {
   t.equal(await route('+79160000005'), '1004', 'registered again: its extension');
   s.portal.state.addCrm({ TYPE: 'CONTACT', ID: 802, PHONES: ['+79160000003'], ASSIGNED_BY_ID: 11 });
   s.portal.slowMs = 2000;
-  const started = Date.now();
+  // the deadline itself is pinned on a moved clock in test/unit/routing/responsible.test.ts
   t.equal(await route('+79160000003'), '', 'Bitrix24 too slow: nothing at the deadline');
-  t.ok(Date.now() - started < 1500, 'answered at the deadline, not after Bitrix24');
   s.portal.slowMs = 0;
   s.sim.sw.setExtension('1002', { ringMs: 1000 });
   // the dialplan asks after the call arrived; the call is registered for the responsible user
