@@ -9,7 +9,7 @@ import { CallModel, type CardPolicy, type ModelConfig } from './calls/model.js';
 import { synthesize } from './calls/resync.js';
 import type { Effect } from './calls/effects.js';
 import { Store, type StoredTokens } from './outbox/store.js';
-import { Outbox } from './outbox/executor.js';
+import { Outbox } from './outbox/scheduler.js';
 import { Bitrix24Client, TOKENS_KEY } from './bitrix24/client.js';
 import { RateLimiter } from './bitrix24/limiter.js';
 import { UserDirectory } from './bitrix24/directory.js';
@@ -104,7 +104,7 @@ export class Service {
       cardWindowMs: c.calls.cardWindowMs,
       retryBaseMs: c.b24.retryBaseMs,
       log: o.log.child({ mod: 'outbox' }),
-      attach: (callId, path, job) => this.uploader.attach(callId, path, job),
+      recordings: this.uploader,
     });
     this.model = new CallModel(modelConfig(c));
     this.listener = new EslListener({
@@ -134,6 +134,7 @@ export class Service {
       uploads: () => ({ count: this.uploader.uploads, bytes: this.uploader.bytes }),
       reconnects: () => this.listener.reconnects,
       liveCalls: () => this.model.liveCalls,
+      operating: () => this.client.operating.totals(),
     });
     this.client.onRequest = (method, result) => this.metrics.rest.inc({ method, result });
     this.callEvents = new CallEvents(this);
