@@ -103,6 +103,7 @@ export class Service {
       defaultUserId: c.calls.defaultUserId,
       cardWindowMs: c.calls.cardWindowMs,
       retryBaseMs: c.b24.retryBaseMs,
+      maxBatch: Math.min(50, Math.max(1, c.b24.batchMax)),
       log: o.log.child({ mod: 'outbox' }),
       recordings: this.uploader,
     });

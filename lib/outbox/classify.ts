@@ -26,9 +26,7 @@ export type Verdict =
 
 /** A whole request failed: the portal is unreachable, or its bucket is full; or it is about this one command. */
 export type RequestVerdict =
-  | { kind: 'down'; reason: string }
-  | { kind: 'throttled'; reason: string }
-  | { kind: 'command'; error: CommandError };
+  { kind: 'down'; reason: string } | { kind: 'throttled'; reason: string } | { kind: 'command'; error: CommandError };
 
 export interface CommandError {
   error: string;
@@ -36,18 +34,30 @@ export interface CommandError {
   status: number;
 }
 
-const RETRYABLE = new Set(['INTERNAL_SERVER_ERROR', 'ERROR_UNEXPECTED_ANSWER', 'OVERLOAD_LIMIT', 'QUERY_LIMIT_EXCEEDED']);
+const RETRYABLE = new Set([
+  'INTERNAL_SERVER_ERROR',
+  'ERROR_UNEXPECTED_ANSWER',
+  'OVERLOAD_LIMIT',
+  'QUERY_LIMIT_EXCEEDED',
+]);
 const USER_REFUSED = /USER_ID or USER_PHONE_INNER|User is not found/;
 
 export function classifyResult(c: Pick<Command, 'kind' | 'attach'>, result: unknown): Verdict {
   if (c.kind === 'register') {
     const id = (result as { CALL_ID?: unknown } | null)?.CALL_ID;
-    return typeof id === 'string' && id !== '' ? { kind: 'done', callId: id } : { kind: 'retry', reason: 'register: no CALL_ID in the reply' };
+    return typeof id === 'string' && id !== ''
+      ? { kind: 'done', callId: id }
+      : { kind: 'retry', reason: 'register: no CALL_ID in the reply' };
   }
   if (c.kind === 'attach' && c.attach?.mode === 'upload') {
     const r = result as { uploadUrl?: unknown; fieldName?: unknown } | null;
-    if (typeof r?.uploadUrl !== 'string' || r.uploadUrl === '') return { kind: 'fail', reason: 'attachRecord gave no uploadUrl', cascade: false };
-    return { kind: 'upload', url: r.uploadUrl, field: typeof r.fieldName === 'string' && r.fieldName ? r.fieldName : 'file' };
+    if (typeof r?.uploadUrl !== 'string' || r.uploadUrl === '')
+      return { kind: 'fail', reason: 'attachRecord gave no uploadUrl', cascade: false };
+    return {
+      kind: 'upload',
+      url: r.uploadUrl,
+      field: typeof r.fieldName === 'string' && r.fieldName ? r.fieldName : 'file',
+    };
   }
   return { kind: 'done' };
 }
@@ -56,7 +66,8 @@ export function classifyError(c: Pick<Command, 'kind' | 'method'>, e: CommandErr
   const reason = `${c.method}: ${e.error}: ${e.description}`;
   if (e.error === 'OPERATION_TIME_LIMIT') return { kind: 'held', reason };
   if (c.method === METHOD.finish && e.description.startsWith('Call is not found')) return { kind: 'gone', reason };
-  if (c.method === METHOD.register && USER_REFUSED.test(e.description) && !forDefaultUser) return { kind: 'default-user', reason };
+  if (c.method === METHOD.register && USER_REFUSED.test(e.description) && !forDefaultUser)
+    return { kind: 'default-user', reason };
   if (e.status >= 500 || RETRYABLE.has(e.error)) return { kind: 'retry', reason };
   return { kind: 'fail', reason, cascade: c.method === METHOD.register };
 }
@@ -66,12 +77,27 @@ export function classifyFailure(err: unknown): RequestVerdict {
   if (!(err instanceof B24Error)) return { kind: 'down', reason: String((err as Error)?.message ?? err) };
   if (err.code === 'B24_ERR_RATE_LIMIT') {
     if (err.detail.error === 'OPERATION_TIME_LIMIT') {
-      return { kind: 'command', error: { error: 'OPERATION_TIME_LIMIT', description: err.detail.description ?? '', status: err.detail.status ?? 429 } };
+      return {
+        kind: 'command',
+        error: {
+          error: 'OPERATION_TIME_LIMIT',
+          description: err.detail.description ?? '',
+          status: err.detail.status ?? 429,
+        },
+      };
     }
     return { kind: 'throttled', reason: err.message };
   }
-  if (err.code === 'B24_ERR_REST' && err.detail.error && (err.detail.status ?? 0) < 500 && !RETRYABLE.has(err.detail.error)) {
-    return { kind: 'command', error: { error: err.detail.error, description: err.detail.description ?? '', status: err.detail.status ?? 400 } };
+  if (
+    err.code === 'B24_ERR_REST' &&
+    err.detail.error &&
+    (err.detail.status ?? 0) < 500 &&
+    !RETRYABLE.has(err.detail.error)
+  ) {
+    return {
+      kind: 'command',
+      error: { error: err.detail.error, description: err.detail.description ?? '', status: err.detail.status ?? 400 },
+    };
   }
   return { kind: 'down', reason: err.message };
 }

@@ -64,7 +64,7 @@ export function callIdRef(callId: string | null, registerKey: string | null): st
 }
 
 export function registerCommand(ctx: CommandContext, job: Job, e: RegisterEffect, forDefaultUser: boolean): Command {
-  const userId = forDefaultUser ? ctx.defaultUserId : ctx.users(e.extension) ?? ctx.defaultUserId;
+  const userId = forDefaultUser ? ctx.defaultUserId : (ctx.users(e.extension) ?? ctx.defaultUserId);
   const params: Record<string, unknown> = {
     USER_ID: userId,
     PHONE_NUMBER: e.phone,
@@ -79,7 +79,17 @@ export function registerCommand(ctx: CommandContext, job: Job, e: RegisterEffect
     params.CRM_ENTITY_TYPE = e.crmEntityType;
     params.CRM_ENTITY_ID = e.crmEntityId;
   }
-  return { key: `r${job.id}`, kind: 'register', method: METHOD.register, params, call: job.call, dependsOn: null, jobs: [job], tier: 0, userId };
+  return {
+    key: `r${job.id}`,
+    kind: 'register',
+    method: METHOD.register,
+    params,
+    call: job.call,
+    dependsOn: null,
+    jobs: [job],
+    tier: 0,
+    userId,
+  };
 }
 
 /** The user a finish names: who talked last, else the first ringing one that maps, else the default user. */
@@ -89,7 +99,13 @@ export function finishUser(ctx: CommandContext, e: FinishEffect): number {
   return userId ?? ctx.defaultUserId;
 }
 
-export function finishCommand(ctx: CommandContext, job: Job, e: FinishEffect, callId: string | null, registerKey: string | null): Command {
+export function finishCommand(
+  ctx: CommandContext,
+  job: Job,
+  e: FinishEffect,
+  callId: string | null,
+  registerKey: string | null,
+): Command {
   const userId = finishUser(ctx, e);
   const params: Record<string, unknown> = {
     CALL_ID: callIdRef(callId, registerKey),
@@ -99,19 +115,41 @@ export function finishCommand(ctx: CommandContext, job: Job, e: FinishEffect, ca
     ADD_TO_CHAT: e.addToChat ? 1 : 0,
   };
   if (e.reason) params.FAILED_REASON = e.reason;
-  return { key: `f${job.id}`, kind: 'finish', method: METHOD.finish, params, call: job.call, dependsOn: callId ? null : registerKey, jobs: [job], tier: 1, userId };
+  return {
+    key: `f${job.id}`,
+    kind: 'finish',
+    method: METHOD.finish,
+    params,
+    call: job.call,
+    dependsOn: callId ? null : registerKey,
+    jobs: [job],
+    tier: 1,
+    userId,
+  };
 }
 
 /** The hide that closes the card for everyone else who still sees it, sent just before a finish. */
 export function hideBeforeFinish(finish: Command, users: number[]): Command {
   return {
-    key: `x${finish.jobs[0]!.id}`, kind: 'hide', method: METHOD.hide, params: { CALL_ID: finish.params.CALL_ID, USER_ID: users },
-    call: finish.call, dependsOn: finish.dependsOn, jobs: [], tier: 1, hidesFor: finish.jobs[0]!.id,
+    key: `x${finish.jobs[0]!.id}`,
+    kind: 'hide',
+    method: METHOD.hide,
+    params: { CALL_ID: finish.params.CALL_ID, USER_ID: users },
+    call: finish.call,
+    dependsOn: finish.dependsOn,
+    jobs: [],
+    tier: 1,
+    hidesFor: finish.jobs[0]!.id,
   };
 }
 
 /** A run of show/hide for one call as at most one hide and one show with USER_ID arrays; none if they cancel out. */
-export function cardCommands(ctx: CommandContext, group: Job[], callId: string | null, registerKey: string | null): Command[] {
+export function cardCommands(
+  ctx: CommandContext,
+  group: Job[],
+  callId: string | null,
+  registerKey: string | null,
+): Command[] {
   const ops = group.map((j) => {
     const e = j.effect as Extract<Effect, { kind: 'show' | 'hide' }>;
     const users = e.extensions.map((x) => ctx.users(x)).filter((u): u is number => u !== null);
@@ -123,10 +161,26 @@ export function cardCommands(ctx: CommandContext, group: Job[], callId: string |
   const ref = callIdRef(callId, registerKey);
   // both commands carry the whole group: the group is done when the last lands
   if (hide.length > 0) {
-    out.push({ ...base, key: `h${group[0]!.id}`, kind: 'hide', method: METHOD.hide, params: { CALL_ID: ref, USER_ID: hide }, jobs: show.length > 0 ? [] : group, tier: 1 });
+    out.push({
+      ...base,
+      key: `h${group[0]!.id}`,
+      kind: 'hide',
+      method: METHOD.hide,
+      params: { CALL_ID: ref, USER_ID: hide },
+      jobs: show.length > 0 ? [] : group,
+      tier: 1,
+    });
   }
   if (show.length > 0) {
-    out.push({ ...base, key: `s${group[0]!.id}`, kind: 'show', method: METHOD.show, params: { CALL_ID: ref, USER_ID: show }, jobs: group, tier: 0 });
+    out.push({
+      ...base,
+      key: `s${group[0]!.id}`,
+      kind: 'show',
+      method: METHOD.show,
+      params: { CALL_ID: ref, USER_ID: show },
+      jobs: group,
+      tier: 0,
+    });
   }
   return out;
 }
@@ -135,12 +189,22 @@ export function attachCommand(job: Job, e: AttachEffect, callId: string, a: Atta
   const params: Record<string, unknown> = { CALL_ID: callId, FILENAME: a.name };
   if (a.mode === 'url') params.RECORD_URL = a.url;
   // inline: FILE_CONTENT is read from disk when the request is built, never held in a plan
-  return { key: `a${job.id}`, kind: 'attach', method: METHOD.attach, params, call: e.call, dependsOn: null, jobs: [job], tier: 2, attach: a };
+  return {
+    key: `a${job.id}`,
+    kind: 'attach',
+    method: METHOD.attach,
+    params,
+    call: e.call,
+    dependsOn: null,
+    jobs: [job],
+    tier: 2,
+    attach: a,
+  };
 }
 
 /** Bytes an inline recording adds to a request body (base64, a few escapes). */
 export function inlineBytes(a: AttachPayload | undefined): number {
-  return a?.mode === 'inline' ? Math.ceil((4 * Math.ceil(a.size / 3)) * 1.05) + 64 : 0;
+  return a?.mode === 'inline' ? Math.ceil(4 * Math.ceil(a.size / 3) * 1.05) + 64 : 0;
 }
 
 /** `method?query` for a batch command; a `$result[...]` reference stays unencoded. */

@@ -12,8 +12,17 @@
 import type { Effect } from '../calls/effects.js';
 import type { Job } from './store.js';
 import {
-  attachCommand, cardCommands, finishCommand, hideBeforeFinish, inlineBytes, registerCommand, METHOD,
-  type AttachPayload, type Command, type CommandContext, type Tier,
+  attachCommand,
+  cardCommands,
+  finishCommand,
+  hideBeforeFinish,
+  inlineBytes,
+  registerCommand,
+  METHOD,
+  type AttachPayload,
+  type Command,
+  type CommandContext,
+  type Tier,
 } from './commands.js';
 
 export interface Budget {
@@ -84,7 +93,13 @@ export function visibleCards(ctx: CommandContext, h: CardHistory, pending: Comma
   return seen;
 }
 
-export function plan(jobs: readonly Job[], callIds: (call: string) => string | null, budget: Budget, now: number, ctx: PlanContext): Plan {
+export function plan(
+  jobs: readonly Job[],
+  callIds: (call: string) => string | null,
+  budget: Budget,
+  now: number,
+  ctx: PlanContext,
+): Plan {
   const out: Plan = { commands: [], done: [], adopted: [], failed: [], prepare: [], nextWake: null };
   const later = (t: number): void => {
     out.nextWake = out.nextWake === null ? t : Math.min(out.nextWake, t);
@@ -104,7 +119,12 @@ export function plan(jobs: readonly Job[], callIds: (call: string) => string | n
   const units: Unit[] = [];
   const unit = (tier: Tier, commands: Command[], oldest: number): void => {
     const starving = tier > 0 && now - oldest >= ctx.starveMs;
-    units.push({ tier: starving ? 0 : tier, seq: units.length, commands, bytes: commands.reduce((n, c) => n + inlineBytes(c.attach), 0) });
+    units.push({
+      tier: starving ? 0 : tier,
+      seq: units.length,
+      commands,
+      bytes: commands.reduce((n, c) => n + inlineBytes(c.attach), 0),
+    });
   };
 
   for (const [call, list] of byCall) {
@@ -157,7 +177,13 @@ export function plan(jobs: readonly Job[], callIds: (call: string) => string | n
         }
         let k = i;
         const group: Job[] = [];
-        while (k < list.length && (list[k]!.effect.kind === 'show' || list[k]!.effect.kind === 'hide') && list[k]!.nextAt <= now && !ctx.busy.has(list[k]!.id)) group.push(list[k++]!);
+        while (
+          k < list.length &&
+          (list[k]!.effect.kind === 'show' || list[k]!.effect.kind === 'hide') &&
+          list[k]!.nextAt <= now &&
+          !ctx.busy.has(list[k]!.id)
+        )
+          group.push(list[k++]!);
         const newest = Math.max(...group.map((g) => g.createdAt));
         if (budget.loaded && ctx.cardWindowMs > 0 && now - newest < ctx.cardWindowMs && k >= list.length) {
           later(newest + ctx.cardWindowMs); // more may come within the window: one request for them all
@@ -173,8 +199,19 @@ export function plan(jobs: readonly Job[], callIds: (call: string) => string | n
       }
       if (e.kind === 'finish') {
         const fin = finishCommand(ctx, job, e, callId, registerKey);
-        const others = ctx.hidden.has(job.id) ? [] : [...visibleCards(ctx, ctx.cardHistory(call), register)].filter((u) => u !== fin.userId);
-        const cmds = others.length > 0 ? [hideBeforeFinish(fin, others.sort((a, b) => a - b)), fin] : [fin];
+        const others = ctx.hidden.has(job.id)
+          ? []
+          : [...visibleCards(ctx, ctx.cardHistory(call), register)].filter((u) => u !== fin.userId);
+        const cmds =
+          others.length > 0
+            ? [
+                hideBeforeFinish(
+                  fin,
+                  others.sort((a, b) => a - b),
+                ),
+                fin,
+              ]
+            : [fin];
         if (held(...cmds.map((c) => c.method))) break;
         unit(1, cmds, job.createdAt);
         first = false;

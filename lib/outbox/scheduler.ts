@@ -14,12 +14,11 @@ import type { Bitrix24Client } from '../bitrix24/client.js';
 import type { UserDirectory } from '../bitrix24/directory.js';
 import type { Logger } from '../log.js';
 import type { Job, Store } from './store.js';
-import { batchCommand, type AttachPayload, type Command } from './commands.js';
+import type { AttachPayload, Command } from './commands.js';
 import { plan, type Budget, type PlanContext } from './plan.js';
-import { classifyError, classifyFailure, classifyResult, type Verdict } from './classify.js';
+import type { Verdict } from './classify.js';
+import { deliver } from './deliver.js';
 import { CallIds } from './callids.js';
-
-export { batchCommand } from './commands.js';
 
 /** What the outbox needs of the recordings: check a file, read it, upload it, say it landed. */
 export interface RecordingsPort {
@@ -217,68 +216,22 @@ export class Outbox {
   }
 
   private async send(commands: Command[]): Promise<void> {
-    const counts = new Map<string, number>();
-    for (const c of commands) counts.set(c.method, (counts.get(c.method) ?? 0) + 1);
-    for (const [m, n] of counts) this.o.client.operating.sent(m, n);
-    if (commands.length === 1 && !commands[0]!.dependsOn) {
-      const c = commands[0]!;
-      try {
-        const a = c.attach;
-        const result = a?.mode === 'inline'
-          ? await this.o.client.callWithFile(c.method, c.params, 'FILE_CONTENT', a.path, a.size)
-          : await this.o.client.call(c.method, c.params);
-        this.up();
-        this.apply(c, classifyResult(c, result));
-      } catch (err) {
-        const f = classifyFailure(err);
-        if (f.kind === 'command') {
-          this.up();
-          this.apply(c, classifyError(c, f.error, this.forDefaultUser.has(c.jobs[0]?.id ?? -1)));
-        } else this.requestFailed(f.kind, f.reason);
-      }
-      return;
-    }
-    const cmd: Record<string, string> = {};
-    const sent: Command[] = [];
-    for (const c of commands) {
-      if (c.attach?.mode === 'inline') {
-        try {
-          cmd[c.key] = batchCommand({ method: c.method, params: { ...c.params, FILE_CONTENT: await this.o.recordings.base64(c.attach) } });
-        } catch (err) {
-          this.attachments.delete(c.jobs[0]!.id); // gone since it was checked: check it again
-          this.apply(c, { kind: 'retry', reason: `recording: ${(err as Error).message}` });
-          continue;
-        }
-      } else cmd[c.key] = batchCommand(c);
-      sent.push(c);
-    }
-    let res;
-    try {
-      res = await this.o.client.batch(cmd);
-    } catch (err) {
-      const f = classifyFailure(err);
-      this.requestFailed(f.kind === 'throttled' ? 'throttled' : 'down', f.kind === 'command' ? `batch: ${f.error.error}` : f.reason);
-      return;
-    }
-    this.up();
-    const failedRegisters = new Set<string>();
-    for (const c of sent) {
-      const error = res.errors[c.key];
-      let v: Verdict;
-      if (c.dependsOn && failedRegisters.has(c.dependsOn)) v = { kind: 'waiting', reason: `waiting for ${c.dependsOn}` };
-      else if (error) {
-        const status = error.error === 'OPERATION_TIME_LIMIT' ? 429 : 400;
-        v = classifyError(c, { error: error.error, description: error.error_description ?? '', status }, this.forDefaultUser.has(c.jobs[0]?.id ?? -1));
-      } else v = classifyResult(c, res.result[c.key]);
-      if (c.kind === 'register' && v.kind !== 'done') failedRegisters.add(c.key);
-      this.apply(c, v);
-    }
+    const d = await deliver(
+      this.o.client,
+      (a) => this.o.recordings.base64(a),
+      commands,
+      (c) => this.forDefaultUser.has(c.jobs[0]?.id ?? -1),
+    );
+    if (d.kind === 'answered') this.up();
+    else this.requestFailed(d.kind, d.reason);
+    for (const [c, v] of d.verdicts) this.apply(c, v);
   }
 
   private requestFailed(kind: 'down' | 'throttled', reason: string): void {
     if (kind === 'throttled') return; // the limiter took the bucket as full: the next request waits for it
     const now = this.clock.now();
-    if (!this.down) this.o.log.warn({ reason }, 'Bitrix24 is unreachable; probing it every few seconds, nothing is lost');
+    if (!this.down)
+      this.o.log.warn({ reason }, 'Bitrix24 is unreachable; probing it every few seconds, nothing is lost');
     this.down = { since: this.down?.since ?? now, probeAt: now + (this.o.probeMs ?? 5000), reason };
   }
 
@@ -320,14 +273,18 @@ export class Outbox {
       case 'fail': {
         const doomed = [...c.jobs];
         // without a CALL_ID nothing else of this call can land: say so on each of them
-        if (v.cascade) for (const j of this.o.store.pending()) if (j.call === c.call && !doomed.some((d) => d.id === j.id)) doomed.push(j);
+        if (v.cascade)
+          for (const j of this.o.store.pending())
+            if (j.call === c.call && !doomed.some((d) => d.id === j.id)) doomed.push(j);
         for (const j of doomed) this.fail(j, c.jobs.includes(j) ? v.reason : `its register failed: ${v.reason}`);
         if (c.attach) this.attachments.delete(c.jobs[0]!.id);
         return;
       }
       case 'retry':
         for (const j of c.jobs) {
-          const delay = Math.min(MAX_BACKOFF_MS, (this.o.retryBaseMs ?? 500) * 2 ** Math.min(j.attempts, 7)) * (0.8 + Math.random() * 0.4);
+          const delay =
+            Math.min(MAX_BACKOFF_MS, (this.o.retryBaseMs ?? 500) * 2 ** Math.min(j.attempts, 7)) *
+            (0.8 + Math.random() * 0.4);
           this.o.store.markRetry(j.id, now + Math.round(delay), v.reason);
         }
         if (c.attach) this.attachments.delete(c.jobs[0]!.id);
@@ -371,32 +328,39 @@ export class Outbox {
   private prepare(job: Job): void {
     if (this.busy.has(job.id) || job.effect.kind !== 'attach') return;
     const path = job.effect.path;
-    this.track(job.id, this.o.recordings.check(path, job).then(
-      (r) => {
-        if (!this.running) return;
-        if ('mode' in r) this.attachments.set(job.id, r);
-        else if ('retryInMs' in r) this.o.store.markRetry(job.id, this.clock.now() + r.retryInMs, r.why, false);
-        else this.fail(job, r.failed);
-      },
-      (err: Error) => {
-        if (this.running) this.o.store.markRetry(job.id, this.clock.now() + (this.o.retryBaseMs ?? 500), `recording: ${err.message}`);
-      },
-    ));
+    this.track(
+      job.id,
+      this.o.recordings.check(path, job).then(
+        (r) => {
+          if (!this.running) return;
+          if ('mode' in r) this.attachments.set(job.id, r);
+          else if ('retryInMs' in r) this.o.store.markRetry(job.id, this.clock.now() + r.retryInMs, r.why, false);
+          else this.fail(job, r.failed);
+        },
+        (err: Error) => {
+          if (this.running)
+            this.o.store.markRetry(job.id, this.clock.now() + (this.o.retryBaseMs ?? 500), `recording: ${err.message}`);
+        },
+      ),
+    );
   }
 
   /** The two-step form: attachRecord gave an uploadUrl; the file goes there (not in a batch). */
   private uploadLater(c: Command, url: string, field: string): void {
     const job = c.jobs[0]!;
     const a = c.attach!;
-    this.track(job.id, this.o.recordings.upload(url, field, a).then(
-      () => {
-        this.o.store.markDone(job.id);
-        this.attachments.delete(job.id);
-        return this.o.recordings.landed(a, String(c.params.CALL_ID));
-      },
-      (err: Error) => {
-        if (this.running) this.apply({ ...c, attach: a }, { kind: 'retry', reason: `upload: ${err.message}` });
-      },
-    ));
+    this.track(
+      job.id,
+      this.o.recordings.upload(url, field, a).then(
+        () => {
+          this.o.store.markDone(job.id);
+          this.attachments.delete(job.id);
+          return this.o.recordings.landed(a, String(c.params.CALL_ID));
+        },
+        (err: Error) => {
+          if (this.running) this.apply({ ...c, attach: a }, { kind: 'retry', reason: `upload: ${err.message}` });
+        },
+      ),
+    );
   }
 }

@@ -50,11 +50,19 @@ export class OperatingClock {
 }
 
 /** The `time` block of a reply (reference §1.3). */
-export function timeBlock(startMs: number, endMs: number, op?: { operating: number; resetAt: number }): Record<string, unknown> {
+export function timeBlock(
+  startMs: number,
+  endMs: number,
+  op?: { operating: number; resetAt: number },
+): Record<string, unknown> {
   const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, '+00:00');
   return {
-    start: startMs / 1000, finish: endMs / 1000, duration: (endMs - startMs) / 1000, processing: (endMs - startMs) / 1000,
-    date_start: iso(startMs), date_finish: iso(endMs),
+    start: startMs / 1000,
+    finish: endMs / 1000,
+    duration: (endMs - startMs) / 1000,
+    processing: (endMs - startMs) / 1000,
+    date_start: iso(startMs),
+    date_finish: iso(endMs),
     ...(op ? { operating_reset_at: op.resetAt, operating: op.operating } : {}),
   };
 }

@@ -5,7 +5,10 @@ import { ManualClock } from '../../../lib/clock.js';
 
 t.test('known, learnt, awaited, timed out', async (t) => {
   const rows = new Map<string, string>();
-  const store = { callId: (c: string) => rows.get(c) ?? null, setCallId: (c: string, id: string) => void rows.set(c, id) };
+  const store = {
+    callId: (c: string) => rows.get(c) ?? null,
+    setCallId: (c: string, id: string) => void rows.set(c, id),
+  };
   const clock = new ManualClock();
   const ids = new CallIds(store, clock, 2);
   rows.set('old', 'c-old');
