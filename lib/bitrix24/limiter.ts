@@ -189,22 +189,23 @@ export class OperatingLimits {
     s.lastCount = count;
   }
 
-  /** The earliest time `method` may go out again (now or earlier: at once). */
+  /** The earliest time `method` may go out again; 0 when it may go at once. */
   readyAt(method: string): number {
     const s = this.methods.get(method.toLowerCase());
     const now = this.clock.now();
-    if (!s) return now;
+    if (!s) return 0;
     if (s.blockedUntil > now) return s.blockedUntil;
     // the window moved since the last report: the sum is unknown until the next reply
-    if (s.resetAt <= now) return now;
+    if (s.resetAt <= now) return 0;
     const margin = Math.max(5, this.limitSec * 0.02);
     const left = this.limitSec - margin - s.operating;
     if (left <= 0) return s.resetAt + 1000;
-    if (s.operating < this.limitSec / 2) return now;
+    if (s.operating < this.limitSec / 2) return 0;
     // spread what is left over the time until the oldest minute expires
     const calls = left / Math.max(s.cost, 0.001);
     const spacing = (s.resetAt - now) / Math.max(1, calls);
-    return Math.max(now, s.lastSent + spacing * Math.max(1, s.lastCount));
+    const at = s.lastSent + spacing * Math.max(1, s.lastCount);
+    return at > now ? at : 0;
   }
 
   totals(): OperatingTotal[] {
