@@ -2,7 +2,7 @@
 import t from 'tap';
 import { startBitrix24Emulator } from '../../../lib/sim/bitrix24/index.js';
 import { Bitrix24Client, TOKENS_KEY } from '../../../lib/bitrix24/client.js';
-import { RateLimiter } from '../../../lib/bitrix24/limiter.js';
+import { OperatingLimits, RateLimiter } from '../../../lib/bitrix24/limiter.js';
 import { ManualClock } from '../../../lib/clock.js';
 import { UserDirectory } from '../../../lib/bitrix24/directory.js';
 import { Store } from '../../../lib/outbox/store.js';
@@ -104,4 +104,20 @@ t.test('rate limiter on a fake clock: burst, then the drain rate; urgent request
   await clock.advance(200);
   await c;
   t.ok(got);
+});
+
+t.test('operating time per method: at once under half the budget, paced past it, held near the limit', async (t) => {
+  const clock = new ManualClock(1_000_000);
+  const op = new OperatingLimits(480, clock);
+  t.equal(op.readyAt('m'), 0, 'unknown method: at once');
+  op.note('m', { duration: 0.2, operating: 100, operating_reset_at: 1600 });
+  t.equal(op.readyAt('m'), 0, 'under half of 480 s: at once');
+  op.note('m', { duration: 10, operating: 300, operating_reset_at: 1600 });
+  op.sent('m', 1);
+  t.ok(op.readyAt('m') > clock.now(), 'past half: the next call is spaced out');
+  op.note('m', { operating: 476, operating_reset_at: 1600 });
+  t.equal(op.readyAt('m'), 1_601_000, 'near the limit: after the oldest minute expires');
+  op.blocked('n');
+  t.ok(op.readyAt('n') >= clock.now() + 60_000, 'OPERATION_TIME_LIMIT without a known window: a minute');
+  t.equal(op.totals().find((x) => x.method === 'm')?.spentSec, 10.2);
 });
