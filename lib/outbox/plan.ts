@@ -49,8 +49,8 @@ export interface PlanContext extends CommandContext {
   forDefaultUser: ReadonlySet<number>;
   /** Attach jobs whose file was checked and is ready to go. */
   attachments: ReadonlyMap<number, AttachPayload>;
-  /** Jobs being worked on elsewhere (a file check, an upload): not planned. */
-  busy: ReadonlySet<number>;
+  /** Jobs being worked on elsewhere (a request in flight, a file check, an upload): not planned. */
+  busy: (jobId: number) => boolean;
   /** Finish jobs whose preceding hide landed already. */
   hidden: ReadonlySet<number>;
   cardHistory: (call: string) => CardHistory;
@@ -135,7 +135,7 @@ export function plan(
     for (let i = 0; i < list.length; i++) {
       const job = list[i]!;
       const e = job.effect;
-      if (ctx.busy.has(job.id)) break;
+      if (ctx.busy(job.id)) break;
       if (job.nextAt > now) {
         later(job.nextAt);
         break;
@@ -181,7 +181,7 @@ export function plan(
           k < list.length &&
           (list[k]!.effect.kind === 'show' || list[k]!.effect.kind === 'hide') &&
           list[k]!.nextAt <= now &&
-          !ctx.busy.has(list[k]!.id)
+          !ctx.busy(list[k]!.id)
         )
           group.push(list[k++]!);
         const newest = Math.max(...group.map((g) => g.createdAt));

@@ -48,6 +48,8 @@ export interface OutboxOptions {
   probeMs?: number;
   /** Hides, finishes and recordings waiting longer than this go with the cards. */
   starveMs?: number;
+  /** Requests in flight at once (their jobs are not planned again meanwhile). */
+  concurrency?: number;
 }
 
 export interface OutboxEvents {
@@ -71,6 +73,9 @@ export class Outbox {
   private readonly hidden = new Set<number>();
   private readonly idleWaiters: Array<() => void> = [];
   private inFlight = 0;
+  /** Jobs of requests in flight. */
+  private readonly sending = new Set<number>();
+  private requests = 0;
   private readonly quietWaiters: Array<() => void> = [];
   /** The portal is unreachable since (ms), and the next probe may go at. */
   private down: { since: number; probeAt: number; reason: string } | null = null;
@@ -154,6 +159,8 @@ export class Outbox {
 
   private async pump(): Promise<void> {
     for (let round = 0; this.running && round < 1000; round++) {
+      // the next one to finish wakes the pump; while the portal is down, one probe at a time
+      if (this.requests >= (this.down ? 1 : this.o.concurrency ?? 2)) return;
       if (this.down && this.down.probeAt > this.clock.now()) {
         this.schedule(this.down.probeAt);
         this.resolveIdle();
@@ -176,12 +183,30 @@ export class Outbox {
         this.resolveIdle();
         return;
       }
-      await this.send(p.commands);
+      this.dispatch(p.commands);
     }
   }
 
+  /** Send a request without waiting for it; its jobs are left out of plans until it is answered. */
+  private dispatch(commands: Command[]): void {
+    const ids = commands.flatMap((c) => c.jobs.map((j) => j.id));
+    for (const id of ids) this.sending.add(id);
+    this.requests++;
+    this.enter();
+    const p: Promise<void> = this.send(commands)
+      .catch((err: Error) => this.o.log.error({ err: err.message }, 'outbox request failed unexpectedly'))
+      .finally(() => {
+        for (const id of ids) this.sending.delete(id);
+        this.requests--;
+        this.work.delete(p);
+        this.leave();
+        this.wake();
+      });
+    this.work.add(p);
+  }
+
   private resolveIdle(): void {
-    if (this.busy.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.busy.size === 0 && this.sending.size === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private budget(): Budget {
@@ -201,7 +226,7 @@ export class Outbox {
       starveMs: this.o.starveMs ?? 5000,
       forDefaultUser: this.forDefaultUser,
       attachments: this.attachments,
-      busy: this.busy,
+      busy: (id) => this.busy.has(id) || this.sending.has(id),
       hidden: this.hidden,
       cardHistory: (call) => this.o.store.cardHistory(call),
       registerFailure: (call) => this.o.store.registerFailure(call),

@@ -59,7 +59,7 @@ function ctx(o: Partial<PlanContext> & { history?: Record<string, CardHistory> }
     starveMs: 5000,
     forDefaultUser: new Set(),
     attachments: new Map(),
-    busy: new Set(),
+    busy: () => false,
     hidden: new Set(),
     cardHistory: (call) => o.history?.[call] ?? { registerUser: null, effects: [] },
     registerFailure: () => null,
