@@ -45,6 +45,8 @@ export interface CardHistory {
 export interface PlanContext extends CommandContext {
   cardWindowMs: number;
   starveMs: number;
+  /** A request without cards waits until its oldest command is this old: fewer requests, room kept for cards. */
+  lazyMs: number;
   /** Register jobs to send for the default user (the portal refused the employee). */
   forDefaultUser: ReadonlySet<number>;
   /** Attach jobs whose file was checked and is ready to go. */
@@ -75,6 +77,7 @@ export interface Plan {
 interface Unit {
   tier: Tier;
   seq: number;
+  oldest: number;
   commands: Command[];
   bytes: number;
 }
@@ -122,6 +125,7 @@ export function plan(
     units.push({
       tier: starving ? 0 : tier,
       seq: units.length,
+      oldest,
       commands,
       bytes: commands.reduce((n, c) => n + inlineBytes(c.attach), 0),
     });
@@ -131,6 +135,8 @@ export function plan(
     let callId = callIds(call);
     let register: Command | null = null;
     const finishing = list.some((j) => j.effect.kind === 'finish');
+    /** Show/hide of a call that is ending: never sent, done when its finish lands (a hide among them is in the finish's). */
+    const folded: Job[] = [];
     let first = true; // nothing earlier of this call is still waiting
     for (let i = 0; i < list.length; i++) {
       const job = list[i]!;
@@ -172,7 +178,7 @@ export function plan(
       const registerKey = register?.key ?? null;
       if (e.kind === 'show' || e.kind === 'hide') {
         if (finishing) {
-          out.done.push(job.id); // the finish closes every card it concerns
+          folded.push(job); // the finish (and the hide before it) closes every card it concerns
           continue;
         }
         let k = i;
@@ -199,6 +205,7 @@ export function plan(
       }
       if (e.kind === 'finish') {
         const fin = finishCommand(ctx, job, e, callId, registerKey);
+        fin.jobs.push(...folded);
         const others = ctx.hidden.has(job.id)
           ? []
           : [...visibleCards(ctx, ctx.cardHistory(call), register)].filter((u) => u !== fin.userId);
@@ -233,6 +240,14 @@ export function plan(
   }
 
   units.sort((a, b) => a.tier - b.tier || a.seq - b.seq);
+  if (units.length > 0 && units[0]!.tier > 0) {
+    // no card waits: let hides, finishes and recordings gather for a while (one request for many)
+    const oldest = Math.min(...units.map((u) => u.oldest));
+    if (now - oldest < ctx.lazyMs) {
+      later(oldest + ctx.lazyMs);
+      return out;
+    }
+  }
   const sent = new Set<string>();
   let bytes = 0;
   for (const u of units) {

@@ -48,6 +48,8 @@ export interface OutboxOptions {
   probeMs?: number;
   /** Hides, finishes and recordings waiting longer than this go with the cards. */
   starveMs?: number;
+  /** Hides, finishes and recordings without a card to ride with wait up to this long to gather. */
+  lazyMs?: number;
   /** Requests in flight at once (their jobs are not planned again meanwhile). */
   concurrency?: number;
 }
@@ -224,6 +226,7 @@ export class Outbox {
       defaultUserId: this.o.defaultUserId,
       cardWindowMs: this.o.cardWindowMs,
       starveMs: this.o.starveMs ?? 5000,
+      lazyMs: this.o.lazyMs ?? 1000,
       forDefaultUser: this.forDefaultUser,
       attachments: this.attachments,
       busy: (id) => this.busy.has(id) || this.sending.has(id),

@@ -52,19 +52,20 @@ function budget(o: Partial<Budget> = {}): Budget {
   return { commands: 50, bodyBytes: 8 * 1024 * 1024, loaded: false, readyAt: () => 0, ...o };
 }
 function ctx(o: Partial<PlanContext> & { history?: Record<string, CardHistory> } = {}): PlanContext {
-  return {
+  const base: PlanContext = {
     users: (ext) => (ext ? (USERS[ext] ?? null) : null),
     defaultUserId: 1,
     cardWindowMs: 300,
     starveMs: 5000,
+    lazyMs: 0,
     forDefaultUser: new Set(),
     attachments: new Map(),
     busy: () => false,
     hidden: new Set(),
     cardHistory: (call) => o.history?.[call] ?? { registerUser: null, effects: [] },
     registerFailure: () => null,
-    ...o,
   };
+  return Object.assign(base, o);
 }
 const ids =
   (known: Record<string, string>) =>
@@ -122,6 +123,13 @@ t.test('a missed ring-group call: hide everyone else who still sees the card, ju
       pending: [finish('M', null, ['1001', '1002'])],
       known: true,
       expect: ['hide cM [12]', 'finish cM 11'],
+    },
+    {
+      name: 'a hide still pending when the call ends: in the hide before the finish, done when the finish lands',
+      history: { registerUser: 11, effects: [register('M'), show('M', '1002')] },
+      pending: [hide('M', '1001'), finish('M', '1002')],
+      known: true,
+      expect: ['hide cM [11]', 'finish cM 12'],
     },
     {
       name: 'answered: the others were hidden on answer; nothing more to hide',
@@ -224,6 +232,13 @@ t.test('budgets: the command cap, inline bytes, no batching, held methods, the c
   );
   t.same(summary(held.commands), ['finish cG 11'], 'a held method waits; others go');
   t.equal(held.nextWake, NOW + 7000);
+
+  const late = [job(finish('L', '1001'), { createdAt: NOW - 300 })];
+  const lazy = plan(late, ids({ L: 'cL' }), budget(), NOW, ctx({ lazyMs: 1000 }));
+  t.same(lazy.commands, [], 'a finish with no card to ride with gathers company for a while');
+  t.equal(lazy.nextWake, NOW + 700);
+  const company = plan([...late, job(register('N'))], ids({ L: 'cL' }), budget(), NOW, ctx({ lazyMs: 1000 }));
+  t.same(summary(company.commands), ['register  11', 'finish cL 11'], 'a card takes it along at once');
 
   const fresh = [job(show('W', '1002'), { createdAt: NOW - 100 })];
   t.equal(plan(fresh, ids({ W: 'cW' }), budget(), NOW, ctx()).commands.length, 1, 'unloaded: a show goes at once');
