@@ -36,6 +36,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     uploads: () => ({ count: portal.uploader.uploads, bytes: portal.uploader.bytes }),
     reconnects: () => sw.listener.reconnects,
     liveCalls: () => sw.model.liveCalls,
+    operating: () => portal.client.operating.totals(),
   }, clock);
   let previousAlive: number | null = null;
   const sw: SwitchUnit = new SwitchUnit(

@@ -80,6 +80,7 @@ const schema = {
     rateDrainPerSec: { doc: 'Leaky bucket drain (Y) per second: 2, or 5 on Enterprise', format: Number, default: 2, env: 'FSB24_B24_RATE_DRAIN' },
     requestTimeoutMs: { doc: 'Deadline of every REST request', format: 'nat', default: 15000, env: 'FSB24_B24_TIMEOUT_MS' },
     retryBaseMs: { doc: 'First retry delay of a failed delivery; doubles per attempt up to a minute', format: 'nat', default: 500, env: 'FSB24_RETRY_BASE_MS' },
+    batchMax: { doc: 'Commands per request to Bitrix24 (batch); 1 sends each command alone (a baseline for benchmarks)', format: 'nat', default: 50, env: 'FSB24_B24_BATCH_MAX' },
     directoryRefreshSec: { doc: 'How often the extension → user map is refreshed from user.get', format: 'nat', default: 300, env: 'FSB24_DIRECTORY_REFRESH_SEC' },
   },
   calls: {
@@ -152,6 +153,7 @@ export interface ConfigShape {
   b24: {
     portalUrl: string; clientId: string; clientSecret: string; oauthUrl: string; webhookUrl: string; appToken: string;
     rateBurst: number; rateDrainPerSec: number; requestTimeoutMs: number; retryBaseMs: number; directoryRefreshSec: number;
+    batchMax: number;
   };
   calls: {
     trunkProfiles: string[]; trunkIps: string[]; gateway: string; didSource: 'sip_to_user' | 'sip_req_user' | 'destination';

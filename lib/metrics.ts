@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { realClock, type Clock } from './clock.js';
+import type { OperatingTotal } from './bitrix24/limiter.js';
 
 export interface MetricSources {
   outbox: () => { pending: number; failed: number; oldestPendingAt: number | null };
@@ -12,6 +13,8 @@ export interface MetricSources {
   uploads: () => { count: number; bytes: number };
   reconnects: () => number;
   liveCalls: () => number;
+  /** Bitrix24 server time per method (operating-time limit). */
+  operating?: () => OperatingTotal[];
 }
 
 export class Metrics {
@@ -34,6 +37,13 @@ export class Metrics {
     new Gauge({ name: 'fsb24_recording_uploads_total', help: 'Recordings attached', registers: r, collect() { this.set(src.uploads().count); } });
     new Gauge({ name: 'fsb24_recording_upload_bytes_total', help: 'Bytes of recordings attached', registers: r, collect() { this.set(src.uploads().bytes); } });
     new Gauge({ name: 'fsb24_esl_reconnects_total', help: 'Event socket reconnects', registers: r, collect() { this.set(src.reconnects()); } });
+    const op = (fn: (t: OperatingTotal) => number) => function (this: Gauge) {
+      this.reset();
+      for (const t of src.operating?.() ?? []) this.set({ method: t.method }, fn(t));
+    };
+    new Gauge({ name: 'fsb24_b24_operating_seconds', help: 'Server time a method used in the portal\'s sliding 10 minutes, as it last reported (limit 480)', labelNames: ['method'], registers: r, collect: op((t) => t.operatingSec) });
+    new Gauge({ name: 'fsb24_b24_server_seconds_total', help: 'Server time of Bitrix24 calls by method (the `time.duration` of each reply)', labelNames: ['method'], registers: r, collect: op((t) => t.spentSec) });
+    new Gauge({ name: 'fsb24_b24_method_held_seconds', help: 'How long the next call of a method waits for its operating-time limit (pacing or a block)', labelNames: ['method'], registers: r, collect: op((t) => t.heldMs / 1000) });
     new Gauge({ name: 'fsb24_live_calls', help: 'Calls in progress on the switch', registers: r, collect() { this.set(src.liveCalls()); } });
   }
 }

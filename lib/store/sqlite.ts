@@ -68,8 +68,9 @@ export class SqliteStore implements Store {
       registerFailed: this.db.prepare(`SELECT last_error FROM jobs WHERE call = ? AND kind = 'register' AND state = 'failed' LIMIT 1`),
       wait: this.db.prepare(`UPDATE jobs SET next_at = ?, last_error = ? WHERE id = ?`),
       fail: this.db.prepare(`UPDATE jobs SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`),
-      setPayload: this.db.prepare('UPDATE jobs SET payload = ? WHERE id = ?'),
       callId: this.db.prepare('SELECT b24_call_id FROM calls WHERE call = ?'),
+      callUser: this.db.prepare('SELECT user_id FROM calls WHERE call = ?'),
+      cards: this.db.prepare(`SELECT payload FROM jobs WHERE state = 'done' AND call = ? AND kind IN ('register', 'show', 'hide') ORDER BY id`),
       setCallId: this.db.prepare('INSERT INTO calls (call, b24_call_id, user_id, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(call) DO UPDATE SET b24_call_id = excluded.b24_call_id, user_id = excluded.user_id, updated_at = excluded.updated_at'),
       kvGet: this.db.prepare('SELECT value FROM kv WHERE key = ?'),
       kvSet: this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -119,10 +120,6 @@ export class SqliteStore implements Store {
     this.stmts.fail.run(error, id);
   }
 
-  updateEffect(id: number, effect: Effect): void {
-    this.stmts.setPayload.run(JSON.stringify(effect), id);
-  }
-
   /**
    * Calls that were registered (or adopted) but never got a finish: after a restart,
    * those no longer on the switch ended while the service was down.
@@ -144,6 +141,13 @@ export class SqliteStore implements Store {
   callId(call: string): string | null {
     const row = this.stmts.callId.get(call) as { b24_call_id: string | null } | undefined;
     return row?.b24_call_id ?? null;
+  }
+
+  /** The card effects of a call that landed, in order, and the user its register named. */
+  cardHistory(call: string): { registerUser: number | null; effects: Effect[] } {
+    const user = this.stmts.callUser.get(call) as { user_id: number | null } | undefined;
+    const rows = this.stmts.cards.all(call) as Array<{ payload: string }>;
+    return { registerUser: user?.user_id ?? null, effects: rows.map((r) => JSON.parse(r.payload) as Effect) };
   }
 
   setCallId(call: string, b24CallId: string, userId: number | null, now: number): void {

@@ -60,7 +60,16 @@ t.test('a ring group nobody answers: shown while ringing, finish closes every ca
   await done;
   const fin = await s.portal.journal.next(ok('telephony.externalcall.finish'));
   t.match(fin.params, { CALL_ID: callId, USER_ID: 11, STATUS_CODE: '304', DURATION: 0 });
-  t.same(s.portal.state.cardUsers(callId), []);
+  // finish hides the card only for its USER_ID (reference §5.4): the others get a hide first, in the same request
+  const entries = s.portal.journal.entries;
+  const i = entries.indexOf(fin);
+  t.match(entries[i - 1], { method: 'telephony.externalcall.hide', batch: true, status: 200, params: { CALL_ID: callId, USER_ID: ['12', '13'] } });
+  t.equal(fin.batch, true);
+  await s.portal.journal.until(() => entries.slice(i).some((r) => !r.batch));
+  const request = entries.slice(i).find((r) => !r.batch);
+  t.equal(request?.method, 'batch', 'one request');
+  t.same(Object.values(request?.params.cmd as Record<string, string>).map((c) => c.split('?')[0]), ['telephony.externalcall.hide', 'telephony.externalcall.finish'], 'the hide, then the finish');
+  t.same(s.portal.state.cardUsers(callId), [], 'no card left open on any phone that rang');
 });
 
 t.test('sequential hunt: hidden from the phone that stopped ringing, shown to the next', async (t) => {

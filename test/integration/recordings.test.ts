@@ -49,6 +49,24 @@ t.test('small recording: base64 FILE_CONTENT, after finish, exact bytes', async 
   t.equal(s.portal.state.files[0]?.via, 'content');
 });
 
+t.test('under load, recordings ride inside the batches, behind the cards', async (t) => {
+  // a short bucket: the service is loaded, every request carries what is ready
+  const s = await stack(t, { config: fast, emulator: { burst: 6, drainPerSec: 2 } });
+  const calls = Array.from({ length: 6 }, (_, i) => inboundCall(s.sim.sw, { caller: `+7916123456${i}`, did: '4951234567', extensions: ['1001'], talkMs: 2000 }));
+  await Promise.all(calls);
+  await s.portal.journal.until(() => s.portal.state.files.length === 6, 20_000);
+  const attaches = s.portal.journal.entries.filter(ok('telephony.externalcall.attachrecord'));
+  t.ok(attaches.some((a) => a.batch), 'attachRecord inside a batch');
+  for (const a of attaches.filter((x) => x.batch)) t.ok(typeof a.params.FILE_CONTENT === 'string', 'with FILE_CONTENT in the batch');
+  t.same(s.portal.state.files.map((f) => f.via), Array(6).fill('content'), 'every file, as base64 content');
+  for (const req of s.portal.journal.entries.filter((r) => r.method === 'batch')) {
+    const order = Object.values(req.params.cmd as Record<string, string>).map((c) => c.split('?')[0]);
+    const lastCard = Math.max(order.lastIndexOf('telephony.externalcall.register'), order.lastIndexOf('telephony.externalcall.show'));
+    const firstRecording = order.indexOf('telephony.externalcall.attachrecord');
+    if (firstRecording >= 0) t.ok(lastCard < firstRecording, `no card behind a recording: ${order.join(', ')}`);
+  }
+});
+
 t.test('large recording: the two-step uploadUrl with a streamed multipart body', async (t) => {
   const s = await stack(t, { config: { ...fast, 'recordings.inlineMaxBytes': 1000 } });
   const { callId, path } = await finishedCall(s);

@@ -11,12 +11,14 @@ import { LeakyBucket } from './bucket.js';
 import { RestError } from './errors.js';
 import { PortalState } from './state.js';
 import * as tel from './telephony.js';
-import { appInfo, eventGet, userGet, type ListResult } from './methods.js';
+import type { ListResult } from './methods.js';
+import { METHODS, SCOPE_OF } from './registry.js';
 import { Journal } from '../journal.js';
 import { parseMultipart } from './multipart.js';
 import { runBatch } from './batch.js';
 import { eventBody } from './sender.js';
-import { OFFLINE_METHODS, OFFLINE_HANDLER, offlineRoutes, queueOfflineEvent, takeCode } from './authorize.js';
+import { OperatingClock, timeBlock } from './operating.js';
+import { OFFLINE_HANDLER, offlineRoutes, queueOfflineEvent, takeCode } from './authorize.js';
 
 export type { PortalRequest } from './state.js';
 import type { PortalRequest } from './state.js';
@@ -35,30 +37,11 @@ export interface EmulatorOptions {
   accessTokenTtlSec?: number;
   webhookAllowedForRegister?: boolean;
   now?: () => number;
+  /** Server seconds per method per 10 minutes before OPERATION_TIME_LIMIT (default 480). */
+  operatingLimitSec?: number;
+  /** Server seconds a call of a method costs (default: the time it really took here). */
+  operatingCost?: (method: string) => number;
 }
-
-type Method = (ctx: tel.CallContext, p: tel.Params) => unknown;
-
-const METHODS: Record<string, Method> = {
-  'telephony.externalcall.register': tel.register,
-  'telephony.externalcall.finish': tel.finish,
-  'telephony.externalcall.attachrecord': tel.attachRecord,
-  'telephony.externalcall.show': tel.showHide('show'),
-  'telephony.externalcall.hide': tel.showHide('hide'),
-  'telephony.externalcall.searchcrmentities': tel.searchCrmEntities,
-  'telephony.externalline.add': tel.lineAdd,
-  'telephony.externalline.update': tel.lineUpdate,
-  'telephony.externalline.delete': tel.lineDelete,
-  'telephony.externalline.get': tel.lineGet,
-  'user.get': userGet,
-  'event.get': eventGet,
-  'app.info': appInfo,
-  ...OFFLINE_METHODS,
-  scope: (ctx) => ctx.scopes,
-  profile: (ctx) => ({ ID: String(ctx.userId), ADMIN: true, NAME: ctx.state.users.get(ctx.userId)?.NAME ?? '' }),
-};
-
-const SCOPE_OF: Record<string, string> = { telephony: 'telephony', user: 'user' };
 
 interface Token {
   userId: number;
@@ -75,8 +58,10 @@ export class Bitrix24Emulator {
   readonly webhook = { userId: 1, secret: randomBytes(8).toString('hex') };
   webhookAllowedForRegister: boolean;
   accessTokenTtlSec: number;
-  /** Methods answering 429 OPERATION_TIME_LIMIT. */
+  /** Methods answering 429 OPERATION_TIME_LIMIT whatever their time (tests). */
   readonly blockedMethods = new Set<string>();
+  /** Server time per (app, method) in the sliding 10 minutes; past the limit, the method is blocked. */
+  readonly operating: OperatingClock;
   private readonly tokens = new Map<string, Token>();
   private readonly refreshTokens = new Map<string, { userId: number; used: boolean }>();
   private readonly uploads = new Map<string, string>();
@@ -88,6 +73,7 @@ export class Bitrix24Emulator {
   constructor(private readonly opts: EmulatorOptions = {}) {
     this.now = opts.now ?? Date.now;
     this.bucket = new LeakyBucket(opts.burst ?? 50, opts.drainPerSec ?? 2, this.now);
+    this.operating = new OperatingClock(opts.operatingLimitSec ?? 480, this.now);
     this.domain = opts.domain ?? '';
     this.webhookAllowedForRegister = opts.webhookAllowedForRegister ?? false;
     this.accessTokenTtlSec = opts.accessTokenTtlSec ?? 3600;
@@ -245,27 +231,37 @@ export class Bitrix24Emulator {
     };
   }
 
-  /** Run one method; throws RestError. `List` results carry total/next. */
-  private async call(method: string, params: tel.Params, ctx: tel.CallContext): Promise<{ result: unknown; total?: number; next?: number }> {
+  /** Run one method; throws RestError. `List` results carry total/next; every reply its `time`. */
+  private async call(method: string, params: tel.Params, ctx: tel.CallContext): Promise<{ result: unknown; total?: number; next?: number; time: unknown }> {
     const fn = METHODS[method];
     if (!fn) throw new RestError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!');
-    if (this.blockedMethods.has(method)) throw new RestError(429, 'OPERATION_TIME_LIMIT', 'Method is blocked due to operation time limit.');
+    const app = ctx.authType === 'oauth' ? ctx.appId : 'webhook';
+    if (this.blockedMethods.has(method) || this.operating.blocked(app, method)) {
+      throw new RestError(429, 'OPERATION_TIME_LIMIT', 'Method is blocked due to operation time limit.');
+    }
     const scope = SCOPE_OF[method.split('.')[0] ?? ''];
     const granted = ctx.scopes;
     if (scope && !granted.includes(scope)) {
       throw new RestError(403, 'insufficient_scope', 'The request requires higher privileges than provided by the webhook token');
     }
-    const out = await fn(ctx, params);
+    const started = this.now();
+    const t0 = performance.now();
+    let out: unknown;
+    try {
+      out = await fn(ctx, params);
+    } finally {
+      this.operating.charge(app, method, this.opts.operatingCost?.(method) ?? (performance.now() - t0) / 1000);
+    }
+    const time = timeBlock(started, this.now(), this.operating.state(app, method));
     if (method === 'user.get' || method === 'event.offline.list') {
       const l = out as ListResult;
-      return { result: l.list, total: l.total, ...(l.next !== undefined ? { next: l.next } : {}) };
+      return { result: l.list, total: l.total, ...(l.next !== undefined ? { next: l.next } : {}), time };
     }
-    return { result: out };
+    return { result: out, time };
   }
 
-  private envelope(body: Record<string, unknown>): Record<string, unknown> {
-    const t = this.now() / 1000;
-    return { ...body, time: { start: t, finish: t, duration: 0, processing: 0, date_start: new Date(this.now()).toISOString(), date_finish: new Date(this.now()).toISOString(), operating_reset_at: Math.floor(t) + 600, operating: 0 } };
+  private envelope(body: Record<string, unknown>, started: number): Record<string, unknown> {
+    return { ...body, time: body.time ?? timeBlock(started, this.now()) };
   }
 
   private authenticate(pathUser: string | undefined, pathSecret: string | undefined, params: tel.Params): tel.CallContext {
@@ -292,6 +288,7 @@ export class Bitrix24Emulator {
     const [pathUser, pathSecret] = segments.length === 3 ? segments : [undefined, undefined];
     const params = { ...(req.query as Record<string, unknown>), ...bodyObject(req.body) };
     const entry: PortalRequest = { method, params, auth: pathUser ? 'webhook' : typeof params.auth === 'string' ? 'oauth' : 'none', status: 200, at: this.now() };
+    const started = this.now();
     try {
       if (!this.bucket.take()) throw new RestError(503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests');
       const ctx = this.authenticate(pathUser, pathSecret, params);
@@ -302,7 +299,7 @@ export class Bitrix24Emulator {
         : await this.call(method, rest, ctx);
       entry.result = out.result;
       this.journal.push(entry);
-      return reply.code(200).header('content-type', 'application/json; charset=utf-8').send(this.envelope(out));
+      return reply.code(200).header('content-type', 'application/json; charset=utf-8').send(this.envelope(out, started));
     } catch (err) {
       if (!(err instanceof RestError)) throw err;
       entry.status = err.status;
@@ -349,7 +346,7 @@ export class Bitrix24Emulator {
     if (!/\.(mp3|wav)$/i.test(file.filename ?? '')) return send(400, { error: 'ERROR_CORE', error_description: 'Wrong file extension. Only wav and mp3 are allowed' });
     this.uploads.delete(token);
     const fileId = tel.storeFile(this.state, callId, file.filename as string, file.data, 'upload');
-    return send(200, this.envelope({ result: { FILE_ID: fileId } }));
+    return send(200, this.envelope({ result: { FILE_ID: fileId } }, this.now()));
   }
 
   private build(): FastifyInstance {

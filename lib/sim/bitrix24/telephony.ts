@@ -213,8 +213,8 @@ export function finish(ctx: CallContext, p: Params): unknown {
   };
   ctx.state.finished.push(row);
   ctx.state.active.delete(callId);
-  // finish hides the card (for everyone: the call is gone)
-  ctx.state.cards.delete(callId);
+  // finish hides the card for USER_ID only (§5.4): anyone else still sees it until a hide
+  ctx.state.cards.get(callId)?.delete(userId);
   const { addToChat: _a, registeredType: _r, lineNumber: _l, ...reply } = row;
   return { ...reply, CALL_START_DATE: {}, REST_APP_NAME: ctx.authType === 'webhook' ? false : 'FreeSWITCH' };
 }
