@@ -56,11 +56,15 @@ export class RateLimiter {
     });
   }
 
-  /** Resolves when a request could go without waiting (nothing is taken). */
+  /**
+   * Resolves when the bucket has a slot (nothing is taken). Requests already queued do not
+   * hold it back: the caller then queues behind them in `acquire`, so a busy caller (a fast
+   * offline poll) cannot starve the outbox.
+   */
   async whenAvailable(): Promise<void> {
     for (;;) {
       this.drain();
-      if (this.queue.length === 0 && this.level + 1 < this.burst) return;
+      if (this.level + 1 < this.burst) return;
       await this.clock.sleep(this.waitMs());
     }
   }
