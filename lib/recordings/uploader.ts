@@ -98,7 +98,7 @@ export class RecordingUploader {
     const since = changed ? now : before.since;
     this.seen.set(real, { size: st.size, mtimeMs: st.mtimeMs, since });
     // complete = the recorder closed it (RECORD_STOP or hang-up came first) and it stopped changing
-    const quiet = Date.now() - st.mtimeMs >= stableMs || now - since >= stableMs;
+    const quiet = now - st.mtimeMs >= stableMs || now - since >= stableMs;
     if (!quiet) return { retryInMs: poll, why: 'recording still growing' };
     if (st.size === 0) return giveUp ? { failed: `recording ${path} is empty` } : { retryInMs: poll, why: 'recording empty' };
     this.seen.delete(real);

@@ -4,7 +4,7 @@
  * a portal outage during the upload; a service restart between finish and upload.
  */
 import t from 'tap';
-import { appendFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stack } from '../helpers/stack.js';
 import { endBridge, inboundCall } from '../../lib/sim/freeswitch/index.js';
@@ -92,23 +92,7 @@ t.test('a recording that appears late is sent when it appears; one that keeps gr
   t.equal(s.portal.state.files[0]?.CALL_ID, fin.params.CALL_ID);
 });
 
-t.test('a growing file is sent only once its size stops changing', async (t) => {
-  const s = await stack(t, { config: fast });
-  (s.service.portal.uploader as unknown as { o: { stableMs: number } }).o.stableMs = 300;
-  const dir = s.config.recordings.dirs[0]!;
-  mkdirSync(dir, { recursive: true });
-  const growing = join(dir, 'growing.wav');
-  writeFileSync(growing, 'RIFF');
-  await callRecordedAt(s, growing);
-  await s.portal.journal.next(ok('telephony.externalcall.finish'));
-  // a post-process hook is still writing
-  for (let i = 0; i < 5; i++) {
-    appendFileSync(growing, `-more${i}`);
-    await new Promise((r) => setTimeout(r, 60));
-  }
-  await s.portal.journal.next(ok('telephony.externalcall.attachrecord'), 10_000);
-  t.equal(s.portal.state.files[0]?.bytes.toString(), 'RIFF-more0-more1-more2-more3-more4', 'the whole file, not a prefix');
-});
+// a growing file (sent only once it stops changing): test/unit/recordings/stability.test.ts, on a moved clock
 
 t.test('paths outside the recordings directories are refused, never read', async (t) => {
   const s = await stack(t, { config: fast });
