@@ -16,9 +16,10 @@ import { METHODS, SCOPE_OF } from './registry.js';
 import { Journal } from '../journal.js';
 import { parseMultipart } from './multipart.js';
 import { runBatch } from './batch.js';
-import { eventBody } from './sender.js';
 import { OperatingClock, timeBlock } from './operating.js';
-import { OFFLINE_HANDLER, offlineRoutes, queueOfflineEvent, takeCode } from './authorize.js';
+import { offlineRoutes } from './authorize.js';
+import { tokenEndpoint } from './token.js';
+import * as ev from './app-events.js';
 
 export type { PortalRequest } from './state.js';
 import type { PortalRequest } from './state.js';
@@ -149,68 +150,23 @@ export class Bitrix24Emulator {
   }
 
   /** POST an event to a URL exactly as the queue server does (§10.1): form, PHP keys, strings, no retry. */
-  async postEvent(url: string, event: string, data: Record<string, unknown>, auth: Record<string, string>, handlerId = '1'): Promise<number> {
-    if (url === OFFLINE_HANDLER) return queueOfflineEvent(this.state, this.app.id, event, data, auth, this.now());
-    const body = eventBody(event, handlerId, data, auth, this.now());
-    try {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
-      await res.arrayBuffer();
-      return res.status;
-    } catch {
-      return 0; // delivery is at most once: a failure is only logged on the portal's side
-    }
+  postEvent(url: string, event: string, data: Record<string, unknown>, auth: Record<string, string>, handlerId = '1'): Promise<number> {
+    return ev.postEvent(this, url, event, data, auth, handlerId);
   }
 
   /** Install the local application: ONAPPINSTALL with tokens to its install handler. */
-  async install(handlerUrl: string, userId = 1): Promise<number> {
-    const tokens = this.issueTokens(userId);
-    this.app.installed = true;
-    return this.postEvent(handlerUrl, 'ONAPPINSTALL', { VERSION: '1', ACTIVE: 'Y', INSTALLED: 'Y', LANGUAGE_ID: 'en' }, this.authBlock(tokens, userId));
+  install(handlerUrl: string, userId = 1): Promise<number> {
+    return ev.install(this, handlerUrl, userId);
   }
 
-  private handlersFor(event: string): string[] {
-    return this.state.handlers.filter((h) => h.appId === this.app.id && h.event === event).map((h) => (h.offline ? OFFLINE_HANDLER : h.handler));
-  }
-
-  /**
-   * A user clicks a number in the CRM (§10.3): the portal registers the call itself
-   * (TYPE 1, CRM_CREATE from the line) and sends ONEXTERNALCALLSTART to the app.
-   */
-  async clickToCall(o: { userId: number; phone: string; lineNumber?: string; crmEntityType?: string; crmEntityId?: number; twice?: boolean }): Promise<{ callId: string; statuses: number[] }> {
-    const handlers = this.handlersFor('ONEXTERNALCALLSTART');
-    if (!this.app.installed || handlers.length === 0) throw new Error('the app has not bound ONEXTERNALCALLSTART');
-    const line = this.state.lines.find((l) => l.appId === this.app.id && l.NUMBER === o.lineNumber);
-    const res = tel.registerCall(this.ctx('oauth', o.userId, ''), {
-      userId: o.userId, phone: o.phone.replace(/[^0-9+]/g, ''), type: 1, start: new Date(this.now()).toISOString().replace(/\.\d+Z$/, '+00:00'),
-      line: o.lineNumber ?? null, externalId: null, crmCreate: (line?.CRM_AUTO_CREATE ?? 'Y') === 'Y',
-      crmEntityType: o.crmEntityType ?? null, crmEntityId: o.crmEntityId ?? null, show: false, by: 'click2call',
-    });
-    const callId = String(res.CALL_ID);
-    const data = {
-      PHONE_NUMBER: o.phone, PHONE_NUMBER_INTERNATIONAL: o.phone, EXTENSION: '', USER_ID: o.userId, CALL_LIST_ID: 0,
-      LINE_NUMBER: o.lineNumber ?? '', IS_MOBILE: 0, CALL_ID: callId,
-      CRM_ENTITY_TYPE: res.CRM_ENTITY_TYPE || null, CRM_ENTITY_ID: res.CRM_ENTITY_ID ?? null,
-    };
-    const tokens = this.issueTokens(o.userId);
-    const statuses: number[] = [];
-    for (const h of handlers) {
-      statuses.push(await this.postEvent(h, 'ONEXTERNALCALLSTART', data, this.authBlock(tokens, o.userId)));
-      if (o.twice) statuses.push(await this.postEvent(h, 'ONEXTERNALCALLSTART', data, this.authBlock(tokens, o.userId)));
-    }
-    return { callId, statuses };
+  /** A user clicks a number in the CRM (§10.3): the portal registers the call and sends ONEXTERNALCALLSTART. */
+  clickToCall(o: ev.ClickToCall): Promise<{ callId: string; statuses: number[] }> {
+    return ev.clickToCall(this, o, this.ctx('oauth', o.userId, ''));
   }
 
   /** A visitor asks for a callback in a CRM form (§10.4): no CALL_ID, no USER_ID. */
-  async callbackRequest(o: { phone: string; text?: string; voice?: string; lineNumber?: string; crmEntityType?: string; crmEntityId?: number }): Promise<number[]> {
-    const handlers = this.handlersFor('ONEXTERNALCALLBACKSTART');
-    if (!this.app.installed || handlers.length === 0) throw new Error('the app has not bound ONEXTERNALCALLBACKSTART');
-    const data = {
-      PHONE_NUMBER: o.phone, TEXT: o.text ?? 'A callback was ordered from the website', VOICE: o.voice ?? 'ruinternalfemale',
-      CRM_ENTITY_TYPE: o.crmEntityType ?? null, CRM_ENTITY_ID: o.crmEntityId ?? null, LINE_NUMBER: o.lineNumber ?? null,
-    };
-    const out: number[] = [];
-    for (const h of handlers) out.push(await this.postEvent(h, 'ONEXTERNALCALLBACKSTART', data, this.authBlock(null)));
-    return out;
+  callbackRequest(o: ev.CallbackRequest): Promise<number[]> {
+    return ev.callbackRequest(this, o);
   }
 
   // ---- REST -----------------------------------------------------------------------------
@@ -309,28 +265,6 @@ export class Bitrix24Emulator {
     }
   }
 
-  private oauth(req: FastifyRequest, reply: FastifyReply): unknown {
-    const p = { ...(req.query as Record<string, unknown>), ...bodyObject(req.body) };
-    const fail = (status: number, error: string, description: string): unknown => reply.code(status).send({ error, error_description: description });
-    if (p.client_id !== this.app.clientId || p.client_secret !== this.app.clientSecret) return fail(401, 'invalid_client', 'Invalid client credentials');
-    let userId: number;
-    if (p.grant_type === 'authorization_code') {
-      const code = takeCode(this, String(p.code ?? '')); // single use, 30 s (authorize.ts)
-      if (!code || code.expiresAt <= this.now()) return fail(400, 'invalid_grant', 'Invalid authorization code');
-      userId = code.userId;
-    } else if (p.grant_type === 'refresh_token') {
-      const rt = this.refreshTokens.get(String(p.refresh_token ?? ''));
-      if (!rt || rt.used) return fail(400, 'invalid_grant', 'Invalid refresh token');
-      rt.used = true; // refresh tokens rotate: reuse is refused
-      userId = rt.userId;
-    } else return fail(400, 'invalid_request', 'Unsupported grant_type');
-    const tokens = this.issueTokens(userId);
-    return reply.send({
-      ...tokens, client_endpoint: this.restUrl, domain: 'oauth.bitrix.info', member_id: this.app.memberId,
-      scope: this.app.scopes, server_endpoint: `${this.url}/rest/`, status: 'L', user_id: userId,
-    });
-  }
-
   private upload(req: FastifyRequest, reply: FastifyReply): unknown {
     const q = req.query as Record<string, string>;
     const token = String(q.token ?? '').split('|')[2] ?? '';
@@ -355,7 +289,7 @@ export class Bitrix24Emulator {
       done(null, qs.parse(String(body), { depth: 10, arrayLimit: 1000, parameterLimit: 10000 }));
     });
     app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    app.route({ method: ['GET', 'POST'], url: '/oauth/token/', handler: (req, reply) => this.oauth(req, reply) });
+    app.route({ method: ['GET', 'POST'], url: '/oauth/token/', handler: (req, reply) => tokenEndpoint(this, this.refreshTokens, { ...(req.query as Record<string, unknown>), ...bodyObject(req.body) }, reply) });
     offlineRoutes(app, this);
     app.post('/rest/upload.json', (req, reply) => this.upload(req, reply));
     const handler = (req: FastifyRequest, reply: FastifyReply): Promise<unknown> =>

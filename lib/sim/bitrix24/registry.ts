@@ -1,5 +1,6 @@
 /** The REST methods the emulated portal answers, and the scope each family needs. */
 import * as tel from './telephony.js';
+import * as lines from './lines.js';
 import { appInfo, eventGet, userGet } from './methods.js';
 import { OFFLINE_METHODS } from './offline.js';
 
@@ -12,10 +13,10 @@ export const METHODS: Record<string, Method> = {
   'telephony.externalcall.show': tel.showHide('show'),
   'telephony.externalcall.hide': tel.showHide('hide'),
   'telephony.externalcall.searchcrmentities': tel.searchCrmEntities,
-  'telephony.externalline.add': tel.lineAdd,
-  'telephony.externalline.update': tel.lineUpdate,
-  'telephony.externalline.delete': tel.lineDelete,
-  'telephony.externalline.get': tel.lineGet,
+  'telephony.externalline.add': lines.lineAdd,
+  'telephony.externalline.update': lines.lineUpdate,
+  'telephony.externalline.delete': lines.lineDelete,
+  'telephony.externalline.get': lines.lineGet,
   'user.get': userGet,
   'event.get': eventGet,
   'app.info': appInfo,
