@@ -1,4 +1,5 @@
-/** Legs moving between calls and ending, for the call model: an attended transfer, an unanswered employee leg, lost legs. */
+/** Legs moving between calls and ending, for the call model: attended transfer, unanswered employee legs, lost legs. */
+import type { ChannelEvent } from '../events/channel-event.js';
 import type { Effect } from './effects.js';
 import type { CallState, LegState } from './state.js';
 import type { Cards } from './cards.js';
@@ -21,8 +22,11 @@ export function joinByTransfer(calls: Map<string, CallState>, legs: Map<string, 
   call.legs.add(b.uuid);
 }
 
-/** An employee leg of an incoming call that ended without talking: a ring-group loser, a hunt step, a busy phone. */
-export function employeeLegEnded(call: CallState, leg: LegState, cards: Cards, callerGone: boolean, out: Effect[]): void {
+/** Whether a leg hanging up is an employee leg of an incoming call that ended without talking: if so, its card is told. */
+export function employeeLegEnded(ev: ChannelEvent, call: CallState, leg: LegState, cards: Cards, callerGone: boolean, out: Effect[]): void {
+  if (ev.name !== 'CHANNEL_HANGUP_COMPLETE' || ev.vars.get('billsec') !== '0' || leg.kind !== 'extension') return;
+  if (call.kind !== 'inbound' || leg.uuid === call.anchor) return;
+  // an employee leg that ended without talking: a ring-group loser, a hunt step, a busy phone
   if (leg.cause && leg.cause !== 'LOSE_RACE' && leg.cause !== 'ORIGINATOR_CANCEL') call.employeeCauses.push(leg.cause);
   call.ringingLegs.delete(leg.uuid);
   const ext = leg.extension;

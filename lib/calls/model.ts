@@ -271,9 +271,7 @@ export class CallModel {
       const path = ev.vars.get(this.cfg.recordVariable);
       if (path && !call.recordings.includes(path)) call.recordings.push(path);
     }
-    if (ev.name === 'CHANNEL_HANGUP_COMPLETE' && ev.vars.get('billsec') === '0' && leg.kind === 'extension' && call.kind === 'inbound' && leg.uuid !== call.anchor) {
-      employeeLegEnded(call, leg, this.cards, this.anchorEnded(call), out);
-    }
+    employeeLegEnded(ev, call, leg, this.cards, this.anchorEnded(call), out);
     this.maybeFinish(call, out);
   }
 

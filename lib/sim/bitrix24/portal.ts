@@ -14,11 +14,11 @@ import * as tel from './telephony.js';
 import type { ListResult } from './methods.js';
 import { METHODS, SCOPE_OF } from './registry.js';
 import { Journal } from '../journal.js';
-import { parseMultipart } from './multipart.js';
 import { runBatch } from './batch.js';
 import { OperatingClock, timeBlock } from './operating.js';
 import { offlineRoutes } from './authorize.js';
 import { tokenEndpoint } from './token.js';
+import { upload } from './upload.js';
 import * as ev from './app-events.js';
 
 export type { PortalRequest } from './state.js';
@@ -265,24 +265,6 @@ export class Bitrix24Emulator {
     }
   }
 
-  private upload(req: FastifyRequest, reply: FastifyReply): unknown {
-    const q = req.query as Record<string, string>;
-    const token = String(q.token ?? '').split('|')[2] ?? '';
-    const callId = this.uploads.get(token);
-    const t = this.tokens.get(String(q.auth ?? ''));
-    const send = (status: number, body: unknown): unknown => reply.code(status).send(body);
-    if (!t || !callId) return send(401, { error: 'NO_AUTH_FOUND', error_description: 'Wrong authorization data' });
-    const ct = String(req.headers['content-type'] ?? '');
-    const parts = Buffer.isBuffer(req.body) ? parseMultipart(req.body, ct) : [];
-    const file = parts.find((p) => p.name === 'file' && p.filename !== undefined);
-    this.journal.push({ method: 'upload', params: { callId, filename: file?.filename, size: file?.data.length }, auth: 'oauth', status: file ? 200 : 400, at: this.now() });
-    if (!file) return send(400, { error: 'ERROR_CORE', error_description: 'Error: required parameter file is not found' });
-    if (!/\.(mp3|wav)$/i.test(file.filename ?? '')) return send(400, { error: 'ERROR_CORE', error_description: 'Wrong file extension. Only wav and mp3 are allowed' });
-    this.uploads.delete(token);
-    const fileId = tel.storeFile(this.state, callId, file.filename as string, file.data, 'upload');
-    return send(200, this.envelope({ result: { FILE_ID: fileId } }, this.now()));
-  }
-
   private build(): FastifyInstance {
     const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 * 1024 });
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
@@ -291,7 +273,7 @@ export class Bitrix24Emulator {
     app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     app.route({ method: ['GET', 'POST'], url: '/oauth/token/', handler: (req, reply) => tokenEndpoint(this, this.refreshTokens, { ...(req.query as Record<string, unknown>), ...bodyObject(req.body) }, reply) });
     offlineRoutes(app, this);
-    app.post('/rest/upload.json', (req, reply) => this.upload(req, reply));
+    app.post('/rest/upload.json', (req, reply) => upload(this, this.uploads, this.tokens, req, reply));
     const handler = (req: FastifyRequest, reply: FastifyReply): Promise<unknown> =>
       this.rest(req, reply, (req.params as { '*': string })['*'].split('/').filter(Boolean));
     // the front page (what `check` asks first) goes down with the portal: reset, or 503
