@@ -127,7 +127,8 @@ const schema = {
     inlineMaxBytes: { doc: 'Recordings up to this size go as base64 FILE_CONTENT; larger ones through uploadUrl', format: 'nat', default: 4194304, env: 'FSB24_RECORDINGS_INLINE_MAX_BYTES' },
     stableMs: { doc: 'A recording is sent once unchanged for this long', format: 'nat', default: 2000, env: 'FSB24_RECORDINGS_STABLE_MS' },
     giveUpSec: { doc: 'A recording still missing (or empty) after this long is given up, with the reason kept', format: 'nat', default: 600, env: 'FSB24_RECORDINGS_GIVE_UP_SEC' },
-    mode: { doc: 'upload: the service sends each recording; url: Bitrix24 fetches it from a signed, expiring FSB24_PUBLIC_URL/recordings/... link', format: ['upload', 'url'], default: 'upload', env: 'FSB24_RECORDINGS_MODE' },
+    mode: { doc: 'upload: the service sends each recording; ' +
+        'url: Bitrix24 fetches it from a signed, expiring FSB24_PUBLIC_URL/recordings/... link', format: ['upload', 'url'], default: 'upload', env: 'FSB24_RECORDINGS_MODE' },
     urlTtlSec: { doc: 'How long a signed recording link stays valid (url mode)', format: 'nat', default: 3600, env: 'FSB24_RECORDINGS_URL_TTL_SEC' },
     placedCalls: {
       doc: 'Record the calls the service places (click-to-call, callback) from the answer, ' +
@@ -137,7 +138,8 @@ const schema = {
     deleteAfterUpload: { doc: 'Delete the local file once Bitrix24 confirmed the upload', format: Boolean, default: false, env: 'FSB24_RECORDINGS_DELETE' },
   },
   events: {
-    mode: { doc: 'online: Bitrix24 POSTs events to FSB24_PUBLIC_URL/bitrix24/events; offline: the service pulls them (no public address needed)', format: ['online', 'offline'], default: 'online', env: 'FSB24_EVENTS_MODE' },
+    mode: { doc: 'online: Bitrix24 POSTs events to FSB24_PUBLIC_URL/bitrix24/events; ' +
+        'offline: the service pulls them (no public address needed)', format: ['online', 'offline'], default: 'online', env: 'FSB24_EVENTS_MODE' },
     offlinePollMs: { doc: 'Offline mode: how often the event queue is pulled when no batch is going out anyway', format: 'nat', default: 1000, env: 'FSB24_OFFLINE_POLL_MS' },
   },
   logLevel: { doc: 'pino log level', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'FSB24_LOG_LEVEL' },
@@ -204,7 +206,8 @@ export function loadConfig(opts: { file?: string; env?: Record<string, string | 
     throw new ConfigError('b24.webhookUrl (FSB24_B24_WEBHOOK_URL) must look like https://<portal>/rest/<user_id>/<secret>/');
   }
   if (c.events.mode === 'offline' && c.b24.webhookUrl) {
-    throw new ConfigError('events.mode (FSB24_EVENTS_MODE) offline needs the local application (FSB24_B24_CLIENT_ID): a webhook cannot pull events');
+    throw new ConfigError('events.mode (FSB24_EVENTS_MODE) offline needs the local application (FSB24_B24_CLIENT_ID): ' +
+        'a webhook cannot pull events');
   }
   return deepFreeze(c);
 }

@@ -22,7 +22,7 @@ export function joinByTransfer(calls: Map<string, CallState>, legs: Map<string, 
   call.legs.add(b.uuid);
 }
 
-/** Whether a leg hanging up is an employee leg of an incoming call that ended without talking: if so, its card is told. */
+/** A leg hangs up: if it is an employee leg of an incoming call that ended without talking, its card is told. */
 export function employeeLegEnded(ev: ChannelEvent, call: CallState, leg: LegState, cards: Cards, callerGone: boolean, out: Effect[]): void {
   if (ev.name !== 'CHANNEL_HANGUP_COMPLETE' || ev.vars.get('billsec') !== '0' || leg.kind !== 'extension') return;
   if (call.kind !== 'inbound' || leg.uuid === call.anchor) return;

@@ -135,7 +135,10 @@ export function plan(
     let callId = callIds(call);
     let register: Command | null = null;
     const finishing = list.some((j) => j.effect.kind === 'finish');
-    /** Show/hide of a call that is ending: never sent, done when its finish lands (a hide among them is in the finish's). */
+    /**
+     * Show/hide of a call that is ending: never sent, done when its finish lands
+     * (a hide among them is in the finish's).
+     */
     const folded: Job[] = [];
     let first = true; // nothing earlier of this call is still waiting
     for (let i = 0; i < list.length; i++) {

@@ -145,7 +145,8 @@ export class RecordingUploader {
   /** POST multipart/form-data with the file streamed from disk: memory does not grow with it. */
   private async multipart(url: string, field: string, path: string, name: string, size: number): Promise<void> {
     const boundary = `----fsb24${Math.random().toString(16).slice(2)}`;
-    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${name.replace(/"/g, '')}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; ` +
+        `filename="${name.replace(/"/g, '')}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
     const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
     const log = this.o.log;
     async function* body(): AsyncGenerator<Buffer> {

@@ -3,7 +3,10 @@ import qs from 'qs';
 import { RestError } from './errors.js';
 import type { Params } from './telephony.js';
 
-/** batch: sequential, `$result[key][field]` references, 50-command cap, halt, `[]` for empty maps, `result_time` per command (§3.3). */
+/**
+ * batch: sequential, `$result[key][field]` references, 50-command cap, halt, `[]` for empty maps,
+ * `result_time` per command (§3.3).
+ */
 export async function runBatch(params: Params, call: (method: string, p: Params) => Promise<{ result: unknown; total?: number; next?: number; time?: unknown }>, journal: (e: { method: string; params: Params; status: number; result?: unknown; error?: string }) => void): Promise<{ result: unknown }> {
   const keys = Object.keys(params);
   const cmdKey = keys.find((k) => k.toLowerCase() === 'cmd');

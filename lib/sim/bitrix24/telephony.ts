@@ -289,7 +289,8 @@ export function attachRecord(ctx: CallContext, p: Params): unknown {
     ctx.registerUpload(token, callId);
     const signed = Buffer.from(`CALL_ID=${callId}`).toString('base64');
     return {
-      uploadUrl: `${ctx.baseUrl}/rest/upload.json?auth=${ctx.accessToken}&token=telephony%7C${encodeURIComponent(signed)}%7C${token}`,
+      uploadUrl: `${ctx.baseUrl}/rest/upload.json?auth=${ctx.accessToken}` +
+      `&token=telephony%7C${encodeURIComponent(signed)}%7C${token}`,
       fieldName: 'file',
     };
   }

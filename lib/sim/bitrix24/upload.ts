@@ -1,4 +1,4 @@
-/** The portal's /rest/upload.json: the recording a client uploads to the address attachRecord handed out (single use). */
+/** The portal's /rest/upload.json: a recording uploaded to the single-use address attachRecord handed out. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import * as tel from './telephony.js';
 import type { PortalRequest, PortalState } from './state.js';

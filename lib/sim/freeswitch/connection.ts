@@ -1,4 +1,4 @@
-/** One event-socket connection of the simulator: auth, subscriptions, filters, api/bgapi, exit and disconnect notices. */
+/** One event-socket connection of the simulator: auth, subscriptions, filters, api/bgapi, exit, disconnect notices. */
 import type net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { FrameParser, encodeFrame, type Frame } from '../../esl/frame.js';

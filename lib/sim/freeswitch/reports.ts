@@ -5,7 +5,8 @@ import type { SimSwitch } from './switch.js';
 export function statusText(sw: SimSwitch): string {
   const s = Math.floor(sw.uptimeUs / 1e6);
   return (
-    `UP 0 years, 0 days, ${Math.floor(s / 3600)} hours, ${Math.floor((s % 3600) / 60)} minutes, ${s % 60} seconds, 0 milliseconds, 0 microseconds\n` +
+    `UP 0 years, 0 days, ${Math.floor(s / 3600)} hours, ${Math.floor((s % 3600) / 60)} minutes, ${s % 60} seconds, ` +
+    '0 milliseconds, 0 microseconds\n' +
     'FreeSWITCH (Version 1.11.1-release  64bit) is ready\n' +
     `${sw.sessionsSinceStart} session(s) since startup\n` +
     `${sw.legs.size} session(s) - peak ${sw.legs.size}, last 5min ${sw.legs.size} \n` +
@@ -123,7 +124,11 @@ export function show(sw: SimSwitch, args: string): string {
       }));
     return json ? rowsJson(rows) : `${rows.length} total.\n`;
   }
-  return '-USAGE: show codec|endpoint|application|api|dialplan|file|timer|calls [count]|channels [count|like <match string>]|calls|detailed_calls|bridged_calls|detailed_bridged_calls|aliases|complete|chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status\n';
+  return (
+    '-USAGE: show codec|endpoint|application|api|dialplan|file|timer|calls [count]|' +
+    'channels [count|like <match string>]|calls|detailed_calls|bridged_calls|detailed_bridged_calls|aliases|' +
+    'complete|chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status\n'
+  );
 }
 
 export function sofia(sw: SimSwitch, args: string): string {
@@ -133,9 +138,12 @@ export function sofia(sw: SimSwitch, args: string): string {
   for (const [ext, s] of sw.extensions) {
     if (!s.registered) continue;
     n++;
-    out += `Call-ID:    \t1-${sw.phonePort(ext)}@127.0.0.1\nUser:       \t${ext}@${sw.domain}\nContact:    \t"" <sip:${ext}@127.0.0.1:${sw.phonePort(ext)};transport=UDP>\n`;
-    out += `Agent:      \tsipp-ext-${ext}\nStatus:     \tRegistered(UDP)(unknown) EXP(${sw.stamp(sw.nowUs() + 120e6)}) EXPSECS(120)\n`;
-    out += `Ping-Status:\tReachable\nPing-Time:\t0.00\nHost:       \t${sw.hostname}\nIP:         \t127.0.0.1\nPort:       \t${sw.phonePort(ext)}\n`;
+    out += `Call-ID:    \t1-${sw.phonePort(ext)}@127.0.0.1\nUser:       \t${ext}@${sw.domain}\n`;
+    out += `Contact:    \t"" <sip:${ext}@127.0.0.1:${sw.phonePort(ext)};transport=UDP>\n`;
+    out += `Agent:      \tsipp-ext-${ext}\n`;
+    out += `Status:     \tRegistered(UDP)(unknown) EXP(${sw.stamp(sw.nowUs() + 120e6)}) EXPSECS(120)\n`;
+    out += `Ping-Status:\tReachable\nPing-Time:\t0.00\nHost:       \t${sw.hostname}\n`;
+    out += `IP:         \t127.0.0.1\nPort:       \t${sw.phonePort(ext)}\n`;
     out += `Auth-User:  \t${ext}\nAuth-Realm: \t${sw.domain}\nMWI-Account:\t${ext}@${sw.domain}\n\n`;
   }
   return out + `Total items returned: ${n}\n` + '='.repeat(97) + '\n';
