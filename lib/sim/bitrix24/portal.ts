@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LeakyBucket } from './bucket.js';
 import { RestError } from './errors.js';
 import { PortalState } from './state.js';
-import * as tel from './telephony.js';
+import type * as tel from './telephony.js';
 import type { ListResult } from './methods.js';
 import { METHODS, SCOPE_OF } from './registry.js';
 import { Journal } from '../journal.js';
