@@ -15,7 +15,8 @@ process.on('message', (m: { cmd: string }) => {
     const rss = process.memoryUsage().rss;
     peak = Math.max(peak, rss);
     const m = process.memoryUsage();
-    process.send?.({ rss, peak, heap: m.heapUsed, external: m.external, url: svc.url, liveCalls: svc.switch.model.liveCalls, events: svc.switch.counters.events, outbox: svc.store.stats() });
+    const cpu = process.cpuUsage();
+    process.send?.({ rss, peak, cpu: (cpu.user + cpu.system) / 1e6, heap: m.heapUsed, external: m.external, url: svc.url, liveCalls: svc.switch.model.liveCalls, events: svc.switch.counters.events, outbox: svc.store.stats() });
   }
   if (m.cmd === 'stop') void svc.stop().then(() => process.exit(0));
 });

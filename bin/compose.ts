@@ -61,6 +61,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         return { portal: t.host, pending: s.pending, failed: s.failed, limiterWaitMs: p.limiter.waitedMs, installed };
       }),
     unmatchedCalls: () => router.unmatched,
+    // the operating-time figures of the first portal (the only one without FSB24_TENANTS)
+    operating: () => portal.client.operating.totals(),
   }, clock);
   const sw: SwitchUnit = new SwitchUnit(
     {

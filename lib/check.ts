@@ -154,7 +154,8 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
   }
   const tokens = store.tokens();
   if (client.mode === 'oauth' && !tokens) {
-    add({ name: 'application installed', ok: false, detail: 'no tokens stored', fix: 'start the service, then install the local application on the portal (its handler is FSB24_PUBLIC_URL/bitrix24/events)' });
+    add({ name: 'application installed', ok: false, detail: 'no tokens stored', fix: 'start the service, then install the local application on the portal ' +
+        '(its handler is FSB24_PUBLIC_URL/bitrix24/events)' });
     return;
   }
   try {
@@ -212,7 +213,8 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
     const orphans = registered.filter((ext) => dir.userFor(ext) === null);
     add(orphans.length === 0
       ? { name: 'registered phones map to users', ok: true, detail: `all ${registered.length}` }
-      : { name: 'registered phones map to users', ok: false, detail: `no Bitrix24 user has extension ${orphans.join(', ')}`, fix: `set Internal phone (UF_PHONE_INNER) on those users; their calls go to user ${c.calls.defaultUserId} meanwhile` });
+      : { name: 'registered phones map to users', ok: false, detail: `no Bitrix24 user has extension ${orphans.join(', ')}`, fix: `set Internal phone (UF_PHONE_INNER) on those users; ` +
+              `their calls go to user ${c.calls.defaultUserId} meanwhile` });
   }
 }
 

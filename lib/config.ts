@@ -129,6 +129,7 @@ const schema = {
     rateDrainPerSec: { doc: 'Leaky bucket drain (Y) per second: 2, or 5 on Enterprise', format: Number, default: 2, env: 'FSB24_B24_RATE_DRAIN' },
     requestTimeoutMs: { doc: 'Deadline of every REST request', format: 'nat', default: 15000, env: 'FSB24_B24_TIMEOUT_MS' },
     retryBaseMs: { doc: 'First retry delay of a failed delivery; doubles per attempt up to a minute', format: 'nat', default: 500, env: 'FSB24_RETRY_BASE_MS' },
+    batchMax: { doc: 'Commands per request to Bitrix24 (batch); 1 sends each command alone (a baseline for benchmarks)', format: 'nat', default: 50, env: 'FSB24_B24_BATCH_MAX' },
     directoryRefreshSec: { doc: 'How often the extension → user map is refreshed from user.get', format: 'nat', default: 300, env: 'FSB24_DIRECTORY_REFRESH_SEC' },
   },
   calls: {
@@ -175,7 +176,8 @@ const schema = {
     inlineMaxBytes: { doc: 'Recordings up to this size go as base64 FILE_CONTENT; larger ones through uploadUrl', format: 'nat', default: 4194304, env: 'FSB24_RECORDINGS_INLINE_MAX_BYTES' },
     stableMs: { doc: 'A recording is sent once unchanged for this long', format: 'nat', default: 2000, env: 'FSB24_RECORDINGS_STABLE_MS' },
     giveUpSec: { doc: 'A recording still missing (or empty) after this long is given up, with the reason kept', format: 'nat', default: 600, env: 'FSB24_RECORDINGS_GIVE_UP_SEC' },
-    mode: { doc: 'upload: the service sends each recording; url: Bitrix24 fetches it from a signed, expiring FSB24_PUBLIC_URL/recordings/... link', format: ['upload', 'url'], default: 'upload', env: 'FSB24_RECORDINGS_MODE' },
+    mode: { doc: 'upload: the service sends each recording; ' +
+        'url: Bitrix24 fetches it from a signed, expiring FSB24_PUBLIC_URL/recordings/... link', format: ['upload', 'url'], default: 'upload', env: 'FSB24_RECORDINGS_MODE' },
     urlTtlSec: { doc: 'How long a signed recording link stays valid (url mode)', format: 'nat', default: 3600, env: 'FSB24_RECORDINGS_URL_TTL_SEC' },
     placedCalls: {
       doc: 'Record the calls the service places (click-to-call, callback) from the answer, ' +
@@ -185,7 +187,8 @@ const schema = {
     deleteAfterUpload: { doc: 'Delete the local file once Bitrix24 confirmed the upload', format: Boolean, default: false, env: 'FSB24_RECORDINGS_DELETE' },
   },
   events: {
-    mode: { doc: 'online: Bitrix24 POSTs events to FSB24_PUBLIC_URL/bitrix24/events; offline: the service pulls them (no public address needed)', format: ['online', 'offline'], default: 'online', env: 'FSB24_EVENTS_MODE' },
+    mode: { doc: 'online: Bitrix24 POSTs events to FSB24_PUBLIC_URL/bitrix24/events; ' +
+        'offline: the service pulls them (no public address needed)', format: ['online', 'offline'], default: 'online', env: 'FSB24_EVENTS_MODE' },
     offlinePollMs: { doc: 'Offline mode: how often the event queue is pulled when no batch is going out anyway', format: 'nat', default: 1000, env: 'FSB24_OFFLINE_POLL_MS' },
   },
   tenants: {
@@ -206,6 +209,7 @@ export interface ConfigShape {
   b24: {
     portalUrl: string; clientId: string; clientSecret: string; oauthUrl: string; webhookUrl: string; appToken: string;
     rateBurst: number; rateDrainPerSec: number; requestTimeoutMs: number; retryBaseMs: number; directoryRefreshSec: number;
+    batchMax: number;
   };
   calls: {
     trunkProfiles: string[]; trunkIps: string[]; gateway: string; didSource: 'sip_to_user' | 'sip_req_user' | 'destination';
@@ -264,7 +268,8 @@ export function loadConfig(opts: { file?: string; env?: Record<string, string | 
     );
   }
   if (c.events.mode === 'offline' && c.b24.webhookUrl) {
-    throw new ConfigError('events.mode (FSB24_EVENTS_MODE) offline needs the local application (FSB24_B24_CLIENT_ID): a webhook cannot pull events');
+    throw new ConfigError('events.mode (FSB24_EVENTS_MODE) offline needs the local application (FSB24_B24_CLIENT_ID): ' +
+        'a webhook cannot pull events');
   }
   return deepFreeze(c);
 }

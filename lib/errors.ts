@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   HTTP_ERR_INSTALL_REFUSED: 'an install could not be verified on its portal',
   CFG_ERR_INVALID: 'the configuration is invalid',
   ORIG_ERR_UNSAFE: 'a value does not fit the originate whitelist',
+  OFFLINE_ERR_BIND: 'offline events could not be bound (an administrator is needed)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -93,6 +94,7 @@ const RETRYABLE: Record<ErrorCode, boolean> = {
   HTTP_ERR_INSTALL_REFUSED: false,
   CFG_ERR_INVALID: false,
   ORIG_ERR_UNSAFE: false,
+  OFFLINE_ERR_BIND: false,
 };
 
 const SERVER_SIDE = new Set(['INTERNAL_SERVER_ERROR', 'OVERLOAD_LIMIT']);
@@ -134,6 +136,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   HTTP_ERR_INSTALL_REFUSED: 403,
   CFG_ERR_INVALID: 500,
   ORIG_ERR_UNSAFE: 400,
+  OFFLINE_ERR_BIND: 502,
 };
 
 /** Fastify's own errors (body too large 413, bad content type 415, bad JSON 400) keep their 4xx. */

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { realClock, type Clock } from './clock.js';
+import type { OperatingTotal } from './bitrix24/limiter.js';
 
 export interface MetricSources {
   outbox: () => { pending: number; failed: number; oldestPendingAt: number | null };
@@ -16,6 +17,8 @@ export interface MetricSources {
   portals?: () => Array<{ portal: string; pending: number; failed: number; limiterWaitMs: number; installed: boolean }>;
   /** Calls that matched no portal of the tenant map. */
   unmatchedCalls?: () => number;
+  /** Bitrix24 server time per method (operating-time limit). */
+  operating?: () => OperatingTotal[];
 }
 
 export class Metrics {
@@ -54,6 +57,13 @@ export class Metrics {
     new Gauge({ name: 'fsb24_calls_unmatched_total', help: unmatched, registers: r, collect() {
       this.set(src.unmatchedCalls?.() ?? 0);
     } });
+    const op = (fn: (t: OperatingTotal) => number) => function (this: Gauge) {
+      this.reset();
+      for (const t of src.operating?.() ?? []) this.set({ method: t.method }, fn(t));
+    };
+    new Gauge({ name: 'fsb24_b24_operating_seconds', help: 'Server time a method used in the portal\'s sliding 10 minutes, as it last reported (limit 480)', labelNames: ['method'], registers: r, collect: op((t) => t.operatingSec) });
+    new Gauge({ name: 'fsb24_b24_server_seconds_total', help: 'Server time of Bitrix24 calls by method (the `time.duration` of each reply)', labelNames: ['method'], registers: r, collect: op((t) => t.spentSec) });
+    new Gauge({ name: 'fsb24_b24_method_held_seconds', help: 'How long the next call of a method waits for its operating-time limit (pacing or a block)', labelNames: ['method'], registers: r, collect: op((t) => t.heldMs / 1000) });
     new Gauge({ name: 'fsb24_live_calls', help: 'Calls in progress on the switch', registers: r, collect() { this.set(src.liveCalls()); } });
   }
 }

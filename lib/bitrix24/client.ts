@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors } from 'undici';
 import { B24Error, isRateLimit } from './errors.js';
-import type { RateLimiter } from './limiter.js';
+import { OperatingLimits, parseTimeBlock, type RateLimiter, type TimeBlock } from './limiter.js';
 import type { Store, StoredTokens } from '../store/store.js';
 import { scrub, type Logger } from '../log.js';
 
@@ -20,6 +20,8 @@ export interface ClientOptions {
   clientSecret?: string;
   store: Store;
   limiter: RateLimiter;
+  /** Per-method server time (§3.2); fed from every reply's `time` block. */
+  operating?: OperatingLimits;
   timeoutMs: number;
   log: Logger;
 }
@@ -27,9 +29,11 @@ export interface ClientOptions {
 export interface BatchResult {
   result: Record<string, unknown>;
   errors: Record<string, { error: string; error_description: string }>;
+  /** Each sub-result's `time` block (`result_time`), when the portal sent one. */
+  time: Record<string, TimeBlock>;
 }
 
-type Envelope = { result?: unknown; total?: number; next?: number; error?: string; error_description?: string };
+type Envelope = { result?: unknown; total?: number; next?: number; error?: string; error_description?: string; time?: unknown };
 
 export class Bitrix24Client {
   private readonly pools = new Map<string, Pool>();
@@ -40,7 +44,11 @@ export class Bitrix24Client {
   /** Called once per HTTP request with its outcome (metrics). */
   onRequest: ((method: string, result: string) => void) | null = null;
 
-  constructor(private readonly o: ClientOptions) {}
+  readonly operating: OperatingLimits;
+
+  constructor(private readonly o: ClientOptions) {
+    this.operating = o.operating ?? new OperatingLimits();
+  }
 
   get mode(): 'oauth' | 'webhook' {
     return this.o.mode;
@@ -62,6 +70,21 @@ export class Bitrix24Client {
   /** Resolves when the rate limiter would let a request go now. */
   ready(): Promise<void> {
     return this.o.limiter.whenAvailable();
+  }
+
+  /** Take a slot of the rate limit for a request made elsewhere (the upload of a recording). */
+  acquireSlot(): Promise<void> {
+    return this.o.limiter.acquire(false);
+  }
+
+  /** A request could go now without waiting for the rate limit. */
+  canSendNow(): boolean {
+    return this.o.limiter.available() > 0;
+  }
+
+  /** Fewer than half the bucket's slots are free: requests should carry all they can. */
+  loaded(): boolean {
+    return this.o.limiter.available() < this.o.limiter.burst / 2;
   }
 
   /** One REST call; resolves with `result` (and total/next for lists). */
@@ -89,7 +112,18 @@ export class Bitrix24Client {
     const r = env.result as { result?: unknown; result_error?: unknown } | undefined;
     if (!r || typeof r !== 'object') throw new B24Error('B24_ERR_BAD_REPLY', 'batch: no result', { method: 'batch' });
     const asMap = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-    return { result: asMap(r.result), errors: asMap(r.result_error) as BatchResult['errors'] };
+    const time: Record<string, TimeBlock> = {};
+    const errors = asMap(r.result_error) as BatchResult['errors'];
+    for (const [key, raw] of Object.entries(asMap((r as { result_time?: unknown }).result_time))) {
+      const block = parseTimeBlock(raw);
+      if (block) time[key] = block;
+    }
+    for (const [key, line] of Object.entries(cmd)) {
+      const sub = line.split('?', 1)[0]!.replace(/\.json$/i, '');
+      if (time[key]) this.operating.note(sub, time[key]!);
+      if (errors[key]?.error === 'OPERATION_TIME_LIMIT') this.operating.blocked(sub);
+    }
+    return { result: asMap(r.result), errors, time };
   }
 
   /**
@@ -145,7 +179,8 @@ export class Bitrix24Client {
     }
     if (typeof env.error === 'string') {
       if (isRateLimit(env.error)) {
-        this.o.limiter.saturate();
+        if (env.error === 'OPERATION_TIME_LIMIT') this.operating.blocked(method);
+        else this.o.limiter.saturate();
         const e = new B24Error('B24_ERR_RATE_LIMIT', `${method}: ${env.error}`, { status, error: env.error, description: env.error_description, method });
         this.noteError(e);
         throw e;
@@ -164,6 +199,7 @@ export class Bitrix24Client {
       this.noteError(e);
       throw e;
     }
+    this.operating.note(method, parseTimeBlock(env.time));
     this.onRequest?.(method, 'ok');
     this.lastError = null; // the portal answers again: /healthz stops showing the old error
     return env;

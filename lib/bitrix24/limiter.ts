@@ -1,17 +1,14 @@
 /**
- * Our side of the portal's leaky bucket (bitrix24-telephony.md §3.1): every request
- * takes a slot; slots drain at Y/s up to a burst of X. Waiters are served in order,
- * `urgent` ones (the routing lookup) first. One limiter per portal, shared by all.
+ * Our side of the portal's two limits (bitrix24-telephony.md §3.1, §3.2).
+ * - RateLimiter: the leaky bucket. Every request takes a slot; slots drain at Y/s up
+ *   to a burst of X. Waiters are served in order, `urgent` ones (the routing lookup)
+ *   first. One per portal, shared by all.
+ * - OperatingLimits: the server time each method may use (480 s per sliding 10 minutes
+ *   in the cloud), read from the `time` block of every response and batch sub-result.
+ *   A method past half its budget is paced so the rest lasts until the window moves;
+ *   one near the limit waits for `operating_reset_at`.
  */
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms).unref?.()),
-};
+import { realClock, type Clock } from '../clock.js';
 
 export class RateLimiter {
   private level = 0;
@@ -22,8 +19,8 @@ export class RateLimiter {
   waitedMs = 0;
 
   constructor(
-    private readonly burst: number,
-    private readonly drainPerSec: number,
+    readonly burst: number,
+    readonly drainPerSec: number,
     private readonly clock: Clock = realClock,
   ) {
     this.last = clock.now();
@@ -35,8 +32,11 @@ export class RateLimiter {
     this.last = t;
   }
 
-  get pending(): number {
-    return this.queue.length;
+  /** Requests that could go now without waiting (one slot is kept in reserve). */
+  available(): number {
+    this.drain();
+    if (this.queue.length > 0) return 0;
+    return Math.max(0, Math.ceil(this.burst - 1 - this.level));
   }
 
   /** Wait for a slot. A margin of one slot is kept so a clock skew does not cost a 503. */
@@ -56,12 +56,16 @@ export class RateLimiter {
     });
   }
 
-  /** Resolves when a request could go without waiting (nothing is taken). */
+  /**
+   * Resolves when the bucket has a slot (nothing is taken). Requests already queued do not
+   * hold it back: the caller then queues behind them in `acquire`, so a busy caller (a fast
+   * offline poll) cannot starve the outbox.
+   */
   async whenAvailable(): Promise<void> {
     for (;;) {
       this.drain();
-      if (this.queue.length === 0 && this.level + 1 < this.burst) return;
-      await this.clock.sleep(Math.max(1, ((this.level + 1 - this.burst + 0.001) / this.drainPerSec) * 1000));
+      if (this.level + 1 < this.burst) return;
+      await this.clock.sleep(this.waitMs());
     }
   }
 
@@ -69,6 +73,10 @@ export class RateLimiter {
   saturate(): void {
     this.drain();
     this.level = Math.max(this.level, this.burst);
+  }
+
+  private waitMs(): number {
+    return Math.max(1, ((this.level + 1 - this.burst + 0.001) / this.drainPerSec) * 1000);
   }
 
   private async pump(): Promise<void> {
@@ -82,12 +90,134 @@ export class RateLimiter {
           this.queue.shift()?.resolve();
           continue;
         }
-        const waitMs = Math.max(1, ((this.level + 1 - this.burst + 0.001) / this.drainPerSec) * 1000);
+        const waitMs = this.waitMs();
         this.waitedMs += waitMs;
         await this.clock.sleep(waitMs);
       }
     } finally {
       this.pumping = false;
     }
+  }
+}
+
+/** The `time` block of a response or of one batch sub-result (reference §1.3); every field optional. */
+export interface TimeBlock {
+  duration?: number;
+  processing?: number;
+  operating?: number;
+  operating_reset_at?: number;
+}
+
+/** Read a `time` block from untrusted JSON: numbers only, anything else dropped. */
+export function parseTimeBlock(v: unknown): TimeBlock | null {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
+  const o = v as Record<string, unknown>;
+  const out: TimeBlock = {};
+  for (const k of ['duration', 'processing', 'operating', 'operating_reset_at'] as const) {
+    const n = typeof o[k] === 'string' ? Number(o[k]) : o[k];
+    if (typeof n === 'number' && Number.isFinite(n) && n >= 0) out[k] = n;
+  }
+  return out;
+}
+
+interface MethodTime {
+  /** The portal's sliding 10-minute sum, seconds, as last reported. */
+  operating: number;
+  /** When the oldest minute of that sum expires, ms. */
+  resetAt: number;
+  /** Server seconds this service has used, all time (the `duration` of each call). */
+  spent: number;
+  calls: number;
+  /** Average server seconds per call (weighted towards recent calls). */
+  cost: number;
+  lastSent: number;
+  lastCount: number;
+  blockedUntil: number;
+}
+
+export interface OperatingTotal {
+  method: string;
+  operatingSec: number;
+  resetAt: number;
+  spentSec: number;
+  calls: number;
+  blockedUntil: number;
+  /** How long the next call of the method waits (pacing or a block), ms. */
+  heldMs: number;
+}
+
+export class OperatingLimits {
+  private readonly methods = new Map<string, MethodTime>();
+
+  constructor(
+    /** Seconds of server time per method per 10 minutes (480 in the cloud). */
+    readonly limitSec = 480,
+    private readonly clock: Clock = realClock,
+  ) {}
+
+  private state(method: string): MethodTime {
+    const key = method.toLowerCase();
+    let s = this.methods.get(key);
+    if (!s) {
+      s = { operating: 0, resetAt: 0, spent: 0, calls: 0, cost: 0, lastSent: 0, lastCount: 0, blockedUntil: 0 };
+      this.methods.set(key, s);
+    }
+    return s;
+  }
+
+  /** One response (or batch sub-result) of `method` came back with this `time` block. */
+  note(method: string, time: TimeBlock | null): void {
+    if (!time) return;
+    const s = this.state(method);
+    if (time.duration !== undefined) {
+      s.spent += time.duration;
+      s.calls++;
+      s.cost = s.calls === 1 ? time.duration : s.cost * 0.9 + time.duration * 0.1;
+    }
+    if (time.operating !== undefined) s.operating = time.operating;
+    if (time.operating_reset_at !== undefined) s.resetAt = time.operating_reset_at * 1000;
+  }
+
+  /** The portal answered OPERATION_TIME_LIMIT for `method`: hold it until its window moves. */
+  blocked(method: string): void {
+    const s = this.state(method);
+    const now = this.clock.now();
+    s.operating = Math.max(s.operating, this.limitSec);
+    s.blockedUntil = (s.resetAt > now ? s.resetAt : now + 60_000) + 1000;
+  }
+
+  /** A request carrying `count` calls of `method` is going out now (pacing counts from here). */
+  sent(method: string, count = 1): void {
+    const s = this.state(method);
+    s.lastSent = this.clock.now();
+    s.lastCount = count;
+  }
+
+  /** The earliest time `method` may go out again; 0 when it may go at once. */
+  readyAt(method: string): number {
+    const s = this.methods.get(method.toLowerCase());
+    const now = this.clock.now();
+    if (!s) return 0;
+    if (s.blockedUntil > now) return s.blockedUntil;
+    // the window moved since the last report: the sum is unknown until the next reply
+    if (s.resetAt <= now) return 0;
+    const margin = Math.max(5, this.limitSec * 0.02);
+    const left = this.limitSec - margin - s.operating;
+    if (left <= 0) return s.resetAt + 1000;
+    if (s.operating < this.limitSec / 2) return 0;
+    // spread what is left over the time until the oldest minute expires
+    const calls = left / Math.max(s.cost, 0.001);
+    const spacing = (s.resetAt - now) / Math.max(1, calls);
+    const at = s.lastSent + spacing * Math.max(1, s.lastCount);
+    return at > now ? at : 0;
+  }
+
+  totals(): OperatingTotal[] {
+    const now = this.clock.now();
+    return [...this.methods].map(([method, s]) => ({
+      method, operatingSec: s.operating, resetAt: s.resetAt, spentSec: s.spent, calls: s.calls,
+      blockedUntil: s.blockedUntil,
+      heldMs: Math.max(0, this.readyAt(method) - now),
+    }));
   }
 }

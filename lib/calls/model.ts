@@ -13,6 +13,7 @@ import {
 } from './state.js';
 import { nextPhase } from './phase.js';
 import { Cards } from './cards.js';
+import { closeDeadLegs, employeeLegEnded, joinByTransfer } from './legs.js';
 
 export { defaultModelConfig, type CardPolicy, type ModelConfig } from './config.js';
 
@@ -226,23 +227,7 @@ export class CallModel {
     for (const l of [a, b]) if (!l.firstBridgeUs) l.firstBridgeUs = ev.atUs;
     const call = a.call ? this.calls.get(a.call) : undefined;
     if (!call || call.phase === 'finished') return;
-    if (b.call !== call.key) {
-      // attended transfer: a leg of another (internal consultation) call joins this one
-      const old = b.call ? this.calls.get(b.call) : undefined;
-      if (old) {
-        old.legs.delete(b.uuid);
-        if ((old.kind === 'internal' || old.kind === 'pending') && !old.registered) {
-          // the consultation call is over for Bitrix24: it was internal and never sent
-          this.calls.delete(old.key);
-          for (const uuid of old.legs) {
-            const l = this.legs.get(uuid);
-            if (l) l.call = null;
-          }
-        }
-      }
-      b.call = call.key;
-      call.legs.add(b.uuid);
-    }
+    if (b.call !== call.key) joinByTransfer(this.calls, this.legs, call, b);
     const wasConnected = call.phase === 'answered';
     const employeeBefore = call.employee;
     call.phase = nextPhase(call.phase, 'bridge');
@@ -292,17 +277,7 @@ export class CallModel {
       const path = ev.vars.get(this.cfg.recordVariable);
       if (path && !call.recordings.includes(path)) call.recordings.push(path);
     }
-    if (ev.name === 'CHANNEL_HANGUP_COMPLETE' && ev.vars.get('billsec') === '0' && leg.kind === 'extension' && call.kind === 'inbound' && leg.uuid !== call.anchor) {
-      // an employee leg that ended without talking: a ring-group loser, a hunt step, a busy phone
-      if (leg.cause && leg.cause !== 'LOSE_RACE' && leg.cause !== 'ORIGINATOR_CANCEL') call.employeeCauses.push(leg.cause);
-      call.ringingLegs.delete(leg.uuid);
-      const ext = leg.extension;
-      if (ext) {
-        const ringingElsewhere = [...call.ringingLegs.values()].includes(ext);
-        const stop = { talking: ext === call.employee, ringingElsewhere, callerGone: this.anchorEnded(call) };
-        this.cards.change(call, ext, 'stops', out, stop);
-      }
-    }
+    employeeLegEnded(ev, call, leg, this.cards, this.anchorEnded(call), out);
     this.maybeFinish(call, out);
   }
 
@@ -373,17 +348,7 @@ export class CallModel {
     const out: Effect[] = [];
     // events may have been lost while disconnected (a RECORD_START among them)
     for (const call of this.calls.values()) call.blind = true;
-    const dead = [...this.legs.values()].filter((l) => !liveUuids.has(l.uuid));
-    const calls = new Set<string>();
-    for (const leg of dead) {
-      if (!leg.hungUp) {
-        leg.hungUp = true;
-        leg.hangupUs = nowUs;
-      }
-      leg.completed = true;
-      leg.destroyed = true;
-      if (leg.call) calls.add(leg.call);
-    }
+    const { dead, calls } = closeDeadLegs(this.legs, liveUuids, nowUs);
     for (const key of calls) {
       const call = this.calls.get(key);
       if (call && call.phase !== 'finished') this.maybeFinish(call, out);

@@ -38,7 +38,8 @@ export async function runDemo(
   const landed = async (n: number): Promise<void> => {
     while (finishes() < n) await s.portal.journal.next((r) => r.method === 'telephony.externalcall.finish', 20_000);
   };
-  out(`FreeSWITCH simulator on ${s.sim.host}:${s.sim.port}, Bitrix24 emulator at ${s.portal.url}, service at ${s.service.url}`);
+  out(`FreeSWITCH simulator on ${s.sim.host}:${s.sim.port}, ` +
+      `Bitrix24 emulator at ${s.portal.url}, service at ${s.service.url}`);
   out('A day in the office:');
   await step('incoming call, ring group 1001+1002, answered by the second phone, recorded', async () => {
     sw.setExtension('1001', { mode: 'noanswer' });

@@ -5,14 +5,19 @@
  * removed, so the portal never tries to POST to an address it cannot reach. Offline
  * bindings need an administrator: ACCESS_DENIED is explained, not just passed on.
  */
-import { B24Error } from '../bitrix24/errors.js';
+import { B24Error, isAlreadyBound } from '../bitrix24/errors.js';
+import { CALL_EVENTS } from '../bitrix24/provision.js';
+import { Fsb24Error } from '../errors.js';
 import type { Logger } from '../log.js';
 
-export const CALL_EVENTS = ['ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART'] as const;
+export { CALL_EVENTS };
 
-export class OfflineBindError extends Error {
+/** Offline binding refused (ACCESS_DENIED: not an administrator's token). */
+export class OfflineBindError extends Fsb24Error<'OFFLINE_ERR_BIND', Record<string, never>> {
   override readonly name = 'OfflineBindError';
-  readonly code = 'OFFLINE_ERR_BIND';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('OFFLINE_ERR_BIND', message, {}, options);
+  }
 }
 
 type Client = { call<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T> };
@@ -24,7 +29,7 @@ export async function bindOffline(client: Client, log: Logger): Promise<{ bound:
       await client.call('event.bind', { event, event_type: 'offline' });
       bound.push(event);
     } catch (err) {
-      if (/already binded/i.test((err as Error).message)) {
+      if (isAlreadyBound(err)) {
         bound.push(event);
         continue;
       }

@@ -112,7 +112,8 @@ export function clickToCallCommand(c: ClickToCall): string {
     vars.execute_on_answer = `record_session ${dir}/${a}.wav`;
   }
   const target = c.domain ? `user/${ext}@${configName('domain', c.domain)}` : `user/${ext}`;
-  return `originate ${varBlock(vars)}${target} &bridge(${varBlock({ origination_uuid: b, origination_caller_id_number: cid })}sofia/gateway/${gw}/${client})`;
+  const bridge = `${varBlock({ origination_uuid: b, origination_caller_id_number: cid })}sofia/gateway/${gw}/${client}`;
+  return `originate ${varBlock(vars)}${target} &bridge(${bridge})`;
 }
 
 export interface Callback extends ClickToCall {

@@ -214,7 +214,10 @@ export class CallEvents {
     this.svc.submit(effects);
   }
 
-  /** Choose the employee: the client's responsible manager if at work, else the configured target, else the default user. */
+  /**
+   * Choose the employee: the client's responsible manager if at work, else the configured target,
+   * else the default user.
+   */
   async pickEmployee(client: string): Promise<{ extension: string | null; userId: number | null }> {
     // the same decision the dialplan's routing lookup makes (at work, an extension, registered)
     const routed = await this.svc.route(client);

@@ -11,7 +11,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { BackgroundJob } from '../esl/client.js';
 import type { Store } from '../store/store.js';
-import { Outbox } from '../outbox/executor.js';
+import { Outbox } from '../outbox/scheduler.js';
 import { Bitrix24Client } from '../bitrix24/client.js';
 import { RateLimiter } from '../bitrix24/limiter.js';
 import { UserDirectory } from '../bitrix24/directory.js';
@@ -102,8 +102,9 @@ export class PortalUnit {
       defaultUserId: c.calls.defaultUserId,
       cardWindowMs: c.calls.cardWindowMs,
       retryBaseMs: c.b24.retryBaseMs,
+      maxBatch: Math.min(50, Math.max(1, c.b24.batchMax)),
       log: deps.log.child({ mod: 'outbox' }),
-      attach: (callId, path, job) => this.uploader.attach(callId, path, job),
+      recordings: this.uploader,
     });
     this.router = new ResponsibleRouter({
       client: this.client,

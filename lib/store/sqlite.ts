@@ -56,26 +56,34 @@ export class SqliteStore implements Store {
     `);
     this.stmts = {
       insert: this.db.prepare('INSERT OR IGNORE INTO jobs (call, kind, payload, idem, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)'),
-      pending: this.db.prepare(`SELECT id, call, payload, attempts, next_at, created_at, last_error FROM jobs WHERE state = 'pending' ORDER BY id`),
+      pending: this.db.prepare('SELECT id, call, payload, attempts, next_at, created_at, last_error ' +
+          "FROM jobs WHERE state = 'pending' ORDER BY id"),
       done: this.db.prepare(`UPDATE jobs SET state = 'done', attempts = attempts + 1, last_error = NULL WHERE id = ?`),
       retry: this.db.prepare(`UPDATE jobs SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?`),
       orphans: this.db.prepare(`
         SELECT s.call AS call,
                (SELECT payload FROM jobs r WHERE r.call = s.call AND r.kind = 'register' LIMIT 1) AS register,
-               (SELECT payload FROM jobs c WHERE c.call = s.call AND c.kind = 'connected' ORDER BY c.id DESC LIMIT 1) AS connected
+               (SELECT payload FROM jobs c WHERE c.call = s.call AND c.kind = 'connected'
+                ORDER BY c.id DESC LIMIT 1) AS connected
         FROM (SELECT DISTINCT call FROM jobs WHERE kind IN ('register', 'adopt')) s
         WHERE NOT EXISTS (SELECT 1 FROM jobs f WHERE f.call = s.call AND f.kind = 'finish')`),
       registerFailed: this.db.prepare(`SELECT last_error FROM jobs WHERE call = ? AND kind = 'register' AND state = 'failed' LIMIT 1`),
       wait: this.db.prepare(`UPDATE jobs SET next_at = ?, last_error = ? WHERE id = ?`),
       fail: this.db.prepare(`UPDATE jobs SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`),
-      setPayload: this.db.prepare('UPDATE jobs SET payload = ? WHERE id = ?'),
       callId: this.db.prepare('SELECT b24_call_id FROM calls WHERE call = ?'),
-      setCallId: this.db.prepare('INSERT INTO calls (call, b24_call_id, user_id, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(call) DO UPDATE SET b24_call_id = excluded.b24_call_id, user_id = excluded.user_id, updated_at = excluded.updated_at'),
+      callUser: this.db.prepare('SELECT user_id FROM calls WHERE call = ?'),
+      cards: this.db.prepare("SELECT payload FROM jobs WHERE state = 'done' AND call = ? " +
+          "AND kind IN ('register', 'show', 'hide') ORDER BY id"),
+      setCallId: this.db.prepare('INSERT INTO calls (call, b24_call_id, user_id, updated_at) VALUES (?, ?, ?, ?) ' +
+          'ON CONFLICT(call) DO UPDATE SET b24_call_id = excluded.b24_call_id, user_id = excluded.user_id, ' +
+          'updated_at = excluded.updated_at'),
       kvGet: this.db.prepare('SELECT value FROM kv WHERE key = ?'),
       kvSet: this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       counts: this.db.prepare(`SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs GROUP BY state`),
-      failed: this.db.prepare(`SELECT id, call, kind, payload, attempts, last_error FROM jobs WHERE state = 'failed' ORDER BY id DESC LIMIT ?`),
-      purge: this.db.prepare(`DELETE FROM jobs WHERE state = 'done' AND call IN (SELECT call FROM jobs WHERE kind = 'finish' AND state = 'done' AND created_at < ?)`),
+      failed: this.db.prepare('SELECT id, call, kind, payload, attempts, last_error ' +
+          "FROM jobs WHERE state = 'failed' ORDER BY id DESC LIMIT ?"),
+      purge: this.db.prepare("DELETE FROM jobs WHERE state = 'done' AND call IN " +
+          "(SELECT call FROM jobs WHERE kind = 'finish' AND state = 'done' AND created_at < ?)"),
       purgeCalls: this.db.prepare(`DELETE FROM calls WHERE call NOT IN (SELECT call FROM jobs)`),
       // click-to-call CALL_IDs already placed (`c2c:<CALL_ID>` → { at }): a repeat comes within seconds
       purgeSeen: this.db.prepare(`DELETE FROM kv WHERE key LIKE 'c2c:%' AND json_extract(value, '$.at') < ?`),
@@ -119,10 +127,6 @@ export class SqliteStore implements Store {
     this.stmts.fail.run(error, id);
   }
 
-  updateEffect(id: number, effect: Effect): void {
-    this.stmts.setPayload.run(JSON.stringify(effect), id);
-  }
-
   /**
    * Calls that were registered (or adopted) but never got a finish: after a restart,
    * those no longer on the switch ended while the service was down.
@@ -144,6 +148,13 @@ export class SqliteStore implements Store {
   callId(call: string): string | null {
     const row = this.stmts.callId.get(call) as { b24_call_id: string | null } | undefined;
     return row?.b24_call_id ?? null;
+  }
+
+  /** The card effects of a call that landed, in order, and the user its register named. */
+  cardHistory(call: string): { registerUser: number | null; effects: Effect[] } {
+    const user = this.stmts.callUser.get(call) as { user_id: number | null } | undefined;
+    const rows = this.stmts.cards.all(call) as Array<{ payload: string }>;
+    return { registerUser: user?.user_id ?? null, effects: rows.map((r) => JSON.parse(r.payload) as Effect) };
   }
 
   setCallId(call: string, b24CallId: string, userId: number | null, now: number): void {

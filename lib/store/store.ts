@@ -78,7 +78,8 @@ export interface JobStore {
   /** Try again at `nextAt`; `counted` false: not a failed attempt (a file not ready yet, a register ahead). */
   markRetry(id: number, nextAt: number, error: string, counted?: boolean): void;
   markFailed(id: number, error: string): void;
-  updateEffect(id: number, effect: Effect): void;
+  /** What the portal was told of a call's card so far: who it was registered for, its shows/hides done. */
+  cardHistory(call: string): { registerUser: number | null; effects: Effect[] };
   /**
    * Calls that were registered (or adopted) but never got a finish: after a restart,
    * those no longer on the switch ended while the service was down.

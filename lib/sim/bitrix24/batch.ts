@@ -3,8 +3,11 @@ import qs from 'qs';
 import { RestError } from './errors.js';
 import type { Params } from './telephony.js';
 
-/** batch: sequential, `$result[key][field]` references, 50-command cap, halt, `[]` for empty maps (§3.3). */
-export async function runBatch(params: Params, call: (method: string, p: Params) => Promise<{ result: unknown; total?: number; next?: number }>, journal: (e: { method: string; params: Params; status: number; result?: unknown; error?: string }) => void): Promise<{ result: unknown }> {
+/**
+ * batch: sequential, `$result[key][field]` references, 50-command cap, halt, `[]` for empty maps,
+ * `result_time` per command (§3.3).
+ */
+export async function runBatch(params: Params, call: (method: string, p: Params) => Promise<{ result: unknown; total?: number; next?: number; time?: unknown }>, journal: (e: { method: string; params: Params; status: number; result?: unknown; error?: string }) => void): Promise<{ result: unknown }> {
   const keys = Object.keys(params);
   const cmdKey = keys.find((k) => k.toLowerCase() === 'cmd');
   const haltKey = keys.find((k) => k.toLowerCase() === 'halt');
@@ -15,6 +18,7 @@ export async function runBatch(params: Params, call: (method: string, p: Params)
   const errors: Record<string, unknown> = {};
   const totals: Record<string, unknown> = {};
   const nexts: Record<string, unknown> = {};
+  const times: Record<string, unknown> = {};
   let n = 0;
   for (const [key, value] of entries) {
     if (typeof value !== 'string') continue;
@@ -34,6 +38,7 @@ export async function runBatch(params: Params, call: (method: string, p: Params)
       result[key] = out.result;
       if (out.total !== undefined) totals[key] = out.total;
       if (out.next !== undefined) nexts[key] = out.next;
+      if (out.time !== undefined) times[key] = out.time;
       journal({ method: sub, params: subParams, status: 200, result: out.result });
     } catch (err) {
       if (!(err instanceof RestError)) throw err;
@@ -43,7 +48,7 @@ export async function runBatch(params: Params, call: (method: string, p: Params)
     }
   }
   const map = (o: Record<string, unknown>): unknown => (Object.keys(o).length === 0 ? [] : o);
-  return { result: { result: map(result), result_error: map(errors), result_total: map(totals), result_next: map(nexts), result_time: [] } };
+  return { result: { result: map(result), result_error: map(errors), result_total: map(totals), result_next: map(nexts), result_time: map(times) } };
 }
 
 /** `$result[key][field][0]` → the value from an earlier command (double-encoded in forms). */

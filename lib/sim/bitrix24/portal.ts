@@ -10,13 +10,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LeakyBucket } from './bucket.js';
 import { RestError } from './errors.js';
 import { PortalState } from './state.js';
-import * as tel from './telephony.js';
-import { appInfo, eventGet, userGet, type ListResult } from './methods.js';
+import type * as tel from './telephony.js';
+import type { ListResult } from './methods.js';
+import { METHODS, SCOPE_OF } from './registry.js';
 import { Journal } from '../journal.js';
-import { parseMultipart } from './multipart.js';
 import { runBatch } from './batch.js';
-import { eventBody } from './sender.js';
-import { OFFLINE_METHODS, OFFLINE_HANDLER, offlineRoutes, queueOfflineEvent, takeCode } from './authorize.js';
+import { OperatingClock, timeBlock } from './operating.js';
+import { offlineRoutes } from './authorize.js';
+import { tokenEndpoint } from './token.js';
+import { upload } from './upload.js';
+import * as ev from './app-events.js';
 
 export type { PortalRequest } from './state.js';
 import type { PortalRequest } from './state.js';
@@ -35,30 +38,11 @@ export interface EmulatorOptions {
   accessTokenTtlSec?: number;
   webhookAllowedForRegister?: boolean;
   now?: () => number;
+  /** Server seconds per method per 10 minutes before OPERATION_TIME_LIMIT (default 480). */
+  operatingLimitSec?: number;
+  /** Server seconds a call of a method costs (default: the time it really took here). */
+  operatingCost?: (method: string) => number;
 }
-
-type Method = (ctx: tel.CallContext, p: tel.Params) => unknown;
-
-const METHODS: Record<string, Method> = {
-  'telephony.externalcall.register': tel.register,
-  'telephony.externalcall.finish': tel.finish,
-  'telephony.externalcall.attachrecord': tel.attachRecord,
-  'telephony.externalcall.show': tel.showHide('show'),
-  'telephony.externalcall.hide': tel.showHide('hide'),
-  'telephony.externalcall.searchcrmentities': tel.searchCrmEntities,
-  'telephony.externalline.add': tel.lineAdd,
-  'telephony.externalline.update': tel.lineUpdate,
-  'telephony.externalline.delete': tel.lineDelete,
-  'telephony.externalline.get': tel.lineGet,
-  'user.get': userGet,
-  'event.get': eventGet,
-  'app.info': appInfo,
-  ...OFFLINE_METHODS,
-  scope: (ctx) => ctx.scopes,
-  profile: (ctx) => ({ ID: String(ctx.userId), ADMIN: true, NAME: ctx.state.users.get(ctx.userId)?.NAME ?? '' }),
-};
-
-const SCOPE_OF: Record<string, string> = { telephony: 'telephony', user: 'user' };
 
 interface Token {
   userId: number;
@@ -75,8 +59,10 @@ export class Bitrix24Emulator {
   readonly webhook = { userId: 1, secret: randomBytes(8).toString('hex') };
   webhookAllowedForRegister: boolean;
   accessTokenTtlSec: number;
-  /** Methods answering 429 OPERATION_TIME_LIMIT. */
+  /** Methods answering 429 OPERATION_TIME_LIMIT whatever their time (tests). */
   readonly blockedMethods = new Set<string>();
+  /** Server time per (app, method) in the sliding 10 minutes; past the limit, the method is blocked. */
+  readonly operating: OperatingClock;
   private readonly tokens = new Map<string, Token>();
   private readonly refreshTokens = new Map<string, { userId: number; used: boolean }>();
   private readonly uploads = new Map<string, string>();
@@ -88,6 +74,7 @@ export class Bitrix24Emulator {
   constructor(private readonly opts: EmulatorOptions = {}) {
     this.now = opts.now ?? Date.now;
     this.bucket = new LeakyBucket(opts.burst ?? 50, opts.drainPerSec ?? 2, this.now);
+    this.operating = new OperatingClock(opts.operatingLimitSec ?? 480, this.now);
     this.domain = opts.domain ?? '';
     this.webhookAllowedForRegister = opts.webhookAllowedForRegister ?? false;
     this.accessTokenTtlSec = opts.accessTokenTtlSec ?? 3600;
@@ -163,68 +150,23 @@ export class Bitrix24Emulator {
   }
 
   /** POST an event to a URL exactly as the queue server does (§10.1): form, PHP keys, strings, no retry. */
-  async postEvent(url: string, event: string, data: Record<string, unknown>, auth: Record<string, string>, handlerId = '1'): Promise<number> {
-    if (url === OFFLINE_HANDLER) return queueOfflineEvent(this.state, this.app.id, event, data, auth, this.now());
-    const body = eventBody(event, handlerId, data, auth, this.now());
-    try {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
-      await res.arrayBuffer();
-      return res.status;
-    } catch {
-      return 0; // delivery is at most once: a failure is only logged on the portal's side
-    }
+  postEvent(url: string, event: string, data: Record<string, unknown>, auth: Record<string, string>, handlerId = '1'): Promise<number> {
+    return ev.postEvent(this, url, event, data, auth, handlerId);
   }
 
   /** Install the local application: ONAPPINSTALL with tokens to its install handler. */
-  async install(handlerUrl: string, userId = 1): Promise<number> {
-    const tokens = this.issueTokens(userId);
-    this.app.installed = true;
-    return this.postEvent(handlerUrl, 'ONAPPINSTALL', { VERSION: '1', ACTIVE: 'Y', INSTALLED: 'Y', LANGUAGE_ID: 'en' }, this.authBlock(tokens, userId));
+  install(handlerUrl: string, userId = 1): Promise<number> {
+    return ev.install(this, handlerUrl, userId);
   }
 
-  private handlersFor(event: string): string[] {
-    return this.state.handlers.filter((h) => h.appId === this.app.id && h.event === event).map((h) => (h.offline ? OFFLINE_HANDLER : h.handler));
-  }
-
-  /**
-   * A user clicks a number in the CRM (§10.3): the portal registers the call itself
-   * (TYPE 1, CRM_CREATE from the line) and sends ONEXTERNALCALLSTART to the app.
-   */
-  async clickToCall(o: { userId: number; phone: string; lineNumber?: string; crmEntityType?: string; crmEntityId?: number; twice?: boolean }): Promise<{ callId: string; statuses: number[] }> {
-    const handlers = this.handlersFor('ONEXTERNALCALLSTART');
-    if (!this.app.installed || handlers.length === 0) throw new Error('the app has not bound ONEXTERNALCALLSTART');
-    const line = this.state.lines.find((l) => l.appId === this.app.id && l.NUMBER === o.lineNumber);
-    const res = tel.registerCall(this.ctx('oauth', o.userId, ''), {
-      userId: o.userId, phone: o.phone.replace(/[^0-9+]/g, ''), type: 1, start: new Date(this.now()).toISOString().replace(/\.\d+Z$/, '+00:00'),
-      line: o.lineNumber ?? null, externalId: null, crmCreate: (line?.CRM_AUTO_CREATE ?? 'Y') === 'Y',
-      crmEntityType: o.crmEntityType ?? null, crmEntityId: o.crmEntityId ?? null, show: false, by: 'click2call',
-    });
-    const callId = String(res.CALL_ID);
-    const data = {
-      PHONE_NUMBER: o.phone, PHONE_NUMBER_INTERNATIONAL: o.phone, EXTENSION: '', USER_ID: o.userId, CALL_LIST_ID: 0,
-      LINE_NUMBER: o.lineNumber ?? '', IS_MOBILE: 0, CALL_ID: callId,
-      CRM_ENTITY_TYPE: res.CRM_ENTITY_TYPE || null, CRM_ENTITY_ID: res.CRM_ENTITY_ID ?? null,
-    };
-    const tokens = this.issueTokens(o.userId);
-    const statuses: number[] = [];
-    for (const h of handlers) {
-      statuses.push(await this.postEvent(h, 'ONEXTERNALCALLSTART', data, this.authBlock(tokens, o.userId)));
-      if (o.twice) statuses.push(await this.postEvent(h, 'ONEXTERNALCALLSTART', data, this.authBlock(tokens, o.userId)));
-    }
-    return { callId, statuses };
+  /** A user clicks a number in the CRM (§10.3): the portal registers the call and sends ONEXTERNALCALLSTART. */
+  clickToCall(o: ev.ClickToCall): Promise<{ callId: string; statuses: number[] }> {
+    return ev.clickToCall(this, o, this.ctx('oauth', o.userId, ''));
   }
 
   /** A visitor asks for a callback in a CRM form (§10.4): no CALL_ID, no USER_ID. */
-  async callbackRequest(o: { phone: string; text?: string; voice?: string; lineNumber?: string; crmEntityType?: string; crmEntityId?: number }): Promise<number[]> {
-    const handlers = this.handlersFor('ONEXTERNALCALLBACKSTART');
-    if (!this.app.installed || handlers.length === 0) throw new Error('the app has not bound ONEXTERNALCALLBACKSTART');
-    const data = {
-      PHONE_NUMBER: o.phone, TEXT: o.text ?? 'A callback was ordered from the website', VOICE: o.voice ?? 'ruinternalfemale',
-      CRM_ENTITY_TYPE: o.crmEntityType ?? null, CRM_ENTITY_ID: o.crmEntityId ?? null, LINE_NUMBER: o.lineNumber ?? null,
-    };
-    const out: number[] = [];
-    for (const h of handlers) out.push(await this.postEvent(h, 'ONEXTERNALCALLBACKSTART', data, this.authBlock(null)));
-    return out;
+  callbackRequest(o: ev.CallbackRequest): Promise<number[]> {
+    return ev.callbackRequest(this, o);
   }
 
   // ---- REST -----------------------------------------------------------------------------
@@ -245,27 +187,37 @@ export class Bitrix24Emulator {
     };
   }
 
-  /** Run one method; throws RestError. `List` results carry total/next. */
-  private async call(method: string, params: tel.Params, ctx: tel.CallContext): Promise<{ result: unknown; total?: number; next?: number }> {
+  /** Run one method; throws RestError. `List` results carry total/next; every reply its `time`. */
+  private async call(method: string, params: tel.Params, ctx: tel.CallContext): Promise<{ result: unknown; total?: number; next?: number; time: unknown }> {
     const fn = METHODS[method];
     if (!fn) throw new RestError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!');
-    if (this.blockedMethods.has(method)) throw new RestError(429, 'OPERATION_TIME_LIMIT', 'Method is blocked due to operation time limit.');
+    const app = ctx.authType === 'oauth' ? ctx.appId : 'webhook';
+    if (this.blockedMethods.has(method) || this.operating.blocked(app, method)) {
+      throw new RestError(429, 'OPERATION_TIME_LIMIT', 'Method is blocked due to operation time limit.');
+    }
     const scope = SCOPE_OF[method.split('.')[0] ?? ''];
     const granted = ctx.scopes;
     if (scope && !granted.includes(scope)) {
       throw new RestError(403, 'insufficient_scope', 'The request requires higher privileges than provided by the webhook token');
     }
-    const out = await fn(ctx, params);
+    const started = this.now();
+    const t0 = performance.now();
+    let out: unknown;
+    try {
+      out = await fn(ctx, params);
+    } finally {
+      this.operating.charge(app, method, this.opts.operatingCost?.(method) ?? (performance.now() - t0) / 1000);
+    }
+    const time = timeBlock(started, this.now(), this.operating.state(app, method));
     if (method === 'user.get' || method === 'event.offline.list') {
       const l = out as ListResult;
-      return { result: l.list, total: l.total, ...(l.next !== undefined ? { next: l.next } : {}) };
+      return { result: l.list, total: l.total, ...(l.next !== undefined ? { next: l.next } : {}), time };
     }
-    return { result: out };
+    return { result: out, time };
   }
 
-  private envelope(body: Record<string, unknown>): Record<string, unknown> {
-    const t = this.now() / 1000;
-    return { ...body, time: { start: t, finish: t, duration: 0, processing: 0, date_start: new Date(this.now()).toISOString(), date_finish: new Date(this.now()).toISOString(), operating_reset_at: Math.floor(t) + 600, operating: 0 } };
+  private envelope(body: Record<string, unknown>, started: number): Record<string, unknown> {
+    return { ...body, time: body.time ?? timeBlock(started, this.now()) };
   }
 
   private authenticate(pathUser: string | undefined, pathSecret: string | undefined, params: tel.Params): tel.CallContext {
@@ -292,6 +244,7 @@ export class Bitrix24Emulator {
     const [pathUser, pathSecret] = segments.length === 3 ? segments : [undefined, undefined];
     const params = { ...(req.query as Record<string, unknown>), ...bodyObject(req.body) };
     const entry: PortalRequest = { method, params, auth: pathUser ? 'webhook' : typeof params.auth === 'string' ? 'oauth' : 'none', status: 200, at: this.now() };
+    const started = this.now();
     try {
       if (!this.bucket.take()) throw new RestError(503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests');
       const ctx = this.authenticate(pathUser, pathSecret, params);
@@ -302,7 +255,7 @@ export class Bitrix24Emulator {
         : await this.call(method, rest, ctx);
       entry.result = out.result;
       this.journal.push(entry);
-      return reply.code(200).header('content-type', 'application/json; charset=utf-8').send(this.envelope(out));
+      return reply.code(200).header('content-type', 'application/json; charset=utf-8').send(this.envelope(out, started));
     } catch (err) {
       if (!(err instanceof RestError)) throw err;
       entry.status = err.status;
@@ -312,55 +265,15 @@ export class Bitrix24Emulator {
     }
   }
 
-  private oauth(req: FastifyRequest, reply: FastifyReply): unknown {
-    const p = { ...(req.query as Record<string, unknown>), ...bodyObject(req.body) };
-    const fail = (status: number, error: string, description: string): unknown => reply.code(status).send({ error, error_description: description });
-    if (p.client_id !== this.app.clientId || p.client_secret !== this.app.clientSecret) return fail(401, 'invalid_client', 'Invalid client credentials');
-    let userId: number;
-    if (p.grant_type === 'authorization_code') {
-      const code = takeCode(this, String(p.code ?? '')); // single use, 30 s (authorize.ts)
-      if (!code || code.expiresAt <= this.now()) return fail(400, 'invalid_grant', 'Invalid authorization code');
-      userId = code.userId;
-    } else if (p.grant_type === 'refresh_token') {
-      const rt = this.refreshTokens.get(String(p.refresh_token ?? ''));
-      if (!rt || rt.used) return fail(400, 'invalid_grant', 'Invalid refresh token');
-      rt.used = true; // refresh tokens rotate: reuse is refused
-      userId = rt.userId;
-    } else return fail(400, 'invalid_request', 'Unsupported grant_type');
-    const tokens = this.issueTokens(userId);
-    return reply.send({
-      ...tokens, client_endpoint: this.restUrl, domain: 'oauth.bitrix.info', member_id: this.app.memberId,
-      scope: this.app.scopes, server_endpoint: `${this.url}/rest/`, status: 'L', user_id: userId,
-    });
-  }
-
-  private upload(req: FastifyRequest, reply: FastifyReply): unknown {
-    const q = req.query as Record<string, string>;
-    const token = String(q.token ?? '').split('|')[2] ?? '';
-    const callId = this.uploads.get(token);
-    const t = this.tokens.get(String(q.auth ?? ''));
-    const send = (status: number, body: unknown): unknown => reply.code(status).send(body);
-    if (!t || !callId) return send(401, { error: 'NO_AUTH_FOUND', error_description: 'Wrong authorization data' });
-    const ct = String(req.headers['content-type'] ?? '');
-    const parts = Buffer.isBuffer(req.body) ? parseMultipart(req.body, ct) : [];
-    const file = parts.find((p) => p.name === 'file' && p.filename !== undefined);
-    this.journal.push({ method: 'upload', params: { callId, filename: file?.filename, size: file?.data.length }, auth: 'oauth', status: file ? 200 : 400, at: this.now() });
-    if (!file) return send(400, { error: 'ERROR_CORE', error_description: 'Error: required parameter file is not found' });
-    if (!/\.(mp3|wav)$/i.test(file.filename ?? '')) return send(400, { error: 'ERROR_CORE', error_description: 'Wrong file extension. Only wav and mp3 are allowed' });
-    this.uploads.delete(token);
-    const fileId = tel.storeFile(this.state, callId, file.filename as string, file.data, 'upload');
-    return send(200, this.envelope({ result: { FILE_ID: fileId } }));
-  }
-
   private build(): FastifyInstance {
     const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 * 1024 });
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
       done(null, qs.parse(String(body), { depth: 10, arrayLimit: 1000, parameterLimit: 10000 }));
     });
     app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    app.route({ method: ['GET', 'POST'], url: '/oauth/token/', handler: (req, reply) => this.oauth(req, reply) });
+    app.route({ method: ['GET', 'POST'], url: '/oauth/token/', handler: (req, reply) => tokenEndpoint(this, this.refreshTokens, { ...(req.query as Record<string, unknown>), ...bodyObject(req.body) }, reply) });
     offlineRoutes(app, this);
-    app.post('/rest/upload.json', (req, reply) => this.upload(req, reply));
+    app.post('/rest/upload.json', (req, reply) => upload(this, this.uploads, this.tokens, req, reply));
     const handler = (req: FastifyRequest, reply: FastifyReply): Promise<unknown> =>
       this.rest(req, reply, (req.params as { '*': string })['*'].split('/').filter(Boolean));
     // the front page (what `check` asks first) goes down with the portal: reset, or 503

@@ -27,7 +27,7 @@ export type Params = Record<string, unknown>;
 const DEDUP_WINDOW_MS = 30 * 60 * 1000;
 const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:?\d{2}|Z)$/;
 
-function scalar(p: Params, key: string): string | undefined {
+export function scalar(p: Params, key: string): string | undefined {
   const v = p[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'string') return v;
@@ -52,7 +52,7 @@ function truthy(v: unknown): boolean {
   return true;
 }
 
-function requireAppAuth(ctx: CallContext): void {
+export function requireAppAuth(ctx: CallContext): void {
   if (ctx.authType === 'webhook' && !ctx.webhookAllowedForRegister) {
     throw new RestError(403, 'WRONG_AUTH_TYPE', 'Current authorization type is denied for this method');
   }
@@ -213,8 +213,8 @@ export function finish(ctx: CallContext, p: Params): unknown {
   };
   ctx.state.finished.push(row);
   ctx.state.active.delete(callId);
-  // finish hides the card (for everyone: the call is gone)
-  ctx.state.cards.delete(callId);
+  // finish hides the card for USER_ID only (§5.4): anyone else still sees it until a hide
+  ctx.state.cards.get(callId)?.delete(userId);
   const { addToChat: _a, registeredType: _r, lineNumber: _l, ...reply } = row;
   return { ...reply, CALL_START_DATE: {}, REST_APP_NAME: ctx.authType === 'webhook' ? false : 'FreeSWITCH' };
 }
@@ -289,7 +289,8 @@ export function attachRecord(ctx: CallContext, p: Params): unknown {
     ctx.registerUpload(token, callId);
     const signed = Buffer.from(`CALL_ID=${callId}`).toString('base64');
     return {
-      uploadUrl: `${ctx.baseUrl}/rest/upload.json?auth=${ctx.accessToken}&token=telephony%7C${encodeURIComponent(signed)}%7C${token}`,
+      uploadUrl: `${ctx.baseUrl}/rest/upload.json?auth=${ctx.accessToken}` +
+      `&token=telephony%7C${encodeURIComponent(signed)}%7C${token}`,
       fieldName: 'file',
     };
   }
@@ -306,41 +307,4 @@ export function storeFile(s: PortalState, callId: string, name: string, bytes: B
   for (let i = s.files.length - 1; i >= 0; i--) if (s.files[i]!.CALL_ID === callId) s.files.splice(i, 1);
   s.files.push({ CALL_ID: callId, FILE_ID: fileId, name, bytes, via });
   return fileId;
-}
-
-export function lineAdd(ctx: CallContext, p: Params): unknown {
-  requireAppAuth(ctx);
-  const number = (scalar(p, 'NUMBER') ?? '').trim();
-  if (!number) throw core('NUMBER should not be empty');
-  if (ctx.state.lines.some((l) => l.appId === ctx.appId && l.NUMBER === number)) throw core('Line already exists');
-  ctx.state.lines.push({ appId: ctx.appId, NUMBER: number, NAME: scalar(p, 'NAME') ?? '', CRM_AUTO_CREATE: p.CRM_AUTO_CREATE === undefined || p.CRM_AUTO_CREATE === 'Y' ? 'Y' : 'N' });
-  return { ID: ctx.state.lines.length };
-}
-
-export function lineUpdate(ctx: CallContext, p: Params): unknown {
-  requireAppAuth(ctx);
-  if (p.NAME === undefined && p.CRM_AUTO_CREATE === undefined) throw core('There are no fields to update');
-  const number = (scalar(p, 'NUMBER') ?? '').trim();
-  if (!number) throw core('NUMBER should not be empty');
-  const i = ctx.state.lines.findIndex((l) => l.appId === ctx.appId && l.NUMBER === number);
-  if (i < 0) throw core(`Could not find line with number ${number}`);
-  const line = ctx.state.lines[i]!;
-  if (p.NAME !== undefined) line.NAME = scalar(p, 'NAME') ?? '';
-  if (p.CRM_AUTO_CREATE !== undefined) line.CRM_AUTO_CREATE = p.CRM_AUTO_CREATE === 'Y' ? 'Y' : 'N';
-  return { ID: String(i + 1) };
-}
-
-export function lineDelete(ctx: CallContext, p: Params): unknown {
-  requireAppAuth(ctx);
-  const number = (scalar(p, 'NUMBER') ?? '').trim();
-  if (!number) throw core('NUMBER should not be empty');
-  const i = ctx.state.lines.findIndex((l) => l.appId === ctx.appId && l.NUMBER === number);
-  if (i < 0) throw core(`Could not find line with number ${number}`);
-  ctx.state.lines.splice(i, 1);
-  return [];
-}
-
-export function lineGet(ctx: CallContext): unknown {
-  requireAppAuth(ctx);
-  return ctx.state.lines.filter((l) => l.appId === ctx.appId).map((l) => ({ NUMBER: l.NUMBER, NAME: l.NAME, CRM_AUTO_CREATE: l.CRM_AUTO_CREATE }));
 }

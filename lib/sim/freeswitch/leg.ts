@@ -246,7 +246,8 @@ function pad(n: number, w = 2): string {
 /** Local time as "%Y-%m-%d %H:%M:%S" (the simulator runs in UTC unless TZ says otherwise). */
 export function localStamp(us: number): string {
   const d = new Date(Math.floor(us / 1000));
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
 /** The block every event starts with, in FreeSWITCH's order (freeswitch-esl.md §1.5). */

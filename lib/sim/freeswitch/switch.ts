@@ -10,6 +10,7 @@ import type { HeaderValue } from '../../esl/codec.js';
 import { type Leg, commonHeaders, localStamp, type ChannelEventName, type Switchboard } from './leg.js';
 import { writeWav } from './wav.js';
 import * as f from './factories.js';
+import { sofiaRegister, sofiaUnregister } from './registrations.js';
 
 export interface SimEvent {
   headers: Array<[string, HeaderValue]>;
@@ -329,26 +330,11 @@ export class SimSwitch implements Switchboard {
 
   /** `sofia::register` for an extension (fixtures: registrations.*). */
   register(ext: string, expires = 120): void {
-    this.setExtension(ext, { registered: true });
-    const port = this.phonePort(ext);
-    this.emitSystem('CUSTOM', ['sofia_reg.c', 'sofia_reg_handle_register_token', '2059'], [
-      ['Event-Subclass', 'sofia::register'], ['profile-name', 'internal'], ['from-user', ext], ['from-host', this.domain],
-      ['presence-hosts', 'n/a'], ['contact', `"" <sip:${ext}@127.0.0.1:${port};transport=UDP>`],
-      ['call-id', `1-${port}@127.0.0.1`], ['rpid', 'unknown'], ['status', 'Registered(UDP)'], ['expires', String(expires)],
-      ['to-user', ext], ['to-host', this.domain], ['network-ip', '127.0.0.1'], ['network-port', String(port)],
-      ['username', ext], ['realm', this.domain], ['user-agent', `sipp-ext-${ext}`],
-    ]);
+    sofiaRegister(this, ext, expires);
   }
 
   unregister(ext: string): void {
-    this.setExtension(ext, { registered: false });
-    const port = this.phonePort(ext);
-    this.emitSystem('CUSTOM', ['sofia_reg.c', 'sofia_reg_handle_register_token', '1950'], [
-      ['Event-Subclass', 'sofia::unregister'], ['profile-name', 'internal'], ['username', ext], ['from-user', ext],
-      ['from-host', this.domain], ['contact', `"" <sip:${ext}@127.0.0.1:${port};transport=UDP>`],
-      ['call-id', `1-${port}@127.0.0.1`], ['rpid', 'unknown'], ['realm', this.domain], ['network-ip', '127.0.0.1'],
-      ['network-port', String(port)], ['user-agent', `sipp-ext-${ext}`], ['expires', '0'],
-    ]);
+    sofiaUnregister(this, ext);
   }
 
   stamp(us = this.clockUs): string {

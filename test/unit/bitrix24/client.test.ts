@@ -2,7 +2,8 @@
 import t from 'tap';
 import { startBitrix24Emulator } from '../../../lib/sim/bitrix24/index.js';
 import { Bitrix24Client } from '../../../lib/bitrix24/client.js';
-import { RateLimiter, type Clock } from '../../../lib/bitrix24/limiter.js';
+import { OperatingLimits, RateLimiter } from '../../../lib/bitrix24/limiter.js';
+import { ManualClock } from '../../../lib/clock.js';
 import { UserDirectory } from '../../../lib/bitrix24/directory.js';
 import { SqliteStore } from '../../../lib/store/sqlite.js';
 import { createLogger } from '../../../lib/log.js';
@@ -81,20 +82,42 @@ t.test('user directory: all pages, empty extensions never map, the last good map
 });
 
 t.test('rate limiter on a fake clock: burst, then the drain rate; urgent requests first', async (t) => {
-  let now = 0;
-  const sleeps: number[] = [];
-  const clock: Clock = { now: () => now, sleep: async (ms) => { sleeps.push(ms); now += ms; } };
+  const clock = new ManualClock();
   const lim = new RateLimiter(5, 2, clock);
   for (let i = 0; i < 4; i++) await lim.acquire();
-  t.same(sleeps, [], 'the burst goes at once (one slot kept in reserve)');
+  t.equal(clock.pending, 0, 'the burst goes at once (one slot kept in reserve)');
   const order: string[] = [];
   const a = lim.acquire().then(() => order.push('normal'));
   const b = lim.acquire(true).then(() => order.push('urgent'));
+  await clock.advance(1);
+  t.same(order, ['urgent'], 'the urgent one first, as soon as the reserve allows');
+  await clock.advance(498);
+  t.same(order, ['urgent'], 'the next one waits for the drain (2/s)');
+  await clock.advance(2);
   await Promise.all([a, b]);
   t.same(order, ['urgent', 'normal']);
-  t.ok(now >= 500 && now <= 1100, `waited for the drain: ${now} ms`);
   lim.saturate();
-  const before = now;
-  await lim.acquire();
-  t.ok(now - before >= 500, 'after QUERY_LIMIT_EXCEEDED the bucket is taken as full');
+  let got = false;
+  const c = lim.acquire().then(() => (got = true));
+  await clock.advance(400);
+  t.notOk(got, 'after QUERY_LIMIT_EXCEEDED the bucket is taken as full');
+  await clock.advance(200);
+  await c;
+  t.ok(got);
+});
+
+t.test('operating time per method: at once under half the budget, paced past it, held near the limit', async (t) => {
+  const clock = new ManualClock(1_000_000);
+  const op = new OperatingLimits(480, clock);
+  t.equal(op.readyAt('m'), 0, 'unknown method: at once');
+  op.note('m', { duration: 0.2, operating: 100, operating_reset_at: 1600 });
+  t.equal(op.readyAt('m'), 0, 'under half of 480 s: at once');
+  op.note('m', { duration: 10, operating: 300, operating_reset_at: 1600 });
+  op.sent('m', 1);
+  t.ok(op.readyAt('m') > clock.now(), 'past half: the next call is spaced out');
+  op.note('m', { operating: 476, operating_reset_at: 1600 });
+  t.equal(op.readyAt('m'), 1_601_000, 'near the limit: after the oldest minute expires');
+  op.blocked('n');
+  t.ok(op.readyAt('n') >= clock.now() + 60_000, 'OPERATION_TIME_LIMIT without a known window: a minute');
+  t.equal(op.totals().find((x) => x.method === 'm')?.spentSec, 10.2);
 });

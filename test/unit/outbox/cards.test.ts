@@ -1,6 +1,6 @@
 import t from 'tap';
 import { coalesceCards } from '../../../lib/outbox/cards.js';
-import { batchCommand } from '../../../lib/outbox/executor.js';
+import { batchCommand } from '../../../lib/outbox/commands.js';
 
 t.test('show/hide coalescing: a pending show is cancelled by a hide; arrays per kind', async (t) => {
   t.same(coalesceCards([{ kind: 'show', users: [2] }, { kind: 'show', users: [3] }]), { show: [2, 3], hide: [] });

@@ -115,8 +115,6 @@ for (const [name, make] of Object.entries(implementations)) {
         ['finish', 0, 600, 'waiting for register'],
       ],
     );
-    s.updateEffect(sh!.id, show('a', '1009'));
-    t.same(s.pending()[0]!.effect, show('a', '1009'), 'the payload is replaced');
     s.markFailed(sh!.id, 'ERROR_CORE: no such user');
     t.same(
       s.pending().map((j) => j.effect.kind),

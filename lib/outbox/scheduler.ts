@@ -1,0 +1,394 @@
+/**
+ * The outbox: effects are written to SQLite first, then delivered to Bitrix24. The
+ * scheduler runs one request at a time: it waits for the rate limiter (so a request
+ * takes everything that arrived meanwhile, up to 50 commands), asks the planner what
+ * goes, sends it (a batch, or one call when one command is due), and applies the
+ * classifier's verdict to each job. While the portal is unreachable it probes with one
+ * request at most every `probeMs`; the first success releases the backlog at the
+ * bucket's pace. Recordings are checked on disk before they are planned, and large
+ * ones are posted to their uploadUrl here.
+ */
+import { realClock, type Clock, type Timer } from '../clock.js';
+import type { Effect } from '../calls/effects.js';
+import type { Bitrix24Client } from '../bitrix24/client.js';
+import type { UserDirectory } from '../bitrix24/directory.js';
+import type { Logger } from '../log.js';
+import type { Job, Store } from '../store/store.js';
+import type { AttachPayload, Command } from './commands.js';
+import { plan, type Budget, type PlanContext } from './plan.js';
+import type { Verdict } from './classify.js';
+import { deliver } from './deliver.js';
+import { CallIds } from './callids.js';
+
+/** What the outbox needs of the recordings: check a file, read it, upload it, say it landed. */
+export interface RecordingsPort {
+  check(path: string, job: Job): Promise<AttachPayload | { retryInMs: number; why: string } | { failed: string }>;
+  base64(a: AttachPayload): Promise<string>;
+  upload(url: string, field: string, a: AttachPayload): Promise<void>;
+  landed(a: AttachPayload, callId: string): Promise<void>;
+}
+
+export interface OutboxOptions {
+  store: Store;
+  client: Bitrix24Client;
+  directory: Pick<UserDirectory, 'userFor'>;
+  defaultUserId: number;
+  /** Under load, show/hide within this window are coalesced into one request. */
+  cardWindowMs: number;
+  log: Logger;
+  recordings: RecordingsPort;
+  clock?: Clock;
+  /** Commands per request: 50 (Bitrix24's batch cap); 1 sends each command alone. */
+  maxBatch?: number;
+  /** Bytes of inline recordings one request may carry. */
+  bodyCapBytes?: number;
+  /** First retry delay of a refused command; doubles per attempt up to a minute. */
+  retryBaseMs?: number;
+  /** While the portal is unreachable: one request at most this often. */
+  probeMs?: number;
+  /** Hides, finishes and recordings waiting longer than this go with the cards. */
+  starveMs?: number;
+  /** Hides, finishes and recordings without a card to ride with wait up to this long to gather. */
+  lazyMs?: number;
+  /** Requests in flight at once (their jobs are not planned again meanwhile). */
+  concurrency?: number;
+}
+
+export interface OutboxEvents {
+  onFailed?: (job: Job, reason: string) => void;
+}
+
+const MAX_BACKOFF_MS = 60_000;
+
+export class Outbox {
+  private running = false;
+  private timer: Timer | null = null;
+  private pumping: Promise<void> | null = null;
+  private again = false;
+  private readonly clock: Clock;
+  private readonly callIds: CallIds;
+  /** Jobs being worked on outside a request: a file check, an upload. */
+  private readonly busy = new Set<number>();
+  private readonly work = new Set<Promise<void>>();
+  private readonly attachments = new Map<number, AttachPayload>();
+  private readonly forDefaultUser = new Set<number>();
+  private readonly hidden = new Set<number>();
+  private readonly idleWaiters: Array<() => void> = [];
+  private inFlight = 0;
+  /** Jobs of requests in flight. */
+  private readonly sending = new Set<number>();
+  private requests = 0;
+  private readonly quietWaiters: Array<() => void> = [];
+  /** The portal is unreachable since (ms), and the next probe may go at. */
+  private down: { since: number; probeAt: number; reason: string } | null = null;
+  readonly events: OutboxEvents = {};
+
+  constructor(private readonly o: OutboxOptions) {
+    this.clock = o.clock ?? realClock;
+    this.callIds = new CallIds(o.store, this.clock);
+  }
+
+  /** Durable first: effects are committed before this returns. */
+  submit(effects: readonly Effect[]): void {
+    if (effects.length === 0) return;
+    this.o.store.enqueue(effects, this.clock.now());
+    this.wake();
+  }
+
+  start(): void {
+    this.running = true;
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.clock.clearTimeout(this.timer);
+    await this.pumping;
+    await Promise.allSettled([...this.work]);
+    for (const w of this.idleWaiters.splice(0)) w();
+    for (const w of this.quietWaiters.splice(0)) w();
+  }
+
+  wake(): void {
+    if (!this.running) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.enter();
+    this.pumping = this.pump().finally(() => {
+      this.pumping = null;
+      this.leave();
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+  }
+
+  /** Resolves once nothing is due: every job is delivered, failed, or waiting for a later time. */
+  idle(): Promise<void> {
+    const p = new Promise<void>((r) => this.idleWaiters.push(r));
+    if (this.running) this.wake();
+    else for (const w of this.idleWaiters.splice(0)) w();
+    return p;
+  }
+
+  /** Resolves once no request, file check or upload is under way (all that is left waits for the clock). */
+  quiet(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((r) => this.quietWaiters.push(r));
+  }
+
+  /** The portal has been unreachable since this time (ms), or null. */
+  get downSince(): number | null {
+    return this.down?.since ?? null;
+  }
+
+  /** Resolves with the CALL_ID of a call once its register (or adopt) landed; null at the deadline. */
+  awaitCallId(call: string, timeoutMs: number): Promise<string | null> {
+    return this.callIds.wait(call, timeoutMs);
+  }
+
+  private enter(): void {
+    this.inFlight++;
+  }
+
+  private leave(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) for (const w of this.quietWaiters.splice(0)) w();
+  }
+
+  private async pump(): Promise<void> {
+    for (let round = 0; this.running && round < 1000; round++) {
+      // the next one to finish wakes the pump; while the portal is down, one probe at a time
+      if (this.requests >= (this.down ? 1 : this.o.concurrency ?? 2)) return;
+      if (this.down && this.down.probeAt > this.clock.now()) {
+        this.schedule(this.down.probeAt);
+        this.resolveIdle();
+        return;
+      }
+      // wait for the rate limiter first, so the request takes everything that arrived meanwhile
+      const waits = !this.o.client.canSendNow();
+      if (waits) this.leave();
+      await this.o.client.ready();
+      if (waits) this.enter();
+      if (!this.running) return;
+      const now = this.clock.now();
+      const p = plan(this.o.store.pending(), (c) => this.callIds.get(c), this.budget(), now, this.context());
+      for (const id of p.done) this.o.store.markDone(id);
+      for (const a of p.adopted) this.callIds.set(a.call, a.b24CallId, null);
+      for (const f of p.failed) this.fail(f.job, f.reason);
+      for (const job of p.prepare) this.prepare(job);
+      if (p.commands.length === 0) {
+        this.schedule(p.nextWake);
+        this.resolveIdle();
+        return;
+      }
+      this.dispatch(p.commands);
+    }
+  }
+
+  /** Send a request without waiting for it; its jobs are left out of plans until it is answered. */
+  private dispatch(commands: Command[]): void {
+    const ids = commands.flatMap((c) => c.jobs.map((j) => j.id));
+    for (const id of ids) this.sending.add(id);
+    this.requests++;
+    this.enter();
+    const p: Promise<void> = this.send(commands)
+      .catch((err: Error) => this.o.log.error({ err: err.message }, 'outbox request failed unexpectedly'))
+      .finally(() => {
+        for (const id of ids) this.sending.delete(id);
+        this.requests--;
+        this.work.delete(p);
+        this.leave();
+        this.wake();
+      });
+    this.work.add(p);
+  }
+
+  private resolveIdle(): void {
+    if (this.busy.size === 0 && this.sending.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private budget(): Budget {
+    return {
+      commands: this.o.maxBatch ?? 50,
+      bodyBytes: this.o.bodyCapBytes ?? 8 * 1024 * 1024,
+      loaded: this.o.client.loaded(),
+      readyAt: (m) => this.o.client.operating.readyAt(m),
+    };
+  }
+
+  private context(): PlanContext {
+    return {
+      users: (ext) => this.o.directory.userFor(ext),
+      defaultUserId: this.o.defaultUserId,
+      cardWindowMs: this.o.cardWindowMs,
+      starveMs: this.o.starveMs ?? 5000,
+      lazyMs: this.o.lazyMs ?? 1000,
+      forDefaultUser: this.forDefaultUser,
+      attachments: this.attachments,
+      busy: (id) => this.busy.has(id) || this.sending.has(id),
+      hidden: this.hidden,
+      cardHistory: (call) => this.o.store.cardHistory(call),
+      registerFailure: (call) => this.o.store.registerFailure(call),
+    };
+  }
+
+  private schedule(at: number | null): void {
+    this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    if (at === null || !this.running) return;
+    this.timer = this.clock.setTimeout(() => this.wake(), Math.max(1, at - this.clock.now()));
+  }
+
+  private async send(commands: Command[]): Promise<void> {
+    const d = await deliver(
+      this.o.client,
+      (a) => this.o.recordings.base64(a),
+      commands,
+      (c) => this.forDefaultUser.has(c.jobs[0]?.id ?? -1),
+    );
+    if (d.kind === 'answered') this.up();
+    else this.requestFailed(d.kind, d.reason);
+    for (const [c, v] of d.verdicts) this.apply(c, v);
+  }
+
+  private requestFailed(kind: 'down' | 'throttled', reason: string): void {
+    if (kind === 'throttled') return; // the limiter took the bucket as full: the next request waits for it
+    const now = this.clock.now();
+    if (!this.down)
+      this.o.log.warn({ reason }, 'Bitrix24 is unreachable; probing it every few seconds, nothing is lost');
+    this.down = { since: this.down?.since ?? now, probeAt: now + (this.o.probeMs ?? 5000), reason };
+  }
+
+  private up(): void {
+    if (!this.down) return;
+    this.o.log.info({ downMs: this.clock.now() - this.down.since }, 'Bitrix24 answers again; sending the backlog');
+    this.down = null;
+  }
+
+  private apply(c: Command, v: Verdict): void {
+    const now = this.clock.now();
+    switch (v.kind) {
+      case 'done':
+        if (v.callId) this.callIds.set(c.call, v.callId, c.userId ?? null);
+        if (c.hidesFor !== undefined) this.hidden.add(c.hidesFor);
+        for (const j of c.jobs) {
+          this.o.store.markDone(j.id);
+          this.forDefaultUser.delete(j.id);
+          this.hidden.delete(j.id);
+        }
+        if (c.attach) this.attached(c, c.attach);
+        this.o.log.debug({ callUuid: c.call, method: c.method }, 'delivered to bitrix24');
+        return;
+      case 'upload':
+        this.uploadLater(c, v.url, v.field);
+        return;
+      case 'default-user':
+        this.o.log.warn({ callUuid: c.call }, 'register refused the employee; registering for the default user');
+        for (const j of c.jobs) {
+          this.forDefaultUser.add(j.id);
+          this.o.store.markRetry(j.id, now, v.reason);
+        }
+        return;
+      case 'gone':
+        // finished already (a reply lost before a restart), or by someone else: nothing left to do
+        this.o.log.warn({ callUuid: c.call }, 'finish: Bitrix24 no longer knows the call; treating it as finished');
+        for (const j of c.jobs) this.o.store.markDone(j.id);
+        return;
+      case 'fail': {
+        const doomed = [...c.jobs];
+        // without a CALL_ID nothing else of this call can land: say so on each of them
+        if (v.cascade)
+          for (const j of this.o.store.pending())
+            if (j.call === c.call && !doomed.some((d) => d.id === j.id)) doomed.push(j);
+        for (const j of doomed) this.fail(j, c.jobs.includes(j) ? v.reason : `its register failed: ${v.reason}`);
+        if (c.attach) this.attachments.delete(c.jobs[0]!.id);
+        return;
+      }
+      case 'retry':
+        for (const j of c.jobs) {
+          const delay =
+            Math.min(MAX_BACKOFF_MS, (this.o.retryBaseMs ?? 500) * 2 ** Math.min(j.attempts, 7)) *
+            (0.8 + Math.random() * 0.4);
+          this.o.store.markRetry(j.id, now + Math.round(delay), v.reason);
+        }
+        if (c.attach) this.attachments.delete(c.jobs[0]!.id);
+        return;
+      case 'held':
+        this.o.log.warn({ method: c.method }, 'Bitrix24 blocked the method for its operating-time limit; holding it');
+        return; // the planner holds the method until the portal's window moves
+      case 'waiting':
+        return; // pending and due: goes with the next request after its register
+    }
+  }
+
+  private fail(job: Job, reason: string): void {
+    this.o.store.markFailed(job.id, reason);
+    this.events.onFailed?.(job, reason);
+    this.o.log.error({ callUuid: job.call, kind: job.effect.kind, reason }, 'outbox job failed for good');
+  }
+
+  private attached(c: Command, a: AttachPayload): void {
+    this.attachments.delete(c.jobs[0]!.id);
+    const callId = typeof c.params.CALL_ID === 'string' ? c.params.CALL_ID : '';
+    this.track(c.jobs[0]!.id, this.o.recordings.landed(a, callId));
+  }
+
+  /** Run `work` for a job outside any request; the job is not planned meanwhile. */
+  private track(jobId: number, work: Promise<void>): void {
+    this.busy.add(jobId);
+    this.enter();
+    const p: Promise<void> = work
+      .catch((err: Error) => this.o.log.error({ err: err.message }, 'outbox background work failed'))
+      .finally(() => {
+        this.busy.delete(jobId);
+        this.work.delete(p);
+        this.leave();
+        this.wake();
+      });
+    this.work.add(p);
+  }
+
+  /** Is the recording there, complete, inside the directories? Then it is planned with the next request. */
+  private prepare(job: Job): void {
+    if (this.busy.has(job.id) || job.effect.kind !== 'attach') return;
+    const path = job.effect.path;
+    this.track(
+      job.id,
+      this.o.recordings.check(path, job).then(
+        (r) => {
+          if (!this.running) return;
+          if ('mode' in r) this.attachments.set(job.id, r);
+          else if ('retryInMs' in r) this.o.store.markRetry(job.id, this.clock.now() + r.retryInMs, r.why, false);
+          else this.fail(job, r.failed);
+        },
+        (err: Error) => {
+          if (this.running)
+            this.o.store.markRetry(job.id, this.clock.now() + (this.o.retryBaseMs ?? 500), `recording: ${err.message}`);
+        },
+      ),
+    );
+  }
+
+  /** The two-step form: attachRecord gave an uploadUrl; the file goes there (not in a batch). */
+  private uploadLater(c: Command, url: string, field: string): void {
+    const job = c.jobs[0]!;
+    const a = c.attach!;
+    this.track(
+      job.id,
+      this.o.recordings.upload(url, field, a).then(
+        () => {
+          this.o.store.markDone(job.id);
+          this.attachments.delete(job.id);
+          return this.o.recordings.landed(a, String(c.params.CALL_ID));
+        },
+        (err: Error) => {
+          if (this.running) this.apply({ ...c, attach: a }, { kind: 'retry', reason: `upload: ${err.message}` });
+        },
+      ),
+    );
+  }
+}
