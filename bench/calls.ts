@@ -58,7 +58,7 @@ async function startService(
 ): Promise<{ child: ChildProcess; ask: () => Promise<Stats> }> {
   // the V8 flag the shipped entry point and systemd unit run the service with
   const child = fork(fileURLToPath(new URL('./service-child.js', import.meta.url)), [], {
-    execArgv: ['--max-semi-space-size=4'],
+    execArgv: ['--max-semi-space-size=4', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     env: {
       ...process.env,
       FSB24_ESL_HOST: esl.host,

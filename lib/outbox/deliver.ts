@@ -14,7 +14,8 @@ export type Delivery =
 
 export async function deliver(
   client: Bitrix24Client,
-  base64: (a: AttachPayload) => Promise<string>,
+  /** An inline recording's bytes, piece by piece (read as the request goes out). */
+  content: (a: AttachPayload) => AsyncIterable<Buffer>,
   commands: Command[],
   forDefaultUser: (c: Command) => boolean,
 ): Promise<Delivery> {
@@ -38,23 +39,19 @@ export async function deliver(
     }
   }
   const cmd: Record<string, string> = {};
+  const files: Record<string, () => AsyncIterable<Buffer>> = {};
   const sent: Command[] = [];
   const verdicts: Array<[Command, Verdict]> = [];
   for (const c of commands) {
-    if (c.attach?.mode === 'inline') {
-      try {
-        cmd[c.key] = batchCommand({ method: c.method, params: { ...c.params, FILE_CONTENT: await base64(c.attach) } });
-      } catch (err) {
-        // gone since it was checked: it is checked again
-        verdicts.push([c, { kind: 'retry', reason: `recording: ${(err as Error).message}` }]);
-        continue;
-      }
-    } else cmd[c.key] = batchCommand(c);
+    const a = c.attach;
+    cmd[c.key] = batchCommand(c);
+    // FILE_CONTENT is streamed from disk into the body, never held whole
+    if (a?.mode === 'inline') files[c.key] = () => content(a);
     sent.push(c);
   }
   let res;
   try {
-    res = await client.batch(cmd);
+    res = await client.batch(cmd, files);
   } catch (err) {
     const f = classifyFailure(err);
     const reason = f.kind === 'command' ? `batch: ${f.error.error}` : f.reason;
@@ -78,3 +75,4 @@ export async function deliver(
   }
   return { kind: 'answered', verdicts };
 }
+

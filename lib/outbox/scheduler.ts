@@ -24,6 +24,8 @@ import { CallIds } from './callids.js';
 export interface RecordingsPort {
   check(path: string, job: Job): Promise<AttachPayload | { retryInMs: number; why: string } | { failed: string }>;
   base64(a: AttachPayload): Promise<string>;
+  /** The file's bytes piece by piece, for a request body that streams it (else `base64` is read whole). */
+  chunks?(a: AttachPayload): AsyncIterable<Buffer>;
   upload(url: string, field: string, a: AttachPayload): Promise<void>;
   landed(a: AttachPayload, callId: string): Promise<void>;
 }
@@ -246,7 +248,7 @@ export class Outbox {
   private async send(commands: Command[]): Promise<void> {
     const d = await deliver(
       this.o.client,
-      (a) => this.o.recordings.base64(a),
+      (a) => this.o.recordings.chunks?.(a) ?? once(this.o.recordings.base64(a)),
       commands,
       (c) => this.forDefaultUser.has(c.jobs[0]?.id ?? -1),
     );
@@ -391,4 +393,8 @@ export class Outbox {
       ),
     );
   }
+}
+
+async function* once(b64: Promise<string>): AsyncGenerator<Buffer> {
+  yield Buffer.from(await b64, 'base64');
 }
