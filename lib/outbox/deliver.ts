@@ -8,6 +8,16 @@ import type { Bitrix24Client } from '../bitrix24/client.js';
 import { batchCommand, type AttachPayload, type Command } from './commands.js';
 import { classifyError, classifyFailure, classifyResult, type Verdict } from './classify.js';
 
+/** A command of someone else's riding in a batch that goes out anyway (the offline pull). */
+export interface Rider {
+  key: string;
+  method: string;
+  params: Record<string, unknown>;
+}
+
+/** What became of a rider: its result, its own error in the batch, or the whole request failed. */
+export type RiderOutcome = { result: unknown } | { error: string; description: string } | { failed: unknown };
+
 export type Delivery =
   | { kind: 'answered'; verdicts: Array<[Command, Verdict]> }
   | { kind: 'down' | 'throttled'; reason: string; verdicts: Array<[Command, Verdict]> };
@@ -18,11 +28,17 @@ export async function deliver(
   content: (a: AttachPayload) => AsyncIterable<Buffer>,
   commands: Command[],
   forDefaultUser: (c: Command) => boolean,
+  /** Asked once before a batch goes; a rider's outcome is reported through `rode`, exactly once. */
+  rider: () => Rider | null = () => null,
+  rode: (o: RiderOutcome) => void = () => {},
 ): Promise<Delivery> {
+  const alone = commands.length === 1 && !commands[0]!.dependsOn;
+  // a lone inline recording streams as one call; anything else may carry a rider (a batch holds 50)
+  const ride = (alone && commands[0]!.attach?.mode === 'inline') || commands.length >= 50 ? null : rider();
   const counts = new Map<string, number>();
   for (const c of commands) counts.set(c.method, (counts.get(c.method) ?? 0) + 1);
   for (const [m, n] of counts) client.operating.sent(m, n);
-  if (commands.length === 1 && !commands[0]!.dependsOn) {
+  if (alone && !ride) {
     const c = commands[0]!;
     try {
       const a = c.attach;
@@ -49,13 +65,19 @@ export async function deliver(
     if (a?.mode === 'inline') files[c.key] = () => content(a);
     sent.push(c);
   }
+  if (ride) cmd[ride.key] = batchCommand(ride);
   let res;
   try {
     res = await client.batch(cmd, files);
   } catch (err) {
+    if (ride) rode({ failed: err });
     const f = classifyFailure(err);
     const reason = f.kind === 'command' ? `batch: ${f.error.error}` : f.reason;
     return { kind: f.kind === 'throttled' ? 'throttled' : 'down', reason, verdicts };
+  }
+  if (ride) {
+    const e = res.errors[ride.key];
+    rode(e ? { error: e.error, description: e.error_description ?? '' } : { result: res.result[ride.key] });
   }
   const failedRegisters = new Set<string>();
   for (const c of sent) {

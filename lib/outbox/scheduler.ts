@@ -17,7 +17,7 @@ import type { Job, Store } from '../store/store.js';
 import type { AttachPayload, Command } from './commands.js';
 import { plan, type Budget, type PlanContext } from './plan.js';
 import type { Verdict } from './classify.js';
-import { deliver } from './deliver.js';
+import { deliver, type Rider, type RiderOutcome } from './deliver.js';
 import { CallIds } from './callids.js';
 
 /** What the outbox needs of the recordings: check a file, read it, upload it, say it landed. */
@@ -54,6 +54,11 @@ export interface OutboxOptions {
   lazyMs?: number;
   /** Requests in flight at once (their jobs are not planned again meanwhile). */
   concurrency?: number;
+  /**
+   * A command to ride in each batch that goes out anyway (the offline pull): `take` is
+   * asked before a batch is sent; a non-null answer gets exactly one `done` afterwards.
+   */
+  piggyback?: { take(): Rider | null; done(outcome: RiderOutcome): Promise<void> };
 }
 
 export interface OutboxEvents {
@@ -246,15 +251,32 @@ export class Outbox {
   }
 
   private async send(commands: Command[]): Promise<void> {
-    const d = await deliver(
-      this.o.client,
-      (a) => this.o.recordings.chunks?.(a) ?? once(this.o.recordings.base64(a)),
-      commands,
-      (c) => this.forDefaultUser.has(c.jobs[0]?.id ?? -1),
-    );
-    if (d.kind === 'answered') this.up();
-    else this.requestFailed(d.kind, d.reason);
-    for (const [c, v] of d.verdicts) this.apply(c, v);
+    const pb = this.o.piggyback;
+    let outcome: RiderOutcome | null = null;
+    let taken = false;
+    try {
+      const d = await deliver(
+        this.o.client,
+        (a) => this.o.recordings.chunks?.(a) ?? once(this.o.recordings.base64(a)),
+        commands,
+        (c) => this.forDefaultUser.has(c.jobs[0]?.id ?? -1),
+        () => {
+          const r = pb?.take() ?? null;
+          taken = r !== null;
+          return r;
+        },
+        (o) => (outcome = o),
+      );
+      if (d.kind === 'answered') this.up();
+      else this.requestFailed(d.kind, d.reason);
+      for (const [c, v] of d.verdicts) this.apply(c, v);
+    } catch (err) {
+      outcome ??= { failed: err };
+      throw err;
+    } finally {
+      // exactly once for a rider taken, whatever became of the request
+      if (taken && pb) await pb.done(outcome ?? { failed: new Error('the batch was not sent') });
+    }
   }
 
   private requestFailed(kind: 'down' | 'throttled', reason: string): void {
