@@ -52,7 +52,10 @@ export interface OutboxOptions {
   starveMs?: number;
   /** Hides, finishes and recordings without a card to ride with wait up to this long to gather. */
   lazyMs?: number;
-  /** Requests in flight at once (their jobs are not planned again meanwhile). */
+  /**
+   * Requests in flight at once (their jobs are not planned again meanwhile); one more may
+   * carry registers and shows alone, so a card never waits behind a request of recordings.
+   */
   concurrency?: number;
   /**
    * A command to ride in each batch that goes out anyway (the offline pull): `take` is
@@ -85,6 +88,8 @@ export class Outbox {
   /** Jobs of requests in flight. */
   private readonly sending = new Set<number>();
   private requests = 0;
+  /** A request of the card lane is in flight. */
+  private laneBusy = false;
   private readonly quietWaiters: Array<() => void> = [];
   /** The portal is unreachable since (ms), and the next probe may go at. */
   private down: { since: number; probeAt: number; reason: string } | null = null;
@@ -169,7 +174,9 @@ export class Outbox {
   private async pump(): Promise<void> {
     for (let round = 0; this.running && round < 1000; round++) {
       // the next one to finish wakes the pump; while the portal is down, one probe at a time
-      if (this.requests >= (this.down ? 1 : this.o.concurrency ?? 2)) return;
+      const full = this.requests - (this.laneBusy ? 1 : 0) >= (this.down ? 1 : this.o.concurrency ?? 2);
+      if (full && (this.down || this.laneBusy)) return;
+      const lane = full; // the card lane: registers and shows only, beside the requests in flight
       if (this.down && this.down.probeAt > this.clock.now()) {
         this.schedule(this.down.probeAt);
         this.resolveIdle();
@@ -182,31 +189,35 @@ export class Outbox {
       if (waits) this.enter();
       if (!this.running) return;
       const now = this.clock.now();
-      const p = plan(this.o.store.pending(), (c) => this.callIds.get(c), this.budget(), now, this.context());
+      const budget = lane ? { ...this.budget(), cardsOnly: true } : this.budget();
+      const p = plan(this.o.store.pending(), (c) => this.callIds.get(c), budget, now, this.context());
       for (const id of p.done) this.o.store.markDone(id);
       for (const a of p.adopted) this.callIds.set(a.call, a.b24CallId, null);
       for (const f of p.failed) this.fail(f.job, f.reason);
       for (const job of p.prepare) this.prepare(job);
       if (p.commands.length === 0) {
+        if (lane) return; // no card waits: a request finishing, or a new job, wakes the pump
         this.schedule(p.nextWake);
         this.resolveIdle();
         return;
       }
-      this.dispatch(p.commands);
+      this.dispatch(p.commands, lane);
     }
   }
 
   /** Send a request without waiting for it; its jobs are left out of plans until it is answered. */
-  private dispatch(commands: Command[]): void {
+  private dispatch(commands: Command[], lane: boolean): void {
     const ids = commands.flatMap((c) => c.jobs.map((j) => j.id));
     for (const id of ids) this.sending.add(id);
     this.requests++;
+    if (lane) this.laneBusy = true;
     this.enter();
     const p: Promise<void> = this.send(commands)
       .catch((err: Error) => this.o.log.error({ err: err.message }, 'outbox request failed unexpectedly'))
       .finally(() => {
         for (const id of ids) this.sending.delete(id);
         this.requests--;
+        if (lane) this.laneBusy = false;
         this.work.delete(p);
         this.leave();
         this.wake();
