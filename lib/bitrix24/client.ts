@@ -106,9 +106,14 @@ export class Bitrix24Client {
     return out;
   }
 
-  /** `batch` with halt=0: per-command results and errors (an empty map arrives as []). */
-  async batch(cmd: Record<string, string>): Promise<BatchResult> {
-    const env = await this.send('batch', { halt: 0, cmd }, false);
+  /**
+   * `batch` with halt=0: per-command results and errors (an empty map arrives as []).
+   * `files[key]` yields a file's bytes, appended to `cmd[key]` as `&FILE_CONTENT=<base64>`:
+   * encoded into the body as it goes out, never held whole (inline recordings).
+   */
+  async batch(cmd: Record<string, string>, files: Record<string, () => AsyncIterable<Buffer>> = {}): Promise<BatchResult> {
+    const streamed = Object.keys(files).length > 0 ? { kind: 'batch' as const, files } : undefined;
+    const env = await this.send('batch', { halt: 0, cmd }, false, false, streamed);
     const r = env.result as { result?: unknown; result_error?: unknown } | undefined;
     if (!r || typeof r !== 'object') throw new B24Error('B24_ERR_BAD_REPLY', 'batch: no result', { method: 'batch' });
     const asMap = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
@@ -135,7 +140,7 @@ export class Bitrix24Client {
     return env.result as T;
   }
 
-  private async send(method: string, params: Record<string, unknown>, urgent: boolean, refreshed = false, file?: { field: string; path: string; size: number }): Promise<Envelope> {
+  private async send(method: string, params: Record<string, unknown>, urgent: boolean, refreshed = false, file?: StreamedFile): Promise<Envelope> {
     let url: URL;
     let body: Record<string, unknown> = params;
     if (this.o.mode === 'webhook') {
@@ -151,7 +156,12 @@ export class Bitrix24Client {
     let status: number;
     let text: string;
     try {
-      const payload = file ? jsonWithBase64File(body, file.field, file.path, file.size) : { body: JSON.stringify(body), length: undefined };
+      const payload =
+        file?.kind === 'batch'
+          ? batchWithFiles(body, file.files)
+          : file
+            ? jsonWithBase64File(body, file.field, file.path, file.size)
+            : { body: JSON.stringify(body), length: undefined };
       const res = await this.pool(url.origin).request({
         method: 'POST',
         path: url.pathname + url.search,
@@ -258,6 +268,74 @@ export class Bitrix24Client {
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     this.pools.clear();
   }
+}
+
+type StreamedFile =
+  | { kind?: undefined; field: string; path: string; size: number }
+  | { kind: 'batch'; files: Record<string, () => AsyncIterable<Buffer>> };
+
+/**
+ * A batch body whose `cmd[key]` lines end in `&FILE_CONTENT=<base64, + / = escaped>` read
+ * as the body goes out (chunked: the escaped length is known only once read).
+ */
+function batchWithFiles(body: Record<string, unknown>, files: Record<string, () => AsyncIterable<Buffer>>): { body: Readable; length: undefined } {
+  const mark = `@@fsb24-${Math.random().toString(36).slice(2)}-`;
+  const cmd = { ...(body.cmd as Record<string, string>) };
+  const order = Object.keys(files).filter((k) => k in cmd);
+  order.forEach((k, i) => (cmd[k] = `${cmd[k]}&FILE_CONTENT=${mark}${i}@@`));
+  const parts = JSON.stringify({ ...body, cmd }).split(new RegExp(`${mark}(\\d+)@@`));
+  async function* gen(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < parts.length; i++) {
+      if (i % 2 === 0) yield Buffer.from(parts[i]!);
+      else yield* pctBase64Stream(files[order[Number(parts[i])]!]!());
+    }
+  }
+  return { body: Readable.from(gen(), { objectMode: false }), length: undefined };
+}
+
+const B64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789');
+
+/** Bytes → base64 as a query value (`+` `/` `=` escaped as %2B %2F %3D), in one pass over the bytes. */
+export async function* pctBase64Stream(raw: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let carry = Buffer.alloc(0);
+  for await (const chunk of raw) {
+    const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+    const cut = buf.length - (buf.length % 3);
+    if (cut > 0) yield pctBase64(buf.subarray(0, cut));
+    carry = Buffer.from(buf.subarray(cut));
+  }
+  if (carry.length) yield pctBase64(carry);
+}
+
+/** `src` as escaped base64 (padding only when its length is not a multiple of 3). */
+export function pctBase64(src: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(Math.ceil(src.length / 3) * 12);
+  let j = 0;
+  const put = (s: number): void => {
+    if (s < 62) out[j++] = B64[s]!;
+    else {
+      out[j++] = 37; // %2B or %2F
+      out[j++] = 50;
+      out[j++] = s === 62 ? 66 : 70;
+    }
+  };
+  const whole = src.length - (src.length % 3);
+  for (let i = 0; i < whole; i += 3) {
+    const x = (src[i]! << 16) | (src[i + 1]! << 8) | src[i + 2]!;
+    put(x >> 18);
+    put((x >> 12) & 63);
+    put((x >> 6) & 63);
+    put(x & 63);
+  }
+  const rest = src.length - whole;
+  if (rest > 0) {
+    const x = (src[whole]! << 16) | (rest === 2 ? src[whole + 1]! << 8 : 0);
+    put(x >> 18);
+    put((x >> 12) & 63);
+    if (rest === 2) put((x >> 6) & 63);
+    for (let k = rest; k < 3; k++) j += out.write('%3D', j, 'latin1');
+  }
+  return out.subarray(0, j);
 }
 
 /** `{...params, "<field>":"<base64 of the file>"}` as a stream, with its exact length. */

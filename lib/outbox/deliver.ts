@@ -8,20 +8,37 @@ import type { Bitrix24Client } from '../bitrix24/client.js';
 import { batchCommand, type AttachPayload, type Command } from './commands.js';
 import { classifyError, classifyFailure, classifyResult, type Verdict } from './classify.js';
 
+/** A command of someone else's riding in a batch that goes out anyway (the offline pull). */
+export interface Rider {
+  key: string;
+  method: string;
+  params: Record<string, unknown>;
+}
+
+/** What became of a rider: its result, its own error in the batch, or the whole request failed. */
+export type RiderOutcome = { result: unknown } | { error: string; description: string } | { failed: unknown };
+
 export type Delivery =
   | { kind: 'answered'; verdicts: Array<[Command, Verdict]> }
   | { kind: 'down' | 'throttled'; reason: string; verdicts: Array<[Command, Verdict]> };
 
 export async function deliver(
   client: Bitrix24Client,
-  base64: (a: AttachPayload) => Promise<string>,
+  /** An inline recording's bytes, piece by piece (read as the request goes out). */
+  content: (a: AttachPayload) => AsyncIterable<Buffer>,
   commands: Command[],
   forDefaultUser: (c: Command) => boolean,
+  /** Asked once before a batch goes; a rider's outcome is reported through `rode`, exactly once. */
+  rider: () => Rider | null = () => null,
+  rode: (o: RiderOutcome) => void = () => {},
 ): Promise<Delivery> {
+  const alone = commands.length === 1 && !commands[0]!.dependsOn;
+  // a lone inline recording streams as one call; anything else may carry a rider (a batch holds 50)
+  const ride = (alone && commands[0]!.attach?.mode === 'inline') || commands.length >= 50 ? null : rider();
   const counts = new Map<string, number>();
   for (const c of commands) counts.set(c.method, (counts.get(c.method) ?? 0) + 1);
   for (const [m, n] of counts) client.operating.sent(m, n);
-  if (commands.length === 1 && !commands[0]!.dependsOn) {
+  if (alone && !ride) {
     const c = commands[0]!;
     try {
       const a = c.attach;
@@ -38,27 +55,29 @@ export async function deliver(
     }
   }
   const cmd: Record<string, string> = {};
+  const files: Record<string, () => AsyncIterable<Buffer>> = {};
   const sent: Command[] = [];
   const verdicts: Array<[Command, Verdict]> = [];
   for (const c of commands) {
-    if (c.attach?.mode === 'inline') {
-      try {
-        cmd[c.key] = batchCommand({ method: c.method, params: { ...c.params, FILE_CONTENT: await base64(c.attach) } });
-      } catch (err) {
-        // gone since it was checked: it is checked again
-        verdicts.push([c, { kind: 'retry', reason: `recording: ${(err as Error).message}` }]);
-        continue;
-      }
-    } else cmd[c.key] = batchCommand(c);
+    const a = c.attach;
+    cmd[c.key] = batchCommand(c);
+    // FILE_CONTENT is streamed from disk into the body, never held whole
+    if (a?.mode === 'inline') files[c.key] = () => content(a);
     sent.push(c);
   }
+  if (ride) cmd[ride.key] = batchCommand(ride);
   let res;
   try {
-    res = await client.batch(cmd);
+    res = await client.batch(cmd, files);
   } catch (err) {
+    if (ride) rode({ failed: err });
     const f = classifyFailure(err);
     const reason = f.kind === 'command' ? `batch: ${f.error.error}` : f.reason;
     return { kind: f.kind === 'throttled' ? 'throttled' : 'down', reason, verdicts };
+  }
+  if (ride) {
+    const e = res.errors[ride.key];
+    rode(e ? { error: e.error, description: e.error_description ?? '' } : { result: res.result[ride.key] });
   }
   const failedRegisters = new Set<string>();
   for (const c of sent) {
@@ -78,3 +97,4 @@ export async function deliver(
   }
   return { kind: 'answered', verdicts };
 }
+

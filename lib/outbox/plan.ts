@@ -34,6 +34,8 @@ export interface Budget {
   loaded: boolean;
   /** When a method may go next (operating-time limit); at or before `now`: at once. */
   readyAt: (method: string) => number;
+  /** Only registers and shows (the card lane: a request beside those carrying the rest). */
+  cardsOnly?: boolean;
 }
 
 /** The card effects of a call that already landed, and the user its register named. */
@@ -242,6 +244,11 @@ export function plan(
     }
   }
 
+  if (budget.cardsOnly) {
+    const cards = units.filter((u) => u.commands.every((c) => c.kind === 'register' || c.kind === 'show'));
+    units.length = 0;
+    units.push(...cards);
+  }
   units.sort((a, b) => a.tier - b.tier || a.seq - b.seq);
   if (units.length > 0 && units[0]!.tier > 0) {
     // no card waits: let hides, finishes and recordings gather for a while (one request for many)

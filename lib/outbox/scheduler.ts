@@ -17,13 +17,15 @@ import type { Job, Store } from '../store/store.js';
 import type { AttachPayload, Command } from './commands.js';
 import { plan, type Budget, type PlanContext } from './plan.js';
 import type { Verdict } from './classify.js';
-import { deliver } from './deliver.js';
+import { deliver, type Rider, type RiderOutcome } from './deliver.js';
 import { CallIds } from './callids.js';
 
 /** What the outbox needs of the recordings: check a file, read it, upload it, say it landed. */
 export interface RecordingsPort {
   check(path: string, job: Job): Promise<AttachPayload | { retryInMs: number; why: string } | { failed: string }>;
   base64(a: AttachPayload): Promise<string>;
+  /** The file's bytes piece by piece, for a request body that streams it (else `base64` is read whole). */
+  chunks?(a: AttachPayload): AsyncIterable<Buffer>;
   upload(url: string, field: string, a: AttachPayload): Promise<void>;
   landed(a: AttachPayload, callId: string): Promise<void>;
 }
@@ -50,8 +52,16 @@ export interface OutboxOptions {
   starveMs?: number;
   /** Hides, finishes and recordings without a card to ride with wait up to this long to gather. */
   lazyMs?: number;
-  /** Requests in flight at once (their jobs are not planned again meanwhile). */
+  /**
+   * Requests in flight at once (their jobs are not planned again meanwhile); one more may
+   * carry registers and shows alone, so a card never waits behind a request of recordings.
+   */
   concurrency?: number;
+  /**
+   * A command to ride in each batch that goes out anyway (the offline pull): `take` is
+   * asked before a batch is sent; a non-null answer gets exactly one `done` afterwards.
+   */
+  piggyback?: { take(): Rider | null; done(outcome: RiderOutcome): Promise<void> };
 }
 
 export interface OutboxEvents {
@@ -78,6 +88,8 @@ export class Outbox {
   /** Jobs of requests in flight. */
   private readonly sending = new Set<number>();
   private requests = 0;
+  /** A request of the card lane is in flight. */
+  private laneBusy = false;
   private readonly quietWaiters: Array<() => void> = [];
   /** The portal is unreachable since (ms), and the next probe may go at. */
   private down: { since: number; probeAt: number; reason: string } | null = null;
@@ -162,7 +174,9 @@ export class Outbox {
   private async pump(): Promise<void> {
     for (let round = 0; this.running && round < 1000; round++) {
       // the next one to finish wakes the pump; while the portal is down, one probe at a time
-      if (this.requests >= (this.down ? 1 : this.o.concurrency ?? 2)) return;
+      const full = this.requests - (this.laneBusy ? 1 : 0) >= (this.down ? 1 : this.o.concurrency ?? 2);
+      if (full && (this.down || this.laneBusy)) return;
+      const lane = full; // the card lane: registers and shows only, beside the requests in flight
       if (this.down && this.down.probeAt > this.clock.now()) {
         this.schedule(this.down.probeAt);
         this.resolveIdle();
@@ -175,31 +189,35 @@ export class Outbox {
       if (waits) this.enter();
       if (!this.running) return;
       const now = this.clock.now();
-      const p = plan(this.o.store.pending(), (c) => this.callIds.get(c), this.budget(), now, this.context());
+      const budget = lane ? { ...this.budget(), cardsOnly: true } : this.budget();
+      const p = plan(this.o.store.pending(), (c) => this.callIds.get(c), budget, now, this.context());
       for (const id of p.done) this.o.store.markDone(id);
       for (const a of p.adopted) this.callIds.set(a.call, a.b24CallId, null);
       for (const f of p.failed) this.fail(f.job, f.reason);
       for (const job of p.prepare) this.prepare(job);
       if (p.commands.length === 0) {
+        if (lane) return; // no card waits: a request finishing, or a new job, wakes the pump
         this.schedule(p.nextWake);
         this.resolveIdle();
         return;
       }
-      this.dispatch(p.commands);
+      this.dispatch(p.commands, lane);
     }
   }
 
   /** Send a request without waiting for it; its jobs are left out of plans until it is answered. */
-  private dispatch(commands: Command[]): void {
+  private dispatch(commands: Command[], lane: boolean): void {
     const ids = commands.flatMap((c) => c.jobs.map((j) => j.id));
     for (const id of ids) this.sending.add(id);
     this.requests++;
+    if (lane) this.laneBusy = true;
     this.enter();
     const p: Promise<void> = this.send(commands)
       .catch((err: Error) => this.o.log.error({ err: err.message }, 'outbox request failed unexpectedly'))
       .finally(() => {
         for (const id of ids) this.sending.delete(id);
         this.requests--;
+        if (lane) this.laneBusy = false;
         this.work.delete(p);
         this.leave();
         this.wake();
@@ -244,15 +262,32 @@ export class Outbox {
   }
 
   private async send(commands: Command[]): Promise<void> {
-    const d = await deliver(
-      this.o.client,
-      (a) => this.o.recordings.base64(a),
-      commands,
-      (c) => this.forDefaultUser.has(c.jobs[0]?.id ?? -1),
-    );
-    if (d.kind === 'answered') this.up();
-    else this.requestFailed(d.kind, d.reason);
-    for (const [c, v] of d.verdicts) this.apply(c, v);
+    const pb = this.o.piggyback;
+    let outcome: RiderOutcome | null = null;
+    let taken = false;
+    try {
+      const d = await deliver(
+        this.o.client,
+        (a) => this.o.recordings.chunks?.(a) ?? once(this.o.recordings.base64(a)),
+        commands,
+        (c) => this.forDefaultUser.has(c.jobs[0]?.id ?? -1),
+        () => {
+          const r = pb?.take() ?? null;
+          taken = r !== null;
+          return r;
+        },
+        (o) => (outcome = o),
+      );
+      if (d.kind === 'answered') this.up();
+      else this.requestFailed(d.kind, d.reason);
+      for (const [c, v] of d.verdicts) this.apply(c, v);
+    } catch (err) {
+      outcome ??= { failed: err };
+      throw err;
+    } finally {
+      // exactly once for a rider taken, whatever became of the request
+      if (taken && pb) await pb.done(outcome ?? { failed: new Error('the batch was not sent') });
+    }
   }
 
   private requestFailed(kind: 'down' | 'throttled', reason: string): void {
@@ -391,4 +426,8 @@ export class Outbox {
       ),
     );
   }
+}
+
+async function* once(b64: Promise<string>): AsyncGenerator<Buffer> {
+  yield Buffer.from(await b64, 'base64');
 }

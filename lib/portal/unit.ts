@@ -105,6 +105,11 @@ export class PortalUnit {
       maxBatch: Math.min(50, Math.max(1, c.b24.batchMax)),
       log: deps.log.child({ mod: 'outbox' }),
       recordings: this.uploader,
+      // the offline pull rides in batches that go out anyway (the puller is built below)
+      piggyback: {
+        take: () => this.offline?.piggyback() ?? null,
+        done: (outcome) => this.offline?.onPiggybackResult(outcome) ?? Promise.resolve(),
+      },
     });
     this.router = new ResponsibleRouter({
       client: this.client,

@@ -26,6 +26,10 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts;
   readonly inbox: SqliteInbox;
+  /** Pending jobs by id (ascending), written through: the outbox plans from here, not from a query per request. */
+  private readonly live = new Map<number, Job>();
+  /** Card effects that landed, per call (done register/show/hide), read once per call then kept current. */
+  private readonly cards = new Map<string, Effect[]>();
 
   constructor(dir: string | ':memory:') {
     if (dir !== ':memory:') mkdirSync(dir, { recursive: true });
@@ -89,6 +93,7 @@ export class SqliteStore implements Store {
       purgeSeen: this.db.prepare(`DELETE FROM kv WHERE key LIKE 'c2c:%' AND json_extract(value, '$.at') < ?`),
     };
     this.inbox = new SqliteInbox(this.db);
+    for (const r of this.stmts.pending.all() as JobRow[]) this.live.set(r.id, rowJob(r));
   }
 
   transaction<T>(fn: () => T): T {
@@ -97,34 +102,43 @@ export class SqliteStore implements Store {
 
   /** Write effects durably, in one transaction; an effect with a known idempotency key is ignored. */
   enqueue(effects: readonly Effect[], now: number): number {
-    let added = 0;
+    const added: Job[] = [];
     const tx = this.db.transaction((list: readonly Effect[]) => {
       for (const e of list) {
         const r = this.stmts.insert.run(e.call, e.kind, JSON.stringify(e), idempotencyKey(e), now, now);
-        added += r.changes;
+        if (r.changes > 0)
+          added.push({ id: Number(r.lastInsertRowid), call: e.call, effect: e, attempts: 0, nextAt: now, createdAt: now, lastError: null });
       }
     });
     tx(effects);
-    return added;
+    for (const j of added) this.live.set(j.id, j); // after the commit: a rolled-back write leaves nothing behind
+    return added.length;
   }
 
+  /** The pending jobs, oldest first (from memory; the table is the durable copy, read at start). */
   pending(): Job[] {
-    return (this.stmts.pending.all() as JobRow[]).map((r) => ({
-      id: r.id, call: r.call, effect: JSON.parse(r.payload) as Effect, attempts: r.attempts, nextAt: r.next_at, createdAt: r.created_at, lastError: r.last_error,
-    }));
+    return [...this.live.values()];
   }
 
   markDone(id: number): void {
     this.stmts.done.run(id);
+    const j = this.live.get(id);
+    this.live.delete(id);
+    const e = j?.effect;
+    if (e && (e.kind === 'register' || e.kind === 'show' || e.kind === 'hide')) this.cards.get(e.call)?.push(e);
+    if (e?.kind === 'finish') this.cards.delete(e.call);
   }
 
   /** Try again at `nextAt`; `counted` false: not a failed attempt (a file not ready yet, a register ahead). */
   markRetry(id: number, nextAt: number, error: string, counted = true): void {
     (counted ? this.stmts.retry : this.stmts.wait).run(nextAt, error, id);
+    const j = this.live.get(id);
+    if (j) this.live.set(id, { ...j, attempts: j.attempts + (counted ? 1 : 0), nextAt, lastError: error });
   }
 
   markFailed(id: number, error: string): void {
     this.stmts.fail.run(error, id);
+    this.live.delete(id);
   }
 
   /**
@@ -153,8 +167,13 @@ export class SqliteStore implements Store {
   /** The card effects of a call that landed, in order, and the user its register named. */
   cardHistory(call: string): { registerUser: number | null; effects: Effect[] } {
     const user = this.stmts.callUser.get(call) as { user_id: number | null } | undefined;
-    const rows = this.stmts.cards.all(call) as Array<{ payload: string }>;
-    return { registerUser: user?.user_id ?? null, effects: rows.map((r) => JSON.parse(r.payload) as Effect) };
+    let effects = this.cards.get(call);
+    if (!effects) {
+      const rows = this.stmts.cards.all(call) as Array<{ payload: string }>;
+      effects = rows.map((r) => JSON.parse(r.payload) as Effect);
+      this.cards.set(call, effects);
+    }
+    return { registerUser: user?.user_id ?? null, effects: [...effects] };
   }
 
   setCallId(call: string, b24CallId: string, userId: number | null, now: number): void {
@@ -210,6 +229,7 @@ export class SqliteStore implements Store {
    */
   purgeFinished(before: number): number {
     const n = this.stmts.purge.run(before).changes;
+    this.cards.clear();
     this.stmts.purgeCalls.run();
     this.stmts.purgeSeen.run(before);
     return n;
@@ -218,4 +238,10 @@ export class SqliteStore implements Store {
   close(): void {
     this.db.close();
   }
+}
+
+function rowJob(r: JobRow): Job {
+  return {
+    id: r.id, call: r.call, effect: JSON.parse(r.payload) as Effect, attempts: r.attempts, nextAt: r.next_at, createdAt: r.created_at, lastError: r.last_error,
+  };
 }

@@ -283,3 +283,18 @@ t.test('bookkeeping never becomes a command; a failed register dooms the rest of
   );
   t.same(q.commands, []);
 });
+
+t.test('the card lane carries registers and shows only, never a finish or a recording', async (t) => {
+  const file: AttachPayload = { mode: 'inline', path: '/rec/A.wav', name: 'A.wav', size: 1000 };
+  const jobs = [job(attach('A')), job(finish('B', '1002')), job(register('C')), job(show('C', '1002'))];
+  const p = plan(
+    jobs,
+    ids({ A: 'cA', B: 'cB' }),
+    budget({ cardsOnly: true }),
+    NOW,
+    ctx({ attachments: new Map([[jobs[0]!.id, file]]) }),
+  );
+  t.same(summary(p.commands), ['register  11', `show $result[r${jobs[2]!.id}][CALL_ID] [12]`]);
+  const none = plan(jobs.slice(0, 2), ids({ A: 'cA', B: 'cB' }), budget({ cardsOnly: true }), NOW, ctx());
+  t.same(none.commands, [], 'no card waits: nothing goes in the lane');
+});

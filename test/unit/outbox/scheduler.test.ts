@@ -1,14 +1,16 @@
 /**
  * The scheduler on a fake clock against the portal emulator (its bucket and its
  * operating-time window on the same clock): recovery after an outage drains at once,
- * and Bitrix24's per-method time limit is provoked and respected.
+ * Bitrix24's per-method time limit is provoked and respected, and the offline pull rides
+ * in the batches that go out anyway.
  */
 import t from 'tap';
 import { startBitrix24Emulator, type Bitrix24Emulator, type PortalRequest } from '../../../lib/sim/bitrix24/index.js';
 import { Bitrix24Client } from '../../../lib/bitrix24/client.js';
 import { OperatingLimits, RateLimiter } from '../../../lib/bitrix24/limiter.js';
 import { SqliteStore as Store } from '../../../lib/store/sqlite.js';
-import { Outbox } from '../../../lib/outbox/scheduler.js';
+import { Outbox, type OutboxOptions } from '../../../lib/outbox/scheduler.js';
+import { OfflinePuller } from '../../../lib/offline/puller.js';
 import { ManualClock } from '../../../lib/clock.js';
 import { createLogger } from '../../../lib/log.js';
 import type { Effect } from '../../../lib/calls/effects.js';
@@ -18,6 +20,7 @@ const USERS: Record<string, number> = { '1001': 11, '1002': 12 };
 async function setup(
   t: { teardown: (f: () => unknown) => void },
   emuOpts: Parameters<typeof startBitrix24Emulator>[0] = {},
+  extra: Partial<OutboxOptions> = {},
 ) {
   const clock = new ManualClock(Date.UTC(2026, 0, 1, 9, 0, 0));
   const emu = await startBitrix24Emulator({ now: () => clock.now(), ...emuOpts });
@@ -61,6 +64,7 @@ async function setup(
     recordings,
     clock,
     retryBaseMs: 500,
+    ...extra,
   });
   outbox.start();
   t.teardown(async () => {
@@ -185,4 +189,39 @@ t.test('the operating-time limit: a method past half its budget is paced and nev
   t.equal(sub(emu, 'telephony.externalcall.register', (r) => r.status === 200).length, 12, 'every call registered');
   const times = sub(emu, 'telephony.externalcall.register').map((r) => r.at);
   t.ok(times[11]! - times[0]! > 60_000, 'spread out instead of sent as they came');
+});
+
+t.test('offline mode under load: the pull rides in the batches, no request of its own', async (t) => {
+  let puller: OfflinePuller | null = null;
+  const { emu, client, store, outbox, run, clock } = await setup(t, {}, {
+    piggyback: {
+      take: () => puller?.piggyback() ?? null,
+      done: (o) => puller?.onPiggybackResult(o) ?? Promise.resolve(),
+    },
+  });
+  puller = new OfflinePuller({
+    client,
+    store,
+    log: createLogger('silent'),
+    portal: () => ({ domain: emu.domain, memberId: emu.app.memberId }),
+    validate: () => null,
+    handle: async () => undefined,
+    pollMs: 1000,
+    clock,
+  });
+  puller.start();
+  t.teardown(() => puller?.stop());
+  await run(3000); // idle: recovery and the first reads go on their own
+  const own = (): number => sub(emu, 'event.offline.get', (r) => !r.batch).length;
+  const before = own();
+  t.ok(before >= 1, 'idle, it polls on its own');
+  // a call every 400 ms for a minute: batches go out every few hundred ms
+  for (let i = 0; i < 150; i++) {
+    outbox.submit(call());
+    await run(400, 200);
+  }
+  t.equal(own(), before, 'no request of its own while batches go out');
+  const rode = sub(emu, 'event.offline.get', (r) => r.batch === true).length;
+  t.ok(rode >= 55 && rode <= 80, `pulled ${rode} times in 60 s inside batches (every other batch: 500 ms apart at least)`);
+  t.equal(sub(emu, 'telephony.externalcall.finish', (r) => r.status === 200).length, 150, 'every call finished');
 });
