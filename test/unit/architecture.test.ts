@@ -9,7 +9,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BASICS = ['lib/config.ts', 'lib/log.ts', 'lib/errors.ts', 'lib/clock.ts', 'lib/patterns.ts'];
+const BASICS = ['lib/config.ts', 'lib/config-schema.ts', 'lib/log.ts', 'lib/errors.ts', 'lib/clock.ts', 'lib/patterns.ts'];
 
 function sources(dir: string): string[] {
   const out: string[] = [];
@@ -115,4 +115,16 @@ t.test('each room imports only what its row allows', async (t) => {
     }
   }
   t.same(wrong, [], 'imports against the map');
+});
+
+t.test('no file in lib/ over 400 lines, no line over 120 characters', async (t) => {
+  const over: string[] = [];
+  for (const f of files) {
+    const lines = readFileSync(f, 'utf8').split('\n');
+    if (lines.length > 401) over.push(`${relative(root, f)}: ${lines.length} lines`);
+    lines.forEach((l, i) => {
+      if (l.length > 120) over.push(`${relative(root, f)}:${i + 1}: ${l.length} characters`);
+    });
+  }
+  t.same(over, [], 'files and lines over the limit');
 });
