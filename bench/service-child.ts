@@ -16,7 +16,17 @@ process.on('message', (m: { cmd: string }) => {
     peak = Math.max(peak, rss);
     const m = process.memoryUsage();
     const cpu = process.cpuUsage();
-    process.send?.({ rss, peak, cpu: (cpu.user + cpu.system) / 1e6, heap: m.heapUsed, external: m.external, url: svc.url, liveCalls: svc.switch.model.liveCalls, events: svc.switch.counters.events, outbox: svc.store.stats() });
+    process.send?.({
+      rss,
+      peak,
+      cpu: (cpu.user + cpu.system) / 1e6,
+      heap: m.heapUsed,
+      external: m.external,
+      url: svc.url,
+      liveCalls: svc.switch.model.liveCalls,
+      events: svc.switch.counters.events,
+      outbox: svc.store.stats(),
+    });
   }
   if (m.cmd === 'stop') void svc.stop().then(() => process.exit(0));
 });

@@ -26,11 +26,22 @@ let written = 0;
 while (written < MB * 1024 * 1024) written += writeSync(fd, chunk);
 closeSync(fd);
 
-const child = fork(fileURLToPath(new URL('./emulator-child.js', import.meta.url)), [], { execArgv: ['--max-old-space-size=8192'] });
+const child = fork(fileURLToPath(new URL('./emulator-child.js', import.meta.url)), [], {
+  execArgv: ['--max-old-space-size=8192'],
+});
 const msg = <T>(): Promise<T> => new Promise((r) => child.once('message', (m) => r(m as T)));
 const info = await msg<{ url: string; restUrl: string; token: string; refresh: string }>();
 const store = new SqliteStore(join(dir, 'data'));
-store.setTokens({ accessToken: info.token, refreshToken: info.refresh, expiresAt: Date.now() + 3600_000, clientEndpoint: info.restUrl, memberId: 'm', domain: 'd', applicationToken: 'a', scope: 'telephony' });
+store.setTokens({
+  accessToken: info.token,
+  refreshToken: info.refresh,
+  expiresAt: Date.now() + 3600_000,
+  clientEndpoint: info.restUrl,
+  memberId: 'm',
+  domain: 'd',
+  applicationToken: 'a',
+  scope: 'telephony',
+});
 const log = createLogger('silent');
 const client = new Bitrix24Client({ mode: 'oauth', store, limiter: new RateLimiter(50, 2), timeoutMs: 600_000, log });
 
@@ -43,13 +54,23 @@ async function run(label: string, inlineMaxBytes: number): Promise<void> {
   let peak = base;
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
   const started = Date.now();
-  const r = await uploader.attach(callId, path, { id: 1, call: 'c', effect: { kind: 'attach', call: 'c', path }, attempts: 0, nextAt: 0, createdAt: Date.now(), lastError: null });
+  const r = await uploader.attach(callId, path, {
+    id: 1,
+    call: 'c',
+    effect: { kind: 'attach', call: 'c', path },
+    attempts: 0,
+    nextAt: 0,
+    createdAt: Date.now(),
+    lastError: null,
+  });
   clearInterval(timer);
   const secs = (Date.now() - started) / 1000;
   child.send({ cmd: 'files' });
   const { files } = await msg<{ files: Array<{ id: string; size: number }> }>();
   const got = files.find((f) => f.id === callId)?.size ?? 0;
-  console.log(`${label.padEnd(34)} ${r === 'done' ? 'ok' : JSON.stringify(r)}, ${(written / 1048576).toFixed(0)} MB in ${secs.toFixed(1)} s, portal got ${(got / 1048576).toFixed(0)} MB; uploader rss ${(base / 1048576).toFixed(0)} MB before, peak ${(peak / 1048576).toFixed(0)} MB (+${((peak - base) / 1048576).toFixed(0)} MB)`);
+  console.log(
+    `${label.padEnd(34)} ${r === 'done' ? 'ok' : JSON.stringify(r)}, ${(written / 1048576).toFixed(0)} MB in ${secs.toFixed(1)} s, portal got ${(got / 1048576).toFixed(0)} MB; uploader rss ${(base / 1048576).toFixed(0)} MB before, peak ${(peak / 1048576).toFixed(0)} MB (+${((peak - base) / 1048576).toFixed(0)} MB)`,
+  );
 }
 
 await run('uploadUrl (multipart, streamed)', 4 * 1024 * 1024);

@@ -36,7 +36,10 @@ export async function main(args: string[], env: Record<string, string | undefine
       case 'start': {
         const config = loadConfig({ ...(file ? { file } : {}), env });
         const log = createLogger(config.logLevel, { pretty: process.stdout.isTTY === true });
-        if (config.esl.password === 'ClueCon') log.warn('FSB24_ESL_PASSWORD is the FreeSWITCH default (ClueCon): set a real password in event_socket.conf.xml');
+        if (config.esl.password === 'ClueCon')
+          log.warn(
+            'FSB24_ESL_PASSWORD is the FreeSWITCH default (ClueCon): set a real password in event_socket.conf.xml',
+          );
         const svc = compose({ config, log });
         await svc.start();
         await new Promise<void>((resolve) => {
@@ -64,7 +67,9 @@ export async function main(args: string[], env: Record<string, string | undefine
         console.log(render(rows));
         const failed = stack.service.store.stats().failed;
         await stack.close();
-        console.log(`\n${rows.length} calls in ${((Date.now() - started) / 1000).toFixed(1)} s; outbox failures: ${failed}`);
+        console.log(
+          `\n${rows.length} calls in ${((Date.now() - started) / 1000).toFixed(1)} s; outbox failures: ${failed}`,
+        );
         return rows.length === 8 && failed === 0 ? 0 : 1;
       }
       case 'check': {
@@ -97,13 +102,17 @@ export async function main(args: string[], env: Record<string, string | undefine
         const config = loadConfig({ ...(file ? { file } : {}), env });
         const base = config.publicUrl || `http://${config.http.host}:${config.http.port}`;
         console.log(connectUrl(config.publicUrl, base));
-        console.log(`open it in a browser logged in to ${config.b24.portalUrl || 'the portal'} as an administrator; `
-          + `the application's handler address must be ${new URL('/bitrix24/oauth/callback', base).href}`);
+        console.log(
+          `open it in a browser logged in to ${config.b24.portalUrl || 'the portal'} as an administrator; ` +
+            `the application's handler address must be ${new URL('/bitrix24/oauth/callback', base).href}`,
+        );
         return 0;
       }
       case 'config': {
         if (rest.includes('--markdown')) console.log(configMarkdown());
-        else for (const r of configReference()) console.log(`${r.env.padEnd(34)} ${r.key.padEnd(32)} default ${r.default}\n${''.padEnd(35)}${r.doc}`);
+        else
+          for (const r of configReference())
+            console.log(`${r.env.padEnd(34)} ${r.key.padEnd(32)} default ${r.default}\n${''.padEnd(35)}${r.doc}`);
         return 0;
       }
       case 'docs': {

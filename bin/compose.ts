@@ -37,33 +37,36 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const units = new Map<Tenant, PortalUnit>();
   const unitsList = (): PortalUnit[] => [...units.values()];
   const router = new TenantRouter(tenants, (call) => sw.factsOf(call), log.child({ mod: 'tenancy' }));
-  const metrics = new Metrics({
-    outbox: () => {
-      const all = unitsList().map((p) => p.store.stats());
-      const oldest = all.map((s) => s.oldestPendingAt).filter((x): x is number => x !== null);
-      return {
-        pending: all.reduce((n, s) => n + s.pending, 0),
-        failed: all.reduce((n, s) => n + s.failed, 0),
-        oldestPendingAt: oldest.length > 0 ? Math.min(...oldest) : null,
-      };
-    },
-    limiterWaitMs: () => unitsList().reduce((n, p) => n + p.limiter.waitedMs, 0),
-    uploads: () => ({
-      count: unitsList().reduce((n, p) => n + p.uploader.uploads, 0),
-      bytes: unitsList().reduce((n, p) => n + p.uploader.bytes, 0),
-    }),
-    reconnects: () => sw.listener.reconnects,
-    liveCalls: () => sw.model.liveCalls,
-    portals: () =>
-      [...units].map(([t, p]) => {
-        const s = p.store.stats();
-        const installed = p.health().ok;
-        return { portal: t.host, pending: s.pending, failed: s.failed, limiterWaitMs: p.limiter.waitedMs, installed };
+  const metrics = new Metrics(
+    {
+      outbox: () => {
+        const all = unitsList().map((p) => p.store.stats());
+        const oldest = all.map((s) => s.oldestPendingAt).filter((x): x is number => x !== null);
+        return {
+          pending: all.reduce((n, s) => n + s.pending, 0),
+          failed: all.reduce((n, s) => n + s.failed, 0),
+          oldestPendingAt: oldest.length > 0 ? Math.min(...oldest) : null,
+        };
+      },
+      limiterWaitMs: () => unitsList().reduce((n, p) => n + p.limiter.waitedMs, 0),
+      uploads: () => ({
+        count: unitsList().reduce((n, p) => n + p.uploader.uploads, 0),
+        bytes: unitsList().reduce((n, p) => n + p.uploader.bytes, 0),
       }),
-    unmatchedCalls: () => router.unmatched,
-    // the operating-time figures of the first portal (the only one without FSB24_TENANTS)
-    operating: () => portal.client.operating.totals(),
-  }, clock);
+      reconnects: () => sw.listener.reconnects,
+      liveCalls: () => sw.model.liveCalls,
+      portals: () =>
+        [...units].map(([t, p]) => {
+          const s = p.store.stats();
+          const installed = p.health().ok;
+          return { portal: t.host, pending: s.pending, failed: s.failed, limiterWaitMs: p.limiter.waitedMs, installed };
+        }),
+      unmatchedCalls: () => router.unmatched,
+      // the operating-time figures of the first portal (the only one without FSB24_TENANTS)
+      operating: () => portal.client.operating.totals(),
+    },
+    clock,
+  );
   const sw: SwitchUnit = new SwitchUnit(
     {
       name: 'default',
@@ -75,7 +78,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
     {
       sink: (effects) => {
-        for (const e of effects) if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
+        for (const e of effects)
+          if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
         // called after every event: a waiting call may have learnt its domain from it
         for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine);
       },
@@ -107,21 +111,24 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   for (const t of tenants.list) {
     const own = tenants.single ? store : new SqliteStore(portalDataDir(c, t, false));
     const plog = tenants.single ? log : log.child({ portal: t.host });
-    units.set(t, new PortalUnit({
-      config: portalConfig(c, t, tenants.single),
-      log: plog,
-      store: own,
-      clock,
-      registry: metrics.registry,
-      onRequest: (method, result) => metrics.rest.inc({ method, result }),
-      switchPort: {
-        originate: (cmd, jobUuid) => sw.listener.bgapi(cmd, jobUuid),
-        isRegistered: (ext) => sw.registrations.has(ext),
-      },
-      listenUrl: () => url,
-      ...(o.recordingsStableMs !== undefined ? { recordingsStableMs: o.recordingsStableMs } : {}),
-      ...(tenants.single ? {} : { foreignLine: (line: string) => foreignLine(tenants, t, line) }),
-    }));
+    units.set(
+      t,
+      new PortalUnit({
+        config: portalConfig(c, t, tenants.single),
+        log: plog,
+        store: own,
+        clock,
+        registry: metrics.registry,
+        onRequest: (method, result) => metrics.rest.inc({ method, result }),
+        switchPort: {
+          originate: (cmd, jobUuid) => sw.listener.bgapi(cmd, jobUuid),
+          isRegistered: (ext) => sw.registrations.has(ext),
+        },
+        listenUrl: () => url,
+        ...(o.recordingsStableMs !== undefined ? { recordingsStableMs: o.recordingsStableMs } : {}),
+        ...(tenants.single ? {} : { foreignLine: (line: string) => foreignLine(tenants, t, line) }),
+      }),
+    );
   }
   const portal = unitsList()[0] as PortalUnit;
   /** The portal an event of Bitrix24 comes from: its member_id, else its domain; none is refused. */
@@ -151,7 +158,11 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     return {
       ok,
       body: {
-        status: ok ? 'ok' : 'degraded', eventSocket: esl.body, ...p.body, ...each, calls: { live: sw.model.liveCalls },
+        status: ok ? 'ok' : 'degraded',
+        eventSocket: esl.body,
+        ...p.body,
+        ...each,
+        calls: { live: sw.model.liveCalls },
       },
     };
   };
@@ -174,10 +185,17 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         },
         registry: metrics.registry,
       });
-      connectRoutes(a, portal, undefined, tenants.single ? undefined : (host) => {
-        const t = host ? tenants.ofHost(host) : undefined;
-        return t ? units.get(t) : undefined;
-      });
+      connectRoutes(
+        a,
+        portal,
+        undefined,
+        tenants.single
+          ? undefined
+          : (host) => {
+              const t = host ? tenants.ofHost(host) : undefined;
+              return t ? units.get(t) : undefined;
+            },
+      );
       o.extraRoutes?.(a);
     },
   });

@@ -10,23 +10,18 @@ import { SqliteStore, type Store } from './store/index.js';
 import { Bitrix24Client } from './bitrix24/client.js';
 import { RateLimiter } from './bitrix24/limiter.js';
 import { UserDirectory } from './bitrix24/directory.js';
-import { B24Error } from './bitrix24/errors.js';
 import { boundHandlers, CALL_EVENTS, configuredLines } from './bitrix24/provision.js';
 import { createLogger } from './log.js';
 import { checkOffline } from './offline/check.js';
-import { callbackUsesContext } from './originate/build.js';
 import { Tenants, portalConfig, portalDataDir } from './tenancy/tenants.js';
+import { checkCallbackContext, checkPublicUrl, OUTAGE_FIX, tokenFix, type CheckResult } from './check-parts.js';
 
-export interface CheckResult {
-  name: string;
-  ok: boolean;
-  /** Passes, but worth fixing (printed as WARN). */
-  warn?: boolean;
-  detail: string;
-  fix?: string;
-}
+export { tokenFix, type CheckResult } from './check-parts.js';
 
-export async function runCheck(o: { file?: string; env?: Record<string, string | undefined>; overrides?: Record<string, unknown> }, out: (line: string) => void): Promise<number> {
+export async function runCheck(
+  o: { file?: string; env?: Record<string, string | undefined>; overrides?: Record<string, unknown> },
+  out: (line: string) => void,
+): Promise<number> {
   const results = await check(o);
   for (const r of results) {
     out(`${!r.ok ? 'FAIL' : r.warn ? 'WARN' : 'PASS'}  ${r.name}: ${r.detail}`);
@@ -37,17 +32,30 @@ export async function runCheck(o: { file?: string; env?: Record<string, string |
   return failed === 0 ? 0 : 1;
 }
 
-export async function check(o: { file?: string; env?: Record<string, string | undefined>; overrides?: Record<string, unknown> }): Promise<CheckResult[]> {
+export async function check(o: {
+  file?: string;
+  env?: Record<string, string | undefined>;
+  overrides?: Record<string, unknown>;
+}): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   const add = (r: CheckResult): void => {
     results.push(r);
   };
   let c: Readonly<ConfigShape>;
   try {
-    c = loadConfig({ ...(o.file ? { file: o.file } : {}), env: o.env ?? {}, ...(o.overrides ? { overrides: o.overrides } : {}) });
+    c = loadConfig({
+      ...(o.file ? { file: o.file } : {}),
+      env: o.env ?? {},
+      ...(o.overrides ? { overrides: o.overrides } : {}),
+    });
     add({ name: 'configuration', ok: true, detail: 'valid' });
   } catch (err) {
-    add({ name: 'configuration', ok: false, detail: (err as Error).message, fix: 'correct the key named above (file or FSB24_* variable)' });
+    add({
+      name: 'configuration',
+      ok: false,
+      detail: (err as Error).message,
+      fix: 'correct the key named above (file or FSB24_* variable)',
+    });
     return results;
   }
   const registered = await checkEsl(c, add);
@@ -58,8 +66,15 @@ export async function check(o: { file?: string; env?: Record<string, string | un
     const pc = portalConfig(c, t, tenants.single);
     const store = new SqliteStore(portalDataDir(c, t, tenants.single));
     const client = new Bitrix24Client({
-      mode: c.b24.webhookUrl ? 'webhook' : 'oauth', webhookUrl: c.b24.webhookUrl, oauthUrl: c.b24.oauthUrl, clientId: c.b24.clientId,
-      clientSecret: c.b24.clientSecret, store, limiter: new RateLimiter(c.b24.rateBurst, c.b24.rateDrainPerSec), timeoutMs: Math.min(c.b24.requestTimeoutMs, 10_000), log,
+      mode: c.b24.webhookUrl ? 'webhook' : 'oauth',
+      webhookUrl: c.b24.webhookUrl,
+      oauthUrl: c.b24.oauthUrl,
+      clientId: c.b24.clientId,
+      clientSecret: c.b24.clientSecret,
+      store,
+      limiter: new RateLimiter(c.b24.rateBurst, c.b24.rateDrainPerSec),
+      timeoutMs: Math.min(c.b24.requestTimeoutMs, 10_000),
+      log,
     });
     const named = tenants.single ? add : (r: CheckResult): void => add({ ...r, name: `${t.host}: ${r.name}` });
     try {
@@ -97,15 +112,25 @@ export function tenantsReport(c: Readonly<ConfigShape>): string[] {
 
 /** Returns the registered extensions (for the mapping check), or null. */
 async function checkEsl(c: Readonly<ConfigShape>, add: (r: CheckResult) => void): Promise<string[] | null> {
-  const esl = new EslClient({ host: c.esl.host, port: c.esl.port, password: c.esl.password, timeoutMs: 5000, jobTimeoutMs: 5000 });
+  const esl = new EslClient({
+    host: c.esl.host,
+    port: c.esl.port,
+    password: c.esl.password,
+    timeoutMs: 5000,
+    jobTimeoutMs: 5000,
+  });
   try {
     await esl.connect();
     add({ name: 'event socket', ok: true, detail: `${c.esl.host}:${c.esl.port} reachable, password accepted` });
   } catch (err) {
     const auth = err instanceof EslError && err.code === 'ESL_ERR_AUTH';
     add({
-      name: 'event socket', ok: false, detail: `${c.esl.host}:${c.esl.port}: ${(err as Error).message}`,
-      fix: auth ? 'FSB24_ESL_PASSWORD must equal the password in event_socket.conf.xml' : 'is mod_event_socket loaded and listening there (FSB24_ESL_HOST / FSB24_ESL_PORT)?',
+      name: 'event socket',
+      ok: false,
+      detail: `${c.esl.host}:${c.esl.port}: ${(err as Error).message}`,
+      fix: auth
+        ? 'FSB24_ESL_PASSWORD must equal the password in event_socket.conf.xml'
+        : 'is mod_event_socket loaded and listening there (FSB24_ESL_HOST / FSB24_ESL_PORT)?',
     });
     esl.close();
     return null;
@@ -114,24 +139,49 @@ async function checkEsl(c: Readonly<ConfigShape>, add: (r: CheckResult) => void)
     await esl.subscribe(['BACKGROUND_JOB', 'CHANNEL_CREATE']);
     const job = await esl.bgapi('status', randomUUID());
     // any BACKGROUND_JOB event proves delivery; the deadline gives a lost job
-    add(!job.lost ? { name: 'events arriving', ok: true, detail: 'a background job event came back' } : { name: 'events arriving', ok: false, detail: job.lost.message, fix: 'check that nothing filters events on this connection' });
+    add(
+      !job.lost
+        ? { name: 'events arriving', ok: true, detail: 'a background job event came back' }
+        : {
+            name: 'events arriving',
+            ok: false,
+            detail: job.lost.message,
+            fix: 'check that nothing filters events on this connection',
+          },
+    );
     const body = JSON.parse(await esl.api('show registrations as json')) as { rows?: Array<{ reg_user?: unknown }> };
     const users = (body.rows ?? []).map((r) => String(r.reg_user ?? '')).filter(Boolean);
     add({ name: 'registered phones', ok: true, detail: `${users.length} registered` });
     await checkCallbackContext(esl, c, add);
     return users;
   } catch (err) {
-    add({ name: 'events arriving', ok: false, detail: (err as Error).message, fix: 'the event socket accepted the login but not the commands: check its ACL and mod_commands' });
+    add({
+      name: 'events arriving',
+      ok: false,
+      detail: (err as Error).message,
+      fix: 'the event socket accepted the login but not the commands: check its ACL and mod_commands',
+    });
     return null;
   } finally {
     esl.close();
   }
 }
 
-async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitrix24Client, add: (r: CheckResult) => void, registered: string[] | null): Promise<void> {
+async function checkPortal(
+  c: Readonly<ConfigShape>,
+  store: Store,
+  client: Bitrix24Client,
+  add: (r: CheckResult) => void,
+  registered: string[] | null,
+): Promise<void> {
   const base = c.b24.webhookUrl || c.b24.portalUrl;
   if (!base) {
-    add({ name: 'portal', ok: false, detail: 'no portal configured', fix: 'set FSB24_B24_PORTAL_URL (and the application) or FSB24_B24_WEBHOOK_URL' });
+    add({
+      name: 'portal',
+      ok: false,
+      detail: 'no portal configured',
+      fix: 'set FSB24_B24_PORTAL_URL (and the application) or FSB24_B24_WEBHOOK_URL',
+    });
     return;
   }
   try {
@@ -154,14 +204,27 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
   }
   const tokens = store.tokens();
   if (client.mode === 'oauth' && !tokens) {
-    add({ name: 'application installed', ok: false, detail: 'no tokens stored', fix: 'start the service, then install the local application on the portal ' +
-        '(its handler is FSB24_PUBLIC_URL/bitrix24/events)' });
+    add({
+      name: 'application installed',
+      ok: false,
+      detail: 'no tokens stored',
+      fix:
+        'start the service, then install the local application on the portal ' +
+        '(its handler is FSB24_PUBLIC_URL/bitrix24/events)',
+    });
     return;
   }
   try {
     await client.call('app.info');
     const until = client.tokens()?.expiresAt;
-    add({ name: 'token', ok: true, detail: client.mode === 'oauth' ? `valid until ${until ? new Date(until).toISOString() : 'unknown'}` : 'webhook accepted' });
+    add({
+      name: 'token',
+      ok: true,
+      detail:
+        client.mode === 'oauth'
+          ? `valid until ${until ? new Date(until).toISOString() : 'unknown'}`
+          : 'webhook accepted',
+    });
   } catch (err) {
     add({ name: 'token', ok: false, detail: (err as Error).message, fix: tokenFix(err, client.mode) });
     return;
@@ -170,7 +233,16 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
     const scope = await client.call<string[] | string>('scope');
     const list = Array.isArray(scope) ? scope : String(scope).split(',');
     const missing = ['telephony', 'user'].filter((s) => !list.includes(s));
-    add(missing.length === 0 ? { name: 'scopes', ok: true, detail: list.join(', ') } : { name: 'scopes', ok: false, detail: `missing ${missing.join(', ')}`, fix: 'add the scopes to the application (or webhook) and reinstall it' });
+    add(
+      missing.length === 0
+        ? { name: 'scopes', ok: true, detail: list.join(', ') }
+        : {
+            name: 'scopes',
+            ok: false,
+            detail: `missing ${missing.join(', ')}`,
+            fix: 'add the scopes to the application (or webhook) and reinstall it',
+          },
+    );
   } catch (err) {
     add({ name: 'scopes', ok: false, detail: (err as Error).message });
   }
@@ -178,119 +250,75 @@ async function checkPortal(c: Readonly<ConfigShape>, store: Store, client: Bitri
   if (client.mode === 'oauth') {
     const handler = new URL('/bitrix24/events', c.publicUrl || 'http://unset.invalid').href;
     if (c.events.mode === 'offline') await checkOffline(c, store, client, add);
-    else try {
-      const bound = (await boundHandlers(client)).filter((b) => (CALL_EVENTS as readonly string[]).includes(b.event));
-      const missing = CALL_EVENTS.filter((e) => !bound.some((b) => b.event === e && b.handler === handler));
-      const stale = bound.filter((b) => b.handler !== handler);
-      const fix = c.publicUrl
-        ? 'run freeswitch-bitrix24 bind (it replaces handlers at an old address)'
-        : 'set FSB24_PUBLIC_URL, then run freeswitch-bitrix24 bind';
-      const elsewhere = [...new Set(stale.map((b) => b.handler))].join(', ');
-      const name = 'event handlers';
-      if (missing.length > 0) add({ name, ok: false, detail: `${missing.join(', ')} not bound to ${handler}`, fix });
-      else if (stale.length > 0) add({ name, ok: false, detail: `also bound to ${elsewhere} (events go there)`, fix });
-      else add({ name, ok: true, detail: `bound to ${handler}` });
-    } catch (err) {
-      add({ name: 'event handlers', ok: false, detail: (err as Error).message });
-    }
+    else
+      try {
+        const bound = (await boundHandlers(client)).filter((b) => (CALL_EVENTS as readonly string[]).includes(b.event));
+        const missing = CALL_EVENTS.filter((e) => !bound.some((b) => b.event === e && b.handler === handler));
+        const stale = bound.filter((b) => b.handler !== handler);
+        const fix = c.publicUrl
+          ? 'run freeswitch-bitrix24 bind (it replaces handlers at an old address)'
+          : 'set FSB24_PUBLIC_URL, then run freeswitch-bitrix24 bind';
+        const elsewhere = [...new Set(stale.map((b) => b.handler))].join(', ');
+        const name = 'event handlers';
+        if (missing.length > 0) add({ name, ok: false, detail: `${missing.join(', ')} not bound to ${handler}`, fix });
+        else if (stale.length > 0)
+          add({ name, ok: false, detail: `also bound to ${elsewhere} (events go there)`, fix });
+        else add({ name, ok: true, detail: `bound to ${handler}` });
+      } catch (err) {
+        add({ name: 'event handlers', ok: false, detail: (err as Error).message });
+      }
     const wanted = configuredLines(c);
     try {
       const lines = await client.call<Array<{ NUMBER: string }>>('telephony.externalLine.get');
       const missing = wanted.filter((n) => !lines.some((l) => l.NUMBER === n));
-      add(missing.length === 0 ? { name: 'lines', ok: true, detail: `${lines.length} registered` } : { name: 'lines', ok: false, detail: `not registered: ${missing.join(', ')}`, fix: 'run freeswitch-bitrix24 bind' });
+      add(
+        missing.length === 0
+          ? { name: 'lines', ok: true, detail: `${lines.length} registered` }
+          : {
+              name: 'lines',
+              ok: false,
+              detail: `not registered: ${missing.join(', ')}`,
+              fix: 'run freeswitch-bitrix24 bind',
+            },
+      );
     } catch (err) {
       add({ name: 'lines', ok: false, detail: (err as Error).message });
     }
   }
   const dir = new UserDirectory(client, createLogger('silent'));
   if (await dir.refresh()) {
-    add(dir.size > 0 ? { name: 'users with an extension', ok: true, detail: `${dir.size}` } : { name: 'users with an extension', ok: false, detail: 'none', fix: "fill in each employee's Internal phone (UF_PHONE_INNER)" });
+    add(
+      dir.size > 0
+        ? { name: 'users with an extension', ok: true, detail: `${dir.size}` }
+        : {
+            name: 'users with an extension',
+            ok: false,
+            detail: 'none',
+            fix: "fill in each employee's Internal phone (UF_PHONE_INNER)",
+          },
+    );
   } else {
-    add({ name: 'users with an extension', ok: false, detail: dir.lastError ?? 'user.get failed', fix: 'the application needs the user scope' });
+    add({
+      name: 'users with an extension',
+      ok: false,
+      detail: dir.lastError ?? 'user.get failed',
+      fix: 'the application needs the user scope',
+    });
     return;
   }
   if (registered) {
     const orphans = registered.filter((ext) => dir.userFor(ext) === null);
-    add(orphans.length === 0
-      ? { name: 'registered phones map to users', ok: true, detail: `all ${registered.length}` }
-      : { name: 'registered phones map to users', ok: false, detail: `no Bitrix24 user has extension ${orphans.join(', ')}`, fix: `set Internal phone (UF_PHONE_INNER) on those users; ` +
-              `their calls go to user ${c.calls.defaultUserId} meanwhile` });
-  }
-}
-
-/**
- * The callback context, only when callbacks have something to say (TTS or a prompt): without
- * it every such callback ends 404 once the employee answers. `xml_locate` prints the context's
- * XML, or `can't find anything` (fixtures/esl/xml-locate.*).
- */
-async function checkCallbackContext(
-  esl: EslClient, c: Readonly<ConfigShape>, add: (r: CheckResult) => void,
-): Promise<void> {
-  if (!callbackUsesContext({ ttsEngine: c.calls.ttsEngine || null, promptFile: c.calls.promptFile || null })) return;
-  const name = c.calls.callbackContext;
-  const check = 'callback context';
-  const fail = (detail: string, fix: string): void => add({ name: check, ok: false, detail, fix });
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
-    fail(`"${name}" is not a context name`, 'FSB24_CALLBACK_CONTEXT: letters, digits, _ . -');
-    return;
-  }
-  const fix =
-    'copy conf/freeswitch/dialplan/freeswitch-bitrix24-context.xml to FreeSWITCH\'s ' +
-    `dialplan/${name}.xml (context "${name}"), then fs_cli -x reloadxml; ` +
-    'or leave FSB24_TTS_ENGINE and FSB24_CALLBACK_PROMPT empty to bridge callbacks without it';
-  try {
-    const xml = (await esl.api(`xml_locate dialplan context name ${name}`)).trim();
-    if (!xml.startsWith('<context')) {
-      fail(`"${name}" is not loaded (xml_locate: ${xml.split('\n')[0]}); callbacks would end 404`, fix);
-    } else if (!/<extension name="b24_callback"/.test(xml)) {
-      fail(`"${name}" is loaded but has no b24_callback extension`, fix);
-    } else {
-      add({ name: check, ok: true, detail: `"${name}" is loaded` });
-    }
-  } catch (err) {
-    fail(`xml_locate failed: ${(err as Error).message}`, 'is mod_commands loaded?');
-  }
-}
-
-const OUTAGE_FIX = 'the portal is unreachable or failing: retry later (the service keeps calls in its outbox)';
-
-/** Reinstalling is the fix only for a spent token (after a refresh); an outage is retried. */
-export function tokenFix(err: unknown, mode: 'oauth' | 'webhook'): string {
-  if (!(err instanceof B24Error)) return OUTAGE_FIX;
-  const spent = err.detail.error === 'invalid_grant' || err.detail.error === 'expired_token';
-  if (spent) return 'reinstall the application (the refresh token is spent or revoked)';
-  const outage = ['B24_ERR_NETWORK', 'B24_ERR_TIMEOUT', 'B24_ERR_RATE_LIMIT'].includes(err.code);
-  if (outage || (err.detail.status ?? 0) >= 500) return OUTAGE_FIX;
-  if (mode === 'webhook') return 'the webhook URL is wrong, expired or deleted';
-  return 'check FSB24_B24_CLIENT_ID / FSB24_B24_CLIENT_SECRET and the portal address (the portal refused the token)';
-}
-
-/** FSB24_PUBLIC_URL as Bitrix24 uses it: this service answers there, over HTTPS. */
-async function checkPublicUrl(c: Readonly<ConfigShape>, add: (r: CheckResult) => void): Promise<void> {
-  if (!c.publicUrl) {
-    const fix = 'set it to the HTTPS address Bitrix24 reaches this service at (conf/nginx-bitrix24.conf)';
-    add({ name: 'public URL', ok: false, detail: 'FSB24_PUBLIC_URL is not set', fix });
-    return;
-  }
-  const health = new URL('/healthz', c.publicUrl).href;
-  try {
-    const res = await request(health, { method: 'GET', headersTimeout: 10_000, bodyTimeout: 10_000 });
-    const body = (await res.body.json().catch(() => null)) as Record<string, unknown> | null;
-    // /healthz answers 200 or 503 (degraded): either proves it is this service
-    if (!body || typeof body !== 'object' || !('eventSocket' in body) || !('outbox' in body)) {
-      const detail = `${health} answered HTTP ${res.statusCode}, not this service's health`;
-      add({ name: 'public URL', ok: false, detail, fix: 'point the reverse proxy at FSB24_HTTP_HOST:FSB24_HTTP_PORT' });
-      return;
-    }
-  } catch (err) {
-    const fix = 'FSB24_PUBLIC_URL must reach this service (DNS, firewall, reverse proxy)';
-    add({ name: 'public URL', ok: false, detail: `${health}: ${(err as Error).message}`, fix });
-    return;
-  }
-  if (new URL(c.publicUrl).protocol === 'http:' && c.events.mode !== 'offline') {
-    const fix = 'serve it over HTTPS (conf/nginx-bitrix24.conf): tokens travel in every event';
-    add({ name: 'public URL', ok: true, warn: true, detail: `${health} answers, but over plain http`, fix });
-  } else {
-    add({ name: 'public URL', ok: true, detail: `${health} answers (checked from this host)` });
+    add(
+      orphans.length === 0
+        ? { name: 'registered phones map to users', ok: true, detail: `all ${registered.length}` }
+        : {
+            name: 'registered phones map to users',
+            ok: false,
+            detail: `no Bitrix24 user has extension ${orphans.join(', ')}`,
+            fix:
+              `set Internal phone (UF_PHONE_INNER) on those users; ` +
+              `their calls go to user ${c.calls.defaultUserId} meanwhile`,
+          },
+    );
   }
 }

@@ -11,7 +11,6 @@ export type { TenantShape };
 import { existsSync } from 'node:fs';
 import { Fsb24Error } from './errors.js';
 
-
 type Schema = typeof schema;
 
 export interface ConfigShape {
@@ -20,23 +19,57 @@ export interface ConfigShape {
   publicUrl: string;
   dataDir: string;
   b24: {
-    portalUrl: string; clientId: string; clientSecret: string; oauthUrl: string; webhookUrl: string; appToken: string;
-    rateBurst: number; rateDrainPerSec: number; requestTimeoutMs: number; retryBaseMs: number; directoryRefreshSec: number;
+    portalUrl: string;
+    clientId: string;
+    clientSecret: string;
+    oauthUrl: string;
+    webhookUrl: string;
+    appToken: string;
+    rateBurst: number;
+    rateDrainPerSec: number;
+    requestTimeoutMs: number;
+    retryBaseMs: number;
+    directoryRefreshSec: number;
     batchMax: number;
   };
   calls: {
-    trunkProfiles: string[]; trunkIps: string[]; gateway: string; didSource: 'sip_to_user' | 'sip_req_user' | 'destination';
-    lines: Record<string, string>; gatewayLines: Record<string, string>; lineGateways: Record<string, string>;
-    numberRules: Array<{ match: string; replace: string }>; sendInternal: boolean; crmCreateIncoming: boolean;
-    crmCreateOutgoing: boolean; addToChat: boolean; cardPolicy: 'ring' | 'answer' | 'never';
-    cardPolicyByExtension: Record<string, string>; defaultUserId: number; cardWindowMs: number; ringSeconds: number;
-    domain: string; registerHoldMs: number; callbackTarget: string; callbackContext: string; ttsEngine: string; promptFile: string;
+    trunkProfiles: string[];
+    trunkIps: string[];
+    gateway: string;
+    didSource: 'sip_to_user' | 'sip_req_user' | 'destination';
+    lines: Record<string, string>;
+    gatewayLines: Record<string, string>;
+    lineGateways: Record<string, string>;
+    numberRules: Array<{ match: string; replace: string }>;
+    sendInternal: boolean;
+    crmCreateIncoming: boolean;
+    crmCreateOutgoing: boolean;
+    addToChat: boolean;
+    cardPolicy: 'ring' | 'answer' | 'never';
+    cardPolicyByExtension: Record<string, string>;
+    defaultUserId: number;
+    cardWindowMs: number;
+    ringSeconds: number;
+    domain: string;
+    registerHoldMs: number;
+    callbackTarget: string;
+    callbackContext: string;
+    ttsEngine: string;
+    promptFile: string;
   };
   routing: { deadlineMs: number; cacheSec: number };
   events: { mode: 'online' | 'offline'; offlinePollMs: number };
   recordings: {
-    dirs: string[]; variable: string; choose: 'all' | 'first' | 'last'; inlineMaxBytes: number; stableMs: number;
-    giveUpSec: number; deleteAfterUpload: boolean; mode: 'upload' | 'url'; urlTtlSec: number; placedCalls: boolean;
+    dirs: string[];
+    variable: string;
+    choose: 'all' | 'first' | 'last';
+    inlineMaxBytes: number;
+    stableMs: number;
+    giveUpSec: number;
+    deleteAfterUpload: boolean;
+    mode: 'upload' | 'url';
+    urlTtlSec: number;
+    placedCalls: boolean;
   };
   tenants: Record<string, TenantShape>;
   logLevel: string;
@@ -53,7 +86,9 @@ export class ConfigError extends Fsb24Error<'CFG_ERR_INVALID', Record<string, ne
  * Build the frozen configuration: defaults < file < environment < overrides.
  * `env` is passed in (bin/ hands process.env over), so tests never touch the real one.
  */
-export function loadConfig(opts: { file?: string; env?: Record<string, string | undefined>; overrides?: Partial<Record<string, unknown>> } = {}): Readonly<ConfigShape> {
+export function loadConfig(
+  opts: { file?: string; env?: Record<string, string | undefined>; overrides?: Partial<Record<string, unknown>> } = {},
+): Readonly<ConfigShape> {
   const conf = convict<Schema>(schema, { env: opts.env ?? {}, args: [] });
   try {
     if (opts.file) {
@@ -70,10 +105,13 @@ export function loadConfig(opts: { file?: string; env?: Record<string, string | 
   const tenants: unknown = c.tenants;
   if (typeof tenants === 'string') c.tenants = tenants === '' ? {} : JSON.parse(tenants);
   for (const [ext, policy] of Object.entries(c.calls.cardPolicyByExtension)) {
-    if (!['ring', 'answer', 'never'].includes(policy)) throw new ConfigError(`calls.cardPolicyByExtension: extension ${ext} has "${policy}"; use ring, answer or never`);
+    if (!['ring', 'answer', 'never'].includes(policy))
+      throw new ConfigError(`calls.cardPolicyByExtension: extension ${ext} has "${policy}"; use ring, answer or never`);
   }
   if (c.b24.webhookUrl && !/\/rest\/\d+\/[^/]+\/?$/.test(new URL(c.b24.webhookUrl).pathname)) {
-    throw new ConfigError('b24.webhookUrl (FSB24_B24_WEBHOOK_URL) must look like https://<portal>/rest/<user_id>/<secret>/');
+    throw new ConfigError(
+      'b24.webhookUrl (FSB24_B24_WEBHOOK_URL) must look like https://<portal>/rest/<user_id>/<secret>/',
+    );
   }
   if (Object.keys(c.tenants).length > 0 && c.b24.webhookUrl) {
     throw new ConfigError(
@@ -81,8 +119,10 @@ export function loadConfig(opts: { file?: string; env?: Record<string, string | 
     );
   }
   if (c.events.mode === 'offline' && c.b24.webhookUrl) {
-    throw new ConfigError('events.mode (FSB24_EVENTS_MODE) offline needs the local application (FSB24_B24_CLIENT_ID): ' +
-        'a webhook cannot pull events');
+    throw new ConfigError(
+      'events.mode (FSB24_EVENTS_MODE) offline needs the local application (FSB24_B24_CLIENT_ID): ' +
+        'a webhook cannot pull events',
+    );
   }
   return deepFreeze(c);
 }
@@ -100,7 +140,8 @@ function explain(message: string): string {
 
 function envNameOf(path: string): string | undefined {
   let node: unknown = schema;
-  for (const part of path.split('.')) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
+  for (const part of path.split('.'))
+    node = node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
   return node && typeof node === 'object' && 'env' in node ? String((node as { env: string }).env) : undefined;
 }
 
@@ -120,7 +161,12 @@ export function configReference(): Array<{ key: string; env: string; default: st
       const key = prefix ? `${prefix}.${k}` : k;
       if (v && typeof v === 'object' && 'doc' in v) {
         const d = v as { doc: string; env: string; default: unknown; sensitive?: boolean };
-        rows.push({ key, env: d.env, default: d.sensitive && d.default ? '(secret)' : JSON.stringify(d.default), doc: d.doc });
+        rows.push({
+          key,
+          env: d.env,
+          default: d.sensitive && d.default ? '(secret)' : JSON.stringify(d.default),
+          doc: d.doc,
+        });
       } else if (v && typeof v === 'object') walk(v as Record<string, unknown>, key);
     }
   };
@@ -130,11 +176,16 @@ export function configReference(): Array<{ key: string; env: string; default: st
 
 /** The configuration reference as a Markdown table (README, between the config markers). */
 export function configMarkdown(): string {
-  const rows = configReference().map((r) => `| \`${r.env}\` | \`${r.key}\` | \`${r.default.replace(/\|/g, '\\|')}\` | ${r.doc.replace(/\|/g, '\\|')} |`);
+  const rows = configReference().map(
+    (r) => `| \`${r.env}\` | \`${r.key}\` | \`${r.default.replace(/\|/g, '\\|')}\` | ${r.doc.replace(/\|/g, '\\|')} |`,
+  );
   return ['| environment | config key | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
-export const README_MARKERS = ['<!-- config-reference:start (generated by `npm run docs`) -->', '<!-- config-reference:end -->'] as const;
+export const README_MARKERS = [
+  '<!-- config-reference:start (generated by `npm run docs`) -->',
+  '<!-- config-reference:end -->',
+] as const;
 
 /** README text with its configuration reference replaced by the schema's. */
 export function withConfigReference(readme: string): string {

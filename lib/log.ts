@@ -8,15 +8,28 @@ import pino, { type Logger } from 'pino';
 
 /** Keys whose value is a secret, wherever they appear (one level of nesting). */
 const SECRET_KEYS = [
-  'password', 'clientSecret', 'client_secret', 'appToken', 'webhookUrl', 'secret', 'sig',
-  'access_token', 'refresh_token', 'application_token', 'accessToken', 'refreshToken', 'applicationToken', 'auth',
+  'password',
+  'clientSecret',
+  'client_secret',
+  'appToken',
+  'webhookUrl',
+  'secret',
+  'sig',
+  'access_token',
+  'refresh_token',
+  'application_token',
+  'accessToken',
+  'refreshToken',
+  'applicationToken',
+  'auth',
 ];
 /** Keys whose value is logged on purpose but may carry a secret (a webhook path, a token in the query). */
 const SCRUBBED_KEYS = ['url', 'uploadUrl', 'handler', 'err', 'reason', 'error'];
 
 export const REDACT_PATHS = [
   ...[...SECRET_KEYS, ...SCRUBBED_KEYS].flatMap((k) => [k, `*.${k}`]),
-  'headers.authorization', '*.headers.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
 ];
 
 const scrubbed = new Set(SCRUBBED_KEYS);
@@ -33,14 +46,21 @@ function censor(value: unknown, path: string[]): unknown {
 }
 
 /** JSON lines by default; `pretty` (a terminal) goes through pino-pretty. */
-export function createLogger(level: string, opts: { destination?: pino.DestinationStream; pretty?: boolean } = {}): Logger {
+export function createLogger(
+  level: string,
+  opts: { destination?: pino.DestinationStream; pretty?: boolean } = {},
+): Logger {
   const options: pino.LoggerOptions = {
     level,
     redact: { paths: REDACT_PATHS, censor },
     base: { svc: 'freeswitch-bitrix24' },
     serializers: { err: serializeErr },
   };
-  if (opts.pretty && !opts.destination) return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,svc' } } });
+  if (opts.pretty && !opts.destination)
+    return pino({
+      ...options,
+      transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,svc' } },
+    });
   return pino(options, opts.destination);
 }
 

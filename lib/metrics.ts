@@ -23,47 +23,153 @@ export interface MetricSources {
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly events = new Counter({ name: 'fsb24_esl_events_total', help: 'Events received from the event socket, by name', labelNames: ['name'], registers: [this.registry] });
-  readonly badEvents = new Counter({ name: 'fsb24_esl_bad_events_total', help: 'Frames or events that did not parse', registers: [this.registry] });
-  readonly calls = new Counter({ name: 'fsb24_calls_total', help: 'Calls finished, by direction and outcome (STATUS_CODE)', labelNames: ['direction', 'outcome'], registers: [this.registry] });
-  readonly rest = new Counter({ name: 'fsb24_rest_requests_total', help: 'Bitrix24 REST requests, by method and result', labelNames: ['method', 'result'], registers: [this.registry] });
+  readonly events = new Counter({
+    name: 'fsb24_esl_events_total',
+    help: 'Events received from the event socket, by name',
+    labelNames: ['name'],
+    registers: [this.registry],
+  });
+  readonly badEvents = new Counter({
+    name: 'fsb24_esl_bad_events_total',
+    help: 'Frames or events that did not parse',
+    registers: [this.registry],
+  });
+  readonly calls = new Counter({
+    name: 'fsb24_calls_total',
+    help: 'Calls finished, by direction and outcome (STATUS_CODE)',
+    labelNames: ['direction', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly rest = new Counter({
+    name: 'fsb24_rest_requests_total',
+    help: 'Bitrix24 REST requests, by method and result',
+    labelNames: ['method', 'result'],
+    registers: [this.registry],
+  });
 
   constructor(src: MetricSources, clock: Pick<Clock, 'now'> = realClock) {
     collectDefaultMetrics({ register: this.registry, prefix: 'fsb24_' });
     const r = [this.registry];
-    new Gauge({ name: 'fsb24_outbox_pending', help: 'Outbox jobs waiting to reach Bitrix24', registers: r, collect() { this.set(src.outbox().pending); } });
-    new Gauge({ name: 'fsb24_outbox_failed', help: 'Outbox jobs kept as failed (see /healthz)', registers: r, collect() { this.set(src.outbox().failed); } });
-    new Gauge({ name: 'fsb24_outbox_oldest_pending_seconds', help: 'Age of the oldest pending outbox job', registers: r, collect() {
-      const at = src.outbox().oldestPendingAt;
-      this.set(at ? (clock.now() - at) / 1000 : 0);
-    } });
-    new Gauge({ name: 'fsb24_rate_limiter_wait_seconds_total', help: 'Time requests waited for the Bitrix24 rate limit', registers: r, collect() { this.set(src.limiterWaitMs() / 1000); } });
-    new Gauge({ name: 'fsb24_recording_uploads_total', help: 'Recordings attached', registers: r, collect() { this.set(src.uploads().count); } });
-    new Gauge({ name: 'fsb24_recording_upload_bytes_total', help: 'Bytes of recordings attached', registers: r, collect() { this.set(src.uploads().bytes); } });
-    new Gauge({ name: 'fsb24_esl_reconnects_total', help: 'Event socket reconnects', registers: r, collect() { this.set(src.reconnects()); } });
+    new Gauge({
+      name: 'fsb24_outbox_pending',
+      help: 'Outbox jobs waiting to reach Bitrix24',
+      registers: r,
+      collect() {
+        this.set(src.outbox().pending);
+      },
+    });
+    new Gauge({
+      name: 'fsb24_outbox_failed',
+      help: 'Outbox jobs kept as failed (see /healthz)',
+      registers: r,
+      collect() {
+        this.set(src.outbox().failed);
+      },
+    });
+    new Gauge({
+      name: 'fsb24_outbox_oldest_pending_seconds',
+      help: 'Age of the oldest pending outbox job',
+      registers: r,
+      collect() {
+        const at = src.outbox().oldestPendingAt;
+        this.set(at ? (clock.now() - at) / 1000 : 0);
+      },
+    });
+    new Gauge({
+      name: 'fsb24_rate_limiter_wait_seconds_total',
+      help: 'Time requests waited for the Bitrix24 rate limit',
+      registers: r,
+      collect() {
+        this.set(src.limiterWaitMs() / 1000);
+      },
+    });
+    new Gauge({
+      name: 'fsb24_recording_uploads_total',
+      help: 'Recordings attached',
+      registers: r,
+      collect() {
+        this.set(src.uploads().count);
+      },
+    });
+    new Gauge({
+      name: 'fsb24_recording_upload_bytes_total',
+      help: 'Bytes of recordings attached',
+      registers: r,
+      collect() {
+        this.set(src.uploads().bytes);
+      },
+    });
+    new Gauge({
+      name: 'fsb24_esl_reconnects_total',
+      help: 'Event socket reconnects',
+      registers: r,
+      collect() {
+        this.set(src.reconnects());
+      },
+    });
     type PortalFigures = ReturnType<NonNullable<MetricSources['portals']>>[number];
     const per = (name: string, help: string, pick: (p: PortalFigures) => number): void => {
-      new Gauge({ name, help, labelNames: ['portal'], registers: r, collect() {
-        this.reset();
-        for (const p of src.portals?.() ?? []) this.set({ portal: p.portal }, pick(p));
-      } });
+      new Gauge({
+        name,
+        help,
+        labelNames: ['portal'],
+        registers: r,
+        collect() {
+          this.reset();
+          for (const p of src.portals?.() ?? []) this.set({ portal: p.portal }, pick(p));
+        },
+      });
     };
     per('fsb24_portal_outbox_pending', 'Outbox jobs waiting to reach the portal', (p) => p.pending);
     per('fsb24_portal_outbox_failed', 'Outbox jobs of the portal kept as failed', (p) => p.failed);
-    per('fsb24_portal_rate_limiter_wait_seconds_total', 'Time requests waited for the portal\'s rate limit',
-      (p) => p.limiterWaitMs / 1000);
+    per(
+      'fsb24_portal_rate_limiter_wait_seconds_total',
+      "Time requests waited for the portal's rate limit",
+      (p) => p.limiterWaitMs / 1000,
+    );
     per('fsb24_portal_installed', '1 when the portal is installed and healthy', (p) => (p.installed ? 1 : 0));
     const unmatched = 'Calls that matched no portal of FSB24_TENANTS (not sent)';
-    new Gauge({ name: 'fsb24_calls_unmatched_total', help: unmatched, registers: r, collect() {
-      this.set(src.unmatchedCalls?.() ?? 0);
-    } });
-    const op = (fn: (t: OperatingTotal) => number) => function (this: Gauge) {
-      this.reset();
-      for (const t of src.operating?.() ?? []) this.set({ method: t.method }, fn(t));
-    };
-    new Gauge({ name: 'fsb24_b24_operating_seconds', help: 'Server time a method used in the portal\'s sliding 10 minutes, as it last reported (limit 480)', labelNames: ['method'], registers: r, collect: op((t) => t.operatingSec) });
-    new Gauge({ name: 'fsb24_b24_server_seconds_total', help: 'Server time of Bitrix24 calls by method (the `time.duration` of each reply)', labelNames: ['method'], registers: r, collect: op((t) => t.spentSec) });
-    new Gauge({ name: 'fsb24_b24_method_held_seconds', help: 'How long the next call of a method waits for its operating-time limit (pacing or a block)', labelNames: ['method'], registers: r, collect: op((t) => t.heldMs / 1000) });
-    new Gauge({ name: 'fsb24_live_calls', help: 'Calls in progress on the switch', registers: r, collect() { this.set(src.liveCalls()); } });
+    new Gauge({
+      name: 'fsb24_calls_unmatched_total',
+      help: unmatched,
+      registers: r,
+      collect() {
+        this.set(src.unmatchedCalls?.() ?? 0);
+      },
+    });
+    const op = (fn: (t: OperatingTotal) => number) =>
+      function (this: Gauge) {
+        this.reset();
+        for (const t of src.operating?.() ?? []) this.set({ method: t.method }, fn(t));
+      };
+    new Gauge({
+      name: 'fsb24_b24_operating_seconds',
+      help: "Server time a method used in the portal's sliding 10 minutes, as it last reported (limit 480)",
+      labelNames: ['method'],
+      registers: r,
+      collect: op((t) => t.operatingSec),
+    });
+    new Gauge({
+      name: 'fsb24_b24_server_seconds_total',
+      help: 'Server time of Bitrix24 calls by method (the `time.duration` of each reply)',
+      labelNames: ['method'],
+      registers: r,
+      collect: op((t) => t.spentSec),
+    });
+    new Gauge({
+      name: 'fsb24_b24_method_held_seconds',
+      help: 'How long the next call of a method waits for its operating-time limit (pacing or a block)',
+      labelNames: ['method'],
+      registers: r,
+      collect: op((t) => t.heldMs / 1000),
+    });
+    new Gauge({
+      name: 'fsb24_live_calls',
+      help: 'Calls in progress on the switch',
+      registers: r,
+      collect() {
+        this.set(src.liveCalls());
+      },
+    });
   }
 }

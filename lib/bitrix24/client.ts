@@ -4,13 +4,14 @@
  * refresh tokens are persisted before use) or an incoming webhook, one shared rate
  * limiter, rate-limit errors recognised by code, a deadline on every request.
  */
-import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors } from 'undici';
 import { B24Error, isRateLimit } from './errors.js';
 import { OperatingLimits, parseTimeBlock, type RateLimiter, type TimeBlock } from './limiter.js';
 import type { Store, StoredTokens } from '../store/store.js';
 import { scrub, type Logger } from '../log.js';
+import { batchWithFiles, jsonWithBase64File, type StreamedFile } from './bodies.js';
+
+export { pctBase64, pctBase64Stream } from './bodies.js';
 
 export interface ClientOptions {
   mode: 'oauth' | 'webhook';
@@ -33,7 +34,14 @@ export interface BatchResult {
   time: Record<string, TimeBlock>;
 }
 
-type Envelope = { result?: unknown; total?: number; next?: number; error?: string; error_description?: string; time?: unknown };
+type Envelope = {
+  result?: unknown;
+  total?: number;
+  next?: number;
+  error?: string;
+  error_description?: string;
+  time?: unknown;
+};
 
 export class Bitrix24Client {
   private readonly pools = new Map<string, Pool>();
@@ -61,7 +69,13 @@ export class Bitrix24Client {
   private pool(origin: string): Pool {
     let p = this.pools.get(origin);
     if (!p) {
-      p = new Pool(origin, { connections: 4, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: this.o.timeoutMs, bodyTimeout: this.o.timeoutMs });
+      p = new Pool(origin, {
+        connections: 4,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        headersTimeout: this.o.timeoutMs,
+        bodyTimeout: this.o.timeoutMs,
+      });
       this.pools.set(origin, p);
     }
     return p;
@@ -88,7 +102,11 @@ export class Bitrix24Client {
   }
 
   /** One REST call; resolves with `result` (and total/next for lists). */
-  async call<T = unknown>(method: string, params: Record<string, unknown> = {}, opts: { urgent?: boolean } = {}): Promise<T> {
+  async call<T = unknown>(
+    method: string,
+    params: Record<string, unknown> = {},
+    opts: { urgent?: boolean } = {},
+  ): Promise<T> {
     const env = await this.send(method, params, opts.urgent ?? false);
     return env.result as T;
   }
@@ -98,7 +116,8 @@ export class Bitrix24Client {
     let start = 0;
     for (let page = 0; page < 1000; page++) {
       const env = await this.send(method, { ...params, start }, false);
-      if (!Array.isArray(env.result)) throw new B24Error('B24_ERR_BAD_REPLY', `${method}: result is not a list`, { method });
+      if (!Array.isArray(env.result))
+        throw new B24Error('B24_ERR_BAD_REPLY', `${method}: result is not a list`, { method });
       out.push(...(env.result as T[]));
       if (typeof env.next !== 'number') break;
       start = env.next;
@@ -111,12 +130,16 @@ export class Bitrix24Client {
    * `files[key]` yields a file's bytes, appended to `cmd[key]` as `&FILE_CONTENT=<base64>`:
    * encoded into the body as it goes out, never held whole (inline recordings).
    */
-  async batch(cmd: Record<string, string>, files: Record<string, () => AsyncIterable<Buffer>> = {}): Promise<BatchResult> {
+  async batch(
+    cmd: Record<string, string>,
+    files: Record<string, () => AsyncIterable<Buffer>> = {},
+  ): Promise<BatchResult> {
     const streamed = Object.keys(files).length > 0 ? { kind: 'batch' as const, files } : undefined;
     const env = await this.send('batch', { halt: 0, cmd }, false, false, streamed);
     const r = env.result as { result?: unknown; result_error?: unknown } | undefined;
     if (!r || typeof r !== 'object') throw new B24Error('B24_ERR_BAD_REPLY', 'batch: no result', { method: 'batch' });
-    const asMap = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+    const asMap = (v: unknown): Record<string, unknown> =>
+      v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
     const time: Record<string, TimeBlock> = {};
     const errors = asMap(r.result_error) as BatchResult['errors'];
     for (const [key, raw] of Object.entries(asMap((r as { result_time?: unknown }).result_time))) {
@@ -135,19 +158,34 @@ export class Bitrix24Client {
    * A call whose `field` is a file sent as base64 inside the JSON body, streamed from
    * disk: memory does not grow with the file (attachRecord's FILE_CONTENT).
    */
-  async callWithFile<T = unknown>(method: string, params: Record<string, unknown>, field: string, path: string, size: number): Promise<T> {
+  async callWithFile<T = unknown>(
+    method: string,
+    params: Record<string, unknown>,
+    field: string,
+    path: string,
+    size: number,
+  ): Promise<T> {
     const env = await this.send(method, params, false, false, { field, path, size });
     return env.result as T;
   }
 
-  private async send(method: string, params: Record<string, unknown>, urgent: boolean, refreshed = false, file?: StreamedFile): Promise<Envelope> {
+  private async send(
+    method: string,
+    params: Record<string, unknown>,
+    urgent: boolean,
+    refreshed = false,
+    file?: StreamedFile,
+  ): Promise<Envelope> {
     let url: URL;
     let body: Record<string, unknown> = params;
     if (this.o.mode === 'webhook') {
       url = new URL(`${method}.json`, this.o.webhookUrl!.endsWith('/') ? this.o.webhookUrl : `${this.o.webhookUrl}/`);
     } else {
       const t = this.tokens();
-      if (!t) throw new B24Error('B24_ERR_NOT_INSTALLED', 'the application is not installed on the portal yet (no tokens)', { method });
+      if (!t)
+        throw new B24Error('B24_ERR_NOT_INSTALLED', 'the application is not installed on the portal yet (no tokens)', {
+          method,
+        });
       url = new URL(`${method}.json`, t.clientEndpoint);
       body = { ...params, auth: t.accessToken };
     }
@@ -165,7 +203,11 @@ export class Bitrix24Client {
       const res = await this.pool(url.origin).request({
         method: 'POST',
         path: url.pathname + url.search,
-        headers: { 'content-type': 'application/json', accept: 'application/json', ...(payload.length !== undefined ? { 'content-length': String(payload.length) } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          ...(payload.length !== undefined ? { 'content-length': String(payload.length) } : {}),
+        },
         body: payload.body,
         headersTimeout: this.o.timeoutMs,
         bodyTimeout: this.o.timeoutMs,
@@ -174,7 +216,12 @@ export class Bitrix24Client {
       text = await res.body.text();
     } catch (err) {
       const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError;
-      const e = new B24Error(timeout ? 'B24_ERR_TIMEOUT' : 'B24_ERR_NETWORK', `${method}: ${timeout ? 'no reply in time' : scrub((err as Error).message)}`, { method }, { cause: err });
+      const e = new B24Error(
+        timeout ? 'B24_ERR_TIMEOUT' : 'B24_ERR_NETWORK',
+        `${method}: ${timeout ? 'no reply in time' : scrub((err as Error).message)}`,
+        { method },
+        { cause: err },
+      );
       this.noteError(e);
       throw e;
     }
@@ -183,7 +230,11 @@ export class Bitrix24Client {
       env = JSON.parse(text) as Envelope;
       if (!env || typeof env !== 'object') throw new Error('not an object');
     } catch {
-      const e = new B24Error(status >= 500 ? 'B24_ERR_REST' : 'B24_ERR_BAD_REPLY', `${method}: HTTP ${status}, not a JSON envelope`, { status, method });
+      const e = new B24Error(
+        status >= 500 ? 'B24_ERR_REST' : 'B24_ERR_BAD_REPLY',
+        `${method}: HTTP ${status}, not a JSON envelope`,
+        { status, method },
+      );
       this.noteError(e);
       throw e;
     }
@@ -191,7 +242,12 @@ export class Bitrix24Client {
       if (isRateLimit(env.error)) {
         if (env.error === 'OPERATION_TIME_LIMIT') this.operating.blocked(method);
         else this.o.limiter.saturate();
-        const e = new B24Error('B24_ERR_RATE_LIMIT', `${method}: ${env.error}`, { status, error: env.error, description: env.error_description, method });
+        const e = new B24Error('B24_ERR_RATE_LIMIT', `${method}: ${env.error}`, {
+          status,
+          error: env.error,
+          description: env.error_description,
+          method,
+        });
         this.noteError(e);
         throw e;
       }
@@ -200,7 +256,12 @@ export class Bitrix24Client {
         return this.send(method, params, urgent, true, file);
       }
       const code = status === 401 ? 'B24_ERR_AUTH' : 'B24_ERR_REST';
-      const e = new B24Error(code, `${method}: ${env.error}: ${env.error_description ?? ''}`, { status, error: env.error, description: env.error_description, method });
+      const e = new B24Error(code, `${method}: ${env.error}: ${env.error_description ?? ''}`, {
+        status,
+        error: env.error,
+        description: env.error_description,
+        method,
+      });
       this.noteError(e);
       throw e;
     }
@@ -241,13 +302,22 @@ export class Bitrix24Client {
     u.searchParams.set('refresh_token', t.refreshToken);
     let res;
     try {
-      res = await this.pool(u.origin).request({ method: 'GET', path: u.pathname + u.search, headersTimeout: this.o.timeoutMs, bodyTimeout: this.o.timeoutMs });
+      res = await this.pool(u.origin).request({
+        method: 'GET',
+        path: u.pathname + u.search,
+        headersTimeout: this.o.timeoutMs,
+        bodyTimeout: this.o.timeoutMs,
+      });
     } catch (err) {
       throw new B24Error('B24_ERR_NETWORK', `token refresh: ${scrub((err as Error).message)}`, {}, { cause: err });
     }
     const body = (await res.body.json().catch(() => ({}))) as Record<string, unknown>;
     if (res.statusCode !== 200 || typeof body.access_token !== 'string' || typeof body.refresh_token !== 'string') {
-      const e = new B24Error('B24_ERR_AUTH', `token refresh refused: ${String(body.error ?? res.statusCode)} (reinstall the application)`, { status: res.statusCode, error: String(body.error ?? '') });
+      const e = new B24Error(
+        'B24_ERR_AUTH',
+        `token refresh refused: ${String(body.error ?? res.statusCode)} (reinstall the application)`,
+        { status: res.statusCode, error: String(body.error ?? '') },
+      );
       this.noteError(e);
       throw e;
     }
@@ -268,93 +338,4 @@ export class Bitrix24Client {
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     this.pools.clear();
   }
-}
-
-type StreamedFile =
-  | { kind?: undefined; field: string; path: string; size: number }
-  | { kind: 'batch'; files: Record<string, () => AsyncIterable<Buffer>> };
-
-/**
- * A batch body whose `cmd[key]` lines end in `&FILE_CONTENT=<base64, + / = escaped>` read
- * as the body goes out (chunked: the escaped length is known only once read).
- */
-function batchWithFiles(body: Record<string, unknown>, files: Record<string, () => AsyncIterable<Buffer>>): { body: Readable; length: undefined } {
-  const mark = `@@fsb24-${Math.random().toString(36).slice(2)}-`;
-  const cmd = { ...(body.cmd as Record<string, string>) };
-  const order = Object.keys(files).filter((k) => k in cmd);
-  order.forEach((k, i) => (cmd[k] = `${cmd[k]}&FILE_CONTENT=${mark}${i}@@`));
-  const parts = JSON.stringify({ ...body, cmd }).split(new RegExp(`${mark}(\\d+)@@`));
-  async function* gen(): AsyncGenerator<Buffer> {
-    for (let i = 0; i < parts.length; i++) {
-      if (i % 2 === 0) yield Buffer.from(parts[i]!);
-      else yield* pctBase64Stream(files[order[Number(parts[i])]!]!());
-    }
-  }
-  return { body: Readable.from(gen(), { objectMode: false }), length: undefined };
-}
-
-const B64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789');
-
-/** Bytes → base64 as a query value (`+` `/` `=` escaped as %2B %2F %3D), in one pass over the bytes. */
-export async function* pctBase64Stream(raw: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let carry = Buffer.alloc(0);
-  for await (const chunk of raw) {
-    const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-    const cut = buf.length - (buf.length % 3);
-    if (cut > 0) yield pctBase64(buf.subarray(0, cut));
-    carry = Buffer.from(buf.subarray(cut));
-  }
-  if (carry.length) yield pctBase64(carry);
-}
-
-/** `src` as escaped base64 (padding only when its length is not a multiple of 3). */
-export function pctBase64(src: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(Math.ceil(src.length / 3) * 12);
-  let j = 0;
-  const put = (s: number): void => {
-    if (s < 62) out[j++] = B64[s]!;
-    else {
-      out[j++] = 37; // %2B or %2F
-      out[j++] = 50;
-      out[j++] = s === 62 ? 66 : 70;
-    }
-  };
-  const whole = src.length - (src.length % 3);
-  for (let i = 0; i < whole; i += 3) {
-    const x = (src[i]! << 16) | (src[i + 1]! << 8) | src[i + 2]!;
-    put(x >> 18);
-    put((x >> 12) & 63);
-    put((x >> 6) & 63);
-    put(x & 63);
-  }
-  const rest = src.length - whole;
-  if (rest > 0) {
-    const x = (src[whole]! << 16) | (rest === 2 ? src[whole + 1]! << 8 : 0);
-    put(x >> 18);
-    put((x >> 12) & 63);
-    if (rest === 2) put((x >> 6) & 63);
-    for (let k = rest; k < 3; k++) j += out.write('%3D', j, 'latin1');
-  }
-  return out.subarray(0, j);
-}
-
-/** `{...params, "<field>":"<base64 of the file>"}` as a stream, with its exact length. */
-function jsonWithBase64File(params: Record<string, unknown>, field: string, path: string, size: number): { body: Readable; length: number } {
-  const head = Buffer.from(`${JSON.stringify(params).slice(0, -1)}${Object.keys(params).length ? ',' : ''}${JSON.stringify(field)}:"`);
-  const tail = Buffer.from('"}');
-  const b64Length = 4 * Math.ceil(size / 3);
-  async function* gen(): AsyncGenerator<Buffer> {
-    yield head;
-    let carry = Buffer.alloc(0);
-    // chunks of a multiple of 3 bytes encode without padding in the middle
-    for await (const chunk of createReadStream(path, { highWaterMark: 192 * 1024 })) {
-      const buf = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
-      const cut = buf.length - (buf.length % 3);
-      if (cut > 0) yield Buffer.from(buf.subarray(0, cut).toString('base64'));
-      carry = Buffer.from(buf.subarray(cut));
-    }
-    if (carry.length) yield Buffer.from(carry.toString('base64'));
-    yield tail;
-  }
-  return { body: Readable.from(gen()), length: head.length + b64Length + tail.length };
 }

@@ -37,7 +37,10 @@ export class UserDirectory {
     const id = this.byExt.get(ext);
     if (id === undefined && !this.warned.has(ext) && this.loadedAt > 0) {
       this.warned.add(ext);
-      this.log.warn({ extension: ext }, 'extension maps to no Bitrix24 user; calls go to the default user (set UF_PHONE_INNER on the user)');
+      this.log.warn(
+        { extension: ext },
+        'extension maps to no Bitrix24 user; calls go to the default user (set UF_PHONE_INNER on the user)',
+      );
     }
     return id ?? null;
   }
@@ -58,7 +61,11 @@ export class UserDirectory {
         if (!Number.isInteger(id) || id <= 0) continue;
         const ext = typeof r.UF_PHONE_INNER === 'string' ? r.UF_PHONE_INNER.trim() : '';
         if (ext === '') continue;
-        if (byExt.has(ext)) this.log.warn({ extension: ext, users: [byExt.get(ext), id] }, 'two users share one extension; the first keeps it');
+        if (byExt.has(ext))
+          this.log.warn(
+            { extension: ext, users: [byExt.get(ext), id] },
+            'two users share one extension; the first keeps it',
+          );
         else byExt.set(ext, id);
         if (!byUser.has(id)) byUser.set(id, ext);
       }

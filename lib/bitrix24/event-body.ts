@@ -37,7 +37,12 @@ export interface ParsedEvent {
   auth: EventAuth;
 }
 
-export const KNOWN_EVENTS = new Set(['ONAPPINSTALL', 'ONAPPUNINSTALL', 'ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART']);
+export const KNOWN_EVENTS = new Set([
+  'ONAPPINSTALL',
+  'ONAPPUNINSTALL',
+  'ONEXTERNALCALLSTART',
+  'ONEXTERNALCALLBACKSTART',
+]);
 
 function str(o: Record<string, unknown>, key: string): string | undefined {
   const v = o[key];
@@ -45,7 +50,8 @@ function str(o: Record<string, unknown>, key: string): string | undefined {
 }
 
 export function parseEvent(body: unknown): ParsedEvent {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadEvent('body must be a form (application/x-www-form-urlencoded)');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new BadEvent('body must be a form (application/x-www-form-urlencoded)');
   const b = body as Record<string, unknown>;
   const event = str(b, 'event')?.toUpperCase();
   if (!event) throw new BadEvent('missing field: event');

@@ -215,7 +215,11 @@ export class OperatingLimits {
   totals(): OperatingTotal[] {
     const now = this.clock.now();
     return [...this.methods].map(([method, s]) => ({
-      method, operatingSec: s.operating, resetAt: s.resetAt, spentSec: s.spent, calls: s.calls,
+      method,
+      operatingSec: s.operating,
+      resetAt: s.resetAt,
+      spentSec: s.spent,
+      calls: s.calls,
       blockedUntil: s.blockedUntil,
       heldMs: Math.max(0, this.readyAt(method) - now),
     }));

@@ -1,7 +1,6 @@
 /** What the call model asks the outside world to do: plain values, no I/O. */
 export type CallType = 1 | 2 | 4;
 
-
 export interface RegisterEffect {
   kind: 'register';
   call: string;

@@ -5,7 +5,12 @@ import type { CallState, LegState } from './state.js';
 import type { Cards } from './cards.js';
 
 /** Attended transfer: leg `b` of another (internal consultation) call joins `call`. */
-export function joinByTransfer(calls: Map<string, CallState>, legs: Map<string, LegState>, call: CallState, b: LegState): void {
+export function joinByTransfer(
+  calls: Map<string, CallState>,
+  legs: Map<string, LegState>,
+  call: CallState,
+  b: LegState,
+): void {
   const old = b.call ? calls.get(b.call) : undefined;
   if (old) {
     old.legs.delete(b.uuid);
@@ -23,7 +28,14 @@ export function joinByTransfer(calls: Map<string, CallState>, legs: Map<string, 
 }
 
 /** A leg hangs up: if it is an employee leg of an incoming call that ended without talking, its card is told. */
-export function employeeLegEnded(ev: ChannelEvent, call: CallState, leg: LegState, cards: Cards, callerGone: boolean, out: Effect[]): void {
+export function employeeLegEnded(
+  ev: ChannelEvent,
+  call: CallState,
+  leg: LegState,
+  cards: Cards,
+  callerGone: boolean,
+  out: Effect[],
+): void {
   if (ev.name !== 'CHANNEL_HANGUP_COMPLETE' || ev.vars.get('billsec') !== '0' || leg.kind !== 'extension') return;
   if (call.kind !== 'inbound' || leg.uuid === call.anchor) return;
   // an employee leg that ended without talking: a ring-group loser, a hunt step, a busy phone
@@ -38,7 +50,11 @@ export function employeeLegEnded(ev: ChannelEvent, call: CallState, leg: LegStat
 }
 
 /** After a reconnect: the legs the switch no longer has are closed (hung up now if not before), with their calls. */
-export function closeDeadLegs(legs: Map<string, LegState>, liveUuids: ReadonlySet<string>, nowUs: number): { dead: LegState[]; calls: Set<string> } {
+export function closeDeadLegs(
+  legs: Map<string, LegState>,
+  liveUuids: ReadonlySet<string>,
+  nowUs: number,
+): { dead: LegState[]; calls: Set<string> } {
   const dead = [...legs.values()].filter((l) => !liveUuids.has(l.uuid));
   const calls = new Set<string>();
   for (const leg of dead) {

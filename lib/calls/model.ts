@@ -8,8 +8,15 @@ import type { Effect } from './effects.js';
 import { compileRules, normalizeNumber } from './numbers.js';
 import { defaultModelConfig, type ModelConfig } from './config.js';
 import {
-  chosenRecordings, didOf, finishEffect, isoFromUs, newCallState, newLegState, noteHangup,
-  type CallState, type LegState,
+  chosenRecordings,
+  didOf,
+  finishEffect,
+  isoFromUs,
+  newCallState,
+  newLegState,
+  noteHangup,
+  type CallState,
+  type LegState,
 } from './state.js';
 import { nextPhase } from './phase.js';
 import { Cards } from './cards.js';
@@ -100,21 +107,24 @@ export class CallModel {
    */
   private onRecord(ev: ChannelEvent, out: Effect[]): void {
     const leg = this.leg(ev);
-    const call = leg.call ? this.calls.get(leg.call) ?? this.ended.get(leg.call) : undefined;
+    const call = leg.call ? (this.calls.get(leg.call) ?? this.ended.get(leg.call)) : undefined;
     const path = ev.recordFile;
     if (!call || !path || call.recorded.has(path)) return;
     call.recorded.add(path);
     if (!call.recordings.includes(path)) call.recordings.push(path);
     // a recorder that closes after the call was finished still gets attached
-    const attach = call.phase === 'finished' && call.registered
-      && chosenRecordings(call, this.cfg.chooseRecordings).includes(path);
+    const attach =
+      call.phase === 'finished' && call.registered && chosenRecordings(call, this.cfg.chooseRecordings).includes(path);
     if (attach) out.push({ kind: 'attach', call: call.key, path });
   }
 
   private onCreate(ev: ChannelEvent, out: Effect[]): void {
     const leg = this.leg(ev);
     const v = ev.vars;
-    const parentUuid = v.get('originator') ?? v.get('originating_leg_uuid') ?? (ev.otherLeg?.type === 'originator' ? ev.otherLeg.uuid : undefined);
+    const parentUuid =
+      v.get('originator') ??
+      v.get('originating_leg_uuid') ??
+      (ev.otherLeg?.type === 'originator' ? ev.otherLeg.uuid : undefined);
     const parent = parentUuid ? this.legs.get(parentUuid) : undefined;
     const parentCall = parent?.call ? this.calls.get(parent.call) : undefined;
     if (parentCall && parentCall.phase !== 'finished') {
@@ -129,7 +139,7 @@ export class CallModel {
       call.trunkLeg = leg.uuid;
       call.phone = normalizeNumber(ev.callerNumber || v.get('sip_from_user') || '', this.rules);
       const did = didOf(ev, this.cfg.didSource);
-      call.line = did ? this.cfg.lines[did] ?? did : null;
+      call.line = did ? (this.cfg.lines[did] ?? did) : null;
       leg.call = call.key;
       call.holdUntilUs = ev.atUs + this.cfg.registerHoldMs * 1000;
       if (this.cfg.registerHoldMs <= 0) {
@@ -203,13 +213,28 @@ export class CallModel {
     this.cards.change(call, ext, 'rings', out);
   }
 
-  private register(call: CallState, type: 1 | 2, ext: string | null, show: boolean, crmCreate: boolean, out: Effect[]): void {
+  private register(
+    call: CallState,
+    type: 1 | 2,
+    ext: string | null,
+    show: boolean,
+    crmCreate: boolean,
+    out: Effect[],
+  ): void {
     if (call.registered) return;
     call.registered = true;
     if (show && ext) call.shown.add(ext);
     out.push({
-      kind: 'register', call: call.key, externalCallId: call.key, type, extension: ext, phone: call.phone || 'unknown',
-      line: call.line, startIso: isoFromUs(call.startUs), show, crmCreate,
+      kind: 'register',
+      call: call.key,
+      externalCallId: call.key,
+      type,
+      extension: ext,
+      phone: call.phone || 'unknown',
+      line: call.line,
+      startIso: isoFromUs(call.startUs),
+      show,
+      crmCreate,
     });
   }
 
@@ -307,7 +332,8 @@ export class CallModel {
       this.register(call, call.kind === 'outbound' ? 1 : 2, call.employee, show, crm, out);
     }
     out.push(finish);
-    for (const p of chosenRecordings(call, this.cfg.chooseRecordings)) out.push({ kind: 'attach', call: call.key, path: p });
+    for (const p of chosenRecordings(call, this.cfg.chooseRecordings))
+      out.push({ kind: 'attach', call: call.key, path: p });
     for (const uuid of call.legs) if (this.legs.get(uuid)?.destroyed) this.legs.delete(uuid);
     this.forgetEnded(call.key);
   }

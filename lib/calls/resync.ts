@@ -36,7 +36,10 @@ export interface LiveBridge {
 }
 
 export function synthesize(
-  channels: readonly LiveChannel[], calls: readonly LiveBridge[], known: (uuid: string) => boolean, nowUs: number,
+  channels: readonly LiveChannel[],
+  calls: readonly LiveBridge[],
+  known: (uuid: string) => boolean,
+  nowUs: number,
 ): ChannelEvent[] {
   const out: ChannelEvent[] = [];
   const sorted = [...channels].sort((a, b) => Number(a.created_epoch) - Number(b.created_epoch));
@@ -52,17 +55,48 @@ export function synthesize(
     if (r.direction === 'inbound' && profile && !r.name.includes('gateway')) vars.set('user_name', r.cid_num);
     if (r.direction === 'inbound') vars.set('sip_to_user', r.dest);
     out.push({
-      name: 'CHANNEL_CREATE', uuid: r.uuid, atUs: Number(r.created_epoch) * 1e6 || nowUs, direction: r.direction === 'inbound' ? 'inbound' : 'outbound',
-      channelName: r.name, callerNumber: r.cid_num, destination: r.dest, calleeNumber: undefined, otherLeg: undefined,
-      bridgeA: undefined, bridgeB: undefined, hangupCause: undefined, callState: r.callstate, answeredUs: 0, hangupUs: 0, recordFile: undefined, vars, synthetic: true,
+      name: 'CHANNEL_CREATE',
+      uuid: r.uuid,
+      atUs: Number(r.created_epoch) * 1e6 || nowUs,
+      direction: r.direction === 'inbound' ? 'inbound' : 'outbound',
+      channelName: r.name,
+      callerNumber: r.cid_num,
+      destination: r.dest,
+      calleeNumber: undefined,
+      otherLeg: undefined,
+      bridgeA: undefined,
+      bridgeB: undefined,
+      hangupCause: undefined,
+      callState: r.callstate,
+      answeredUs: 0,
+      hangupUs: 0,
+      recordFile: undefined,
+      vars,
+      synthetic: true,
     });
   }
   for (const c of calls) {
     if (!c.b_uuid || known(c.b_uuid)) continue;
     const at = Number(c.call_created_epoch) * 1e6 || nowUs;
     out.push({
-      name: 'CHANNEL_BRIDGE', uuid: c.uuid, atUs: at, direction: 'inbound', channelName: '', callerNumber: '', destination: '', calleeNumber: undefined,
-      otherLeg: undefined, bridgeA: c.uuid, bridgeB: c.b_uuid, hangupCause: undefined, callState: 'ACTIVE', answeredUs: at, hangupUs: 0, recordFile: undefined, vars: new Map(), synthetic: true,
+      name: 'CHANNEL_BRIDGE',
+      uuid: c.uuid,
+      atUs: at,
+      direction: 'inbound',
+      channelName: '',
+      callerNumber: '',
+      destination: '',
+      calleeNumber: undefined,
+      otherLeg: undefined,
+      bridgeA: c.uuid,
+      bridgeB: c.b_uuid,
+      hangupCause: undefined,
+      callState: 'ACTIVE',
+      answeredUs: at,
+      hangupUs: 0,
+      recordFile: undefined,
+      vars: new Map(),
+      synthetic: true,
     });
   }
   return out;

@@ -72,17 +72,29 @@ export function talkSeconds(trunk: LegState): number {
   return Math.max(1, Math.round((trunk.hangupUs - trunk.firstBridgeUs) / 1e6));
 }
 
-export const isoFromUs = (us: number): string => new Date(Math.floor(us / 1000)).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+export const isoFromUs = (us: number): string =>
+  new Date(Math.floor(us / 1000)).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 
-
-export function newLegState(ev: ChannelEvent, trunkProfiles: readonly string[], trunkIps: readonly string[] = []): LegState {
+export function newLegState(
+  ev: ChannelEvent,
+  trunkProfiles: readonly string[],
+  trunkIps: readonly string[] = [],
+): LegState {
   const v = ev.vars;
   const profile = v.get('sofia_profile_name') ?? /^sofia\/([^/]+)\//.exec(ev.channelName)?.[1];
-  const fromCarrier = ev.direction === 'inbound' && trunkIps.length > 0 && trunkIps.includes(v.get('sip_network_ip') ?? '');
-  const trunk = v.has('sip_gateway') || v.has('sip_gateway_name') || fromCarrier || (profile !== undefined && trunkProfiles.includes(profile));
+  const fromCarrier =
+    ev.direction === 'inbound' && trunkIps.length > 0 && trunkIps.includes(v.get('sip_network_ip') ?? '');
+  const trunk =
+    v.has('sip_gateway') ||
+    v.has('sip_gateway_name') ||
+    fromCarrier ||
+    (profile !== undefined && trunkProfiles.includes(profile));
   let extension: string | null = null;
   if (!trunk) {
-    extension = ev.direction === 'outbound' ? v.get('dialed_user') ?? ev.calleeNumber ?? null : v.get('user_name') ?? v.get('sip_from_user') ?? null;
+    extension =
+      ev.direction === 'outbound'
+        ? (v.get('dialed_user') ?? ev.calleeNumber ?? null)
+        : (v.get('user_name') ?? v.get('sip_from_user') ?? null);
   }
   return {
     uuid: ev.uuid,
@@ -105,10 +117,28 @@ export function newLegState(ev: ChannelEvent, trunkProfiles: readonly string[], 
 
 export function newCallState(key: string, kind: CallState['kind'], atUs: number): CallState {
   return {
-    key, kind, anchor: key, trunkLeg: null, phone: '', line: null, startUs: atUs,
-    phase: initialPhase(kind), registered: false, rang: [], ringingLegs: new Map(), shown: new Set(), employee: null,
-    employeeCauses: [], legs: new Set([key]), recordings: [], recorded: new Set(), blind: false, b24CallId: null,
-    holdUntilUs: 0, routedExtension: null, b24Kind: null,
+    key,
+    kind,
+    anchor: key,
+    trunkLeg: null,
+    phone: '',
+    line: null,
+    startUs: atUs,
+    phase: initialPhase(kind),
+    registered: false,
+    rang: [],
+    ringingLegs: new Map(),
+    shown: new Set(),
+    employee: null,
+    employeeCauses: [],
+    legs: new Set([key]),
+    recordings: [],
+    recorded: new Set(),
+    blind: false,
+    b24CallId: null,
+    holdUntilUs: 0,
+    routedExtension: null,
+    b24Kind: null,
   };
 }
 
@@ -136,7 +166,11 @@ export function noteHangup(leg: LegState, ev: ChannelEvent): void {
  * gave up first). The employee who talked last owns it; unanswered, the phones that rang.
  * Asked as the call ends, before its phase moves on to finished.
  */
-export function finishEffect(call: CallState, legOf: (uuid: string) => LegState | undefined, addToChat: boolean): FinishEffect {
+export function finishEffect(
+  call: CallState,
+  legOf: (uuid: string) => LegState | undefined,
+  addToChat: boolean,
+): FinishEffect {
   const trunk = call.trunkLeg ? legOf(call.trunkLeg) : undefined;
   const connected = call.phase === 'answered' && trunk !== undefined && trunk.firstBridgeUs > 0;
   const duration = connected && trunk ? talkSeconds(trunk) : 0;
@@ -146,15 +180,30 @@ export function finishEffect(call: CallState, legOf: (uuid: string) => LegState 
   else {
     // the deciding leg: the client's (trunk) leg when it existed, else the employee's
     const anchor = legOf(call.anchor);
-    status = trunk ? outgoingStatus(trunk.sipTermStatus, trunk.cause) : outgoingStatus(anchor?.sipTermStatus, anchor?.cause);
+    status = trunk
+      ? outgoingStatus(trunk.sipTermStatus, trunk.cause)
+      : outgoingStatus(anchor?.sipTermStatus, anchor?.cause);
     if (trunk && anchor && trunk.cause === 'ORIGINATOR_CANCEL') status = '603-S';
   }
   const first = call.employee ?? call.routedExtension;
   const candidates = first ? [first, ...call.rang.filter((e) => e !== first)] : [...call.rang];
-  const direction = call.kind === 'inbound' ? 'incoming' : call.kind === 'internal' ? 'internal' : call.b24Kind === 'callback' ? 'callback' : 'outgoing';
+  const direction =
+    call.kind === 'inbound'
+      ? 'incoming'
+      : call.kind === 'internal'
+        ? 'internal'
+        : call.b24Kind === 'callback'
+          ? 'callback'
+          : 'outgoing';
   return {
-    kind: 'finish', call: call.key, direction, extension: connected || call.kind !== 'inbound' ? call.employee : null, candidates,
-    duration, status, addToChat,
+    kind: 'finish',
+    call: call.key,
+    direction,
+    extension: connected || call.kind !== 'inbound' ? call.employee : null,
+    candidates,
+    duration,
+    status,
+    addToChat,
   };
 }
 
@@ -166,6 +215,6 @@ export function chosenRecordings(call: CallState, pick: 'all' | 'first' | 'last'
 
 /** The DID an incoming trunk leg carries, from where the configuration says (freeswitch-esl.md §3.2). */
 export function didOf(ev: ChannelEvent, source: 'sip_to_user' | 'sip_req_user' | 'destination'): string {
-  const raw = source === 'destination' ? ev.destination : ev.vars.get(source) ?? ev.destination;
+  const raw = source === 'destination' ? ev.destination : (ev.vars.get(source) ?? ev.destination);
   return raw.replace(/^\+/, '');
 }

@@ -80,7 +80,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const make = (): Runtime =>
     o.compose({ config, log, recordingsStableMs: 0, ...(o.extraRoutes ? { extraRoutes: o.extraRoutes } : {}) });
   let service = make();
-  const ready = (svc: Runtime): Promise<void> => (svc.switch.listener.connected ? Promise.resolve() : new Promise((r) => svc.switch.listener.once('ready', () => r())));
+  const ready = (svc: Runtime): Promise<void> =>
+    svc.switch.listener.connected
+      ? Promise.resolve()
+      : new Promise((r) => svc.switch.listener.once('ready', () => r()));
   let readyP = ready(service);
   await service.start();
   if (o.install !== false) {

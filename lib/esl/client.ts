@@ -105,7 +105,8 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     assertSafeCommand(command);
     for (const [k, v] of headers) assertSafeCommand(`${k}: ${v}`);
     const socket = this.socket;
-    if (!socket || this.closed) return Promise.reject(new EslError('ESL_ERR_NOT_CONNECTED', 'event socket is not connected'));
+    if (!socket || this.closed)
+      return Promise.reject(new EslError('ESL_ERR_NOT_CONNECTED', 'event socket is not connected'));
     const wait = this.waitReply(this.opts.timeoutMs ?? 5000);
     let block = command + '\n';
     for (const [k, v] of headers) block += `${k}: ${v}\n`;

@@ -88,12 +88,14 @@ export class EslListener extends EventEmitter<ListenerEvents> {
   }
 
   async api(command: string): Promise<string> {
-    if (!this.client || this.state !== 'up') throw new EslError('ESL_ERR_NOT_CONNECTED', 'event socket is not connected');
+    if (!this.client || this.state !== 'up')
+      throw new EslError('ESL_ERR_NOT_CONNECTED', 'event socket is not connected');
     return this.client.api(command);
   }
 
   async bgapi(command: string, jobUuid: string): Promise<BackgroundJob> {
-    if (!this.client || this.state !== 'up') throw new EslError('ESL_ERR_NOT_CONNECTED', 'event socket is not connected');
+    if (!this.client || this.state !== 'up')
+      throw new EslError('ESL_ERR_NOT_CONNECTED', 'event socket is not connected');
     return this.client.bgapi(command, jobUuid);
   }
 
@@ -110,7 +112,10 @@ export class EslListener extends EventEmitter<ListenerEvents> {
     });
     client.on('bad', (err, frame) => {
       this.badFrames++;
-      this.o.log.warn({ err, contentType: frame?.headers.find(([k]) => k === 'Content-Type')?.[1] }, 'unparseable frame from the event socket');
+      this.o.log.warn(
+        { err, contentType: frame?.headers.find(([k]) => k === 'Content-Type')?.[1] },
+        'unparseable frame from the event socket',
+      );
       this.emit('bad', err);
     });
     client.on('close', (err) => this.onClose(client, err));
@@ -145,18 +150,21 @@ export class EslListener extends EventEmitter<ListenerEvents> {
   private armWatchdog(client: EslClient): void {
     const silence = this.o.silenceMs ?? 60_000;
     this.clock.clearTimeout(this.watchdog);
-    this.watchdog = this.clock.setTimeout(() => {
-      this.watchdog = null;
-      if (client !== this.client || this.state !== 'up') return;
-      if (this.clock.now() - client.lastDataAt > silence) {
-        this.o.log.warn({ silenceMs: silence }, 'event socket silent; reconnecting');
-        const message = `no data (not even HEARTBEAT) for ${Math.round(silence / 1000)} s`;
-        this.lastError = { at: this.clock.now(), message };
-        client.close();
-        return;
-      }
-      this.armWatchdog(client);
-    }, Math.min(silence, 10_000));
+    this.watchdog = this.clock.setTimeout(
+      () => {
+        this.watchdog = null;
+        if (client !== this.client || this.state !== 'up') return;
+        if (this.clock.now() - client.lastDataAt > silence) {
+          this.o.log.warn({ silenceMs: silence }, 'event socket silent; reconnecting');
+          const message = `no data (not even HEARTBEAT) for ${Math.round(silence / 1000)} s`;
+          this.lastError = { at: this.clock.now(), message };
+          client.close();
+          return;
+        }
+        this.armWatchdog(client);
+      },
+      Math.min(silence, 10_000),
+    );
   }
 
   private onClose(client: EslClient, err: Error | null): void {

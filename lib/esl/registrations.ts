@@ -16,7 +16,9 @@ export class Registrations {
     if (!this.esl.connected) return null;
     if (!this.users) {
       try {
-        const body = JSON.parse(await this.esl.api('show registrations as json')) as { rows?: Array<{ reg_user?: unknown }> };
+        const body = JSON.parse(await this.esl.api('show registrations as json')) as {
+          rows?: Array<{ reg_user?: unknown }>;
+        };
         this.users = new Set((body.rows ?? []).map((r) => String(r.reg_user ?? '')));
       } catch {
         return null;

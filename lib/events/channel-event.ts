@@ -28,13 +28,38 @@ const NAMES = new Set<string>(CHANNEL_EVENT_NAMES);
 
 /** Channel variables the model reads; others are kept only when configured. */
 const VARS = [
-  'sofia_profile_name', 'sip_gateway', 'sip_gateway_name', 'originator', 'originating_leg_uuid', 'dialed_user',
-  'user_name', 'sip_from_user', 'sip_to_user', 'sip_req_user', 'sip_term_status', 'sip_hangup_disposition',
-  'last_bridge_hangup_cause', 'last_bridge_proto_specific_hangup_cause', 'originate_disposition', 'sip_network_ip',
-  'b24_call_id', 'b24_kind', 'b24_employee', 'b24_client', 'b24_line', 'b24_callback', 'billsec', 'billmsec', 'duration',
-  'effective_caller_id_number', 'origination_caller_id_number',
+  'sofia_profile_name',
+  'sip_gateway',
+  'sip_gateway_name',
+  'originator',
+  'originating_leg_uuid',
+  'dialed_user',
+  'user_name',
+  'sip_from_user',
+  'sip_to_user',
+  'sip_req_user',
+  'sip_term_status',
+  'sip_hangup_disposition',
+  'last_bridge_hangup_cause',
+  'last_bridge_proto_specific_hangup_cause',
+  'originate_disposition',
+  'sip_network_ip',
+  'b24_call_id',
+  'b24_kind',
+  'b24_employee',
+  'b24_client',
+  'b24_line',
+  'b24_callback',
+  'billsec',
+  'billmsec',
+  'duration',
+  'effective_caller_id_number',
+  'origination_caller_id_number',
   // the tenant domain (fixtures/esl/tenants/README.md), best first
-  'domain_name', 'dialed_domain', 'sip_req_host', 'sip_to_host',
+  'domain_name',
+  'dialed_domain',
+  'sip_req_host',
+  'sip_to_host',
 ] as const;
 
 export interface ChannelEvent {
@@ -88,7 +113,8 @@ export function toChannelEvent(e: EslEvent, extraVars: readonly string[] = []): 
   const uuid = e.get('Unique-ID');
   if (!uuid || !UUID.test(uuid.toLowerCase())) throw new EventParseError(`${name} without a valid Unique-ID`, uuid);
   const direction = e.get('Call-Direction');
-  if (direction !== 'inbound' && direction !== 'outbound') throw new EventParseError(`${name} with Call-Direction ${String(direction)}`, uuid);
+  if (direction !== 'inbound' && direction !== 'outbound')
+    throw new EventParseError(`${name} with Call-Direction ${String(direction)}`, uuid);
   const atUs = us(e.get('Event-Date-Timestamp'));
   if (atUs === 0) throw new EventParseError(`${name} without Event-Date-Timestamp`, uuid);
   const vars = new Map<string, string>();
@@ -107,7 +133,10 @@ export function toChannelEvent(e: EslEvent, extraVars: readonly string[] = []): 
     callerNumber: e.get('Caller-Caller-ID-Number') ?? '',
     destination: e.get('Caller-Destination-Number') ?? '',
     calleeNumber: e.get('Caller-Callee-ID-Number'),
-    otherLeg: otherUuid && (otherType === 'originator' || otherType === 'originatee') ? { uuid: otherUuid.toLowerCase(), type: otherType } : undefined,
+    otherLeg:
+      otherUuid && (otherType === 'originator' || otherType === 'originatee')
+        ? { uuid: otherUuid.toLowerCase(), type: otherType }
+        : undefined,
     bridgeA: e.get('Bridge-A-Unique-ID')?.toLowerCase(),
     bridgeB: e.get('Bridge-B-Unique-ID')?.toLowerCase(),
     hangupCause: e.get('Hangup-Cause'),

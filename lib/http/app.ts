@@ -29,7 +29,10 @@ export interface AppDeps {
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: deps.bodyLimit });
-  void app.register(formbody, { parser: (s: string) => qs.parse(s, { depth: 5, arrayLimit: 100, parameterLimit: 500 }), bodyLimit: deps.bodyLimit });
+  void app.register(formbody, {
+    parser: (s: string) => qs.parse(s, { depth: 5, arrayLimit: 100, parameterLimit: 500 }),
+    bodyLimit: deps.bodyLimit,
+  });
   app.setErrorHandler((err, _req, reply) => {
     const { status, body } = httpReplyOf(err);
     if (status >= 500) deps.log[logLevelOf(err)]({ err }, 'http handler error');
@@ -54,7 +57,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     }
     // answer at once; the work goes on after (Bitrix24 does not retry, and spaces out slow handlers)
     setImmediate(() => {
-      deps.events.handle(ev).catch((err: unknown) => deps.log.error({ event: ev.event, err }, 'bitrix24 event handling failed'));
+      deps.events
+        .handle(ev)
+        .catch((err: unknown) => deps.log.error({ event: ev.event, err }, 'bitrix24 event handling failed'));
     });
     return reply.code(200).send({ ok: true });
   });

@@ -62,7 +62,8 @@ export function serviceRoutes(app: FastifyInstance, svc: RoutePorts): void {
     if (ok === 'forbidden') return reply.code(403).send({ error: 'HTTP_ERR_FORBIDDEN', message: 'bad signature' });
     if (ok === 'expired') return reply.code(410).send({ error: 'HTTP_ERR_EXPIRED', message: 'link expired' });
     const real = await owner.uploader.confine(ok.path);
-    if (typeof real !== 'string' || real === 'missing') return reply.code(404).send({ error: 'HTTP_ERR_NOT_FOUND', message: 'no such recording' });
+    if (typeof real !== 'string' || real === 'missing')
+      return reply.code(404).send({ error: 'HTTP_ERR_NOT_FOUND', message: 'no such recording' });
     return reply.type(real.endsWith('.mp3') ? 'audio/mpeg' : 'audio/wav').send(createReadStream(real));
   });
   app.get('/metrics', async (_req, reply) => reply.type(svc.registry.contentType).send(await svc.registry.metrics()));

@@ -22,7 +22,10 @@ const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const CALL_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** A phone number: 3 to 16 digits with an optional leading +, nothing else (no spaces either). */
-export const phoneNumber = only(PHONE, 'must be 3 to 16 digits with an optional leading + (no spaces or other characters)');
+export const phoneNumber = only(
+  PHONE,
+  'must be 3 to 16 digits with an optional leading + (no spaces or other characters)',
+);
 
 /** A checker that lets through only what matches `re`, else says what the field must be. */
 function only(re: RegExp, what: string): (field: string, v: string) => string {
@@ -47,7 +50,11 @@ export function absolutePath(field: string, v: string): string {
 
 /** Free text for a prompt: letters, digits, spaces and . ? ! - only, at most 200 characters, quoted. */
 export function promptText(v: string): string {
-  const kept = v.replace(/[^\p{L}\p{N} .?!-]/gu, ' ').replace(/\s+/g, ' ').trim().slice(0, 200);
+  const kept = v
+    .replace(/[^\p{L}\p{N} .?!-]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 200);
   return kept;
 }
 

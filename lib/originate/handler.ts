@@ -13,7 +13,15 @@ import type { RouteAnswer } from '../routing/responsible.js';
 import type { Store } from '../store/store.js';
 import type { ParsedEvent } from '../bitrix24/event-body.js';
 import { BadEvent } from '../bitrix24/event-body.js';
-import { UnsafeValue, callId as checkCallId, callbackCommand, clickToCallCommand, configName, extension as checkExt, phoneNumber } from './build.js';
+import {
+  UnsafeValue,
+  callId as checkCallId,
+  callbackCommand,
+  clickToCallCommand,
+  configName,
+  extension as checkExt,
+  phoneNumber,
+} from './build.js';
 import { outgoingStatus } from '../calls/status.js';
 import type { Effect } from '../calls/effects.js';
 import { realClock, type Clock } from '../clock.js';
@@ -86,7 +94,8 @@ export class CallEvents {
         const d = ev.data;
         if (!d.PHONE_NUMBER) throw new BadEvent('missing field: data[PHONE_NUMBER]');
         const entityId = Number(d.CRM_ENTITY_ID);
-        const entityType = d.CRM_ENTITY_TYPE && /^(CONTACT|COMPANY|LEAD|DEAL)$/.test(d.CRM_ENTITY_TYPE) ? d.CRM_ENTITY_TYPE : null;
+        const entityType =
+          d.CRM_ENTITY_TYPE && /^(CONTACT|COMPANY|LEAD|DEAL)$/.test(d.CRM_ENTITY_TYPE) ? d.CRM_ENTITY_TYPE : null;
         return {
           kind: 'callback',
           client: phoneNumber('data[PHONE_NUMBER]', d.PHONE_NUMBER),
@@ -147,7 +156,8 @@ export class CallEvents {
   private gatewayFor(line: string | null): { gateway: string; callerId: string } {
     const c = this.svc.config.calls;
     const gateway = (line && c.lineGateways[line]) || c.gateway;
-    const fallbackCid = Object.entries(c.gatewayLines).find(([gw]) => gw === gateway)?.[1] ?? Object.values(c.lines)[0] ?? line ?? '0000';
+    const fallbackCid =
+      Object.entries(c.gatewayLines).find(([gw]) => gw === gateway)?.[1] ?? Object.values(c.lines)[0] ?? line ?? '0000';
     return { gateway, callerId: line ?? fallbackCid };
   }
 
@@ -161,7 +171,9 @@ export class CallEvents {
     }
     const aLeg = randomUUID();
     this.svc.store.set(seenKey, { aLeg, at: this.now() });
-    const ext = this.svc.directory.extensionOf(d.userId) ?? (await this.svc.directory.refresh(), this.svc.directory.extensionOf(d.userId));
+    const ext =
+      this.svc.directory.extensionOf(d.userId) ??
+      (await this.svc.directory.refresh(), this.svc.directory.extensionOf(d.userId));
     if (!ext) {
       log.warn({ userId: d.userId }, 'click-to-call: the user has no extension (UF_PHONE_INNER)');
       return this.endUnplaced(aLeg, d.callId, d.userId, '480', 'the employee has no internal number');
@@ -170,9 +182,18 @@ export class CallEvents {
     let cmd: string;
     try {
       cmd = clickToCallCommand({
-        aLeg, bLeg: randomUUID(), extension: checkExt('extension', ext), ...(this.svc.config.calls.domain ? { domain: this.svc.config.calls.domain } : {}),
-        client: d.client, gateway: configName('gateway', gateway), callerId, b24CallId: d.callId, line: d.line, ringSeconds: this.svc.config.calls.ringSeconds, kind: 'click2call',
-        recordDir: this.svc.config.recordings.placedCalls ? this.svc.config.recordings.dirs[0] ?? null : null,
+        aLeg,
+        bLeg: randomUUID(),
+        extension: checkExt('extension', ext),
+        ...(this.svc.config.calls.domain ? { domain: this.svc.config.calls.domain } : {}),
+        client: d.client,
+        gateway: configName('gateway', gateway),
+        callerId,
+        b24CallId: d.callId,
+        line: d.line,
+        ringSeconds: this.svc.config.calls.ringSeconds,
+        kind: 'click2call',
+        recordDir: this.svc.config.recordings.placedCalls ? (this.svc.config.recordings.dirs[0] ?? null) : null,
       });
     } catch (err) {
       log.error({ err }, 'click-to-call: cannot build the originate');
@@ -207,8 +228,16 @@ export class CallEvents {
     const effects: Effect[] = [
       { kind: 'adopt', call: key, b24CallId },
       {
-        kind: 'finish', call: key, direction: 'outgoing', extension: ext, candidates: ext ? [ext] : [],
-        duration: 0, status, addToChat: this.svc.config.calls.addToChat, reason, ...(userId === null ? {} : { userId }),
+        kind: 'finish',
+        call: key,
+        direction: 'outgoing',
+        extension: ext,
+        candidates: ext ? [ext] : [],
+        duration: 0,
+        status,
+        addToChat: this.svc.config.calls.addToChat,
+        reason,
+        ...(userId === null ? {} : { userId }),
       },
     ];
     this.svc.submit(effects);
@@ -222,7 +251,10 @@ export class CallEvents {
     // the same decision the dialplan's routing lookup makes (at work, an extension, registered)
     const routed = await this.svc.route(client);
     if (routed.extension) return { extension: routed.extension, userId: routed.userId };
-    this.svc.log.info({ reason: routed.reason }, 'callback: the responsible manager cannot take it; using the callback target');
+    this.svc.log.info(
+      { reason: routed.reason },
+      'callback: the responsible manager cannot take it; using the callback target',
+    );
     const target = this.svc.config.calls.callbackTarget;
     if (target) return { extension: target, userId: this.svc.directory.userFor(target) };
     const def = this.svc.config.calls.defaultUserId;
@@ -235,26 +267,53 @@ export class CallEvents {
     const aLeg = randomUUID();
     const who = await this.pickEmployee(d.client);
     const c = this.svc.config.calls;
-    this.svc.submit([{
-      kind: 'register', call: aLeg, externalCallId: aLeg, type: 4, extension: who.extension, phone: d.client, line: d.line,
-      startIso: new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'), show: true, crmCreate: c.crmCreateOutgoing,
-      ...(d.crmEntityType && d.crmEntityId ? { crmEntityType: d.crmEntityType, crmEntityId: d.crmEntityId } : {}),
-    }]);
+    this.svc.submit([
+      {
+        kind: 'register',
+        call: aLeg,
+        externalCallId: aLeg,
+        type: 4,
+        extension: who.extension,
+        phone: d.client,
+        line: d.line,
+        startIso: new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'),
+        show: true,
+        crmCreate: c.crmCreateOutgoing,
+        ...(d.crmEntityType && d.crmEntityId ? { crmEntityType: d.crmEntityType, crmEntityId: d.crmEntityId } : {}),
+      },
+    ]);
     const b24CallId = await this.svc.awaitCallId(aLeg, 60_000);
     if (!b24CallId) {
-      log.error({ aLeg }, 'callback: register did not land in time; the call is not placed (the outbox keeps trying to register it)');
+      log.error(
+        { aLeg },
+        'callback: register did not land in time; the call is not placed (the outbox keeps trying to register it)',
+      );
       return;
     }
     const userId = who.userId ?? c.defaultUserId;
-    if (!who.extension) return this.endUnplaced(aLeg, b24CallId, userId, '480', 'nobody with an internal number can take the callback');
+    if (!who.extension)
+      return this.endUnplaced(aLeg, b24CallId, userId, '480', 'nobody with an internal number can take the callback');
     const { gateway, callerId } = this.gatewayFor(d.line);
     let cmd: string;
     try {
       cmd = callbackCommand({
-        aLeg, bLeg: randomUUID(), extension: checkExt('extension', who.extension), ...(c.domain ? { domain: c.domain } : {}), client: d.client,
-        gateway: configName('gateway', gateway), callerId, b24CallId, line: d.line, ringSeconds: c.ringSeconds, kind: 'callback',
-        text: d.text, voice: d.voice, ttsEngine: c.ttsEngine || null, promptFile: c.promptFile || null, context: c.callbackContext,
-        recordDir: this.svc.config.recordings.placedCalls ? this.svc.config.recordings.dirs[0] ?? null : null,
+        aLeg,
+        bLeg: randomUUID(),
+        extension: checkExt('extension', who.extension),
+        ...(c.domain ? { domain: c.domain } : {}),
+        client: d.client,
+        gateway: configName('gateway', gateway),
+        callerId,
+        b24CallId,
+        line: d.line,
+        ringSeconds: c.ringSeconds,
+        kind: 'callback',
+        text: d.text,
+        voice: d.voice,
+        ttsEngine: c.ttsEngine || null,
+        promptFile: c.promptFile || null,
+        context: c.callbackContext,
+        recordDir: this.svc.config.recordings.placedCalls ? (this.svc.config.recordings.dirs[0] ?? null) : null,
       });
     } catch (err) {
       return this.endUnplaced(aLeg, b24CallId, userId, 'OTHER', (err as Error).message);

@@ -31,15 +31,18 @@ export async function acceptInstall(
   timeoutMs: number,
   clock: Pick<Clock, 'now'> = realClock,
 ): Promise<StoredTokens> {
-  if (!portalUrl) throw new InstallRefused('FSB24_B24_PORTAL_URL is not set: refusing installs until the portal is configured');
+  if (!portalUrl)
+    throw new InstallRefused('FSB24_B24_PORTAL_URL is not set: refusing installs until the portal is configured');
   const portal = new URL(portalUrl);
-  if (!auth.clientEndpoint || !auth.accessToken || !auth.refreshToken) throw new InstallRefused('install without tokens (access_token, refresh_token, client_endpoint)');
+  if (!auth.clientEndpoint || !auth.accessToken || !auth.refreshToken)
+    throw new InstallRefused('install without tokens (access_token, refresh_token, client_endpoint)');
   const endpoint = new URL(auth.clientEndpoint);
   if (endpoint.host !== portal.host || auth.domain !== portal.host) {
     throw new InstallRefused(`install from ${auth.domain} refused: this service serves ${portal.host}`);
   }
   const current = store.tokens();
-  if (current && current.memberId !== auth.memberId) throw new InstallRefused('another installation already owns this portal (member_id differs)');
+  if (current && current.memberId !== auth.memberId)
+    throw new InstallRefused('another installation already owns this portal (member_id differs)');
   // the token must work on the portal itself
   const res = await request(new URL('app.info.json', endpoint), {
     method: 'POST',
@@ -51,7 +54,8 @@ export async function acceptInstall(
     throw new InstallRefused(`could not verify the install on ${portal.host}: ${err.message}`, { cause: err });
   });
   const body = (await res.body.json().catch(() => ({}))) as { result?: unknown; error?: string };
-  if (res.statusCode !== 200 || !body.result) throw new InstallRefused(`the portal did not accept the install tokens (${body.error ?? res.statusCode})`);
+  if (res.statusCode !== 200 || !body.result)
+    throw new InstallRefused(`the portal did not accept the install tokens (${body.error ?? res.statusCode})`);
   const tokens: StoredTokens = {
     accessToken: auth.accessToken,
     refreshToken: auth.refreshToken,

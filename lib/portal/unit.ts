@@ -134,14 +134,17 @@ export class PortalUnit {
     });
     this.offline =
       c.events.mode === 'offline'
-        ? attachOffline({
-            client: this.client,
-            store: this.store,
-            log: deps.log,
-            pollMs: c.events.offlinePollMs,
-            registry: deps.registry,
-            callEvents: this.callEvents,
-          }, deps.clock)
+        ? attachOffline(
+            {
+              client: this.client,
+              store: this.store,
+              log: deps.log,
+              pollMs: c.events.offlinePollMs,
+              registry: deps.registry,
+              callEvents: this.callEvents,
+            },
+            deps.clock,
+          )
         : null;
   }
 
@@ -183,7 +186,9 @@ export class PortalUnit {
     const c = this.config;
     if (ev.event === 'ONAPPINSTALL') {
       if (c.b24.webhookUrl)
-        throw new Unauthorized('webhook mode: installs are not used (unset FSB24_B24_WEBHOOK_URL to use the application)');
+        throw new Unauthorized(
+          'webhook mode: installs are not used (unset FSB24_B24_WEBHOOK_URL to use the application)',
+        );
       try {
         await acceptInstall(ev.auth, c.b24.portalUrl, this.store, c.b24.requestTimeoutMs, this.clock);
       } catch (err) {
@@ -213,7 +218,10 @@ export class PortalUnit {
         await this.directory.refresh();
         return;
       case 'ONAPPUNINSTALL':
-        this.log.warn({ memberId: ev.auth.memberId }, 'application uninstalled from the portal; calls are no longer sent');
+        this.log.warn(
+          { memberId: ev.auth.memberId },
+          'application uninstalled from the portal; calls are no longer sent',
+        );
         this.store.setTokens(null);
         return;
       default:

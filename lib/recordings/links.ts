@@ -30,7 +30,8 @@ export class RecordingLinks {
 
   /** The path a request may read, or why not ('forbidden' | 'expired'). */
   check(id: string, exp: string, sig: string, nowMs = this.clock.now()): { path: string } | 'forbidden' | 'expired' {
-    if (!/^[A-Za-z0-9_-]{1,2000}$/.test(id) || !/^\d{1,12}$/.test(exp) || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return 'forbidden';
+    if (!/^[A-Za-z0-9_-]{1,2000}$/.test(id) || !/^\d{1,12}$/.test(exp) || !/^[A-Za-z0-9_-]{43}$/.test(sig))
+      return 'forbidden';
     const path = Buffer.from(id, 'base64url').toString('utf8');
     const want = Buffer.from(this.sign(path, Number(exp)));
     const got = Buffer.from(sig);

@@ -55,7 +55,8 @@ export class RecordingUploader {
   async confine(path: string): Promise<string | 'missing' | { failed: string }> {
     const refused = { failed: `recording ${path} is outside the recordings directories (FSB24_RECORDINGS_DIRS)` };
     if (!isAbsolute(path) || path.includes('\0')) return refused;
-    const inside = (p: string, root: string): boolean => p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
+    const inside = (p: string, root: string): boolean =>
+      p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
     const lexical = resolve(path);
     if (!this.o.dirs.some((d) => inside(lexical, resolve(d)))) return refused;
     let real: string;
@@ -76,7 +77,10 @@ export class RecordingUploader {
    * up to `inlineMaxBytes`) or two-step (uploadUrl)? Missing, growing and empty files
    * are tried again later, until `giveUpMs` after the call ended.
    */
-  async check(path: string, job: Job): Promise<AttachPayload | { retryInMs: number; why: string } | { failed: string }> {
+  async check(
+    path: string,
+    job: Job,
+  ): Promise<AttachPayload | { retryInMs: number; why: string } | { failed: string }> {
     const now = this.clock.now();
     const ext = extname(path).toLowerCase();
     if (ext !== '.wav' && ext !== '.mp3') {
@@ -91,7 +95,10 @@ export class RecordingUploader {
     const stableMs = this.o.stableMs ?? 2000;
     const poll = Math.max(50, Math.min(stableMs, 1000));
     const giveUp = now - job.createdAt > (this.o.giveUpMs ?? 10 * 60_000);
-    if (real === 'missing') return giveUp ? { failed: `recording ${path} never appeared` } : { retryInMs: poll, why: 'recording not there yet' };
+    if (real === 'missing')
+      return giveUp
+        ? { failed: `recording ${path} never appeared` }
+        : { retryInMs: poll, why: 'recording not there yet' };
     const st = await stat(real);
     const before = this.seen.get(real);
     const changed = !before || before.size !== st.size || before.mtimeMs !== st.mtimeMs;
@@ -100,11 +107,17 @@ export class RecordingUploader {
     // complete = the recorder closed it (RECORD_STOP or hang-up came first) and it stopped changing
     const quiet = now - st.mtimeMs >= stableMs || now - since >= stableMs;
     if (!quiet) return { retryInMs: poll, why: 'recording still growing' };
-    if (st.size === 0) return giveUp ? { failed: `recording ${path} is empty` } : { retryInMs: poll, why: 'recording empty' };
+    if (st.size === 0)
+      return giveUp ? { failed: `recording ${path} is empty` } : { retryInMs: poll, why: 'recording empty' };
     this.seen.delete(real);
     const name = basename(real);
     if (this.o.linkFor) return { mode: 'url', path: real, name, size: st.size, url: this.o.linkFor(real, name) };
-    return { mode: st.size <= (this.o.inlineMaxBytes ?? 4 * 1024 * 1024) ? 'inline' : 'upload', path: real, name, size: st.size };
+    return {
+      mode: st.size <= (this.o.inlineMaxBytes ?? 4 * 1024 * 1024) ? 'inline' : 'upload',
+      path: real,
+      name,
+      size: st.size,
+    };
   }
 
   /** The file as base64, for FILE_CONTENT inside a batch (inline files are small: at most `inlineMaxBytes`). */
@@ -128,7 +141,10 @@ export class RecordingUploader {
     this.uploads++;
     this.bytes += a.size;
     this.o.log.info({ callId, file: a.name, bytes: a.size, mode: a.mode }, 'recording attached');
-    if (this.o.deleteAfterUpload) await unlink(a.path).catch((err: unknown) => this.o.log.warn({ file: a.name, err }, 'could not delete the uploaded recording'));
+    if (this.o.deleteAfterUpload)
+      await unlink(a.path).catch((err: unknown) =>
+        this.o.log.warn({ file: a.name, err }, 'could not delete the uploaded recording'),
+      );
   }
 
   /** One recording on its own, outside the outbox (bench:upload): FILE_CONTENT streamed, or two-step. */
@@ -150,8 +166,10 @@ export class RecordingUploader {
   /** POST multipart/form-data with the file streamed from disk: memory does not grow with it. */
   private async multipart(url: string, field: string, path: string, name: string, size: number): Promise<void> {
     const boundary = `----fsb24${Math.random().toString(16).slice(2)}`;
-    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; ` +
-        `filename="${name.replace(/"/g, '')}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; ` +
+        `filename="${name.replace(/"/g, '')}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    );
     const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
     const log = this.o.log;
     async function* body(): AsyncGenerator<Buffer> {
@@ -170,7 +188,10 @@ export class RecordingUploader {
     }
     const res = await request(url, {
       method: 'POST',
-      headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + size + tail.length) },
+      headers: {
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(head.length + size + tail.length),
+      },
       body: Readable.from(body()),
     });
     const text = await res.body.text();

@@ -126,7 +126,8 @@ export class ResponsibleRouter {
     if (!AT_WORK.has(status))
       return { extension: null, userId, reason: `responsible user is not at work (${status})`, real: true };
     const ext = first.ASSIGNED_BY?.USER_PHONE_INNER || this.o.directory.extensionOf(userId);
-    if (!ext || !EXTENSION.test(ext)) return { extension: null, userId, reason: 'responsible user has no extension', real: true };
+    if (!ext || !EXTENSION.test(ext))
+      return { extension: null, userId, reason: 'responsible user has no extension', real: true };
     return { extension: ext, userId, reason: 'responsible user', real: true };
   }
 }

@@ -2,7 +2,12 @@
 export class Journal<T> {
   readonly entries: T[] = [];
   private cursor = 0;
-  private readonly waiters: Array<{ match: (t: T) => boolean; resolve: (t: T) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+  private readonly waiters: Array<{
+    match: (t: T) => boolean;
+    resolve: (t: T) => void;
+    reject: (e: Error) => void;
+    timer: NodeJS.Timeout;
+  }> = [];
 
   private readonly watchers = new Set<() => void>();
 
@@ -44,7 +49,7 @@ export class Journal<T> {
   }
 
   private flush(): void {
-    for (let w = 0; w < this.waiters.length; ) {
+    for (let w = 0; w < this.waiters.length;) {
       const waiter = this.waiters[w]!;
       let found = -1;
       for (let i = this.cursor; i < this.entries.length; i++) {

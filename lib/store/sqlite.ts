@@ -59,9 +59,13 @@ export class SqliteStore implements Store {
       CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `);
     this.stmts = {
-      insert: this.db.prepare('INSERT OR IGNORE INTO jobs (call, kind, payload, idem, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)'),
-      pending: this.db.prepare('SELECT id, call, payload, attempts, next_at, created_at, last_error ' +
-          "FROM jobs WHERE state = 'pending' ORDER BY id"),
+      insert: this.db.prepare(
+        'INSERT OR IGNORE INTO jobs (call, kind, payload, idem, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      pending: this.db.prepare(
+        'SELECT id, call, payload, attempts, next_at, created_at, last_error ' +
+          "FROM jobs WHERE state = 'pending' ORDER BY id",
+      ),
       done: this.db.prepare(`UPDATE jobs SET state = 'done', attempts = attempts + 1, last_error = NULL WHERE id = ?`),
       retry: this.db.prepare(`UPDATE jobs SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?`),
       orphans: this.db.prepare(`
@@ -71,23 +75,35 @@ export class SqliteStore implements Store {
                 ORDER BY c.id DESC LIMIT 1) AS connected
         FROM (SELECT DISTINCT call FROM jobs WHERE kind IN ('register', 'adopt')) s
         WHERE NOT EXISTS (SELECT 1 FROM jobs f WHERE f.call = s.call AND f.kind = 'finish')`),
-      registerFailed: this.db.prepare(`SELECT last_error FROM jobs WHERE call = ? AND kind = 'register' AND state = 'failed' LIMIT 1`),
+      registerFailed: this.db.prepare(
+        `SELECT last_error FROM jobs WHERE call = ? AND kind = 'register' AND state = 'failed' LIMIT 1`,
+      ),
       wait: this.db.prepare(`UPDATE jobs SET next_at = ?, last_error = ? WHERE id = ?`),
       fail: this.db.prepare(`UPDATE jobs SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`),
       callId: this.db.prepare('SELECT b24_call_id FROM calls WHERE call = ?'),
       callUser: this.db.prepare('SELECT user_id FROM calls WHERE call = ?'),
-      cards: this.db.prepare("SELECT payload FROM jobs WHERE state = 'done' AND call = ? " +
-          "AND kind IN ('register', 'show', 'hide') ORDER BY id"),
-      setCallId: this.db.prepare('INSERT INTO calls (call, b24_call_id, user_id, updated_at) VALUES (?, ?, ?, ?) ' +
+      cards: this.db.prepare(
+        "SELECT payload FROM jobs WHERE state = 'done' AND call = ? " +
+          "AND kind IN ('register', 'show', 'hide') ORDER BY id",
+      ),
+      setCallId: this.db.prepare(
+        'INSERT INTO calls (call, b24_call_id, user_id, updated_at) VALUES (?, ?, ?, ?) ' +
           'ON CONFLICT(call) DO UPDATE SET b24_call_id = excluded.b24_call_id, user_id = excluded.user_id, ' +
-          'updated_at = excluded.updated_at'),
+          'updated_at = excluded.updated_at',
+      ),
       kvGet: this.db.prepare('SELECT value FROM kv WHERE key = ?'),
-      kvSet: this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      kvSet: this.db.prepare(
+        'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      ),
       counts: this.db.prepare(`SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs GROUP BY state`),
-      failed: this.db.prepare('SELECT id, call, kind, payload, attempts, last_error ' +
-          "FROM jobs WHERE state = 'failed' ORDER BY id DESC LIMIT ?"),
-      purge: this.db.prepare("DELETE FROM jobs WHERE state = 'done' AND call IN " +
-          "(SELECT call FROM jobs WHERE kind = 'finish' AND state = 'done' AND created_at < ?)"),
+      failed: this.db.prepare(
+        'SELECT id, call, kind, payload, attempts, last_error ' +
+          "FROM jobs WHERE state = 'failed' ORDER BY id DESC LIMIT ?",
+      ),
+      purge: this.db.prepare(
+        "DELETE FROM jobs WHERE state = 'done' AND call IN " +
+          "(SELECT call FROM jobs WHERE kind = 'finish' AND state = 'done' AND created_at < ?)",
+      ),
       purgeCalls: this.db.prepare(`DELETE FROM calls WHERE call NOT IN (SELECT call FROM jobs)`),
       // click-to-call CALL_IDs already placed (`c2c:<CALL_ID>` → { at }): a repeat comes within seconds
       purgeSeen: this.db.prepare(`DELETE FROM kv WHERE key LIKE 'c2c:%' AND json_extract(value, '$.at') < ?`),
@@ -107,7 +123,15 @@ export class SqliteStore implements Store {
       for (const e of list) {
         const r = this.stmts.insert.run(e.call, e.kind, JSON.stringify(e), idempotencyKey(e), now, now);
         if (r.changes > 0)
-          added.push({ id: Number(r.lastInsertRowid), call: e.call, effect: e, attempts: 0, nextAt: now, createdAt: now, lastError: null });
+          added.push({
+            id: Number(r.lastInsertRowid),
+            call: e.call,
+            effect: e,
+            attempts: 0,
+            nextAt: now,
+            createdAt: now,
+            lastError: null,
+          });
       }
     });
     tx(effects);
@@ -146,17 +170,19 @@ export class SqliteStore implements Store {
    * those no longer on the switch ended while the service was down.
    */
   unfinishedCalls(): Array<{ call: string; register: Effect | null; connected: Effect | null }> {
-    return (this.stmts.orphans.all() as Array<{ call: string; register: string | null; connected: string | null }>).map((r) => ({
-      call: r.call,
-      register: r.register ? (JSON.parse(r.register) as Effect) : null,
-      connected: r.connected ? (JSON.parse(r.connected) as Effect) : null,
-    }));
+    return (this.stmts.orphans.all() as Array<{ call: string; register: string | null; connected: string | null }>).map(
+      (r) => ({
+        call: r.call,
+        register: r.register ? (JSON.parse(r.register) as Effect) : null,
+        connected: r.connected ? (JSON.parse(r.connected) as Effect) : null,
+      }),
+    );
   }
 
   /** The reason a call's register failed for good, if it did. */
   registerFailure(call: string): string | null {
     const row = this.stmts.registerFailed.get(call) as { last_error: string | null } | undefined;
-    return row ? row.last_error ?? 'failed' : null;
+    return row ? (row.last_error ?? 'failed') : null;
   }
 
   callId(call: string): string | null {
@@ -216,9 +242,23 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  failedJobs(limit = 20): Array<{ id: number; call: string; kind: string; attempts: number; lastError: string | null }> {
-    return (this.stmts.failed.all(limit) as Array<{ id: number; call: string; kind: string; attempts: number; last_error: string | null }>).map((r) => ({
-      id: r.id, call: r.call, kind: r.kind, attempts: r.attempts, lastError: r.last_error,
+  failedJobs(
+    limit = 20,
+  ): Array<{ id: number; call: string; kind: string; attempts: number; lastError: string | null }> {
+    return (
+      this.stmts.failed.all(limit) as Array<{
+        id: number;
+        call: string;
+        kind: string;
+        attempts: number;
+        last_error: string | null;
+      }>
+    ).map((r) => ({
+      id: r.id,
+      call: r.call,
+      kind: r.kind,
+      attempts: r.attempts,
+      lastError: r.last_error,
     }));
   }
 
@@ -242,6 +282,12 @@ export class SqliteStore implements Store {
 
 function rowJob(r: JobRow): Job {
   return {
-    id: r.id, call: r.call, effect: JSON.parse(r.payload) as Effect, attempts: r.attempts, nextAt: r.next_at, createdAt: r.created_at, lastError: r.last_error,
+    id: r.id,
+    call: r.call,
+    effect: JSON.parse(r.payload) as Effect,
+    attempts: r.attempts,
+    nextAt: r.next_at,
+    createdAt: r.created_at,
+    lastError: r.last_error,
   };
 }

@@ -19,7 +19,10 @@ export function finishOrphans(o: {
   for (const u of o.unfinished) {
     if (o.live.has(u.call) || o.known(u.call)) continue;
     const finish = orphanFinish(u, o.lastAliveMs, o.addToChat);
-    o.log.warn({ callUuid: u.call, status: finish.status }, 'call ended while the service was down; finishing it from what was stored');
+    o.log.warn(
+      { callUuid: u.call, status: finish.status },
+      'call ended while the service was down; finishing it from what was stored',
+    );
     out.push(finish);
   }
   return out;

@@ -65,7 +65,15 @@ export class SwitchUnit {
       host: cfg.host,
       port: cfg.port,
       password: cfg.password,
-      events: [...CHANNEL_EVENT_NAMES, 'BACKGROUND_JOB', 'HEARTBEAT', 'CUSTOM', 'sofia::register', 'sofia::unregister', 'sofia::expire'],
+      events: [
+        ...CHANNEL_EVENT_NAMES,
+        'BACKGROUND_JOB',
+        'HEARTBEAT',
+        'CUSTOM',
+        'sofia::register',
+        'sofia::unregister',
+        'sofia::expire',
+      ],
       log: log.child({ mod: 'esl', switch: cfg.name }),
       clock,
     });
@@ -104,7 +112,13 @@ export class SwitchUnit {
     const age = l.lastEventAt ? Math.round((this.clock.now() - l.lastEventAt) / 1000) : null;
     return {
       ok: l.connected,
-      body: { state: l.state, lastEventAgeSec: age, reconnects: l.reconnects, badFrames: l.badFrames, lastError: l.lastError },
+      body: {
+        state: l.state,
+        lastEventAgeSec: age,
+        reconnects: l.reconnects,
+        badFrames: l.badFrames,
+        lastError: l.lastError,
+      },
     };
   }
 

@@ -15,7 +15,9 @@ export const CDR_FIXTURES_DIR = resolve(here, '../fixtures/cdr');
 /** Every capture: the top folder, legacy/ and tenants/, as paths relative to FIXTURES_DIR. */
 export function fixtureFiles(): string[] {
   const txt = (sub: string): string[] =>
-    readdirSync(join(FIXTURES_DIR, sub)).filter((f) => f.endsWith('.txt')).map((f) => (sub ? `${sub}/${f}` : f));
+    readdirSync(join(FIXTURES_DIR, sub))
+      .filter((f) => f.endsWith('.txt'))
+      .map((f) => (sub ? `${sub}/${f}` : f));
   return [...txt(''), ...txt('legacy'), ...txt('tenants')].sort();
 }
 
@@ -23,9 +25,11 @@ export function fixtureFiles(): string[] {
 export function documentedFixtures(): Map<string, string> {
   const out = new Map<string, string>();
   const top = readFileSync(join(FIXTURES_DIR, 'README.md'), 'utf8');
-  for (const m of top.matchAll(/^#### `esl\/([^`]+)` \(sha256 `([0-9a-f]{64})`\)/gm)) out.set(m[1] as string, m[2] as string);
+  for (const m of top.matchAll(/^#### `esl\/([^`]+)` \(sha256 `([0-9a-f]{64})`\)/gm))
+    out.set(m[1] as string, m[2] as string);
   const tenants = readFileSync(join(FIXTURES_DIR, 'tenants', 'README.md'), 'utf8');
-  for (const m of tenants.matchAll(/^\| `([^`/]+\.txt)` \|.*\| `([0-9a-f]{64})` \|$/gm)) out.set(`tenants/${m[1]}`, m[2] as string);
+  for (const m of tenants.matchAll(/^\| `([^`/]+\.txt)` \|.*\| `([0-9a-f]{64})` \|$/gm))
+    out.set(`tenants/${m[1]}`, m[2] as string);
   return out;
 }
 

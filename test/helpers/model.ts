@@ -5,7 +5,10 @@ import { toChannelEvent } from '../../lib/events/channel-event.js';
 import { CallModel, defaultModelConfig, type ModelConfig } from '../../lib/calls/model.js';
 import type { Effect } from '../../lib/calls/effects.js';
 
-export function modelOn(cfg: Partial<ModelConfig> = {}, sim: SimSwitchOptions = {}): { sw: SimSwitch; model: CallModel; effects: Effect[] } {
+export function modelOn(
+  cfg: Partial<ModelConfig> = {},
+  sim: SimSwitchOptions = {},
+): { sw: SimSwitch; model: CallModel; effects: Effect[] } {
   const sw = new SimSwitch({ recordingsDir: '/tmp/fsb24-model-tests', ...sim });
   const model = new CallModel({ ...defaultModelConfig, ...cfg });
   const effects: Effect[] = [];

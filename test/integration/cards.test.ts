@@ -8,7 +8,10 @@ import { endBridge, inboundCall } from '../../lib/sim/freeswitch/index.js';
 import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import type { Stack } from '../../lib/demo/stack.js';
 
-const ok = (m: string) => (r: PortalRequest): boolean => r.method === m && r.status === 200;
+const ok =
+  (m: string) =>
+  (r: PortalRequest): boolean =>
+    r.method === m && r.status === 200;
 
 async function registered(s: Stack): Promise<string> {
   const reg = await s.portal.journal.next(ok('telephony.externalcall.register'));
@@ -18,35 +21,38 @@ async function registered(s: Stack): Promise<string> {
 const cards = (s: Stack, callId: string, users: number[]): Promise<void> =>
   s.portal.journal.until(() => JSON.stringify(s.portal.state.cardUsers(callId)) === JSON.stringify(users));
 
-t.test('ring group of three answered by the second: shown to all three, hidden from the others on answer', async (t) => {
-  const s = await stack(t);
-  const sw = s.sim.sw;
-  const a = sw.trunkInbound('+79161234567', '4951234567');
-  sw.create(a);
-  const legs = ['1001', '1002', '1003'].map((e) => sw.userOutbound(e, a));
-  for (const l of legs) sw.create(l);
-  for (const l of legs) sw.progress(l);
-  const callId = await registered(s);
-  await cards(s, callId, [11, 12, 13]);
-  t.pass('card on every ringing phone');
-  const [b1, b2, b3] = legs as [typeof legs[0], typeof legs[0], typeof legs[0]];
-  await sw.wait(2000);
-  sw.answer(b2);
-  sw.hangup(b1, 'LOSE_RACE', { disposition: 'send_cancel' });
-  sw.hangup(b3, 'LOSE_RACE', { disposition: 'send_cancel' });
-  sw.answer(a);
-  sw.complete(b1);
-  sw.complete(b3);
-  sw.bridge(a, b2);
-  await cards(s, callId, [12]);
-  const hide = s.portal.journal.entries.find(ok('telephony.externalcall.hide'));
-  t.same(hide?.params, { CALL_ID: callId, USER_ID: [11, 13] }, 'one hide with a USER_ID array');
-  await sw.wait(10_000);
-  await endBridge(sw, a, b2, a);
-  const fin = await s.portal.journal.next(ok('telephony.externalcall.finish'));
-  t.match(fin.params, { CALL_ID: callId, USER_ID: 12, DURATION: 10, STATUS_CODE: '200' });
-  t.same(s.portal.state.cardUsers(callId), []);
-});
+t.test(
+  'ring group of three answered by the second: shown to all three, hidden from the others on answer',
+  async (t) => {
+    const s = await stack(t);
+    const sw = s.sim.sw;
+    const a = sw.trunkInbound('+79161234567', '4951234567');
+    sw.create(a);
+    const legs = ['1001', '1002', '1003'].map((e) => sw.userOutbound(e, a));
+    for (const l of legs) sw.create(l);
+    for (const l of legs) sw.progress(l);
+    const callId = await registered(s);
+    await cards(s, callId, [11, 12, 13]);
+    t.pass('card on every ringing phone');
+    const [b1, b2, b3] = legs as [(typeof legs)[0], (typeof legs)[0], (typeof legs)[0]];
+    await sw.wait(2000);
+    sw.answer(b2);
+    sw.hangup(b1, 'LOSE_RACE', { disposition: 'send_cancel' });
+    sw.hangup(b3, 'LOSE_RACE', { disposition: 'send_cancel' });
+    sw.answer(a);
+    sw.complete(b1);
+    sw.complete(b3);
+    sw.bridge(a, b2);
+    await cards(s, callId, [12]);
+    const hide = s.portal.journal.entries.find(ok('telephony.externalcall.hide'));
+    t.same(hide?.params, { CALL_ID: callId, USER_ID: [11, 13] }, 'one hide with a USER_ID array');
+    await sw.wait(10_000);
+    await endBridge(sw, a, b2, a);
+    const fin = await s.portal.journal.next(ok('telephony.externalcall.finish'));
+    t.match(fin.params, { CALL_ID: callId, USER_ID: 12, DURATION: 10, STATUS_CODE: '200' });
+    t.same(s.portal.state.cardUsers(callId), []);
+  },
+);
 
 t.test('a ring group nobody answers: shown while ringing, finish closes every card', async (t) => {
   const s = await stack(t, { config: { 'calls.cardWindowMs': 0 } });
@@ -54,7 +60,12 @@ t.test('a ring group nobody answers: shown while ringing, finish closes every ca
   s.sim.sw.setExtension('1002', { mode: 'noanswer' });
   s.sim.sw.setExtension('1003', { mode: 'noanswer' });
   s.sim.sw.speed = 200;
-  const done = inboundCall(s.sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001', '1002', '1003'], callerGivesUpMs: 20_000 });
+  const done = inboundCall(s.sim.sw, {
+    caller: '+79161234567',
+    did: '4951234567',
+    extensions: ['1001', '1002', '1003'],
+    callerGivesUpMs: 20_000,
+  });
   const callId = await registered(s);
   await cards(s, callId, [11, 12, 13]);
   await done;
@@ -63,12 +74,21 @@ t.test('a ring group nobody answers: shown while ringing, finish closes every ca
   // finish hides the card only for its USER_ID (reference §5.4): the others get a hide first, in the same request
   const entries = s.portal.journal.entries;
   const i = entries.indexOf(fin);
-  t.match(entries[i - 1], { method: 'telephony.externalcall.hide', batch: true, status: 200, params: { CALL_ID: callId, USER_ID: ['12', '13'] } });
+  t.match(entries[i - 1], {
+    method: 'telephony.externalcall.hide',
+    batch: true,
+    status: 200,
+    params: { CALL_ID: callId, USER_ID: ['12', '13'] },
+  });
   t.equal(fin.batch, true);
   await s.portal.journal.until(() => entries.slice(i).some((r) => !r.batch));
   const request = entries.slice(i).find((r) => !r.batch);
   t.equal(request?.method, 'batch', 'one request');
-  t.same(Object.values(request?.params.cmd as Record<string, string>).map((c) => c.split('?')[0]), ['telephony.externalcall.hide', 'telephony.externalcall.finish'], 'the hide, then the finish');
+  t.same(
+    Object.values(request?.params.cmd as Record<string, string>).map((c) => c.split('?')[0]),
+    ['telephony.externalcall.hide', 'telephony.externalcall.finish'],
+    'the hide, then the finish',
+  );
   t.same(s.portal.state.cardUsers(callId), [], 'no card left open on any phone that rang');
 });
 
@@ -77,7 +97,14 @@ t.test('sequential hunt: hidden from the phone that stopped ringing, shown to th
   s.sim.sw.setExtension('1001', { mode: 'noanswer' });
   s.sim.sw.setExtension('1002', { mode: 'answer', ringMs: 3000 });
   s.sim.sw.speed = 200;
-  const done = inboundCall(s.sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001', '1002'], hunt: true, timeoutMs: 10_000, talkMs: 20_000 });
+  const done = inboundCall(s.sim.sw, {
+    caller: '+79161234567',
+    did: '4951234567',
+    extensions: ['1001', '1002'],
+    hunt: true,
+    timeoutMs: 10_000,
+    talkMs: 20_000,
+  });
   const callId = await registered(s);
   await cards(s, callId, [11]);
   await cards(s, callId, [12]);
@@ -92,7 +119,13 @@ t.test('blind transfer: the card moves to the target; finish names them, duratio
   s.sim.sw.setExtension('1001', { ringMs: 1000 });
   s.sim.sw.setExtension('1003', { ringMs: 2000 });
   s.sim.sw.speed = 200;
-  const done = inboundCall(s.sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: 20_000, transfer: { to: '1003', kind: 'blind', afterMs: 15_000 } });
+  const done = inboundCall(s.sim.sw, {
+    caller: '+79161234567',
+    did: '4951234567',
+    extensions: ['1001'],
+    talkMs: 20_000,
+    transfer: { to: '1003', kind: 'blind', afterMs: 15_000 },
+  });
   const callId = await registered(s);
   await cards(s, callId, [11]);
   await cards(s, callId, [13]);
@@ -106,18 +139,29 @@ t.test('attended transfer: the consultation call is never sent; the card ends wi
   s.sim.sw.setExtension('1001', { ringMs: 1000 });
   s.sim.sw.setExtension('1002', { ringMs: 2000 });
   s.sim.sw.speed = 200;
-  const done = inboundCall(s.sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: 10_000, transfer: { to: '1002', kind: 'attended', afterMs: 10_000 } });
+  const done = inboundCall(s.sim.sw, {
+    caller: '+79161234567',
+    did: '4951234567',
+    extensions: ['1001'],
+    talkMs: 10_000,
+    transfer: { to: '1002', kind: 'attended', afterMs: 10_000 },
+  });
   const callId = await registered(s);
   await cards(s, callId, [12]);
   await done;
   const fin = await s.portal.journal.next(ok('telephony.externalcall.finish'));
   t.match(fin.params, { CALL_ID: callId, USER_ID: 12, STATUS_CODE: '200' });
-  t.equal(s.portal.journal.entries.filter(ok('telephony.externalcall.register')).length, 1, 'the consultation call was not registered');
+  t.equal(
+    s.portal.journal.entries.filter(ok('telephony.externalcall.register')).length,
+    1,
+    'the consultation call was not registered',
+  );
 });
 
 t.test('routing to the responsible manager', async (t) => {
   const s = await stack(t, { config: { 'routing.deadlineMs': 300 } });
-  const route = async (caller: string): Promise<string> => (await fetch(`${s.service.url}/route?caller=${encodeURIComponent(caller)}&did=4951234567`)).text();
+  const route = async (caller: string): Promise<string> =>
+    (await fetch(`${s.service.url}/route?caller=${encodeURIComponent(caller)}&did=4951234567`)).text();
   t.equal(await route('+79161234567'), '1002', 'at work: the extension');
   s.portal.state.addCrm({ TYPE: 'CONTACT', ID: 800, PHONES: ['+79160000001'], ASSIGNED_BY_ID: 13 });
   s.portal.state.users.get(13)!.TIMEMAN_STATUS = 'CLOSED';
@@ -143,8 +187,16 @@ t.test('routing to the responsible manager', async (t) => {
   s.portal.slowMs = 0;
   s.sim.sw.setExtension('1002', { ringMs: 1000 });
   // the dialplan asks after the call arrived; the call is registered for the responsible user
-  await inboundCall(s.sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], route: () => route('+79161234567'), talkMs: 5000 });
-  const reg = await s.portal.journal.next((r) => ok('telephony.externalcall.register')(r) && r.params.PHONE_NUMBER === '+79161234567');
+  await inboundCall(s.sim.sw, {
+    caller: '+79161234567',
+    did: '4951234567',
+    extensions: ['1001'],
+    route: () => route('+79161234567'),
+    talkMs: 5000,
+  });
+  const reg = await s.portal.journal.next(
+    (r) => ok('telephony.externalcall.register')(r) && r.params.PHONE_NUMBER === '+79161234567',
+  );
   t.equal(reg.params.USER_ID, 12);
   const fin = await s.portal.journal.next(ok('telephony.externalcall.finish'));
   t.match(fin.params, { USER_ID: 12, STATUS_CODE: '200' });

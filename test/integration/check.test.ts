@@ -9,17 +9,31 @@ import type { Stack } from '../../lib/demo/stack.js';
 function overrides(s: Stack, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const c = s.config;
   return {
-    'esl.host': c.esl.host, 'esl.port': c.esl.port, dataDir: c.dataDir, publicUrl: s.service.url, 'b24.portalUrl': c.b24.portalUrl,
-    'b24.clientId': c.b24.clientId, 'b24.clientSecret': c.b24.clientSecret, 'b24.oauthUrl': c.b24.oauthUrl, logLevel: 'silent', ...extra,
+    'esl.host': c.esl.host,
+    'esl.port': c.esl.port,
+    dataDir: c.dataDir,
+    publicUrl: s.service.url,
+    'b24.portalUrl': c.b24.portalUrl,
+    'b24.clientId': c.b24.clientId,
+    'b24.clientSecret': c.b24.clientSecret,
+    'b24.oauthUrl': c.b24.oauthUrl,
+    logLevel: 'silent',
+    ...extra,
   };
 }
 
 t.test('a healthy setup passes every point', async (t) => {
   const s = await stack(t, { sim: { extensions: { '1001': {}, '1002': {}, '1003': {} } } });
   const lines: string[] = [];
-  const code = await runCheck({ overrides: overrides(s, { publicUrl: new URL(s.service.portal.handlerUrl()).origin }) }, (l) => lines.push(l));
+  const code = await runCheck(
+    { overrides: overrides(s, { publicUrl: new URL(s.service.portal.handlerUrl()).origin }) },
+    (l) => lines.push(l),
+  );
   t.equal(code, 0, lines.join('\n'));
-  t.match(lines.join('\n'), /PASS {2}event socket[\s\S]*PASS {2}events arriving[\s\S]*PASS {2}token: valid until[\s\S]*PASS {2}scopes: telephony, user[\s\S]*PASS {2}event handlers[\s\S]*PASS {2}users with an extension: 4[\s\S]*PASS {2}registered phones map to users/);
+  t.match(
+    lines.join('\n'),
+    /PASS {2}event socket[\s\S]*PASS {2}events arriving[\s\S]*PASS {2}token: valid until[\s\S]*PASS {2}scopes: telephony, user[\s\S]*PASS {2}event handlers[\s\S]*PASS {2}users with an extension: 4[\s\S]*PASS {2}registered phones map to users/,
+  );
 });
 
 t.test('each failure is reported with its fix, and the exit status says so', async (t) => {
@@ -47,13 +61,25 @@ t.test('each failure is reported with its fix, and the exit status says so', asy
 t.test('check asks for every configured line, gateway lines included', async (t) => {
   const s = await stack(t, { config: { 'calls.lines': { '4951234567': '4951234567' } } });
   await s.portal.journal.until(() => s.portal.state.lines.length === 1);
-  const r = await check({ overrides: overrides(s, { 'calls.lines': { '4951234567': '4951234567' }, 'calls.gatewayLines': { pstn: '4959999999' } }) });
-  t.match(r.find((x) => x.name === 'lines'), { ok: false, detail: 'not registered: 4959999999', fix: /bind/ });
+  const r = await check({
+    overrides: overrides(s, {
+      'calls.lines': { '4951234567': '4951234567' },
+      'calls.gatewayLines': { pstn: '4959999999' },
+    }),
+  });
+  t.match(
+    r.find((x) => x.name === 'lines'),
+    { ok: false, detail: 'not registered: 4959999999', fix: /bind/ },
+  );
 });
 
 t.test('a portal outage is "retry later", a spent token is "reinstall"', async (t) => {
   const s = await stack(t);
-  const fixes = async (): Promise<string> => (await check({ overrides: overrides(s) })).filter((x) => !x.ok).map((x) => `${x.name}: ${x.fix ?? ''}`).join('\n');
+  const fixes = async (): Promise<string> =>
+    (await check({ overrides: overrides(s) }))
+      .filter((x) => !x.ok)
+      .map((x) => `${x.name}: ${x.fix ?? ''}`)
+      .join('\n');
   s.portal.setOutage('http500');
   t.match(await fixes(), /portal reachable: the portal is unreachable or failing: retry later/);
   s.portal.setOutage('reset');
@@ -69,10 +95,33 @@ t.test('a portal outage is "retry later", a spent token is "reinstall"', async (
 t.test('the token fix tells an outage from a spent token', async (t) => {
   const fix = (e: unknown) => tokenFix(e, 'oauth');
   t.match(fix(new B24Error('B24_ERR_REST', 'app.info: HTTP 503, not a JSON envelope', { status: 503 })), /retry later/);
-  t.match(fix(new B24Error('B24_ERR_REST', 'app.info: INTERNAL_SERVER_ERROR', { status: 500, error: 'INTERNAL_SERVER_ERROR' })), /retry later/);
+  t.match(
+    fix(
+      new B24Error('B24_ERR_REST', 'app.info: INTERNAL_SERVER_ERROR', { status: 500, error: 'INTERNAL_SERVER_ERROR' }),
+    ),
+    /retry later/,
+  );
   t.match(fix(new B24Error('B24_ERR_NETWORK', 'app.info: socket hang up')), /retry later/);
-  t.match(fix(new B24Error('B24_ERR_AUTH', 'token refresh refused: 503 (reinstall the application)', { status: 503, error: '' })), /retry later/, 'the OAuth server down is an outage');
-  t.match(fix(new B24Error('B24_ERR_AUTH', 'token refresh refused: invalid_grant', { status: 400, error: 'invalid_grant' })), /reinstall/);
-  t.match(fix(new B24Error('B24_ERR_AUTH', 'app.info: expired_token', { status: 401, error: 'expired_token' })), /reinstall/);
-  t.notMatch(fix(new B24Error('B24_ERR_AUTH', 'app.info: NO_AUTH_FOUND', { status: 401, error: 'NO_AUTH_FOUND' })), /reinstall|retry/);
+  t.match(
+    fix(
+      new B24Error('B24_ERR_AUTH', 'token refresh refused: 503 (reinstall the application)', {
+        status: 503,
+        error: '',
+      }),
+    ),
+    /retry later/,
+    'the OAuth server down is an outage',
+  );
+  t.match(
+    fix(new B24Error('B24_ERR_AUTH', 'token refresh refused: invalid_grant', { status: 400, error: 'invalid_grant' })),
+    /reinstall/,
+  );
+  t.match(
+    fix(new B24Error('B24_ERR_AUTH', 'app.info: expired_token', { status: 401, error: 'expired_token' })),
+    /reinstall/,
+  );
+  t.notMatch(
+    fix(new B24Error('B24_ERR_AUTH', 'app.info: NO_AUTH_FOUND', { status: 401, error: 'NO_AUTH_FOUND' })),
+    /reinstall|retry/,
+  );
 });

@@ -41,5 +41,8 @@ t.test('demo --tenants: two companies on one switch, each call on its own portal
     ],
   );
   t.match(renderTenants(demo.rows), /^company\s+portal\s+type/);
-  t.equal(demo.service.portals.reduce((n, p) => n + p.store.stats().failed, 0), 0);
+  t.equal(
+    demo.service.portals.reduce((n, p) => n + p.store.stats().failed, 0),
+    0,
+  );
 });

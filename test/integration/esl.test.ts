@@ -8,7 +8,10 @@ import { stack } from '../helpers/stack.js';
 import { outboundCall, inboundCall } from '../../lib/sim/freeswitch/index.js';
 import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 
-const ok = (m: string) => (r: PortalRequest): boolean => r.method === m && r.status === 200;
+const ok =
+  (m: string) =>
+  (r: PortalRequest): boolean =>
+    r.method === m && r.status === 200;
 
 // the back-off itself (first retry at 250 ms) is pinned on a moved clock in test/unit/esl/listener.test.ts
 t.test('a dropped connection comes back; calls after it are sent', async (t) => {
@@ -55,7 +58,13 @@ t.test('a literal % in a caller name and a number passes through untouched', asy
 t.test('an outage of the switch: calls that ended meanwhile are closed, live ones adopted', async (t) => {
   const s = await stack(t);
   s.sim.sw.setExtension('1001', { ringMs: 500 });
-  void inboundCall(s.sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: -1, record: false });
+  void inboundCall(s.sim.sw, {
+    caller: '+79161234567',
+    did: '4951234567',
+    extensions: ['1001'],
+    talkMs: -1,
+    record: false,
+  });
   const reg = await s.portal.journal.next(ok('telephony.externalcall.register'));
   await s.service.portal.outbox.idle();
   // the switch restarts: the call is gone without a single hangup event
@@ -64,6 +73,10 @@ t.test('an outage of the switch: calls that ended meanwhile are closed, live one
   await down;
   await s.eslReady();
   const fin = await s.portal.journal.next(ok('telephony.externalcall.finish'));
-  t.equal(fin.params.CALL_ID, (reg.result as { CALL_ID: string }).CALL_ID, 'the lost call is finished from what the service knew');
+  t.equal(
+    fin.params.CALL_ID,
+    (reg.result as { CALL_ID: string }).CALL_ID,
+    'the lost call is finished from what the service knew',
+  );
   t.equal(fin.params.STATUS_CODE, '200', 'it had been answered');
 });

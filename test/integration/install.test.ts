@@ -4,41 +4,63 @@ import { stack } from '../helpers/stack.js';
 import { outboundCall } from '../../lib/sim/freeswitch/index.js';
 import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 
-const ok = (m: string) => (r: PortalRequest): boolean => r.method === m && r.status === 200;
+const ok =
+  (m: string) =>
+  (r: PortalRequest): boolean =>
+    r.method === m && r.status === 200;
 
-t.test('install binds both events to the public URL and registers the configured lines; bind again is harmless', async (t) => {
-  const s = await stack(t, { config: { 'calls.lines': { '4951234567': '4951234567' }, 'calls.lineGateways': { '4957654321': 'pstn' } } });
-  t.same(s.portal.state.handlers.map((h) => [h.event, h.handler]).sort(), [
-    ['ONEXTERNALCALLBACKSTART', s.service.portal.handlerUrl()],
-    ['ONEXTERNALCALLSTART', s.service.portal.handlerUrl()],
-  ]);
-  await s.portal.journal.until(() => s.portal.state.lines.length === 2);
-  t.same(s.portal.state.lines.map((l) => l.NUMBER).sort(), ['4951234567', '4957654321']);
-  const again = await s.service.portal.bind();
-  t.same(again.bound.sort(), ['ONEXTERNALCALLBACKSTART', 'ONEXTERNALCALLSTART'], '"already binded" counts as bound');
-  t.equal(s.portal.state.handlers.length, 2);
-  t.ok(s.portal.journal.entries.some(ok('telephony.externalline.update')), 'existing lines are updated');
-});
+t.test(
+  'install binds both events to the public URL and registers the configured lines; bind again is harmless',
+  async (t) => {
+    const s = await stack(t, {
+      config: { 'calls.lines': { '4951234567': '4951234567' }, 'calls.lineGateways': { '4957654321': 'pstn' } },
+    });
+    t.same(s.portal.state.handlers.map((h) => [h.event, h.handler]).sort(), [
+      ['ONEXTERNALCALLBACKSTART', s.service.portal.handlerUrl()],
+      ['ONEXTERNALCALLSTART', s.service.portal.handlerUrl()],
+    ]);
+    await s.portal.journal.until(() => s.portal.state.lines.length === 2);
+    t.same(s.portal.state.lines.map((l) => l.NUMBER).sort(), ['4951234567', '4957654321']);
+    const again = await s.service.portal.bind();
+    t.same(again.bound.sort(), ['ONEXTERNALCALLBACKSTART', 'ONEXTERNALCALLSTART'], '"already binded" counts as bound');
+    t.equal(s.portal.state.handlers.length, 2);
+    t.ok(s.portal.journal.entries.some(ok('telephony.externalline.update')), 'existing lines are updated');
+  },
+);
 
-t.test('a reinstall of the same portal is accepted; uninstall stops sending and is verified by its token', async (t) => {
-  const s = await stack(t);
-  t.equal(await s.portal.install(`${s.service.url}/bitrix24/events`), 200, 'reinstall');
-  const forged = await s.service.app.inject({
-    method: 'POST', url: '/bitrix24/events', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    payload: `event=ONAPPUNINSTALL&data[CLEAN]=0&auth[domain]=${s.portal.domain}&auth[member_id]=${s.portal.app.memberId}&auth[application_token]=forged`,
-  });
-  t.equal(forged.statusCode, 401, 'a forged uninstall changes nothing');
-  t.ok(s.service.portal.client.tokens(), 'still installed');
-  const real = await s.portal.postEvent(`${s.service.url}/bitrix24/events`, 'ONAPPUNINSTALL', { LANGUAGE_ID: 'en', CLEAN: 0 }, {
-    domain: s.portal.domain, client_endpoint: s.portal.restUrl, server_endpoint: `${s.portal.url}/rest/`, member_id: s.portal.app.memberId, application_token: s.portal.app.applicationToken,
-  });
-  t.equal(real, 200);
-  await new Promise<void>((r) => setImmediate(r));
-  await s.portal.journal.until(() => s.service.portal.client.tokens() === null);
-  const h = await s.service.app.inject({ method: 'GET', url: '/healthz' });
-  t.equal(h.statusCode, 503);
-  t.match(JSON.parse(h.body), { portal: { installed: false } });
-});
+t.test(
+  'a reinstall of the same portal is accepted; uninstall stops sending and is verified by its token',
+  async (t) => {
+    const s = await stack(t);
+    t.equal(await s.portal.install(`${s.service.url}/bitrix24/events`), 200, 'reinstall');
+    const forged = await s.service.app.inject({
+      method: 'POST',
+      url: '/bitrix24/events',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `event=ONAPPUNINSTALL&data[CLEAN]=0&auth[domain]=${s.portal.domain}&auth[member_id]=${s.portal.app.memberId}&auth[application_token]=forged`,
+    });
+    t.equal(forged.statusCode, 401, 'a forged uninstall changes nothing');
+    t.ok(s.service.portal.client.tokens(), 'still installed');
+    const real = await s.portal.postEvent(
+      `${s.service.url}/bitrix24/events`,
+      'ONAPPUNINSTALL',
+      { LANGUAGE_ID: 'en', CLEAN: 0 },
+      {
+        domain: s.portal.domain,
+        client_endpoint: s.portal.restUrl,
+        server_endpoint: `${s.portal.url}/rest/`,
+        member_id: s.portal.app.memberId,
+        application_token: s.portal.app.applicationToken,
+      },
+    );
+    t.equal(real, 200);
+    await new Promise<void>((r) => setImmediate(r));
+    await s.portal.journal.until(() => s.service.portal.client.tokens() === null);
+    const h = await s.service.app.inject({ method: 'GET', url: '/healthz' });
+    t.equal(h.statusCode, 503);
+    t.match(JSON.parse(h.body), { portal: { installed: false } });
+  },
+);
 
 t.test('webhook mode: calls are registered through the webhook; events need FSB24_B24_APP_TOKEN', async (t) => {
   const s = await stack(t, { install: false, emulator: { webhookAllowedForRegister: true } });
@@ -46,10 +68,18 @@ t.test('webhook mode: calls are registered through the webhook; events need FSB2
   const { compose } = await import('../../bin/compose.js');
   const { loadConfig } = await import('../../lib/config.js');
   const { createLogger } = await import('../../lib/log.js');
-  const config = loadConfig({ overrides: {
-    'esl.host': s.sim.host, 'esl.port': s.sim.port, 'http.port': 0, dataDir: `${s.config.dataDir}-webhook`, 'b24.webhookUrl': s.portal.webhookUrl,
-    'b24.appToken': 'outgoing-webhook-token', 'recordings.dirs': s.config.recordings.dirs, logLevel: 'silent',
-  } });
+  const config = loadConfig({
+    overrides: {
+      'esl.host': s.sim.host,
+      'esl.port': s.sim.port,
+      'http.port': 0,
+      dataDir: `${s.config.dataDir}-webhook`,
+      'b24.webhookUrl': s.portal.webhookUrl,
+      'b24.appToken': 'outgoing-webhook-token',
+      'recordings.dirs': s.config.recordings.dirs,
+      logLevel: 'silent',
+    },
+  });
   const svc = compose({ config, log: createLogger('silent') });
   t.teardown(() => svc.stop());
   const ready = new Promise<void>((r) => svc.switch.listener.once('ready', () => r()));
@@ -60,10 +90,13 @@ t.test('webhook mode: calls are registered through the webhook; events need FSB2
   const fin = await s.portal.journal.next(ok('telephony.externalcall.finish'));
   t.equal(fin.auth, 'webhook');
   t.match(fin.params, { USER_ID: 13, STATUS_CODE: '200' });
-  const post = (token: string) => svc.app.inject({
-    method: 'POST', url: '/bitrix24/events', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    payload: `event=ONEXTERNALCALLBACKSTART&data[PHONE_NUMBER]=%2B79161234567&auth[domain]=x&auth[member_id]=m&auth[application_token]=${token}`,
-  });
+  const post = (token: string) =>
+    svc.app.inject({
+      method: 'POST',
+      url: '/bitrix24/events',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `event=ONEXTERNALCALLBACKSTART&data[PHONE_NUMBER]=%2B79161234567&auth[domain]=x&auth[member_id]=m&auth[application_token]=${token}`,
+    });
   t.equal((await post('wrong')).statusCode, 401);
   t.equal((await post('outgoing-webhook-token')).statusCode, 200);
 });
@@ -74,9 +107,16 @@ t.test('webhook mode on a portal that refuses register over webhooks: kept as fa
   const { compose } = await import('../../bin/compose.js');
   const { loadConfig } = await import('../../lib/config.js');
   const { createLogger } = await import('../../lib/log.js');
-  const config = loadConfig({ overrides: {
-    'esl.host': s.sim.host, 'esl.port': s.sim.port, 'http.port': 0, dataDir: `${s.config.dataDir}-webhook2`, 'b24.webhookUrl': s.portal.webhookUrl, logLevel: 'silent',
-  } });
+  const config = loadConfig({
+    overrides: {
+      'esl.host': s.sim.host,
+      'esl.port': s.sim.port,
+      'http.port': 0,
+      dataDir: `${s.config.dataDir}-webhook2`,
+      'b24.webhookUrl': s.portal.webhookUrl,
+      logLevel: 'silent',
+    },
+  });
   const svc = compose({ config, log: createLogger('silent') });
   t.teardown(() => svc.stop());
   const ready = new Promise<void>((r) => svc.switch.listener.once('ready', () => r()));
@@ -89,6 +129,9 @@ t.test('webhook mode on a portal that refuses register over webhooks: kept as fa
   await s.portal.journal.next((r) => r.method === 'telephony.externalcall.register' && r.status === 403);
   t.match(await finishFailed, /its register failed: .*WRONG_AUTH_TYPE/, 'its finish is not left pending forever');
   await svc.portal.outbox.idle();
-  t.match(svc.store.failedJobs().find((f) => f.kind === 'register'), { lastError: /WRONG_AUTH_TYPE/ });
+  t.match(
+    svc.store.failedJobs().find((f) => f.kind === 'register'),
+    { lastError: /WRONG_AUTH_TYPE/ },
+  );
   t.equal(svc.store.stats().pending, 0);
 });

@@ -12,7 +12,10 @@ import { offlineQueue } from '../../lib/sim/bitrix24/offline.js';
 import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import type { Stack } from '../../lib/demo/stack.js';
 
-const ok = (m: string) => (r: PortalRequest): boolean => r.method === m && r.status === 200;
+const ok =
+  (m: string) =>
+  (r: PortalRequest): boolean =>
+    r.method === m && r.status === 200;
 const OFFLINE = { 'events.mode': 'offline', 'events.offlinePollMs': 20, 'calls.lines': { '4951234567': '4951234567' } };
 
 async function offlineStack(tt: Parameters<typeof stack>[0], opts: Parameters<typeof stack>[1] = {}): Promise<Stack> {
@@ -27,40 +30,64 @@ async function connect(s: Stack): Promise<{ status: number; body: string; browse
   return { ...r, browser };
 }
 
-const originates = (s: Stack): number => s.sim.commands.entries.filter((c) => c.line.startsWith('bgapi originate')).length;
+const originates = (s: Stack): number =>
+  s.sim.commands.entries.filter((c) => c.line.startsWith('bgapi originate')).length;
 
 t.test('connect through the browser, bind offline, click-to-call to the exact originate', async (t) => {
   const s = await offlineStack(t);
   const { status, body, browser } = await connect(s);
   t.equal(status, 200, body);
-  t.match(browser.visited, [
-    `${s.service.url}/bitrix24/connect`,
-    new RegExp(`^${s.portal.url}/oauth/authorize/\\?client_id=${s.portal.app.clientId}&state=[0-9a-f]{48}$`),
-    new RegExp(`^${s.service.url}/bitrix24/oauth/callback\\?code=[0-9a-f]+&state=[0-9a-f]{48}&domain=`),
-  ], 'connect → portal → callback');
+  t.match(
+    browser.visited,
+    [
+      `${s.service.url}/bitrix24/connect`,
+      new RegExp(`^${s.portal.url}/oauth/authorize/\\?client_id=${s.portal.app.clientId}&state=[0-9a-f]{48}$`),
+      new RegExp(`^${s.service.url}/bitrix24/oauth/callback\\?code=[0-9a-f]+&state=[0-9a-f]{48}&domain=`),
+    ],
+    'connect → portal → callback',
+  );
   t.match(body, /Connected to Bitrix24/);
   t.match(body, /Bound ONEXTERNALCALLSTART, ONEXTERNALCALLBACKSTART as offline events/);
   t.match(body, /Lines registered: 4951234567/);
   const exchange = s.portal.journal.entries.find((r) => r.method === 'oauth.authorize');
   t.ok(exchange, 'the portal saw the authorize request');
-  t.same(s.portal.state.handlers.map((h) => [h.event, h.offline]).sort(), [['ONEXTERNALCALLBACKSTART', 1], ['ONEXTERNALCALLSTART', 1]]);
+  t.same(s.portal.state.handlers.map((h) => [h.event, h.offline]).sort(), [
+    ['ONEXTERNALCALLBACKSTART', 1],
+    ['ONEXTERNALCALLSTART', 1],
+  ]);
   t.ok(s.service.portal.client.tokens(), 'tokens stored');
   await s.service.portal.directory.refresh();
 
   const { callId } = await s.portal.clickToCall({ userId: 11, phone: '+79161234567', lineNumber: '4951234567' });
   const cmd = await s.sim.nextCommand('bgapi originate');
-  t.match(cmd.line, new RegExp(`^bgapi originate \\{origination_uuid=[0-9a-f-]{36},origination_caller_id_number=\\+79161234567,origination_caller_id_name=\\+79161234567,effective_caller_id_number=4951234567,ignore_early_media=true,originate_timeout=30,b24_call_id=${callId.replace(/\./g, '\\.')},b24_kind=click2call,b24_client=\\+79161234567,b24_line=4951234567,execute_on_answer='record_session [^']+\\.wav'\\}user/1001 &bridge\\(\\{origination_uuid=[0-9a-f-]{36},origination_caller_id_number=4951234567\\}sofia/gateway/pstn/\\+79161234567\\)$`));
-  const get = s.portal.journal.entries.find((r) => ok('event.offline.get')(r) && (r.result as { events: unknown[] }).events.length === 1);
+  t.match(
+    cmd.line,
+    new RegExp(
+      `^bgapi originate \\{origination_uuid=[0-9a-f-]{36},origination_caller_id_number=\\+79161234567,origination_caller_id_name=\\+79161234567,effective_caller_id_number=4951234567,ignore_early_media=true,originate_timeout=30,b24_call_id=${callId.replace(/\./g, '\\.')},b24_kind=click2call,b24_client=\\+79161234567,b24_line=4951234567,execute_on_answer='record_session [^']+\\.wav'\\}user/1001 &bridge\\(\\{origination_uuid=[0-9a-f-]{36},origination_caller_id_number=4951234567\\}sofia/gateway/pstn/\\+79161234567\\)$`,
+    ),
+  );
+  const get = s.portal.journal.entries.find(
+    (r) => ok('event.offline.get')(r) && (r.result as { events: unknown[] }).events.length === 1,
+  );
   t.match(get?.params, { clear: 0, limit: 50 }, 'read with clear=0');
   const pid = (get?.result as { process_id: string }).process_id;
   const rec = (get?.result as { events: Array<{ ID: string }> }).events[0]!;
   const clear = await s.portal.journal.next((r) => ok('event.offline.clear')(r));
   t.same(clear.params, { process_id: pid, id: [Number(rec.ID)] }, 'cleared exactly the accepted record');
-  const fin = await s.portal.journal.next((r) => ok('telephony.externalcall.finish')(r) && r.params.CALL_ID === callId, 10_000);
+  const fin = await s.portal.journal.next(
+    (r) => ok('telephony.externalcall.finish')(r) && r.params.CALL_ID === callId,
+    10_000,
+  );
   t.match(fin.params, { CALL_ID: callId, USER_ID: 11, STATUS_CODE: '200' });
   t.equal(offlineQueue(s.portal.state).records.length, 0, 'the queue is empty');
   const h = JSON.parse((await s.service.app.inject({ method: 'GET', url: '/healthz' })).body);
-  t.match(h.events, { mode: 'offline (clear=0, then clear)', failingForSec: 0, lastError: null, pulled: 1, handled: 1 });
+  t.match(h.events, {
+    mode: 'offline (clear=0, then clear)',
+    failingForSec: 0,
+    lastError: null,
+    pulled: 1,
+    handled: 1,
+  });
   const metrics = (await s.service.app.inject({ method: 'GET', url: '/metrics' })).body;
   t.match(metrics, /fsb24_offline_records_pulled_total 1/);
   t.match(metrics, /fsb24_offline_pull_seconds_count\{result="ok"\} \d+/);
@@ -73,7 +100,10 @@ t.test('a callback request arrives through the queue too; a repeated click is on
   await s.portal.callbackRequest({ phone: '+79161234567', text: 'Callback from the site', lineNumber: '4951234567' });
   const reg = await s.portal.journal.next(ok('telephony.externalcall.register'));
   t.match(reg.params, { USER_ID: 12, PHONE_NUMBER: '+79161234567', TYPE: 4 });
-  t.match((await s.sim.nextCommand('bgapi originate')).line, /b24_kind=callback,.*\}user\/1002 &bridge\(\{origination_uuid=[0-9a-f-]{36},origination_caller_id_number=4951234567\}sofia\/gateway\/pstn\/\+79161234567\)$/);
+  t.match(
+    (await s.sim.nextCommand('bgapi originate')).line,
+    /b24_kind=callback,.*\}user\/1002 &bridge\(\{origination_uuid=[0-9a-f-]{36},origination_caller_id_number=4951234567\}sofia\/gateway\/pstn\/\+79161234567\)$/,
+  );
   const { callId } = await s.portal.clickToCall({ userId: 13, phone: '+79161234567', twice: true });
   await s.sim.nextCommand('bgapi originate');
   await s.portal.journal.next((r) => ok('telephony.externalcall.finish')(r) && r.params.CALL_ID === callId, 10_000);
@@ -84,7 +114,13 @@ t.test('a record that cannot be handled is marked with event.offline.error; noth
   const s = await offlineStack(t);
   t.equal((await connect(s)).status, 200);
   const q = offlineQueue(s.portal.state);
-  const bad = q.push(s.portal.app.id, 'ONEXTERNALCALLSTART', { PHONE_NUMBER: '+7916,1234567', USER_ID: 11, CALL_ID: 'externalCall.x.1' }, 11, Date.now());
+  const bad = q.push(
+    s.portal.app.id,
+    'ONEXTERNALCALLSTART',
+    { PHONE_NUMBER: '+7916,1234567', USER_ID: 11, CALL_ID: 'externalCall.x.1' },
+    11,
+    Date.now(),
+  );
   const err = await s.portal.journal.next(ok('event.offline.error'));
   t.match(err.params, { message_id: [bad.MESSAGE_ID] });
   t.match(q.records, [{ ID: bad.ID, ERROR: 1, PROCESS_ID: '' }], 'kept on the portal, marked erroneous');
@@ -106,8 +142,15 @@ t.test('a crash between the read and the clear: no click lost, no second call', 
   const mark = s.portal.journal.entries.length;
   await s.restartService();
   await s.portal.journal.until(() => q.records.length === 0, 5000);
-  const after = s.portal.journal.entries.slice(mark).filter((r) => r.method.startsWith('event.')).map((r) => `${r.method}${r.params.process_id ? ' (process_id)' : ''}`);
-  t.match(after.slice(0, 3), ['event.offline.list', 'event.offline.get (process_id)', 'event.offline.clear (process_id)'], 'recovered before any new read');
+  const after = s.portal.journal.entries
+    .slice(mark)
+    .filter((r) => r.method.startsWith('event.'))
+    .map((r) => `${r.method}${r.params.process_id ? ' (process_id)' : ''}`);
+  t.match(
+    after.slice(0, 3),
+    ['event.offline.list', 'event.offline.get (process_id)', 'event.offline.clear (process_id)'],
+    'recovered before any new read',
+  );
   await s.portal.journal.next((r) => ok('telephony.externalcall.finish')(r) && r.params.CALL_ID === callId, 10_000);
   t.equal(originates(s), 1, 'one call');
 });
@@ -122,7 +165,10 @@ t.test('a lost reply to the read: the reserved batch is found with event.offline
   await s.sim.nextCommand('bgapi originate');
   await s.portal.journal.until(() => q.records.length === 0, 5000);
   const list = s.portal.journal.entries.filter(ok('event.offline.list'));
-  t.ok(list.some((r) => (r.result as Array<{ PROCESS_ID: string }>).some((x) => x.PROCESS_ID !== '')), 'the list showed the PROCESS_ID');
+  t.ok(
+    list.some((r) => (r.result as Array<{ PROCESS_ID: string }>).some((x) => x.PROCESS_ID !== '')),
+    'the list showed the PROCESS_ID',
+  );
   await s.portal.journal.next((r) => ok('telephony.externalcall.finish')(r) && r.params.CALL_ID === callId, 10_000);
   t.equal(originates(s), 1);
 });
@@ -135,7 +181,10 @@ t.test('without rest_offline_extended: clear=1, and health says what that risks'
   await s.portal.journal.next((r) => r.method === 'event.offline.get' && r.error === 'WRONG_LICENSE');
   const { callId } = await s.portal.clickToCall({ userId: 11, phone: '+79161234567' });
   await s.sim.nextCommand('bgapi originate');
-  t.ok(s.portal.journal.entries.some((r) => ok('event.offline.get')(r) && r.params.clear === 1), 'pulled with clear=1');
+  t.ok(
+    s.portal.journal.entries.some((r) => ok('event.offline.get')(r) && r.params.clear === 1),
+    'pulled with clear=1',
+  );
   t.equal(s.portal.journal.entries.filter((r) => r.method === 'event.offline.clear').length, 0);
   const h = JSON.parse((await s.service.app.inject({ method: 'GET', url: '/healthz' })).body);
   t.match(h.events, { mode: 'offline (clear=1 fallback)', warning: /can lose a click/ });
@@ -158,7 +207,10 @@ t.test('the pull rides in a batch: event.offline.get inside batch', async (t) =>
   const res = await s.service.portal.client.batch({ [cmd!.key]: `${cmd!.method}?${qs.stringify(cmd!.params)}` });
   await puller.onPiggybackResult({ result: res.result[cmd!.key] });
   await s.sim.nextCommand('bgapi originate');
-  t.ok(s.portal.journal.entries.some((r) => r.batch && r.method === 'event.offline.get'), 'the read was a batch sub-call');
+  t.ok(
+    s.portal.journal.entries.some((r) => r.batch && r.method === 'event.offline.get'),
+    'the read was a batch sub-call',
+  );
   await s.portal.journal.next((r) => ok('telephony.externalcall.finish')(r) && r.params.CALL_ID === callId, 10_000);
 });
 
@@ -210,12 +262,31 @@ t.test('check reports the mode, the offline bindings, the queue and the last pul
   const { check } = await import('../../lib/check.js');
   const r = await check({
     overrides: {
-      'esl.host': c.esl.host, 'esl.port': c.esl.port, dataDir: c.dataDir, 'b24.portalUrl': c.b24.portalUrl, 'b24.clientId': c.b24.clientId,
-      'b24.clientSecret': c.b24.clientSecret, 'b24.oauthUrl': c.b24.oauthUrl, logLevel: 'silent', 'events.mode': 'offline',
+      'esl.host': c.esl.host,
+      'esl.port': c.esl.port,
+      dataDir: c.dataDir,
+      'b24.portalUrl': c.b24.portalUrl,
+      'b24.clientId': c.b24.clientId,
+      'b24.clientSecret': c.b24.clientSecret,
+      'b24.oauthUrl': c.b24.oauthUrl,
+      logLevel: 'silent',
+      'events.mode': 'offline',
     },
   });
-  t.match(r.find((x) => x.name === 'events mode'), { ok: true, detail: /^offline/ });
-  t.match(r.find((x) => x.name === 'event handlers'), { ok: true, detail: /bound offline \(event\.get: offline: 1\)/ });
-  t.match(r.find((x) => x.name === 'offline queue'), { ok: true, detail: 'empty' });
-  t.match(r.find((x) => x.name === 'last pull'), { ok: true, detail: /s ago$/ });
+  t.match(
+    r.find((x) => x.name === 'events mode'),
+    { ok: true, detail: /^offline/ },
+  );
+  t.match(
+    r.find((x) => x.name === 'event handlers'),
+    { ok: true, detail: /bound offline \(event\.get: offline: 1\)/ },
+  );
+  t.match(
+    r.find((x) => x.name === 'offline queue'),
+    { ok: true, detail: 'empty' },
+  );
+  t.match(
+    r.find((x) => x.name === 'last pull'),
+    { ok: true, detail: /s ago$/ },
+  );
 });

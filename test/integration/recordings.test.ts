@@ -11,11 +11,23 @@ import { endBridge, inboundCall } from '../../lib/sim/freeswitch/index.js';
 import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import type { Stack } from '../../lib/demo/stack.js';
 
-const ok = (m: string) => (r: PortalRequest): boolean => r.method === m && r.status === 200;
+const ok =
+  (m: string) =>
+  (r: PortalRequest): boolean =>
+    r.method === m && r.status === 200;
 const fast = { 'b24.retryBaseMs': 20 };
 
-async function finishedCall(s: Stack, opts: Parameters<typeof inboundCall>[1] extends infer O ? Partial<O> : never = {}): Promise<{ callId: string; uuid: string; path: string | undefined }> {
-  const r = await inboundCall(s.sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: 3000, ...opts });
+async function finishedCall(
+  s: Stack,
+  opts: Parameters<typeof inboundCall>[1] extends infer O ? Partial<O> : never = {},
+): Promise<{ callId: string; uuid: string; path: string | undefined }> {
+  const r = await inboundCall(s.sim.sw, {
+    caller: '+79161234567',
+    did: '4951234567',
+    extensions: ['1001'],
+    talkMs: 3000,
+    ...opts,
+  });
   const fin = await s.portal.journal.next(ok('telephony.externalcall.finish'));
   return { callId: String(fin.params.CALL_ID), uuid: r.uuid, path: r.recording };
 }
@@ -52,16 +64,29 @@ t.test('small recording: base64 FILE_CONTENT, after finish, exact bytes', async 
 t.test('under load, recordings ride inside the batches, behind the cards', async (t) => {
   // a short bucket: the service is loaded, every request carries what is ready
   const s = await stack(t, { config: fast, emulator: { burst: 6, drainPerSec: 2 } });
-  const calls = Array.from({ length: 6 }, (_, i) => inboundCall(s.sim.sw, { caller: `+7916123456${i}`, did: '4951234567', extensions: ['1001'], talkMs: 2000 }));
+  const calls = Array.from({ length: 6 }, (_, i) =>
+    inboundCall(s.sim.sw, { caller: `+7916123456${i}`, did: '4951234567', extensions: ['1001'], talkMs: 2000 }),
+  );
   await Promise.all(calls);
   await s.portal.journal.until(() => s.portal.state.files.length === 6, 20_000);
   const attaches = s.portal.journal.entries.filter(ok('telephony.externalcall.attachrecord'));
-  t.ok(attaches.some((a) => a.batch), 'attachRecord inside a batch');
-  for (const a of attaches.filter((x) => x.batch)) t.ok(typeof a.params.FILE_CONTENT === 'string', 'with FILE_CONTENT in the batch');
-  t.same(s.portal.state.files.map((f) => f.via), Array(6).fill('content'), 'every file, as base64 content');
+  t.ok(
+    attaches.some((a) => a.batch),
+    'attachRecord inside a batch',
+  );
+  for (const a of attaches.filter((x) => x.batch))
+    t.ok(typeof a.params.FILE_CONTENT === 'string', 'with FILE_CONTENT in the batch');
+  t.same(
+    s.portal.state.files.map((f) => f.via),
+    Array(6).fill('content'),
+    'every file, as base64 content',
+  );
   for (const req of s.portal.journal.entries.filter((r) => r.method === 'batch')) {
     const order = Object.values(req.params.cmd as Record<string, string>).map((c) => c.split('?')[0]);
-    const lastCard = Math.max(order.lastIndexOf('telephony.externalcall.register'), order.lastIndexOf('telephony.externalcall.show'));
+    const lastCard = Math.max(
+      order.lastIndexOf('telephony.externalcall.register'),
+      order.lastIndexOf('telephony.externalcall.show'),
+    );
     const firstRecording = order.indexOf('telephony.externalcall.attachrecord');
     if (firstRecording >= 0) t.ok(lastCard < firstRecording, `no card behind a recording: ${order.join(', ')}`);
   }
@@ -112,38 +137,55 @@ t.test('paths outside the recordings directories are refused, never read', async
   for (const f of failed) t.match(f.lastError, /outside the recordings directories/);
 });
 
-t.test('a portal outage during the upload, then a restart between finish and upload: still attached, once', async (t) => {
-  const s = await stack(t, { config: fast });
-  s.portal.blockedMethods.add('telephony.externalcall.attachrecord');
-  const { callId, path } = await finishedCall(s);
-  await s.portal.journal.next((r) => r.method === 'telephony.externalcall.attachrecord' && r.status === 429);
-  s.portal.setOutage('http500');
-  s.portal.blockedMethods.delete('telephony.externalcall.attachrecord');
-  await s.stopService();
-  s.portal.setOutage('none');
-  await s.restartService();
-  await s.portal.journal.next(ok('telephony.externalcall.attachrecord'), 10_000);
-  t.same(s.portal.state.files.find((f) => f.CALL_ID === callId)?.bytes, readFileSync(path!));
-  t.equal(s.portal.journal.entries.filter(ok('telephony.externalcall.finish')).length, 1, 'finished once');
-});
+t.test(
+  'a portal outage during the upload, then a restart between finish and upload: still attached, once',
+  async (t) => {
+    const s = await stack(t, { config: fast });
+    s.portal.blockedMethods.add('telephony.externalcall.attachrecord');
+    const { callId, path } = await finishedCall(s);
+    await s.portal.journal.next((r) => r.method === 'telephony.externalcall.attachrecord' && r.status === 429);
+    s.portal.setOutage('http500');
+    s.portal.blockedMethods.delete('telephony.externalcall.attachrecord');
+    await s.stopService();
+    s.portal.setOutage('none');
+    await s.restartService();
+    await s.portal.journal.next(ok('telephony.externalcall.attachrecord'), 10_000);
+    t.same(s.portal.state.files.find((f) => f.CALL_ID === callId)?.bytes, readFileSync(path!));
+    t.equal(s.portal.journal.entries.filter(ok('telephony.externalcall.finish')).length, 1, 'finished once');
+  },
+);
 
 t.test('url mode: Bitrix24 fetches the recording from a signed, expiring link', async (t) => {
   const s = await stack(t, { config: { ...fast, 'recordings.mode': 'url' } });
   const { callId, path } = await finishedCall(s);
   const att = await s.portal.journal.next(ok('telephony.externalcall.attachrecord'));
-  t.match(att.params.RECORD_URL, /^http:\/\/127\.0\.0\.1:\d+\/recordings\/[A-Za-z0-9_-]+\/[0-9a-f-]{36}\.wav\?exp=\d+&sig=[A-Za-z0-9_-]{43}$/);
+  t.match(
+    att.params.RECORD_URL,
+    /^http:\/\/127\.0\.0\.1:\d+\/recordings\/[A-Za-z0-9_-]+\/[0-9a-f-]{36}\.wav\?exp=\d+&sig=[A-Za-z0-9_-]{43}$/,
+  );
   const file = s.portal.state.files.find((f) => f.CALL_ID === callId);
   t.equal(file?.via, 'url');
   t.same(file?.bytes, readFileSync(path!), 'the exact bytes, pulled by the portal');
   const url = new URL(String(att.params.RECORD_URL));
-  const tampered = await s.service.app.inject({ method: 'GET', url: `${url.pathname}?exp=${url.searchParams.get('exp')}&sig=${'A'.repeat(43)}` });
+  const tampered = await s.service.app.inject({
+    method: 'GET',
+    url: `${url.pathname}?exp=${url.searchParams.get('exp')}&sig=${'A'.repeat(43)}`,
+  });
   t.equal(tampered.statusCode, 403);
   const otherFile = Buffer.from('/etc/passwd').toString('base64url');
-  t.equal((await s.service.app.inject({ method: 'GET', url: `/recordings/${otherFile}/x.wav${url.search}` })).statusCode, 403, 'a signature is for one file');
+  t.equal(
+    (await s.service.app.inject({ method: 'GET', url: `/recordings/${otherFile}/x.wav${url.search}` })).statusCode,
+    403,
+    'a signature is for one file',
+  );
   const expired = s.service.portal.links.link(path!, 'x.wav', -10);
   t.equal((await s.service.app.inject({ method: 'GET', url: expired })).statusCode, 410);
   const outside = s.service.portal.links.link('/etc/passwd', 'passwd', 60);
-  t.equal((await s.service.app.inject({ method: 'GET', url: outside })).statusCode, 404, 'even a signed link cannot leave the recordings directories');
+  t.equal(
+    (await s.service.app.inject({ method: 'GET', url: outside })).statusCode,
+    404,
+    'even a signed link cannot leave the recordings directories',
+  );
 });
 
 t.test('a call rejected before answer leaves no attach job waiting for a recording never written', async (t) => {
@@ -162,6 +204,8 @@ t.test('a call rejected before answer leaves no attach job waiting for a recordi
   await s.portal.journal.next(ok('telephony.externalcall.finish'));
   await s.service.portal.outbox.idle();
   t.match(s.service.store.stats(), { pending: 0, failed: 0 }, 'nothing pending: no attach for 10 minutes');
-  const health = JSON.parse((await s.service.app.inject({ method: 'GET', url: '/healthz' })).body) as { outbox: unknown };
+  const health = JSON.parse((await s.service.app.inject({ method: 'GET', url: '/healthz' })).body) as {
+    outbox: unknown;
+  };
   t.match(health.outbox, { pending: 0, oldestPendingAgeSec: null });
 });

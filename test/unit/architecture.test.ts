@@ -9,7 +9,15 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BASICS = ['lib/config.ts', 'lib/config-schema.ts', 'lib/log.ts', 'lib/errors.ts', 'lib/clock.ts', 'lib/patterns.ts'];
+const BASICS = [
+  'lib/config.ts',
+  'lib/config-schema.ts',
+  'lib/config-formats.ts',
+  'lib/log.ts',
+  'lib/errors.ts',
+  'lib/clock.ts',
+  'lib/patterns.ts',
+];
 
 function sources(dir: string): string[] {
   const out: string[] = [];

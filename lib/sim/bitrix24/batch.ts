@@ -7,13 +7,21 @@ import type { Params } from './telephony.js';
  * batch: sequential, `$result[key][field]` references, 50-command cap, halt, `[]` for empty maps,
  * `result_time` per command (§3.3).
  */
-export async function runBatch(params: Params, call: (method: string, p: Params) => Promise<{ result: unknown; total?: number; next?: number; time?: unknown }>, journal: (e: { method: string; params: Params; status: number; result?: unknown; error?: string }) => void): Promise<{ result: unknown }> {
+export async function runBatch(
+  params: Params,
+  call: (method: string, p: Params) => Promise<{ result: unknown; total?: number; next?: number; time?: unknown }>,
+  journal: (e: { method: string; params: Params; status: number; result?: unknown; error?: string }) => void,
+): Promise<{ result: unknown }> {
   const keys = Object.keys(params);
   const cmdKey = keys.find((k) => k.toLowerCase() === 'cmd');
   const haltKey = keys.find((k) => k.toLowerCase() === 'halt');
   const halt = haltKey ? ['1', 'true', 1, true].includes(params[haltKey] as string) : false;
   const cmd = cmdKey ? params[cmdKey] : undefined;
-  const entries: Array<[string, unknown]> = Array.isArray(cmd) ? cmd.map((v, i) => [String(i), v]) : cmd && typeof cmd === 'object' ? Object.entries(cmd) : [];
+  const entries: Array<[string, unknown]> = Array.isArray(cmd)
+    ? cmd.map((v, i) => [String(i), v])
+    : cmd && typeof cmd === 'object'
+      ? Object.entries(cmd)
+      : [];
   const result: Record<string, unknown> = {};
   const errors: Record<string, unknown> = {};
   const totals: Record<string, unknown> = {};
@@ -33,7 +41,8 @@ export async function runBatch(params: Params, call: (method: string, p: Params)
     const subParams = qs.parse(query, { depth: 10, arrayLimit: 1000 }) as Params;
     delete subParams.auth;
     try {
-      if (sub === 'batch') throw new RestError(405, 'ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage');
+      if (sub === 'batch')
+        throw new RestError(405, 'ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage');
       const out = await call(sub, subParams);
       result[key] = out.result;
       if (out.total !== undefined) totals[key] = out.total;
@@ -48,12 +57,23 @@ export async function runBatch(params: Params, call: (method: string, p: Params)
     }
   }
   const map = (o: Record<string, unknown>): unknown => (Object.keys(o).length === 0 ? [] : o);
-  return { result: { result: map(result), result_error: map(errors), result_total: map(totals), result_next: map(nexts), result_time: map(times) } };
+  return {
+    result: {
+      result: map(result),
+      result_error: map(errors),
+      result_total: map(totals),
+      result_next: map(nexts),
+      result_time: map(times),
+    },
+  };
 }
 
 /** `$result[key][field][0]` → the value from an earlier command (double-encoded in forms). */
 function substitute(query: string, results: Record<string, unknown>): string {
-  const decoded = query.replace(/%24result((?:%5B[^%&=]*%5D)+)/gi, (_m, path: string) => `$result${decodeURIComponent(path)}`);
+  const decoded = query.replace(
+    /%24result((?:%5B[^%&=]*%5D)+)/gi,
+    (_m, path: string) => `$result${decodeURIComponent(path)}`,
+  );
   return decoded.replace(/\$result((?:\[[^\]]*\])+)/g, (_m, path: string) => {
     const keys = [...path.matchAll(/\[([^\]]*)\]/g)].map((m) => m[1] as string);
     let v: unknown = results;

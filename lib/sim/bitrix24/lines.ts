@@ -7,7 +7,12 @@ export function lineAdd(ctx: CallContext, p: Params): unknown {
   const number = (scalar(p, 'NUMBER') ?? '').trim();
   if (!number) throw core('NUMBER should not be empty');
   if (ctx.state.lines.some((l) => l.appId === ctx.appId && l.NUMBER === number)) throw core('Line already exists');
-  ctx.state.lines.push({ appId: ctx.appId, NUMBER: number, NAME: scalar(p, 'NAME') ?? '', CRM_AUTO_CREATE: p.CRM_AUTO_CREATE === undefined || p.CRM_AUTO_CREATE === 'Y' ? 'Y' : 'N' });
+  ctx.state.lines.push({
+    appId: ctx.appId,
+    NUMBER: number,
+    NAME: scalar(p, 'NAME') ?? '',
+    CRM_AUTO_CREATE: p.CRM_AUTO_CREATE === undefined || p.CRM_AUTO_CREATE === 'Y' ? 'Y' : 'N',
+  });
   return { ID: ctx.state.lines.length };
 }
 
@@ -36,5 +41,7 @@ export function lineDelete(ctx: CallContext, p: Params): unknown {
 
 export function lineGet(ctx: CallContext): unknown {
   requireAppAuth(ctx);
-  return ctx.state.lines.filter((l) => l.appId === ctx.appId).map((l) => ({ NUMBER: l.NUMBER, NAME: l.NAME, CRM_AUTO_CREATE: l.CRM_AUTO_CREATE }));
+  return ctx.state.lines
+    .filter((l) => l.appId === ctx.appId)
+    .map((l) => ({ NUMBER: l.NUMBER, NAME: l.NAME, CRM_AUTO_CREATE: l.CRM_AUTO_CREATE }));
 }

@@ -28,15 +28,27 @@ export function userGet(ctx: CallContext, p: Params): ListResult {
   }
   const start = Math.max(0, Number(p.start ?? 0) || 0);
   const page = users.slice(start, start + 50).map((u) => ({
-    ID: String(u.ID), ACTIVE: u.ACTIVE, NAME: u.NAME, LAST_NAME: u.LAST_NAME, UF_PHONE_INNER: u.UF_PHONE_INNER,
+    ID: String(u.ID),
+    ACTIVE: u.ACTIVE,
+    NAME: u.NAME,
+    LAST_NAME: u.LAST_NAME,
+    UF_PHONE_INNER: u.UF_PHONE_INNER,
   }));
   return { list: page, total: users.length, ...(start + 50 < users.length ? { next: start + 50 } : {}) };
 }
 
-export const APP_EVENTS = new Set(['ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART', 'ONAPPUNINSTALL', 'ONAPPINSTALL', 'ONAPPUPDATE', 'ONAPPTEST']);
+export const APP_EVENTS = new Set([
+  'ONEXTERNALCALLSTART',
+  'ONEXTERNALCALLBACKSTART',
+  'ONAPPUNINSTALL',
+  'ONAPPINSTALL',
+  'ONAPPUPDATE',
+  'ONAPPTEST',
+]);
 
 function requireApp(ctx: CallContext): void {
-  if (ctx.authType !== 'oauth') throw new RestError(403, 'WRONG_AUTH_TYPE', 'Current authorization type is denied for this method');
+  if (ctx.authType !== 'oauth')
+    throw new RestError(403, 'WRONG_AUTH_TYPE', 'Current authorization type is denied for this method');
 }
 
 export function eventBind(ctx: CallContext, p: Params): unknown {
@@ -52,19 +64,32 @@ export function eventBind(ctx: CallContext, p: Params): unknown {
   } catch {
     throw new RestError(400, 'ERROR_WRONG_HANDLER_URL', 'Wrong handler URL');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RestError(400, 'ERROR_UNSUPPORTED_PROTOCOL', 'Unsupported protocol');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new RestError(400, 'ERROR_UNSUPPORTED_PROTOCOL', 'Unsupported protocol');
   if (!url.hostname.includes('.')) throw new RestError(400, 'ERROR_WRONG_HANDLER_URL', 'Wrong handler URL');
   const authType = String(p.auth_type ?? '0') || '0';
-  if (ctx.state.handlers.some((h) => h.appId === ctx.appId && h.event === event && h.handler === handler && h.auth_type === authType)) {
+  if (
+    ctx.state.handlers.some(
+      (h) => h.appId === ctx.appId && h.event === event && h.handler === handler && h.auth_type === authType,
+    )
+  ) {
     throw core('Unable to set event handler: Handler already binded');
   }
-  ctx.state.handlers.push({ appId: ctx.appId, event, handler, auth_type: authType, offline: p.event_type === 'offline' ? 1 : 0 });
+  ctx.state.handlers.push({
+    appId: ctx.appId,
+    event,
+    handler,
+    auth_type: authType,
+    offline: p.event_type === 'offline' ? 1 : 0,
+  });
   return true;
 }
 
 export function eventGet(ctx: CallContext): unknown {
   requireApp(ctx);
-  return ctx.state.handlers.filter((h) => h.appId === ctx.appId).map(({ event, handler, auth_type, offline }) => ({ event, handler, auth_type, offline }));
+  return ctx.state.handlers
+    .filter((h) => h.appId === ctx.appId)
+    .map(({ event, handler, auth_type, offline }) => ({ event, handler, auth_type, offline }));
 }
 
 /**
@@ -74,8 +99,8 @@ export function eventGet(ctx: CallContext): unknown {
  */
 export function eventUnbind(ctx: CallContext, p: Params): unknown {
   requireApp(ctx);
-  const event = p.event ?? p.EVENT ? String(p.event ?? p.EVENT).toUpperCase() : null;
-  const handler = p.handler ?? p.HANDLER ? String(p.handler ?? p.HANDLER) : null;
+  const event = (p.event ?? p.EVENT) ? String(p.event ?? p.EVENT).toUpperCase() : null;
+  const handler = (p.handler ?? p.HANDLER) ? String(p.handler ?? p.HANDLER) : null;
   const rawAuth = p.auth_type ?? p.AUTH_TYPE;
   const authType = rawAuth === undefined ? null : String(rawAuth) || '0';
   const eventType = String(p.event_type ?? 'online');
@@ -98,5 +123,17 @@ export function eventUnbind(ctx: CallContext, p: Params): unknown {
 /** app.info (§10.5): with a webhook only SCOPE and LICENSE. */
 export function appInfo(ctx: CallContext): unknown {
   if (ctx.authType === 'webhook') return { SCOPE: ['telephony', 'user'], LICENSE: 'ru_project' };
-  return { ID: Number(ctx.appId), CODE: 'local.freeswitch', VERSION: 1, STATUS: 'L', INSTALLED: true, PAYMENT_EXPIRED: 'N', DAYS: null, LANGUAGE_ID: 'en', LICENSE: 'ru_project', LICENSE_TYPE: 'project', LICENSE_FAMILY: 'project' };
+  return {
+    ID: Number(ctx.appId),
+    CODE: 'local.freeswitch',
+    VERSION: 1,
+    STATUS: 'L',
+    INSTALLED: true,
+    PAYMENT_EXPIRED: 'N',
+    DAYS: null,
+    LANGUAGE_ID: 'en',
+    LICENSE: 'ru_project',
+    LICENSE_TYPE: 'project',
+    LICENSE_FAMILY: 'project',
+  };
 }

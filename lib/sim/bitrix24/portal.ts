@@ -55,7 +55,15 @@ export class Bitrix24Emulator {
   readonly now: () => number;
   readonly bucket: LeakyBucket;
   domain: string;
-  readonly app: { id: string; clientId: string; clientSecret: string; memberId: string; applicationToken: string; scopes: string; installed: boolean };
+  readonly app: {
+    id: string;
+    clientId: string;
+    clientSecret: string;
+    memberId: string;
+    applicationToken: string;
+    scopes: string;
+    installed: boolean;
+  };
   readonly webhook = { userId: 1, secret: randomBytes(8).toString('hex') };
   webhookAllowedForRegister: boolean;
   accessTokenTtlSec: number;
@@ -134,9 +142,18 @@ export class Bitrix24Emulator {
     for (const t of this.tokens.values()) t.expiresAt = 0;
   }
 
-  authBlock(tokens: { access_token: string; refresh_token?: string; expires: number } | null, userId = 1): Record<string, string> {
+  authBlock(
+    tokens: { access_token: string; refresh_token?: string; expires: number } | null,
+    userId = 1,
+  ): Record<string, string> {
     return {
-      ...(tokens ? { access_token: tokens.access_token, expires: String(tokens.expires), expires_in: String(this.accessTokenTtlSec) } : {}),
+      ...(tokens
+        ? {
+            access_token: tokens.access_token,
+            expires: String(tokens.expires),
+            expires_in: String(this.accessTokenTtlSec),
+          }
+        : {}),
       scope: this.app.scopes,
       domain: this.domain,
       server_endpoint: `${this.url}/rest/`,
@@ -150,7 +167,13 @@ export class Bitrix24Emulator {
   }
 
   /** POST an event to a URL exactly as the queue server does (§10.1): form, PHP keys, strings, no retry. */
-  postEvent(url: string, event: string, data: Record<string, unknown>, auth: Record<string, string>, handlerId = '1'): Promise<number> {
+  postEvent(
+    url: string,
+    event: string,
+    data: Record<string, unknown>,
+    auth: Record<string, string>,
+    handlerId = '1',
+  ): Promise<number> {
     return ev.postEvent(this, url, event, data, auth, handlerId);
   }
 
@@ -188,7 +211,11 @@ export class Bitrix24Emulator {
   }
 
   /** Run one method; throws RestError. `List` results carry total/next; every reply its `time`. */
-  private async call(method: string, params: tel.Params, ctx: tel.CallContext): Promise<{ result: unknown; total?: number; next?: number; time: unknown }> {
+  private async call(
+    method: string,
+    params: tel.Params,
+    ctx: tel.CallContext,
+  ): Promise<{ result: unknown; total?: number; next?: number; time: unknown }> {
     const fn = METHODS[method];
     if (!fn) throw new RestError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!');
     const app = ctx.authType === 'oauth' ? ctx.appId : 'webhook';
@@ -198,7 +225,11 @@ export class Bitrix24Emulator {
     const scope = SCOPE_OF[method.split('.')[0] ?? ''];
     const granted = ctx.scopes;
     if (scope && !granted.includes(scope)) {
-      throw new RestError(403, 'insufficient_scope', 'The request requires higher privileges than provided by the webhook token');
+      throw new RestError(
+        403,
+        'insufficient_scope',
+        'The request requires higher privileges than provided by the webhook token',
+      );
     }
     const started = this.now();
     const t0 = performance.now();
@@ -220,9 +251,14 @@ export class Bitrix24Emulator {
     return { ...body, time: body.time ?? timeBlock(started, this.now()) };
   }
 
-  private authenticate(pathUser: string | undefined, pathSecret: string | undefined, params: tel.Params): tel.CallContext {
+  private authenticate(
+    pathUser: string | undefined,
+    pathSecret: string | undefined,
+    params: tel.Params,
+  ): tel.CallContext {
     if (pathUser !== undefined) {
-      if (Number(pathUser) === this.webhook.userId && pathSecret === this.webhook.secret) return this.ctx('webhook', this.webhook.userId, '');
+      if (Number(pathUser) === this.webhook.userId && pathSecret === this.webhook.secret)
+        return this.ctx('webhook', this.webhook.userId, '');
       throw new RestError(401, 'NO_AUTH_FOUND', 'Wrong authorization data');
     }
     const token = typeof params.auth === 'string' ? params.auth : '';
@@ -238,24 +274,39 @@ export class Bitrix24Emulator {
       return reply.hijack();
     }
     if (this.slowMs > 0) await sleep(this.slowMs);
-    if (this.outage === 'http500') return reply.code(500).send({ error: 'INTERNAL_SERVER_ERROR', error_description: 'Internal server error' });
+    if (this.outage === 'http500')
+      return reply.code(500).send({ error: 'INTERNAL_SERVER_ERROR', error_description: 'Internal server error' });
     const raw = segments[segments.length - 1] ?? '';
     const method = raw.replace(/\.(json|xml)$/i, '').toLowerCase();
     const [pathUser, pathSecret] = segments.length === 3 ? segments : [undefined, undefined];
     const params = { ...(req.query as Record<string, unknown>), ...bodyObject(req.body) };
-    const entry: PortalRequest = { method, params, auth: pathUser ? 'webhook' : typeof params.auth === 'string' ? 'oauth' : 'none', status: 200, at: this.now() };
+    const entry: PortalRequest = {
+      method,
+      params,
+      auth: pathUser ? 'webhook' : typeof params.auth === 'string' ? 'oauth' : 'none',
+      status: 200,
+      at: this.now(),
+    };
     const started = this.now();
     try {
       if (!this.bucket.take()) throw new RestError(503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests');
       const ctx = this.authenticate(pathUser, pathSecret, params);
       const { auth: _auth, ...rest } = params;
       entry.params = rest;
-      const out = method === 'batch'
-        ? await runBatch(rest, (sub, p) => this.call(sub, p, ctx), (e) => this.journal.push({ ...e, auth: ctx.authType, at: this.now(), batch: true }))
-        : await this.call(method, rest, ctx);
+      const out =
+        method === 'batch'
+          ? await runBatch(
+              rest,
+              (sub, p) => this.call(sub, p, ctx),
+              (e) => this.journal.push({ ...e, auth: ctx.authType, at: this.now(), batch: true }),
+            )
+          : await this.call(method, rest, ctx);
       entry.result = out.result;
       this.journal.push(entry);
-      return reply.code(200).header('content-type', 'application/json; charset=utf-8').send(this.envelope(out, started));
+      return reply
+        .code(200)
+        .header('content-type', 'application/json; charset=utf-8')
+        .send(this.envelope(out, started));
     } catch (err) {
       if (!(err instanceof RestError)) throw err;
       entry.status = err.status;
@@ -271,14 +322,30 @@ export class Bitrix24Emulator {
       done(null, qs.parse(String(body), { depth: 10, arrayLimit: 1000, parameterLimit: 10000 }));
     });
     app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    app.route({ method: ['GET', 'POST'], url: '/oauth/token/', handler: (req, reply) => tokenEndpoint(this, this.refreshTokens, { ...(req.query as Record<string, unknown>), ...bodyObject(req.body) }, reply) });
+    app.route({
+      method: ['GET', 'POST'],
+      url: '/oauth/token/',
+      handler: (req, reply) =>
+        tokenEndpoint(
+          this,
+          this.refreshTokens,
+          { ...(req.query as Record<string, unknown>), ...bodyObject(req.body) },
+          reply,
+        ),
+    });
     offlineRoutes(app, this);
     app.post('/rest/upload.json', (req, reply) => upload(this, this.uploads, this.tokens, req, reply));
     const handler = (req: FastifyRequest, reply: FastifyReply): Promise<unknown> =>
       this.rest(req, reply, (req.params as { '*': string })['*'].split('/').filter(Boolean));
     // the front page (what `check` asks first) goes down with the portal: reset, or 503
-    app.get('/', async (req, reply) => (this.outage === 'reset' ? (req.raw.socket.destroy(), reply.hijack())
-      : reply.code(this.outage === 'none' ? 200 : 503).type('text/html').send('<html></html>')));
+    app.get('/', async (req, reply) =>
+      this.outage === 'reset'
+        ? (req.raw.socket.destroy(), reply.hijack())
+        : reply
+            .code(this.outage === 'none' ? 200 : 503)
+            .type('text/html')
+            .send('<html></html>'),
+    );
     app.get('/rest/*', handler);
     app.post('/rest/*', handler);
     return app;
@@ -286,7 +353,9 @@ export class Bitrix24Emulator {
 }
 
 function bodyObject(body: unknown): Record<string, unknown> {
-  return body && typeof body === 'object' && !Buffer.isBuffer(body) && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  return body && typeof body === 'object' && !Buffer.isBuffer(body) && !Array.isArray(body)
+    ? (body as Record<string, unknown>)
+    : {};
 }
 
 export async function startBitrix24Emulator(opts: EmulatorOptions = {}): Promise<Bitrix24Emulator> {

@@ -1,8 +1,17 @@
 /** How the portal's queue server encodes an event (bitrix24-telephony.md §10.1). */
 import qs from 'qs';
 
-export function eventBody(event: string, handlerId: string, data: Record<string, unknown>, auth: Record<string, string>, nowMs: number): string {
-  return qs.stringify({ event, event_handler_id: handlerId, data: stringify(data), ts: String(Math.floor(nowMs / 1000)), auth }, { skipNulls: true, encodeValuesOnly: false });
+export function eventBody(
+  event: string,
+  handlerId: string,
+  data: Record<string, unknown>,
+  auth: Record<string, string>,
+  nowMs: number,
+): string {
+  return qs.stringify(
+    { event, event_handler_id: handlerId, data: stringify(data), ts: String(Math.floor(nowMs / 1000)), auth },
+    { skipNulls: true, encodeValuesOnly: false },
+  );
 }
 
 /** Event values on the wire are strings; nulls and empty arrays are dropped; booleans become 1/0. */

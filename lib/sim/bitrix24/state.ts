@@ -102,7 +102,12 @@ export class PortalState {
 
   addUser(u: Partial<PortalUser> & { ID: number }): PortalUser {
     const user: PortalUser = {
-      NAME: `User${u.ID}`, LAST_NAME: '', ACTIVE: true, UF_PHONE_INNER: '', TIMEMAN_STATUS: 'OPENED', ...u,
+      NAME: `User${u.ID}`,
+      LAST_NAME: '',
+      ACTIVE: true,
+      UF_PHONE_INNER: '',
+      TIMEMAN_STATUS: 'OPENED',
+      ...u,
     };
     this.users.set(user.ID, user);
     return user;

@@ -64,7 +64,8 @@ function resolveUser(ctx: CallContext, p: Params): number {
   if (id !== 0) return id;
   const inner = scalar(p, 'USER_PHONE_INNER');
   if (inner) {
-    for (const u of ctx.state.users.values()) if (u.ACTIVE && u.UF_PHONE_INNER !== '' && u.UF_PHONE_INNER === inner) return u.ID;
+    for (const u of ctx.state.users.values())
+      if (u.ACTIVE && u.UF_PHONE_INNER !== '' && u.UF_PHONE_INNER === inner) return u.ID;
   }
   throw core('USER_ID or USER_PHONE_INNER should be set');
 }
@@ -89,12 +90,15 @@ export function register(ctx: CallContext, p: Params): unknown {
   const type = phpInt(p.TYPE);
   if (![1, 2, 3, 4, 5].includes(type)) throw core('Unknown TYPE');
   const start = scalar(p, 'CALL_START_DATE');
-  if (start !== undefined && start !== '' && !ISO_WITH_OFFSET.test(start)) throw core('CALL_START_DATE should be in the ISO-8601 format');
+  if (start !== undefined && start !== '' && !ISO_WITH_OFFSET.test(start))
+    throw core('CALL_START_DATE should be in the ISO-8601 format');
   const phone = normalizePhone(scalar(p, 'PHONE_NUMBER') ?? '');
   if (phone.replace(/\D/g, '') === '') throw core('Unsupported phone number format');
   activeUser(ctx, userId);
   return registerCall(ctx, {
-    userId, phone, type,
+    userId,
+    phone,
+    type,
     start: start || isoNow(ctx.now()),
     line: (scalar(p, 'LINE_NUMBER') ?? '').trim().slice(0, 50) || null,
     externalId: scalar(p, 'EXTERNAL_CALL_ID') ?? null,
@@ -129,15 +133,27 @@ export function registerCall(ctx: CallContext, c: NewCall): Record<string, unkno
   const now = ctx.now();
   for (const call of s.active.values()) {
     if (
-      call.appId === ctx.appId && call.USER_ID === c.userId && call.PHONE_NUMBER === c.phone && call.TYPE === c.type &&
-      now - call.createdAt < DEDUP_WINDOW_MS && (c.line === null || call.LINE_NUMBER === c.line) &&
+      call.appId === ctx.appId &&
+      call.USER_ID === c.userId &&
+      call.PHONE_NUMBER === c.phone &&
+      call.TYPE === c.type &&
+      now - call.createdAt < DEDUP_WINDOW_MS &&
+      (c.line === null || call.LINE_NUMBER === c.line) &&
       (c.externalId === null || call.EXTERNAL_CALL_ID === c.externalId)
     ) {
       if (c.show) showTo(s, call.CALL_ID, [c.userId]);
-      return { CALL_ID: call.CALL_ID, CRM_CREATED_LEAD: null, CRM_CREATED_ENTITIES: [], CRM_ENTITY_TYPE: call.CRM_ENTITY_TYPE, CRM_ENTITY_ID: call.CRM_ENTITY_ID };
+      return {
+        CALL_ID: call.CALL_ID,
+        CRM_CREATED_LEAD: null,
+        CRM_CREATED_ENTITIES: [],
+        CRM_ENTITY_TYPE: call.CRM_ENTITY_TYPE,
+        CRM_ENTITY_ID: call.CRM_ENTITY_ID,
+      };
     }
   }
-  const internal = [...s.users.values()].some((u) => u.ACTIVE && u.ID !== c.userId && u.UF_PHONE_INNER !== '' && u.UF_PHONE_INNER === c.phone);
+  const internal = [...s.users.values()].some(
+    (u) => u.ACTIVE && u.ID !== c.userId && u.UF_PHONE_INNER !== '' && u.UF_PHONE_INNER === c.phone,
+  );
   let entityType: string | null = c.crmEntityType;
   let entityId: number | null = c.crmEntityId;
   let lead: number | null = null;
@@ -158,12 +174,29 @@ export function registerCall(ctx: CallContext, c: NewCall): Record<string, unkno
   const hash = createHash('md5').update(`${ctx.appId}${c.userId}${c.phone}${randomUUID()}`).digest('hex');
   const callId = `externalCall.${hash}.${Math.floor(now / 1000)}`;
   s.active.set(callId, {
-    CALL_ID: callId, appId: ctx.appId, USER_ID: c.userId, PHONE_NUMBER: c.phone, TYPE: c.type, LINE_NUMBER: c.line,
-    EXTERNAL_CALL_ID: c.externalId, CALL_START_DATE: c.start, createdAt: now, CRM_ENTITY_TYPE: entityType ?? '',
-    CRM_ENTITY_ID: entityId, CRM_CREATED_LEAD: lead, internal, registeredBy: c.by,
+    CALL_ID: callId,
+    appId: ctx.appId,
+    USER_ID: c.userId,
+    PHONE_NUMBER: c.phone,
+    TYPE: c.type,
+    LINE_NUMBER: c.line,
+    EXTERNAL_CALL_ID: c.externalId,
+    CALL_START_DATE: c.start,
+    createdAt: now,
+    CRM_ENTITY_TYPE: entityType ?? '',
+    CRM_ENTITY_ID: entityId,
+    CRM_CREATED_LEAD: lead,
+    internal,
+    registeredBy: c.by,
   });
   if (c.show) showTo(s, callId, [c.userId]);
-  return { CALL_ID: callId, CRM_CREATED_LEAD: lead, CRM_CREATED_ENTITIES: created, CRM_ENTITY_TYPE: entityType ?? '', CRM_ENTITY_ID: entityId };
+  return {
+    CALL_ID: callId,
+    CRM_CREATED_LEAD: lead,
+    CRM_CREATED_ENTITIES: created,
+    CRM_ENTITY_TYPE: entityType ?? '',
+    CRM_ENTITY_ID: entityId,
+  };
 }
 
 function showTo(s: PortalState, callId: string, users: number[]): void {
@@ -179,7 +212,8 @@ function showTo(s: PortalState, callId: string, users: number[]): void {
 
 export function finish(ctx: CallContext, p: Params): unknown {
   requireAppAuth(ctx);
-  if (p.CALL_ID !== undefined && typeof p.CALL_ID !== 'string') throw new RestError(400, 'INVALID_ARGUMENT', 'CALL_ID must be a string');
+  if (p.CALL_ID !== undefined && typeof p.CALL_ID !== 'string')
+    throw new RestError(400, 'INVALID_ARGUMENT', 'CALL_ID must be a string');
   const userId = resolveUser(ctx, p);
   const callId = scalar(p, 'CALL_ID') ?? '';
   const call = ctx.state.active.get(callId);
@@ -205,7 +239,9 @@ export function finish(ctx: CallContext, p: Params): unknown {
     CALL_FAILED_REASON: scalar(p, 'FAILED_REASON') ?? '',
     REST_APP_ID: ctx.appId,
     CRM_ACTIVITY_ID: call.internal ? null : ctx.state.next('activity'),
-    ...(call.CRM_ENTITY_TYPE && call.CRM_ENTITY_ID ? { CRM_ENTITY_TYPE: call.CRM_ENTITY_TYPE, CRM_ENTITY_ID: call.CRM_ENTITY_ID } : {}),
+    ...(call.CRM_ENTITY_TYPE && call.CRM_ENTITY_ID
+      ? { CRM_ENTITY_TYPE: call.CRM_ENTITY_TYPE, CRM_ENTITY_ID: call.CRM_ENTITY_ID }
+      : {}),
     // the REST layer passes ADD_TO_CHAT != false: a missing value becomes false (§5.1)
     addToChat: truthy(p.ADD_TO_CHAT),
     registeredType: call.TYPE,
@@ -222,7 +258,10 @@ export function finish(ctx: CallContext, p: Params): unknown {
 function userIds(v: unknown): number[] | null {
   if (v === undefined || v === null || v === '') return null;
   if (Array.isArray(v)) return v.map(phpInt).filter((n) => n > 0);
-  if (typeof v === 'object') return Object.values(v as Record<string, unknown>).map(phpInt).filter((n) => n > 0);
+  if (typeof v === 'object')
+    return Object.values(v as Record<string, unknown>)
+      .map(phpInt)
+      .filter((n) => n > 0);
   const n = phpInt(v);
   return n > 0 ? [n] : null;
 }
@@ -268,8 +307,10 @@ export function attachRecord(ctx: CallContext, p: Params): unknown {
   const callId = scalar(p, 'CALL_ID') ?? '';
   const url = scalar(p, 'RECORD_URL');
   const filename = scalar(p, 'FILENAME');
-  if (!url && !filename) throw core('Required parameters are not set. Request should contain or URL or FILENAME parameter');
-  if (!ctx.state.finished.some((f) => f.CALL_ID === callId)) throw core('Call is not found in the statistic table. Looks like it is not finished yet.');
+  if (!url && !filename)
+    throw core('Required parameters are not set. Request should contain or URL or FILENAME parameter');
+  if (!ctx.state.finished.some((f) => f.CALL_ID === callId))
+    throw core('Call is not found in the statistic table. Looks like it is not finished yet.');
   if (url) {
     // one synchronous GET, the file named by FILENAME or the URL's basename (§6)
     const name = filename ?? new URL(url).pathname.split('/').pop() ?? 'record';
@@ -289,19 +330,27 @@ export function attachRecord(ctx: CallContext, p: Params): unknown {
     ctx.registerUpload(token, callId);
     const signed = Buffer.from(`CALL_ID=${callId}`).toString('base64');
     return {
-      uploadUrl: `${ctx.baseUrl}/rest/upload.json?auth=${ctx.accessToken}` +
-      `&token=telephony%7C${encodeURIComponent(signed)}%7C${token}`,
+      uploadUrl:
+        `${ctx.baseUrl}/rest/upload.json?auth=${ctx.accessToken}` +
+        `&token=telephony%7C${encodeURIComponent(signed)}%7C${token}`,
       fieldName: 'file',
     };
   }
   if (filename === '') throw core('File name is empty');
   if (!/\.(mp3|wav)$/i.test(filename ?? '')) throw core('Wrong file extension. Only wav and mp3 are allowed');
   if (typeof content !== 'string' || content === '') throw core('File content is empty.');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(content) || content.length % 4 !== 0) throw core('File content is not properly encoded. Base64 encoding is expected.');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(content) || content.length % 4 !== 0)
+    throw core('File content is not properly encoded. Base64 encoding is expected.');
   return { FILE_ID: storeFile(ctx.state, callId, filename as string, Buffer.from(content, 'base64'), 'content') };
 }
 
-export function storeFile(s: PortalState, callId: string, name: string, bytes: Buffer, via: 'content' | 'upload' | 'url'): number {
+export function storeFile(
+  s: PortalState,
+  callId: string,
+  name: string,
+  bytes: Buffer,
+  via: 'content' | 'upload' | 'url',
+): number {
   const fileId = s.next('file');
   // calling again replaces the previous recording (§6)
   for (let i = s.files.length - 1; i >= 0; i--) if (s.files[i]!.CALL_ID === callId) s.files.splice(i, 1);

@@ -12,9 +12,16 @@ export interface TokenPortal extends AuthorizePortal {
 }
 
 /** `p` holds the query and the form body; `refreshTokens` the emulator's refresh tokens, each used once. */
-export function tokenEndpoint(emu: TokenPortal, refreshTokens: Map<string, { userId: number; used: boolean }>, p: Record<string, unknown>, reply: FastifyReply): unknown {
-  const fail = (status: number, error: string, description: string): unknown => reply.code(status).send({ error, error_description: description });
-  if (p.client_id !== emu.app.clientId || p.client_secret !== emu.app.clientSecret) return fail(401, 'invalid_client', 'Invalid client credentials');
+export function tokenEndpoint(
+  emu: TokenPortal,
+  refreshTokens: Map<string, { userId: number; used: boolean }>,
+  p: Record<string, unknown>,
+  reply: FastifyReply,
+): unknown {
+  const fail = (status: number, error: string, description: string): unknown =>
+    reply.code(status).send({ error, error_description: description });
+  if (p.client_id !== emu.app.clientId || p.client_secret !== emu.app.clientSecret)
+    return fail(401, 'invalid_client', 'Invalid client credentials');
   let userId: number;
   if (p.grant_type === 'authorization_code') {
     const code = takeCode(emu, String(p.code ?? '')); // single use, 30 s (authorize.ts)
@@ -28,7 +35,13 @@ export function tokenEndpoint(emu: TokenPortal, refreshTokens: Map<string, { use
   } else return fail(400, 'invalid_request', 'Unsupported grant_type');
   const tokens = emu.issueTokens(userId);
   return reply.send({
-    ...tokens, client_endpoint: emu.restUrl, domain: 'oauth.bitrix.info', member_id: emu.app.memberId,
-    scope: emu.app.scopes, server_endpoint: `${emu.url}/rest/`, status: 'L', user_id: userId,
+    ...tokens,
+    client_endpoint: emu.restUrl,
+    domain: 'oauth.bitrix.info',
+    member_id: emu.app.memberId,
+    scope: emu.app.scopes,
+    server_endpoint: `${emu.url}/rest/`,
+    status: 'L',
+    user_id: userId,
   });
 }

@@ -13,7 +13,13 @@ export interface UploadPortal {
 }
 
 /** `uploads`: upload token → CALL_ID; `tokens`: the access tokens the emulator issued. */
-export function upload(emu: UploadPortal, uploads: Map<string, string>, tokens: Map<string, unknown>, req: FastifyRequest, reply: FastifyReply): unknown {
+export function upload(
+  emu: UploadPortal,
+  uploads: Map<string, string>,
+  tokens: Map<string, unknown>,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): unknown {
   const q = req.query as Record<string, string>;
   const token = String(q.token ?? '').split('|')[2] ?? '';
   const callId = uploads.get(token);
@@ -23,9 +29,17 @@ export function upload(emu: UploadPortal, uploads: Map<string, string>, tokens: 
   const ct = String(req.headers['content-type'] ?? '');
   const parts = Buffer.isBuffer(req.body) ? parseMultipart(req.body, ct) : [];
   const file = parts.find((p) => p.name === 'file' && p.filename !== undefined);
-  emu.journal.push({ method: 'upload', params: { callId, filename: file?.filename, size: file?.data.length }, auth: 'oauth', status: file ? 200 : 400, at: emu.now() });
-  if (!file) return send(400, { error: 'ERROR_CORE', error_description: 'Error: required parameter file is not found' });
-  if (!/\.(mp3|wav)$/i.test(file.filename ?? '')) return send(400, { error: 'ERROR_CORE', error_description: 'Wrong file extension. Only wav and mp3 are allowed' });
+  emu.journal.push({
+    method: 'upload',
+    params: { callId, filename: file?.filename, size: file?.data.length },
+    auth: 'oauth',
+    status: file ? 200 : 400,
+    at: emu.now(),
+  });
+  if (!file)
+    return send(400, { error: 'ERROR_CORE', error_description: 'Error: required parameter file is not found' });
+  if (!/\.(mp3|wav)$/i.test(file.filename ?? ''))
+    return send(400, { error: 'ERROR_CORE', error_description: 'Wrong file extension. Only wav and mp3 are allowed' });
   uploads.delete(token);
   const fileId = tel.storeFile(emu.state, callId, file.filename as string, file.data, 'upload');
   const started = emu.now();

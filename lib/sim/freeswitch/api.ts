@@ -15,7 +15,6 @@ const EXTENSION = /^[0-9]{2,8}$/;
 const PHONE = /^\+?[0-9]{3,16}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-
 export interface ApiContext {
   sw: SimSwitch;
   /** Every originate the switch received, in order (tests read them back). */
@@ -89,7 +88,9 @@ export async function runApi(ctx: ApiContext, line: string): Promise<string> {
     case 'sofia_contact': {
       const ext = args.split('@')[0] ?? '';
       const setup = sw.extensions.get(ext);
-      return setup?.registered ? `sofia/internal/sip:${ext}@127.0.0.1:${sw.phonePort(ext)};transport=UDP` : 'error/user_not_registered';
+      return setup?.registered
+        ? `sofia/internal/sip:${ext}@127.0.0.1:${sw.phonePort(ext)};transport=UDP`
+        : 'error/user_not_registered';
     }
     default:
       return `-ERR ${cmd} Command not found!\n`;
@@ -121,7 +122,9 @@ async function originate(sw: SimSwitch, args: string): Promise<string> {
   try {
     parsed = parseOriginate(args);
   } catch (err) {
-    return err instanceof OriginateSyntaxError && err.message.startsWith('-USAGE') ? `${err.message}\n` : '-ERR INVALID_URL\n';
+    return err instanceof OriginateSyntaxError && err.message.startsWith('-USAGE')
+      ? `${err.message}\n`
+      : '-ERR INVALID_URL\n';
   }
   const ep = parsed.endpoint;
   const uuid = ep.vars.get('origination_uuid') ?? randomUUID();
@@ -167,7 +170,11 @@ async function originate(sw: SimSwitch, args: string): Promise<string> {
 
 /** After the first leg answered: `&bridge(...)` / an extension in a dialplan context / park. */
 async function runApplication(
-  sw: SimSwitch, a: Leg, app: { name: string; args: string } | null, exten: string | null, context: string | null,
+  sw: SimSwitch,
+  a: Leg,
+  app: { name: string; args: string } | null,
+  exten: string | null,
+  context: string | null,
 ): Promise<void> {
   await new Promise<void>((r) => setImmediate(r)); // the BACKGROUND_JOB goes out first
   if (exten) a.dialplan = 'XML';
@@ -200,12 +207,16 @@ async function runApplication(
     return;
   }
   const effective = a.getVar('effective_caller_id_number');
-  const cid = target.vars.get('origination_caller_id_number') ?? (typeof effective === 'string' ? effective : undefined);
+  const cid =
+    target.vars.get('origination_caller_id_number') ?? (typeof effective === 'string' ? effective : undefined);
   const bVars: Array<[string, string]> = [...target.vars.entries()];
   const isUser = app?.name === 'bridge' && parseEndpoint(app.args).kind === 'user';
   if (isUser) {
     // bridge to another phone: handled like a gateway leg but on the internal profile
-    const b = sw.userOutbound(target.number, a, { vars: bVars, ...(target.vars.get('origination_uuid') ? { uuid: target.vars.get('origination_uuid') as string } : {}) });
+    const b = sw.userOutbound(target.number, a, {
+      vars: bVars,
+      ...(target.vars.get('origination_uuid') ? { uuid: target.vars.get('origination_uuid') as string } : {}),
+    });
     sw.create(b);
     sw.progress(b);
     await sw.wait(sw.extensions.get(target.number)?.ringMs ?? 2000);

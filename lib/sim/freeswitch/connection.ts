@@ -9,20 +9,98 @@ import type { Journal } from '../journal.js';
 
 const GOODBYE = 'Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n';
 const KNOWN_EVENTS = new Set([
-  'CUSTOM', 'CLONE', 'CHANNEL_CREATE', 'CHANNEL_DESTROY', 'CHANNEL_STATE', 'CHANNEL_CALLSTATE', 'CHANNEL_ANSWER',
-  'CHANNEL_HANGUP', 'CHANNEL_HANGUP_COMPLETE', 'CHANNEL_EXECUTE', 'CHANNEL_EXECUTE_COMPLETE', 'CHANNEL_HOLD',
-  'CHANNEL_UNHOLD', 'CHANNEL_BRIDGE', 'CHANNEL_UNBRIDGE', 'CHANNEL_PROGRESS', 'CHANNEL_PROGRESS_MEDIA',
-  'CHANNEL_OUTGOING', 'CHANNEL_PARK', 'CHANNEL_UNPARK', 'CHANNEL_APPLICATION', 'CHANNEL_ORIGINATE', 'CHANNEL_UUID',
-  'API', 'LOG', 'INBOUND_CHAN', 'OUTBOUND_CHAN', 'STARTUP', 'SHUTDOWN', 'PUBLISH', 'UNPUBLISH', 'TALK', 'NOTALK',
-  'SESSION_CRASH', 'MODULE_LOAD', 'MODULE_UNLOAD', 'DTMF', 'MESSAGE', 'PRESENCE_IN', 'NOTIFY_IN', 'PRESENCE_OUT',
-  'PRESENCE_PROBE', 'MESSAGE_WAITING', 'MESSAGE_QUERY', 'ROSTER', 'CODEC', 'BACKGROUND_JOB', 'DETECTED_SPEECH',
-  'DETECTED_TONE', 'PRIVATE_COMMAND', 'HEARTBEAT', 'TRAP', 'ADD_SCHEDULE', 'DEL_SCHEDULE', 'EXE_SCHEDULE',
-  'RE_SCHEDULE', 'RELOADXML', 'NOTIFY', 'PHONE_FEATURE', 'PHONE_FEATURE_SUBSCRIBE', 'SEND_MESSAGE', 'RECV_MESSAGE',
-  'REQUEST_PARAMS', 'CHANNEL_DATA', 'GENERAL', 'COMMAND', 'SESSION_HEARTBEAT', 'CLIENT_DISCONNECTED',
-  'SERVER_DISCONNECTED', 'SEND_INFO', 'RECV_INFO', 'RECV_RTCP_MESSAGE', 'CALL_SECURE', 'NAT', 'RECORD_START',
-  'RECORD_STOP', 'PLAYBACK_START', 'PLAYBACK_STOP', 'CALL_UPDATE', 'FAILURE', 'SOCKET_DATA', 'MEDIA_BUG_START',
-  'MEDIA_BUG_STOP', 'CONFERENCE_DATA_QUERY', 'CONFERENCE_DATA', 'CALL_SETUP_REQ', 'CALL_SETUP_RESULT',
-  'CALL_DETAIL', 'DEVICE_STATE', 'TEXT', 'SHUTDOWN_REQUESTED', 'ALL',
+  'CUSTOM',
+  'CLONE',
+  'CHANNEL_CREATE',
+  'CHANNEL_DESTROY',
+  'CHANNEL_STATE',
+  'CHANNEL_CALLSTATE',
+  'CHANNEL_ANSWER',
+  'CHANNEL_HANGUP',
+  'CHANNEL_HANGUP_COMPLETE',
+  'CHANNEL_EXECUTE',
+  'CHANNEL_EXECUTE_COMPLETE',
+  'CHANNEL_HOLD',
+  'CHANNEL_UNHOLD',
+  'CHANNEL_BRIDGE',
+  'CHANNEL_UNBRIDGE',
+  'CHANNEL_PROGRESS',
+  'CHANNEL_PROGRESS_MEDIA',
+  'CHANNEL_OUTGOING',
+  'CHANNEL_PARK',
+  'CHANNEL_UNPARK',
+  'CHANNEL_APPLICATION',
+  'CHANNEL_ORIGINATE',
+  'CHANNEL_UUID',
+  'API',
+  'LOG',
+  'INBOUND_CHAN',
+  'OUTBOUND_CHAN',
+  'STARTUP',
+  'SHUTDOWN',
+  'PUBLISH',
+  'UNPUBLISH',
+  'TALK',
+  'NOTALK',
+  'SESSION_CRASH',
+  'MODULE_LOAD',
+  'MODULE_UNLOAD',
+  'DTMF',
+  'MESSAGE',
+  'PRESENCE_IN',
+  'NOTIFY_IN',
+  'PRESENCE_OUT',
+  'PRESENCE_PROBE',
+  'MESSAGE_WAITING',
+  'MESSAGE_QUERY',
+  'ROSTER',
+  'CODEC',
+  'BACKGROUND_JOB',
+  'DETECTED_SPEECH',
+  'DETECTED_TONE',
+  'PRIVATE_COMMAND',
+  'HEARTBEAT',
+  'TRAP',
+  'ADD_SCHEDULE',
+  'DEL_SCHEDULE',
+  'EXE_SCHEDULE',
+  'RE_SCHEDULE',
+  'RELOADXML',
+  'NOTIFY',
+  'PHONE_FEATURE',
+  'PHONE_FEATURE_SUBSCRIBE',
+  'SEND_MESSAGE',
+  'RECV_MESSAGE',
+  'REQUEST_PARAMS',
+  'CHANNEL_DATA',
+  'GENERAL',
+  'COMMAND',
+  'SESSION_HEARTBEAT',
+  'CLIENT_DISCONNECTED',
+  'SERVER_DISCONNECTED',
+  'SEND_INFO',
+  'RECV_INFO',
+  'RECV_RTCP_MESSAGE',
+  'CALL_SECURE',
+  'NAT',
+  'RECORD_START',
+  'RECORD_STOP',
+  'PLAYBACK_START',
+  'PLAYBACK_STOP',
+  'CALL_UPDATE',
+  'FAILURE',
+  'SOCKET_DATA',
+  'MEDIA_BUG_START',
+  'MEDIA_BUG_STOP',
+  'CONFERENCE_DATA_QUERY',
+  'CONFERENCE_DATA',
+  'CALL_SETUP_REQ',
+  'CALL_SETUP_RESULT',
+  'CALL_DETAIL',
+  'DEVICE_STATE',
+  'TEXT',
+  'SHUTDOWN_REQUESTED',
+  'ALL',
 ]);
 
 export interface ReceivedCommand {
@@ -143,7 +221,10 @@ export class Connection {
         const jobCmd = sp2 < 0 ? rest : rest.slice(0, sp2);
         const jobArg = sp2 < 0 ? '' : rest.slice(sp2 + 1);
         void runApi({ sw: this.sim.sw, onOriginate: (a) => this.sim.originates.push(a) }, rest).then((body) => {
-          const h: Array<[string, string]> = [['Job-UUID', jobUuid], ['Job-Command', jobCmd]];
+          const h: Array<[string, string]> = [
+            ['Job-UUID', jobUuid],
+            ['Job-Command', jobCmd],
+          ];
           if (jobArg) h.push(['Job-Command-Arg', jobArg]);
           this.sim.sw.emitSystem('BACKGROUND_JOB', ['mod_event_socket.c', 'api_exec', '1569'], h, body);
         });
@@ -227,7 +308,11 @@ export class Connection {
       const exclude = f.value.startsWith('-');
       const want = exclude ? f.value.slice(1) : f.value;
       const have = get(f.header);
-      const hit = typeof have === 'string' && (want.startsWith('/') ? new RegExp(want.slice(1).replace(/\/$/, '')).test(have) : have.toLowerCase() === want.toLowerCase());
+      const hit =
+        typeof have === 'string' &&
+        (want.startsWith('/')
+          ? new RegExp(want.slice(1).replace(/\/$/, '')).test(have)
+          : have.toLowerCase() === want.toLowerCase());
       if (hit && exclude) return false;
       if (hit && !exclude) include = true;
     }

@@ -43,7 +43,13 @@ export async function talk(sw: SimSwitch, ms: number, legs: Leg[]): Promise<void
  */
 const ended = new WeakSet<Leg>();
 
-export async function endBridge(sw: SimSwitch, a: Leg, b: Leg, first: Leg, opts: { record?: { leg: Leg; path: string; startedUs: number } } = {}): Promise<void> {
+export async function endBridge(
+  sw: SimSwitch,
+  a: Leg,
+  b: Leg,
+  first: Leg,
+  opts: { record?: { leg: Leg; path: string; startedUs: number } } = {},
+): Promise<void> {
   // a kill and the flow that owns the call may both end it: only the first does
   if (ended.has(a) || ended.has(b)) return;
   ended.add(a);
@@ -84,7 +90,12 @@ export function pstnBehaviour(sw: SimSwitch, number: string): { mode: PstnMode; 
 }
 
 /** Ring a gateway leg until it answers or fails (outbound-answered / outbound-busy). */
-export async function ringPstn(sw: SimSwitch, leg: Leg, timeoutMs: number, onRinging?: () => void): Promise<PstnOutcome> {
+export async function ringPstn(
+  sw: SimSwitch,
+  leg: Leg,
+  timeoutMs: number,
+  onRinging?: () => void,
+): Promise<PstnOutcome> {
   const { mode, ringMs } = pstnBehaviour(sw, leg.init.destination);
   sw.create(leg);
   if (mode === 'unallocated') {
@@ -117,7 +128,12 @@ export async function ringPstn(sw: SimSwitch, leg: Leg, timeoutMs: number, onRin
 }
 
 /** Ring a phone: it answers, refuses or rings until cancelled/timed out. */
-export async function ringPhone(sw: SimSwitch, leg: Leg, timeoutMs: number, race?: { won: () => boolean }): Promise<PstnOutcome> {
+export async function ringPhone(
+  sw: SimSwitch,
+  leg: Leg,
+  timeoutMs: number,
+  race?: { won: () => boolean },
+): Promise<PstnOutcome> {
   const ext = leg.init.destination;
   const setup = sw.extensions.get(ext) ?? { registered: false, mode: 'answer' as const, ringMs: 2000 };
   sw.create(leg);

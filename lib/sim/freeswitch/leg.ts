@@ -37,8 +37,19 @@ const CALLING: Record<ChannelEventName, [string, string, string]> = {
 };
 
 const STATE_NUMBER: Record<string, string> = {
-  CS_NEW: '0', CS_INIT: '1', CS_ROUTING: '2', CS_SOFT_EXECUTE: '3', CS_EXECUTE: '4', CS_EXCHANGE_MEDIA: '5',
-  CS_PARK: '6', CS_CONSUME_MEDIA: '7', CS_HIBERNATE: '8', CS_RESET: '9', CS_HANGUP: '10', CS_REPORTING: '11', CS_DESTROY: '12',
+  CS_NEW: '0',
+  CS_INIT: '1',
+  CS_ROUTING: '2',
+  CS_SOFT_EXECUTE: '3',
+  CS_EXECUTE: '4',
+  CS_EXCHANGE_MEDIA: '5',
+  CS_PARK: '6',
+  CS_CONSUME_MEDIA: '7',
+  CS_HIBERNATE: '8',
+  CS_RESET: '9',
+  CS_HANGUP: '10',
+  CS_REPORTING: '11',
+  CS_DESTROY: '12',
 };
 
 export interface Switchboard {
@@ -140,12 +151,19 @@ export class Leg {
   }
 
   /** Build the header list of one event on this leg. */
-  headers(name: ChannelEventName, extra: { before?: Array<[string, string]>; after?: Array<[string, string]>; tail?: Array<[string, string]> } = {}): Array<[string, HeaderValue]> {
+  headers(
+    name: ChannelEventName,
+    extra: { before?: Array<[string, string]>; after?: Array<[string, string]>; tail?: Array<[string, string]> } = {},
+  ): Array<[string, HeaderValue]> {
     const out: Array<[string, HeaderValue]> = commonHeaders(this.sw, name, CALLING[name]);
     if (name === 'CHANNEL_HANGUP_COMPLETE' && this.hangupCause) out.push(['Hangup-Cause', this.hangupCause]);
     if (extra.before) out.push(...extra.before);
     // CHANNEL_CREATE says CS_INIT while the state number already says 2 (§2.1)
-    out.push(['Channel-State', this.state], ['Channel-Call-State', this.callState], ['Channel-State-Number', this.stateNumber]);
+    out.push(
+      ['Channel-State', this.state],
+      ['Channel-Call-State', this.callState],
+      ['Channel-State-Number', this.stateNumber],
+    );
     out.push(['Channel-Name', this.init.channelName], ['Unique-ID', this.uuid]);
     out.push(['Call-Direction', this.init.direction], ['Presence-Call-Direction', this.init.direction]);
     out.push(['Channel-HIT-Dialplan', String(this.init.hitDialplan)]);
@@ -154,8 +172,12 @@ export class Leg {
     if (this.hangupCause) out.push(['Hangup-Cause', this.hangupCause]);
     if (this.hasMedia) {
       out.push(
-        ['Channel-Read-Codec-Name', 'PCMA'], ['Channel-Read-Codec-Rate', '8000'], ['Channel-Read-Codec-Bit-Rate', '64000'],
-        ['Channel-Write-Codec-Name', 'PCMA'], ['Channel-Write-Codec-Rate', '8000'], ['Channel-Write-Codec-Bit-Rate', '64000'],
+        ['Channel-Read-Codec-Name', 'PCMA'],
+        ['Channel-Read-Codec-Rate', '8000'],
+        ['Channel-Read-Codec-Bit-Rate', '64000'],
+        ['Channel-Write-Codec-Name', 'PCMA'],
+        ['Channel-Write-Codec-Rate', '8000'],
+        ['Channel-Write-Codec-Bit-Rate', '64000'],
       );
     }
     out.push(...this.profileHeaders('Caller', true));
@@ -246,12 +268,18 @@ function pad(n: number, w = 2): string {
 /** Local time as "%Y-%m-%d %H:%M:%S" (the simulator runs in UTC unless TZ says otherwise). */
 export function localStamp(us: number): string {
   const d = new Date(Math.floor(us / 1000));
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return (
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+  );
 }
 
 /** The block every event starts with, in FreeSWITCH's order (freeswitch-esl.md §1.5). */
-export function commonHeaders(sw: Switchboard, name: string, calling: readonly [string, string, string]): Array<[string, HeaderValue]> {
+export function commonHeaders(
+  sw: Switchboard,
+  name: string,
+  calling: readonly [string, string, string],
+): Array<[string, HeaderValue]> {
   const [file, func, line] = calling;
   return [
     ['Event-Name', name],

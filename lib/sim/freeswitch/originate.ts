@@ -105,8 +105,11 @@ export function parseEndpoint(s: string): Endpoint {
 
 export function parseOriginate(args: string): ParsedOriginate {
   const parts = splitArgs(args.trim());
-  if (parts.length < 2) throw new OriginateSyntaxError('-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] ' +
-        '[<cid_name>] [<cid_num>] [<timeout_sec>]');
+  if (parts.length < 2)
+    throw new OriginateSyntaxError(
+      '-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] ' +
+        '[<cid_name>] [<cid_num>] [<timeout_sec>]',
+    );
   const endpoint = parseEndpoint(parts[0] as string);
   const second = parts[1] as string;
   if (second.startsWith('&')) {

@@ -83,7 +83,9 @@ export function show(sw: SimSwitch, args: string): string {
       initial_dialplan: 'XML',
       initial_context: l.init.context,
     }));
-    return json ? rowsJson(rows) : rows.map((r) => Object.values(r).join(',')).join('\n') + `\n\n${rows.length} total.\n`;
+    return json
+      ? rowsJson(rows)
+      : rows.map((r) => Object.values(r).join(',')).join('\n') + `\n\n${rows.length} total.\n`;
   }
   if (what === 'calls') {
     // one row per bridged call (caller side + b_*); still-ringing legs are rows of their own
@@ -91,10 +93,19 @@ export function show(sw: SimSwitch, args: string): string {
     const seen = new Set<string>();
     for (const l of legs) {
       if (seen.has(l.uuid)) continue;
-      const partner = l.otherType === 'originatee' && l.times.bridged && l.other && sw.legs.has(l.other.uuid) && !l.other.hangupCause ? l.other : null;
+      const partner =
+        l.otherType === 'originatee' && l.times.bridged && l.other && sw.legs.has(l.other.uuid) && !l.other.hangupCause
+          ? l.other
+          : null;
       if (l.otherType === 'originator' && l.times.bridged && l.other && sw.legs.has(l.other.uuid)) continue;
       seen.add(l.uuid);
-      const row: Record<string, string> = { ...channelRow(sw, l), call_uuid: l.callUuid, hostname: sw.hostname, sent_callee_name: l.calleeIdName ?? '', sent_callee_num: l.calleeIdNumber ?? '' };
+      const row: Record<string, string> = {
+        ...channelRow(sw, l),
+        call_uuid: l.callUuid,
+        hostname: sw.hostname,
+        sent_callee_name: l.calleeIdName ?? '',
+        sent_callee_num: l.calleeIdNumber ?? '',
+      };
       delete row.application;
       if (partner) {
         seen.add(partner.uuid);

@@ -54,7 +54,10 @@ export interface ScenarioResult {
 
 /** inbound-ringgroup-answered / -missed; hunt and transfers per §3.2. */
 export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<ScenarioResult> {
-  const a = sw.trunkInbound(o.caller, o.did, { uuid: o.uuid ?? randomUUID(), ...(o.viaGateway ? { viaGateway: o.viaGateway } : {}) });
+  const a = sw.trunkInbound(o.caller, o.did, {
+    uuid: o.uuid ?? randomUUID(),
+    ...(o.viaGateway ? { viaGateway: o.viaGateway } : {}),
+  });
   const result: ScenarioResult = { uuid: a.uuid, legs: [a.uuid] };
   sw.create(a);
   // the dialplan hunt (and its inline lookup) runs once the channel exists
@@ -111,7 +114,9 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
     for (const l of legs) sw.progress(l);
     // who answers first, who refuses, within the ring time and the caller's patience
     const plans = legs.map((l) => ({ leg: l, setup: sw.extensions.get(l.init.destination)! }));
-    const answering = plans.filter((p) => p.setup.mode === 'answer' && p.setup.ringMs < limit).sort((x, y) => x.setup.ringMs - y.setup.ringMs)[0];
+    const answering = plans
+      .filter((p) => p.setup.mode === 'answer' && p.setup.ringMs < limit)
+      .sort((x, y) => x.setup.ringMs - y.setup.ringMs)[0];
     const busy = plans.filter((p) => p.setup.mode === 'busy' || p.setup.mode === 'reject');
     const until = Math.min(answering ? answering.setup.ringMs : limit, giveUp - elapsed);
     for (const p of busy.sort((x, y) => x.setup.ringMs - y.setup.ringMs)) {
@@ -158,8 +163,14 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
     }
     for (const l of ringing) sw.complete(l);
   }
-  a.setVar('originated_legs', tried.map(([l]) => `${l.uuid};Outbound Call;${l.init.destination}`));
-  a.setVar('originate_causes', tried.map(([l, c]) => `${l.uuid};${c}`));
+  a.setVar(
+    'originated_legs',
+    tried.map(([l]) => `${l.uuid};Outbound Call;${l.init.destination}`),
+  );
+  a.setVar(
+    'originate_causes',
+    tried.map(([l, c]) => `${l.uuid};${c}`),
+  );
   if (!winner) {
     const cause = tried.length > 0 && tried.every(([, c]) => c === 'USER_BUSY') ? 'USER_BUSY' : 'NO_ANSWER';
     a.setVar('originate_disposition', cause);
@@ -175,7 +186,10 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   let current = winner;
   if (o.transfer) {
     await talk(sw, o.transfer.afterMs, [a, current]);
-    current = o.transfer.kind === 'blind' ? await blindTransfer(sw, a, current, o.transfer.to, result) : await attendedTransfer(sw, a, current, o.transfer.to, result);
+    current =
+      o.transfer.kind === 'blind'
+        ? await blindTransfer(sw, a, current, o.transfer.to, result)
+        : await attendedTransfer(sw, a, current, o.transfer.to, result);
   }
   await talk(sw, o.talkMs ?? 5000, [a, current]);
   if (a.takenOver) return result; // uuid_transfer ends the call from here on
@@ -184,7 +198,13 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
 }
 
 /** The phone REFERs the caller elsewhere: B hangs up, A re-enters the dialplan (§3.2 item 6). */
-export async function blindTransfer(sw: SimSwitch, a: Leg, b: Leg, to: string, result: ScenarioResult = { uuid: a.uuid, legs: [] }): Promise<Leg> {
+export async function blindTransfer(
+  sw: SimSwitch,
+  a: Leg,
+  b: Leg,
+  to: string,
+  result: ScenarioResult = { uuid: a.uuid, legs: [] },
+): Promise<Leg> {
   sw.hangup(b, 'NORMAL_CLEARING', { sipTermStatus: '200', disposition: 'recv_bye' });
   sw.unbridge(a, b);
   sw.complete(b);

@@ -43,10 +43,21 @@ export class FreeswitchSim {
   async listen(port = this.opts.port ?? 0, host = this.opts.host ?? '127.0.0.1'): Promise<void> {
     const every = this.opts.heartbeatMs ?? 20_000;
     if (every > 0) {
-      this.heartbeat = setInterval(() => this.sw.emitSystem('HEARTBEAT', ['switch_core.c', 'send_heartbeat', '81'], [
-        ['Event-Info', 'System Ready'], ['Up-Time', `0 years, 0 days, 0 hours, 0 minutes, ${Math.floor(this.sw.uptimeUs / 1e6)} seconds`],
-        ['FreeSWITCH-Version', '1.11.1-release~64bit'], ['Session-Count', String(this.sw.legs.size)], ['Max-Sessions', '200'],
-      ]), every);
+      this.heartbeat = setInterval(
+        () =>
+          this.sw.emitSystem(
+            'HEARTBEAT',
+            ['switch_core.c', 'send_heartbeat', '81'],
+            [
+              ['Event-Info', 'System Ready'],
+              ['Up-Time', `0 years, 0 days, 0 hours, 0 minutes, ${Math.floor(this.sw.uptimeUs / 1e6)} seconds`],
+              ['FreeSWITCH-Version', '1.11.1-release~64bit'],
+              ['Session-Count', String(this.sw.legs.size)],
+              ['Max-Sessions', '200'],
+            ],
+          ),
+        every,
+      );
       this.heartbeat.unref();
     }
     this.host = host;
@@ -92,7 +103,8 @@ export class FreeswitchSim {
 
   /** Send a syntactically valid frame whose event body does not parse. */
   sendGarbageEvent(): void {
-    for (const c of this.connections) c.write(encodeFrame([['Content-Type', 'text/event-json']], '{"Event-Name": "CHANNEL_CREATE", broken'));
+    for (const c of this.connections)
+      c.write(encodeFrame([['Content-Type', 'text/event-json']], '{"Event-Name": "CHANNEL_CREATE", broken'));
   }
 
   /** A switch restart: connections get the shutdown notice; live calls are gone. */
@@ -116,4 +128,3 @@ export async function startFreeswitchSim(opts: FreeswitchSimOptions = {}): Promi
   await sim.listen();
   return sim;
 }
-

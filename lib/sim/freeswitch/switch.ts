@@ -51,9 +51,19 @@ export interface SimSwitchOptions {
 }
 
 const CAUSE_Q850: Record<string, string> = {
-  NORMAL_CLEARING: '16', USER_BUSY: '17', NO_USER_RESPONSE: '18', NO_ANSWER: '19', CALL_REJECTED: '21',
-  UNALLOCATED_NUMBER: '1', ORIGINATOR_CANCEL: '487', LOSE_RACE: '702', USER_NOT_REGISTERED: '806',
-  ATTENDED_TRANSFER: '801', BLIND_TRANSFER: '800', MANAGER_REQUEST: '703', NORMAL_TEMPORARY_FAILURE: '41',
+  NORMAL_CLEARING: '16',
+  USER_BUSY: '17',
+  NO_USER_RESPONSE: '18',
+  NO_ANSWER: '19',
+  CALL_REJECTED: '21',
+  UNALLOCATED_NUMBER: '1',
+  ORIGINATOR_CANCEL: '487',
+  LOSE_RACE: '702',
+  USER_NOT_REGISTERED: '806',
+  ATTENDED_TRANSFER: '801',
+  BLIND_TRANSFER: '800',
+  MANAGER_REQUEST: '703',
+  NORMAL_TEMPORARY_FAILURE: '41',
 };
 
 export interface HangupOptions {
@@ -144,7 +154,12 @@ export class SimSwitch implements Switchboard {
   }
 
   /** A non-channel event (BACKGROUND_JOB, CUSTOM, HEARTBEAT) with the common header block. */
-  emitSystem(name: string, calling: [string, string, string], rest: Array<[string, string]>, body: string | null = null): void {
+  emitSystem(
+    name: string,
+    calling: [string, string, string],
+    rest: Array<[string, string]>,
+    body: string | null = null,
+  ): void {
     this.emit([...commonHeaders(this, name, calling), ...rest], body);
   }
 
@@ -244,11 +259,21 @@ export class SimSwitch implements Switchboard {
     b.setVar('bridge_uuid', a.uuid);
     b.setState('CS_EXCHANGE_MEDIA');
     a.callState = 'ACTIVE';
-    this.fire(a, 'CHANNEL_BRIDGE', { before: [['Bridge-A-Unique-ID', a.uuid], ['Bridge-B-Unique-ID', b.uuid]] });
+    this.fire(a, 'CHANNEL_BRIDGE', {
+      before: [
+        ['Bridge-A-Unique-ID', a.uuid],
+        ['Bridge-B-Unique-ID', b.uuid],
+      ],
+    });
   }
 
   unbridge(a: Leg, b: Leg): void {
-    this.fire(a, 'CHANNEL_UNBRIDGE', { before: [['Bridge-A-Unique-ID', a.uuid], ['Bridge-B-Unique-ID', b.uuid]] });
+    this.fire(a, 'CHANNEL_UNBRIDGE', {
+      before: [
+        ['Bridge-A-Unique-ID', a.uuid],
+        ['Bridge-B-Unique-ID', b.uuid],
+      ],
+    });
     // FreeSWITCH resets a B-leg's Channel-Call-UUID to its own once the bridge ends (§2.4)
     b.callUuid = b.uuid;
   }
@@ -319,7 +344,12 @@ export class SimSwitch implements Switchboard {
     leg.setVar('record_seconds', String(Math.round(seconds)));
     leg.setVar('record_ms', String(Math.round(seconds * 1000)));
     leg.setVar('record_completion_cause', 'success-silence');
-    this.fire(leg, 'RECORD_STOP', { tail: [['Record-File-Path', path], ['Record-Completion-Cause', 'success-silence']] });
+    this.fire(leg, 'RECORD_STOP', {
+      tail: [
+        ['Record-File-Path', path],
+        ['Record-Completion-Cause', 'success-silence'],
+      ],
+    });
   }
 
   recordingPath(uuid: string): string {
@@ -344,7 +374,8 @@ export class SimSwitch implements Switchboard {
 
 export function defaultExtensions(): Record<string, Partial<ExtensionSetup>> {
   const out: Record<string, Partial<ExtensionSetup>> = {};
-  for (let i = 1; i <= 10; i++) out[`10${String(i).padStart(2, '0')}`] = { registered: i <= 8, mode: 'answer', ringMs: 2000 };
+  for (let i = 1; i <= 10; i++)
+    out[`10${String(i).padStart(2, '0')}`] = { registered: i <= 8, mode: 'answer', ringMs: 2000 };
   return out;
 }
 

@@ -20,7 +20,8 @@ export function wavBytes(seconds: number, sampleRate = 8000): Buffer {
   buf.write('data', 36, 'ascii');
   buf.writeUInt32LE(dataLen, 40);
   // a quiet 440 Hz tone, so the file is not all zeros
-  for (let i = 0; i < samples; i++) buf.writeInt16LE(Math.round(800 * Math.sin((2 * Math.PI * 440 * i) / sampleRate)), 44 + i * 2);
+  for (let i = 0; i < samples; i++)
+    buf.writeInt16LE(Math.round(800 * Math.sin((2 * Math.PI * 440 * i) / sampleRate)), 44 + i * 2);
   return buf;
 }
 

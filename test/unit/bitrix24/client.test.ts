@@ -17,8 +17,26 @@ async function setup(t: { teardown: (f: () => unknown) => void }) {
   emu.state.addUser({ ID: 3, UF_PHONE_INNER: '1003', ACTIVE: false });
   const tk = emu.issueTokens(1);
   const store = new SqliteStore(':memory:');
-  store.setTokens({ accessToken: tk.access_token, refreshToken: tk.refresh_token, expiresAt: tk.expires * 1000, clientEndpoint: emu.restUrl, memberId: emu.app.memberId, domain: emu.domain, applicationToken: emu.app.applicationToken, scope: 'telephony,user' });
-  const client = new Bitrix24Client({ mode: 'oauth', oauthUrl: emu.url, clientId: emu.app.clientId, clientSecret: emu.app.clientSecret, store, limiter: new RateLimiter(1000, 1000), timeoutMs: 2000, log });
+  store.setTokens({
+    accessToken: tk.access_token,
+    refreshToken: tk.refresh_token,
+    expiresAt: tk.expires * 1000,
+    clientEndpoint: emu.restUrl,
+    memberId: emu.app.memberId,
+    domain: emu.domain,
+    applicationToken: emu.app.applicationToken,
+    scope: 'telephony,user',
+  });
+  const client = new Bitrix24Client({
+    mode: 'oauth',
+    oauthUrl: emu.url,
+    clientId: emu.app.clientId,
+    clientSecret: emu.app.clientSecret,
+    store,
+    limiter: new RateLimiter(1000, 1000),
+    timeoutMs: 2000,
+    log,
+  });
   t.teardown(async () => {
     await client.close();
     await emu.close();
@@ -61,7 +79,9 @@ t.test('QUERY_LIMIT_EXCEEDED and OPERATION_TIME_LIMIT are rate limits; 5xx and r
   t.equal(e2.code, 'B24_ERR_NETWORK');
   t.equal(e2.retryable, true);
   emu.setOutage('none');
-  const e3 = (await client.call('telephony.externalcall.finish', { CALL_ID: 'nope', USER_ID: 1 }).catch((e: unknown) => e)) as { retryable: boolean; detail: { description: string } };
+  const e3 = (await client
+    .call('telephony.externalcall.finish', { CALL_ID: 'nope', USER_ID: 1 })
+    .catch((e: unknown) => e)) as { retryable: boolean; detail: { description: string } };
   t.equal(e3.retryable, false, 'a business error is not retried');
   t.match(e3.detail.description, /Call is not found/);
 });

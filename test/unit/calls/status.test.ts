@@ -29,7 +29,9 @@ const outgoing: Array<[string | undefined, string | undefined, string]> = [
   ['499', 'NORMAL_UNSPECIFIED', 'OTHER'],
 ];
 for (const [sip, cause, want] of outgoing) {
-  t.test(`outgoing sip ${sip ?? '-'} cause ${cause ?? '-'} → ${want}`, async (t) => t.equal(outgoingStatus(sip, cause), want));
+  t.test(`outgoing sip ${sip ?? '-'} cause ${cause ?? '-'} → ${want}`, async (t) =>
+    t.equal(outgoingStatus(sip, cause), want),
+  );
 }
 
 t.test('incoming: missed unless every phone refused', async (t) => {

@@ -15,7 +15,10 @@ t.test('defaults, file, environment, in that order', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fsb24-cfg-'));
   const file = join(dir, 'c.json');
   writeFileSync(file, JSON.stringify({ esl: { port: 9000, host: 'pbx' }, calls: { lines: { '495': 'Main' } } }));
-  const c = loadConfig({ file, env: { FSB24_ESL_PORT: '9100', FSB24_TRUNK_PROFILES: 'external, carrier2', FSB24_LINE_GATEWAYS: '{"495":"gw1"}' } });
+  const c = loadConfig({
+    file,
+    env: { FSB24_ESL_PORT: '9100', FSB24_TRUNK_PROFILES: 'external, carrier2', FSB24_LINE_GATEWAYS: '{"495":"gw1"}' },
+  });
   t.equal(c.esl.port, 9100, 'env wins over the file');
   t.equal(c.esl.host, 'pbx', 'file wins over the default');
   t.same(c.calls.trunkProfiles, ['external', 'carrier2']);
@@ -25,10 +28,17 @@ t.test('defaults, file, environment, in that order', async (t) => {
 });
 
 t.test('errors name the key, its variable and what is wrong', async (t) => {
-  t.throws(() => loadConfig({ env: { FSB24_ESL_PORT: 'eighty' } }), { name: 'ConfigError', message: /esl\.port \(FSB24_ESL_PORT\)/ });
-  t.throws(() => loadConfig({ env: { FSB24_CARD_POLICY: 'sometimes' } }), { message: /calls\.cardPolicy \(FSB24_CARD_POLICY\)/ });
+  t.throws(() => loadConfig({ env: { FSB24_ESL_PORT: 'eighty' } }), {
+    name: 'ConfigError',
+    message: /esl\.port \(FSB24_ESL_PORT\)/,
+  });
+  t.throws(() => loadConfig({ env: { FSB24_CARD_POLICY: 'sometimes' } }), {
+    message: /calls\.cardPolicy \(FSB24_CARD_POLICY\)/,
+  });
   t.throws(() => loadConfig({ env: { FSB24_B24_PORTAL_URL: 'not a url' } }), { message: /b24\.portalUrl/ });
-  t.throws(() => loadConfig({ env: { FSB24_B24_WEBHOOK_URL: 'https://x.bitrix24.com/rest/abc/' } }), { message: /FSB24_B24_WEBHOOK_URL\) must look like/ });
+  t.throws(() => loadConfig({ env: { FSB24_B24_WEBHOOK_URL: 'https://x.bitrix24.com/rest/abc/' } }), {
+    message: /FSB24_B24_WEBHOOK_URL\) must look like/,
+  });
   t.throws(() => loadConfig({ env: { FSB24_NUMBER_RULES: '[{"match":"("}]' } }), ConfigError);
   const dir = mkdtempSync(join(tmpdir(), 'fsb24-cfg-'));
   const file = join(dir, 'c.json');
@@ -42,14 +52,33 @@ t.test('every key has an FSB24_ variable and a description', async (t) => {
     t.match(r.env, /^FSB24_[A-Z0-9_]+$/, r.key);
     t.ok(r.doc.length > 10, `${r.key} documented`);
   }
-  t.ok(configReference().some((r) => r.key === 'esl.password' && r.default === '(secret)'), 'secret defaults are not printed');
+  t.ok(
+    configReference().some((r) => r.key === 'esl.password' && r.default === '(secret)'),
+    'secret defaults are not printed',
+  );
 });
 
 t.test('secrets never reach the log', async (t) => {
   let out = '';
-  const sink = new Writable({ write(chunk, _e, cb) { out += String(chunk); cb(); } });
-  const log = createLogger('info', { destination: sink as unknown as NodeJS.WritableStream & { write: (s: string) => boolean } });
-  log.info({ esl: { password: 'p4ss' }, b24: { webhookUrl: 'https://x/rest/1/s3cret/', clientSecret: 'cs' }, access_token: 'at', refresh_token: 'rt', auth: { application_token: 'apt' } }, 'config');
+  const sink = new Writable({
+    write(chunk, _e, cb) {
+      out += String(chunk);
+      cb();
+    },
+  });
+  const log = createLogger('info', {
+    destination: sink as unknown as NodeJS.WritableStream & { write: (s: string) => boolean },
+  });
+  log.info(
+    {
+      esl: { password: 'p4ss' },
+      b24: { webhookUrl: 'https://x/rest/1/s3cret/', clientSecret: 'cs' },
+      access_token: 'at',
+      refresh_token: 'rt',
+      auth: { application_token: 'apt' },
+    },
+    'config',
+  );
   for (const secret of ['p4ss', 's3cret', 'cs', '"at"', '"rt"', 'apt']) t.notMatch(out, secret, `${secret} redacted`);
   t.match(out, /\[redacted\]/);
 });

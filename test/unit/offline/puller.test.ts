@@ -21,8 +21,14 @@ function setup(pollMs = 1000): { clock: ManualClock; calls: string[]; puller: Of
     },
   };
   const puller = new OfflinePuller({
-    client, store: new SqliteStore(':memory:'), log: createLogger('silent'), portal: () => ({ domain: 'x.bitrix24.com', memberId: 'm' }),
-    validate: () => null, handle: async () => undefined, pollMs, clock,
+    client,
+    store: new SqliteStore(':memory:'),
+    log: createLogger('silent'),
+    portal: () => ({ domain: 'x.bitrix24.com', memberId: 'm' }),
+    validate: () => null,
+    handle: async () => undefined,
+    pollMs,
+    clock,
   });
   return { clock, calls, puller };
 }
@@ -31,7 +37,14 @@ t.test('idle: recovery first, then one read every pollMs', async (t) => {
   const { clock, calls, puller } = setup();
   puller.start();
   await clock.advance(3500);
-  t.same(calls, ['0 event.offline.list', '0 event.offline.get stranded', '0 event.offline.get', '1000 event.offline.get', '2000 event.offline.get', '3000 event.offline.get']);
+  t.same(calls, [
+    '0 event.offline.list',
+    '0 event.offline.get stranded',
+    '0 event.offline.get',
+    '1000 event.offline.get',
+    '2000 event.offline.get',
+    '3000 event.offline.get',
+  ]);
   await puller.stop();
 });
 
@@ -68,8 +81,13 @@ t.test('a failed read: recovery before the next new read, with back-off; degrade
         return (method === 'event.offline.list' ? [] : { process_id: 'p', events: [] }) as T;
       },
     },
-    store: new SqliteStore(':memory:'), log: createLogger('silent'), portal: () => ({ domain: 'x', memberId: 'm' }),
-    validate: () => null, handle: async () => undefined, pollMs: 1000, clock,
+    store: new SqliteStore(':memory:'),
+    log: createLogger('silent'),
+    portal: () => ({ domain: 'x', memberId: 'm' }),
+    validate: () => null,
+    handle: async () => undefined,
+    pollMs: 1000,
+    clock,
   });
   puller.start();
   await clock.advance(59_000);

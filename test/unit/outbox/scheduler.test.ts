@@ -193,12 +193,16 @@ t.test('the operating-time limit: a method past half its budget is paced and nev
 
 t.test('offline mode under load: the pull rides in the batches, no request of its own', async (t) => {
   let puller: OfflinePuller | null = null;
-  const { emu, client, store, outbox, run, clock } = await setup(t, {}, {
-    piggyback: {
-      take: () => puller?.piggyback() ?? null,
-      done: (o) => puller?.onPiggybackResult(o) ?? Promise.resolve(),
+  const { emu, client, store, outbox, run, clock } = await setup(
+    t,
+    {},
+    {
+      piggyback: {
+        take: () => puller?.piggyback() ?? null,
+        done: (o) => puller?.onPiggybackResult(o) ?? Promise.resolve(),
+      },
     },
-  });
+  );
   puller = new OfflinePuller({
     client,
     store,
@@ -222,6 +226,9 @@ t.test('offline mode under load: the pull rides in the batches, no request of it
   }
   t.equal(own(), before, 'no request of its own while batches go out');
   const rode = sub(emu, 'event.offline.get', (r) => r.batch === true).length;
-  t.ok(rode >= 55 && rode <= 80, `pulled ${rode} times in 60 s inside batches (every other batch: 500 ms apart at least)`);
+  t.ok(
+    rode >= 55 && rode <= 80,
+    `pulled ${rode} times in 60 s inside batches (every other batch: 500 ms apart at least)`,
+  );
   t.equal(sub(emu, 'telephony.externalcall.finish', (r) => r.status === 200).length, 150, 'every call finished');
 });

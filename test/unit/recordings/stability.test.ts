@@ -27,7 +27,15 @@ t.test('a growing file is sent only once its size stops changing, the whole of i
     stableMs: 300,
     clock,
   });
-  const job: Job = { id: 1, call: 'c', effect: { kind: 'attach', call: 'c', path: file }, attempts: 0, nextAt: 0, createdAt: clock.now(), lastError: null };
+  const job: Job = {
+    id: 1,
+    call: 'c',
+    effect: { kind: 'attach', call: 'c', path: file },
+    attempts: 0,
+    nextAt: 0,
+    createdAt: clock.now(),
+    lastError: null,
+  };
   t.match(await up.check(file, job), { why: 'recording still growing' }, 'first look: not known to be stable');
   for (let i = 0; i < 5; i++) {
     await clock.advance(200);
@@ -38,5 +46,9 @@ t.test('a growing file is sent only once its size stops changing, the whole of i
   await clock.advance(299);
   t.match(await up.check(file, job), { why: 'recording still growing' }, '299 ms unchanged: not yet');
   await clock.advance(1);
-  t.match(await up.check(file, job), { mode: 'inline', name: 'growing.wav', size: 'RIFF-more0-more1-more2-more3-more4'.length }, '300 ms unchanged: the whole file goes');
+  t.match(
+    await up.check(file, job),
+    { mode: 'inline', name: 'growing.wav', size: 'RIFF-more0-more1-more2-more3-more4'.length },
+    '300 ms unchanged: the whole file goes',
+  );
 });

@@ -27,7 +27,9 @@ t.test('modesl: auth, events of an inbound ring-group call, api and bgapi', asyn
   t.teardown(() => conn.disconnect());
   const events: Ev[] = [];
   let onEvent: () => void = () => undefined;
-  const subscribed = new Promise<void>((r) => conn.events('json', 'CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_BRIDGE CHANNEL_HANGUP_COMPLETE RECORD_STOP', () => r()));
+  const subscribed = new Promise<void>((r) =>
+    conn.events('json', 'CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_BRIDGE CHANNEL_HANGUP_COMPLETE RECORD_STOP', () => r()),
+  );
   conn.on('esl::event::**', (ev: esl.Event) => {
     const name = ev.getHeader('Event-Name');
     if (name && name !== 'BACKGROUND_JOB') events.push({ name, uuid: ev.getHeader('Unique-ID'), ev });
@@ -35,7 +37,12 @@ t.test('modesl: auth, events of an inbound ring-group call, api and bgapi', asyn
   });
   await subscribed;
   sim.sw.setExtension('1002', { mode: 'noanswer' });
-  const call = await inboundCall(sim.sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001', '1002'], talkMs: 5000 });
+  const call = await inboundCall(sim.sw, {
+    caller: '+79161234567',
+    did: '4951234567',
+    extensions: ['1001', '1002'],
+    talkMs: 5000,
+  });
   // modesl delivers asynchronously: wait for the A leg's last event to arrive
   await new Promise<void>((resolve) => {
     onEvent = () => events.some((e) => e.name === 'CHANNEL_HANGUP_COMPLETE' && e.uuid === call.uuid) && resolve();
@@ -44,7 +51,18 @@ t.test('modesl: auth, events of an inbound ring-group call, api and bgapi', asyn
   const [a, b1, b2] = call.legs;
   t.same(
     events.map((e) => `${e.name}:${[a, b1, b2].indexOf(e.uuid ?? '')}`),
-    ['CHANNEL_CREATE:0', 'CHANNEL_CREATE:1', 'CHANNEL_CREATE:2', 'CHANNEL_ANSWER:1', 'CHANNEL_ANSWER:0', 'CHANNEL_HANGUP_COMPLETE:2', 'CHANNEL_BRIDGE:0', 'CHANNEL_HANGUP_COMPLETE:1', 'RECORD_STOP:0', 'CHANNEL_HANGUP_COMPLETE:0'],
+    [
+      'CHANNEL_CREATE:0',
+      'CHANNEL_CREATE:1',
+      'CHANNEL_CREATE:2',
+      'CHANNEL_ANSWER:1',
+      'CHANNEL_ANSWER:0',
+      'CHANNEL_HANGUP_COMPLETE:2',
+      'CHANNEL_BRIDGE:0',
+      'CHANNEL_HANGUP_COMPLETE:1',
+      'RECORD_STOP:0',
+      'CHANNEL_HANGUP_COMPLETE:0',
+    ],
     'per-leg order as in inbound-ringgroup-answered',
   );
   const hc = events.find((e) => e.name === 'CHANNEL_HANGUP_COMPLETE' && e.uuid === a)!.ev;
@@ -60,7 +78,9 @@ t.test('modesl: auth, events of an inbound ring-group call, api and bgapi', asyn
   t.equal(empty.getBody(), '{"row_count": 0}\n');
   const unknown = await new Promise<esl.Event>((r) => conn.api('frobnicate now', r));
   t.equal(unknown.getBody(), '-ERR frobnicate Command not found!\n');
-  const job = await new Promise<esl.Event>((r) => conn.bgapi('originate {origination_uuid=7ac6494e-4913-45c8-94bf-2b3521d7637c}user/1009 &park()', r));
+  const job = await new Promise<esl.Event>((r) =>
+    conn.bgapi('originate {origination_uuid=7ac6494e-4913-45c8-94bf-2b3521d7637c}user/1009 &park()', r),
+  );
   t.equal(job.getBody(), '-ERR USER_NOT_REGISTERED\n');
 });
 

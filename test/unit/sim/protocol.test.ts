@@ -10,7 +10,13 @@ import { decodeJsonEvent } from '../../../lib/esl/codec.js';
 import { killLeg } from '../../../lib/sim/freeswitch/index.js';
 
 /** A raw connection: send a command block, await the next frame. */
-async function raw(port: number): Promise<{ send: (block: string) => void; next: () => Promise<Frame>; reply: (cmd: string) => Promise<string | undefined>; closed: Promise<void>; end: () => void }> {
+async function raw(port: number): Promise<{
+  send: (block: string) => void;
+  next: () => Promise<Frame>;
+  reply: (cmd: string) => Promise<string | undefined>;
+  closed: Promise<void>;
+  end: () => void;
+}> {
   const sock = net.connect({ port, host: '127.0.0.1' });
   const parser = new FrameParser();
   const queue: Frame[] = [];
@@ -24,7 +30,8 @@ async function raw(port: number): Promise<{ send: (block: string) => void; next:
   });
   const closed = new Promise<void>((r) => sock.on('close', () => r()));
   await new Promise<void>((r) => sock.once('connect', () => r()));
-  const next = (): Promise<Frame> => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiters.push(r)));
+  const next = (): Promise<Frame> =>
+    queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiters.push(r));
   return {
     send: (block) => sock.write(block),
     next,
@@ -41,7 +48,10 @@ async function raw(port: number): Promise<{ send: (block: string) => void; next:
 const text = (f: Frame): string | undefined => frameHeader(f, 'Reply-Text');
 
 /** A raw connection past the greeting and `auth ClueCon`. */
-async function authed(t: { teardown: (f: () => unknown) => void }, port: number): Promise<Awaited<ReturnType<typeof raw>>> {
+async function authed(
+  t: { teardown: (f: () => unknown) => void },
+  port: number,
+): Promise<Awaited<ReturnType<typeof raw>>> {
   const c = await raw(port);
   t.teardown(() => c.end());
   await c.next();
@@ -75,9 +85,15 @@ t.test('event, filter, nixevent, noevents; bgapi with our Job-UUID; api replies'
   t.teardown(() => sim.close());
   const c = await authed(t, sim.port);
   t.equal(await c.reply('event json'), '-ERR no keywords supplied');
-  t.equal(await c.reply('event json CHANNEL_CREATE BACKGROUND_JOB CUSTOM sofia::register'), '+OK event listener enabled json');
+  t.equal(
+    await c.reply('event json CHANNEL_CREATE BACKGROUND_JOB CUSTOM sofia::register'),
+    '+OK event listener enabled json',
+  );
   t.equal(await c.reply('filter Event-Name'), '-ERR invalid syntax');
-  t.equal(await c.reply('filter Event-Subclass sofia::register'), '+OK filter added. [Event-Subclass]=[sofia::register]');
+  t.equal(
+    await c.reply('filter Event-Subclass sofia::register'),
+    '+OK filter added. [Event-Subclass]=[sofia::register]',
+  );
   sim.sw.register('1001');
   const reg = await c.next();
   t.equal(frameHeader(reg, 'Content-Type'), 'text/event-json');
@@ -121,10 +137,22 @@ t.test('live channels: show channels / calls, uuid_getvar / setvar, uuid_kill en
     c.send(`api ${cmd}\n\n`);
     return (await c.next()).body?.toString() ?? '';
   };
-  const channels = JSON.parse(await api('show channels as json')) as { row_count: number; rows: Array<Record<string, string>> };
+  const channels = JSON.parse(await api('show channels as json')) as {
+    row_count: number;
+    rows: Array<Record<string, string>>;
+  };
   t.equal(channels.row_count, 2);
-  t.match(channels.rows[0], { uuid: a.uuid, direction: 'inbound', callstate: 'ACTIVE', dest: '4951234567', cid_num: '+79161234567' });
-  const calls = JSON.parse(await api('show calls as json')) as { row_count: number; rows: Array<Record<string, string>> };
+  t.match(channels.rows[0], {
+    uuid: a.uuid,
+    direction: 'inbound',
+    callstate: 'ACTIVE',
+    dest: '4951234567',
+    cid_num: '+79161234567',
+  });
+  const calls = JSON.parse(await api('show calls as json')) as {
+    row_count: number;
+    rows: Array<Record<string, string>>;
+  };
   t.equal(calls.row_count, 1);
   t.match(calls.rows[0], { uuid: a.uuid, b_uuid: b.uuid, b_presence_id: '1001@127.0.0.1' });
   t.equal(await api(`uuid_setvar ${a.uuid} b24_test 42`), '+OK\n');
@@ -132,7 +160,12 @@ t.test('live channels: show channels / calls, uuid_getvar / setvar, uuid_kill en
   t.equal(await api(`uuid_getvar ${a.uuid} nothing_here`), '_undef_');
   t.equal(await api(`uuid_exists ${b.uuid}`), 'true');
   t.match(await api('sofia status profile internal reg'), /User:\s+\t1001@127\.0\.0\.1/);
-  const gone = new Promise<void>((r) => sw.subscribe((e) => e.headers[0]?.[1] === 'CHANNEL_DESTROY' && e.headers.some(([k, v]) => k === 'Unique-ID' && v === a.uuid) && r()));
+  const gone = new Promise<void>((r) =>
+    sw.subscribe(
+      (e) =>
+        e.headers[0]?.[1] === 'CHANNEL_DESTROY' && e.headers.some(([k, v]) => k === 'Unique-ID' && v === a.uuid) && r(),
+    ),
+  );
   killLeg(sw, a, 'NORMAL_CLEARING');
   await gone;
   t.equal(await api('show calls as json'), '{"row_count": 0}\n');
@@ -148,14 +181,22 @@ t.test('uuid_transfer sends the caller to another extension (a blind transfer)',
   const names: string[] = [];
   let firstBridge: () => void = () => undefined;
   const bridgedOnce = new Promise<void>((r) => (firstBridge = r));
-  const bridged = new Promise<void>((resolve) => sw.subscribe((e) => {
-    const get = (h: string) => e.headers.find(([k]) => k === h)?.[1];
-    names.push(`${get('Event-Name')}:${get('Caller-Destination-Number')}`);
-    const bridges = names.filter((n) => n.startsWith('CHANNEL_BRIDGE')).length;
-    if (get('Event-Name') === 'CHANNEL_BRIDGE' && bridges === 1) firstBridge();
-    if (get('Event-Name') === 'CHANNEL_BRIDGE' && bridges === 2) resolve();
-  }));
-  const call = inboundCall(sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: -1, record: false });
+  const bridged = new Promise<void>((resolve) =>
+    sw.subscribe((e) => {
+      const get = (h: string) => e.headers.find(([k]) => k === h)?.[1];
+      names.push(`${get('Event-Name')}:${get('Caller-Destination-Number')}`);
+      const bridges = names.filter((n) => n.startsWith('CHANNEL_BRIDGE')).length;
+      if (get('Event-Name') === 'CHANNEL_BRIDGE' && bridges === 1) firstBridge();
+      if (get('Event-Name') === 'CHANNEL_BRIDGE' && bridges === 2) resolve();
+    }),
+  );
+  const call = inboundCall(sw, {
+    caller: '+79161234567',
+    did: '4951234567',
+    extensions: ['1001'],
+    talkMs: -1,
+    record: false,
+  });
   await bridgedOnce;
   const a = [...sw.legs.values()].find((l) => l.init.direction === 'inbound')!;
   t.equal(await runApi({ sw }, `uuid_transfer ${a.uuid} 1003 XML default`), '+OK\n');

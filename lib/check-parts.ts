@@ -1,0 +1,97 @@
+/**
+ * Points of `freeswitch-bitrix24 check` that stand alone: the callback context on the
+ * switch, what a token failure means, and FSB24_PUBLIC_URL as Bitrix24 reaches it.
+ */
+import { request } from 'undici';
+import type { ConfigShape } from './config.js';
+import type { EslClient } from './esl/client.js';
+import { B24Error } from './bitrix24/errors.js';
+import { callbackUsesContext } from './originate/build.js';
+
+/**
+ * The callback context, only when callbacks have something to say (TTS or a prompt): without
+ * it every such callback ends 404 once the employee answers. `xml_locate` prints the context's
+ * XML, or `can't find anything` (fixtures/esl/xml-locate.*).
+ */
+export async function checkCallbackContext(
+  esl: EslClient,
+  c: Readonly<ConfigShape>,
+  add: (r: CheckResult) => void,
+): Promise<void> {
+  if (!callbackUsesContext({ ttsEngine: c.calls.ttsEngine || null, promptFile: c.calls.promptFile || null })) return;
+  const name = c.calls.callbackContext;
+  const check = 'callback context';
+  const fail = (detail: string, fix: string): void => add({ name: check, ok: false, detail, fix });
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+    fail(`"${name}" is not a context name`, 'FSB24_CALLBACK_CONTEXT: letters, digits, _ . -');
+    return;
+  }
+  const fix =
+    "copy conf/freeswitch/dialplan/freeswitch-bitrix24-context.xml to FreeSWITCH's " +
+    `dialplan/${name}.xml (context "${name}"), then fs_cli -x reloadxml; ` +
+    'or leave FSB24_TTS_ENGINE and FSB24_CALLBACK_PROMPT empty to bridge callbacks without it';
+  try {
+    const xml = (await esl.api(`xml_locate dialplan context name ${name}`)).trim();
+    if (!xml.startsWith('<context')) {
+      fail(`"${name}" is not loaded (xml_locate: ${xml.split('\n')[0]}); callbacks would end 404`, fix);
+    } else if (!/<extension name="b24_callback"/.test(xml)) {
+      fail(`"${name}" is loaded but has no b24_callback extension`, fix);
+    } else {
+      add({ name: check, ok: true, detail: `"${name}" is loaded` });
+    }
+  } catch (err) {
+    fail(`xml_locate failed: ${(err as Error).message}`, 'is mod_commands loaded?');
+  }
+}
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  /** Passes, but worth fixing (printed as WARN). */
+  warn?: boolean;
+  detail: string;
+  fix?: string;
+}
+
+export const OUTAGE_FIX = 'the portal is unreachable or failing: retry later (the service keeps calls in its outbox)';
+
+/** Reinstalling is the fix only for a spent token (after a refresh); an outage is retried. */
+export function tokenFix(err: unknown, mode: 'oauth' | 'webhook'): string {
+  if (!(err instanceof B24Error)) return OUTAGE_FIX;
+  const spent = err.detail.error === 'invalid_grant' || err.detail.error === 'expired_token';
+  if (spent) return 'reinstall the application (the refresh token is spent or revoked)';
+  const outage = ['B24_ERR_NETWORK', 'B24_ERR_TIMEOUT', 'B24_ERR_RATE_LIMIT'].includes(err.code);
+  if (outage || (err.detail.status ?? 0) >= 500) return OUTAGE_FIX;
+  if (mode === 'webhook') return 'the webhook URL is wrong, expired or deleted';
+  return 'check FSB24_B24_CLIENT_ID / FSB24_B24_CLIENT_SECRET and the portal address (the portal refused the token)';
+}
+
+/** FSB24_PUBLIC_URL as Bitrix24 uses it: this service answers there, over HTTPS. */
+export async function checkPublicUrl(c: Readonly<ConfigShape>, add: (r: CheckResult) => void): Promise<void> {
+  if (!c.publicUrl) {
+    const fix = 'set it to the HTTPS address Bitrix24 reaches this service at (conf/nginx-bitrix24.conf)';
+    add({ name: 'public URL', ok: false, detail: 'FSB24_PUBLIC_URL is not set', fix });
+    return;
+  }
+  const health = new URL('/healthz', c.publicUrl).href;
+  try {
+    const res = await request(health, { method: 'GET', headersTimeout: 10_000, bodyTimeout: 10_000 });
+    const body = (await res.body.json().catch(() => null)) as Record<string, unknown> | null;
+    // /healthz answers 200 or 503 (degraded): either proves it is this service
+    if (!body || typeof body !== 'object' || !('eventSocket' in body) || !('outbox' in body)) {
+      const detail = `${health} answered HTTP ${res.statusCode}, not this service's health`;
+      add({ name: 'public URL', ok: false, detail, fix: 'point the reverse proxy at FSB24_HTTP_HOST:FSB24_HTTP_PORT' });
+      return;
+    }
+  } catch (err) {
+    const fix = 'FSB24_PUBLIC_URL must reach this service (DNS, firewall, reverse proxy)';
+    add({ name: 'public URL', ok: false, detail: `${health}: ${(err as Error).message}`, fix });
+    return;
+  }
+  if (new URL(c.publicUrl).protocol === 'http:' && c.events.mode !== 'offline') {
+    const fix = 'serve it over HTTPS (conf/nginx-bitrix24.conf): tokens travel in every event';
+    add({ name: 'public URL', ok: true, warn: true, detail: `${health} answers, but over plain http`, fix });
+  } else {
+    add({ name: 'public URL', ok: true, detail: `${health} answers (checked from this host)` });
+  }
+}

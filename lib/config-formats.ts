@@ -1,0 +1,117 @@
+/**
+ * The config's own value formats (lists, maps, number rules, optional URLs, the tenant map),
+ * registered with convict once; lib/config-schema.ts names them.
+ */
+import convict from 'convict';
+
+const nonEmptyList = {
+  name: 'string-list',
+  validate(v: unknown): void {
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === ''))
+      throw new Error('must be a comma-separated list of names');
+  },
+  coerce(v: unknown): unknown {
+    return typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : v;
+  },
+};
+
+const stringMap = {
+  name: 'string-map',
+  validate(v: unknown): void {
+    if (
+      v === null ||
+      typeof v !== 'object' ||
+      Array.isArray(v) ||
+      Object.values(v).some((x) => typeof x !== 'string')
+    ) {
+      throw new Error('must be a JSON object of strings, e.g. {"4951234567":"Main line"}');
+    }
+  },
+  coerce(v: unknown): unknown {
+    return typeof v === 'string' ? JSON.parse(v) : v;
+  },
+};
+
+const ruleList = {
+  name: 'rule-list',
+  validate(v: unknown): void {
+    if (!Array.isArray(v)) throw new Error('must be a JSON array of {"match":"<regex>","replace":"<text>"}');
+    for (const r of v) {
+      if (!r || typeof r.match !== 'string' || typeof r.replace !== 'string')
+        throw new Error('each rule needs "match" and "replace" strings');
+      new RegExp(r.match);
+    }
+  },
+  coerce(v: unknown): unknown {
+    return typeof v === 'string' ? JSON.parse(v) : v;
+  },
+};
+
+const optionalUrl = {
+  name: 'optional-url',
+  validate(v: unknown): void {
+    if (v === '') return;
+    if (typeof v !== 'string') throw new Error('must be a URL');
+    const u = new URL(v);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('must be an http(s) URL');
+  },
+};
+
+/** Portal address → the domains, lines (DIDs) and gateways of the switch that belong to it (issue 14). */
+export interface TenantShape {
+  domains?: string[];
+  lines?: string[];
+  gateways?: string[];
+}
+
+const TENANT_KEYS = ['domains', 'lines', 'gateways'] as const;
+
+const tenantMap = {
+  name: 'tenant-map',
+  validate(raw: unknown): void {
+    // kept as JSON text in convict (portal addresses have dots, which convict reads as key paths)
+    if (raw === '') return;
+    const v: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      throw new Error('must be a JSON object {"https://<portal>": {"domains": [], "lines": [], "gateways": []}}');
+    }
+    const owner = new Map<string, string>();
+    for (const [portal, t] of Object.entries(v as Record<string, unknown>)) {
+      const u = new URL(portal);
+      if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error(`${portal}: must be an http(s) URL`);
+      if (t === null || typeof t !== 'object' || Array.isArray(t)) throw new Error(`${portal}: must be an object`);
+      const entry = t as Record<string, unknown>;
+      const unknownKey = Object.keys(entry).find((k) => !(TENANT_KEYS as readonly string[]).includes(k));
+      if (unknownKey) throw new Error(`${portal}: unknown key "${unknownKey}" (domains, lines, gateways)`);
+      if (!TENANT_KEYS.some((k) => Array.isArray(entry[k]) && (entry[k] as unknown[]).length > 0)) {
+        throw new Error(`${portal}: give at least one of domains, lines, gateways`);
+      }
+      for (const k of TENANT_KEYS) {
+        const list = entry[k];
+        if (list === undefined) continue;
+        if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' || x === '')) {
+          throw new Error(`${portal}: ${k} must be a list of names`);
+        }
+        for (const name of list as string[]) {
+          const key = `${k.slice(0, -1)} ${k === 'domains' ? name.toLowerCase() : name}`;
+          const other = owner.get(key);
+          if (other !== undefined) throw new Error(`${key} belongs to both ${other} and ${portal}`);
+          owner.set(key, portal);
+        }
+      }
+    }
+  },
+};
+
+convict.addFormats({
+  'string-list': nonEmptyList,
+  'string-map': stringMap,
+  'rule-list': ruleList,
+  'optional-url': optionalUrl,
+  'tenant-map': tenantMap,
+});
