@@ -238,7 +238,8 @@ export class Outbox {
       throw err;
     } finally {
       // exactly once for a rider taken, whatever became of the request
-      if (taken && pb) await pb.done(outcome ?? { failed: new Error('the batch was not sent') });
+      // not awaited: handling what the rider brought may wait on this outbox (a click waits for its register)
+      if (taken && pb) void pb.done(outcome ?? { failed: new Error('the batch was not sent') }).catch(() => undefined);
     }
   }
 

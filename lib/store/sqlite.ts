@@ -27,9 +27,10 @@ export class SqliteStore implements Store {
   private readonly stmts;
   readonly inbox: SqliteInbox;
   /** Pending jobs by id (ascending), written through: the outbox plans from here, not from a query per request. */
-  private readonly live = new Map<number, Job>();
+  private live = new Map<number, Job>();
   /** Card effects that landed, per call (done register/show/hide), read once per call then kept current. */
-  private readonly cards = new Map<string, Effect[]>();
+  private cards = new Map<string, Effect[]>();
+  private txDepth = 0;
 
   constructor(dir: string | ':memory:') {
     if (dir !== ':memory:') mkdirSync(dir, { recursive: true });
@@ -112,8 +113,24 @@ export class SqliteStore implements Store {
     for (const r of this.stmts.pending.all() as JobRow[]) this.live.set(r.id, rowJob(r));
   }
 
+  /**
+   * Atomic: SQLite rolls back on a throw, and so do the in-memory copies (pending jobs, card
+   * history), so a job that never committed is never planned.
+   */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    if (this.txDepth > 0) return this.db.transaction(fn)();
+    const live = new Map(this.live);
+    const cards = new Map<string, Effect[]>([...this.cards].map(([k, v]) => [k, [...v]]));
+    this.txDepth++;
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      this.live = live;
+      this.cards = cards;
+      throw err;
+    } finally {
+      this.txDepth--;
+    }
   }
 
   /** Write effects durably, in one transaction; an effect with a known idempotency key is ignored. */

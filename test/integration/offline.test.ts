@@ -16,7 +16,13 @@ const ok =
   (m: string) =>
   (r: PortalRequest): boolean =>
     r.method === m && r.status === 200;
-const OFFLINE = { 'events.mode': 'offline', 'events.offlinePollMs': 20, 'calls.lines': { '4951234567': '4951234567' } };
+// recordings by link are asked for, yet offline mode must upload them (the portal cannot reach us)
+const OFFLINE = {
+  'events.mode': 'offline',
+  'events.offlinePollMs': 20,
+  'calls.lines': { '4951234567': '4951234567' },
+  'recordings.mode': 'url',
+};
 
 async function offlineStack(tt: Parameters<typeof stack>[0], opts: Parameters<typeof stack>[1] = {}): Promise<Stack> {
   const s = await stack(tt, { install: false, ...opts, config: { ...OFFLINE, ...opts.config } });
@@ -80,6 +86,11 @@ t.test('connect through the browser, bind offline, click-to-call to the exact or
   );
   t.match(fin.params, { CALL_ID: callId, USER_ID: 11, STATUS_CODE: '200' });
   t.equal(offlineQueue(s.portal.state).records.length, 0, 'the queue is empty');
+  const att = await s.portal.journal.next(
+    (r) => ok('telephony.externalcall.attachrecord')(r) && r.params.CALL_ID === callId,
+  );
+  t.notOk('RECORD_URL' in att.params, 'offline mode uploads the recording: no RECORD_URL the portal could not reach');
+  t.equal(s.portal.state.files.length, 1, 'the file itself reached the portal');
   const h = JSON.parse((await s.service.app.inject({ method: 'GET', url: '/healthz' })).body);
   t.match(h.events, {
     mode: 'offline (clear=0, then clear)',
