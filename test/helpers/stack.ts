@@ -18,3 +18,20 @@ export async function stack(
   t.teardown(() => s.close());
   return s;
 }
+
+/** The config of a second run against the same stack (check, bind): its switch, portal and data. */
+export function overrides(s: Stack, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const c = s.config;
+  return {
+    'esl.host': c.esl.host,
+    'esl.port': c.esl.port,
+    dataDir: c.dataDir,
+    publicUrl: s.service.url,
+    'b24.portalUrl': c.b24.portalUrl,
+    'b24.clientId': c.b24.clientId,
+    'b24.clientSecret': c.b24.clientSecret,
+    'b24.oauthUrl': c.b24.oauthUrl,
+    logLevel: 'silent',
+    ...extra,
+  };
+}

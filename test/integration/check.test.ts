@@ -4,23 +4,7 @@ import { stack } from '../helpers/stack.js';
 import { check, runCheck, tokenFix } from '../../lib/check.js';
 import { B24Error } from '../../lib/bitrix24/errors.js';
 import type { StoredTokens } from '../../lib/store/store.js';
-import type { Stack } from '../../lib/demo/stack.js';
-
-function overrides(s: Stack, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const c = s.config;
-  return {
-    'esl.host': c.esl.host,
-    'esl.port': c.esl.port,
-    dataDir: c.dataDir,
-    publicUrl: s.service.url,
-    'b24.portalUrl': c.b24.portalUrl,
-    'b24.clientId': c.b24.clientId,
-    'b24.clientSecret': c.b24.clientSecret,
-    'b24.oauthUrl': c.b24.oauthUrl,
-    logLevel: 'silent',
-    ...extra,
-  };
-}
+import { overrides } from '../helpers/stack.js';
 
 t.test('a healthy setup passes every point', async (t) => {
   const s = await stack(t, { sim: { extensions: { '1001': {}, '1002': {}, '1003': {} } } });

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { stack } from '../helpers/stack.js';
 import { check } from '../../lib/check.js';
 import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
-import type { Stack } from '../../lib/demo/stack.js';
+import { overrides } from '../helpers/stack.js';
 
 const ok =
   (m: string) =>
@@ -23,22 +23,6 @@ const PROMPT = { 'calls.promptFile': '/usr/share/freeswitch/sounds/en/us/callie/
 
 function aLegOf(line: string): string {
   return /\{origination_uuid=([0-9a-f-]{36}),/.exec(line)?.[1] ?? 'none';
-}
-
-function checkOverrides(s: Stack, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const c = s.config;
-  return {
-    'esl.host': c.esl.host,
-    'esl.port': c.esl.port,
-    dataDir: c.dataDir,
-    publicUrl: s.service.url,
-    'b24.portalUrl': c.b24.portalUrl,
-    'b24.clientId': c.b24.clientId,
-    'b24.clientSecret': c.b24.clientSecret,
-    'b24.oauthUrl': c.b24.oauthUrl,
-    logLevel: 'silent',
-    ...extra,
-  };
 }
 
 t.test('an answered click-to-call is recorded from the answer and attached to its CALL_ID', async (t) => {
@@ -109,7 +93,7 @@ t.test('a callback with a prompt goes through the context; check passes when it 
   const fin = await s.portal.journal.next((r) => ok('telephony.externalcall.finish')(r) && r.params.CALL_ID === callId);
   t.match(fin.params, { STATUS_CODE: '200' });
   await s.portal.journal.next((r) => ok('telephony.externalcall.attachrecord')(r) && r.params.CALL_ID === callId);
-  const r = await check({ overrides: checkOverrides(s, PROMPT) });
+  const r = await check({ overrides: overrides(s, PROMPT) });
   t.match(
     r.find((x) => x.name === 'callback context'),
     { ok: true, detail: '"freeswitch-bitrix24" is loaded' },
@@ -119,11 +103,11 @@ t.test('a callback with a prompt goes through the context; check passes when it 
 t.test('check: the context is verified only when needed, and a missing one fails with the fix', async (t) => {
   const s = await stack(t);
   t.notOk(
-    (await check({ overrides: checkOverrides(s) })).some((x) => x.name === 'callback context'),
+    (await check({ overrides: overrides(s) })).some((x) => x.name === 'callback context'),
     'nothing to say: not checked',
   );
   for (const extra of [PROMPT, { 'calls.ttsEngine': 'flite' }]) {
-    const hit = (await check({ overrides: checkOverrides(s, extra) })).find((x) => x.name === 'callback context');
+    const hit = (await check({ overrides: overrides(s, extra) })).find((x) => x.name === 'callback context');
     t.match(hit, {
       ok: false,
       detail: /"freeswitch-bitrix24" is not loaded \(xml_locate: can't find anything\); callbacks would end 404/,
@@ -131,7 +115,7 @@ t.test('check: the context is verified only when needed, and a missing one fails
     t.match(hit?.fix, /freeswitch-bitrix24-context\.xml .*reloadxml.*FSB24_TTS_ENGINE and FSB24_CALLBACK_PROMPT empty/);
   }
   s.sim.sw.contexts.set('freeswitch-bitrix24', ['something_else']);
-  const other = (await check({ overrides: checkOverrides(s, PROMPT) })).find((x) => x.name === 'callback context');
+  const other = (await check({ overrides: overrides(s, PROMPT) })).find((x) => x.name === 'callback context');
   t.match(other, { ok: false, detail: /loaded but has no b24_callback extension/ });
 });
 

@@ -8,23 +8,7 @@ import { check } from '../../lib/check.js';
 import { main } from '../../bin/cli.js';
 import { configuredLines, bindReport } from '../../lib/bitrix24/provision.js';
 import { loadConfig } from '../../lib/config.js';
-import type { Stack } from '../../lib/demo/stack.js';
-
-function overrides(s: Stack, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const c = s.config;
-  return {
-    'esl.host': c.esl.host,
-    'esl.port': c.esl.port,
-    dataDir: c.dataDir,
-    publicUrl: s.service.url,
-    'b24.portalUrl': c.b24.portalUrl,
-    'b24.clientId': c.b24.clientId,
-    'b24.clientSecret': c.b24.clientSecret,
-    'b24.oauthUrl': c.b24.oauthUrl,
-    logLevel: 'silent',
-    ...extra,
-  };
-}
+import { overrides } from '../helpers/stack.js';
 
 t.test('configuredLines: DID lines, lines with a gateway and gateway lines, once each', async (t) => {
   const c = loadConfig({

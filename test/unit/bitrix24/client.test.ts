@@ -7,6 +7,7 @@ import { ManualClock } from '../../../lib/clock.js';
 import { UserDirectory } from '../../../lib/bitrix24/directory.js';
 import { SqliteStore } from '../../../lib/store/sqlite.js';
 import { createLogger } from '../../../lib/log.js';
+import { installedTokens } from '../../helpers/tokens.js';
 
 const log = createLogger('silent');
 
@@ -15,18 +16,8 @@ async function setup(t: { teardown: (f: () => unknown) => void }) {
   emu.state.addUser({ ID: 1, UF_PHONE_INNER: '1001' });
   emu.state.addUser({ ID: 2, UF_PHONE_INNER: '' });
   emu.state.addUser({ ID: 3, UF_PHONE_INNER: '1003', ACTIVE: false });
-  const tk = emu.issueTokens(1);
   const store = new SqliteStore(':memory:');
-  store.setTokens({
-    accessToken: tk.access_token,
-    refreshToken: tk.refresh_token,
-    expiresAt: tk.expires * 1000,
-    clientEndpoint: emu.restUrl,
-    memberId: emu.app.memberId,
-    domain: emu.domain,
-    applicationToken: emu.app.applicationToken,
-    scope: 'telephony,user',
-  });
+  store.setTokens(installedTokens(emu));
   const client = new Bitrix24Client({
     mode: 'oauth',
     oauthUrl: emu.url,

@@ -16,6 +16,7 @@ import {
 } from '../../../lib/bitrix24/errors.js';
 import { SqliteStore } from '../../../lib/store/sqlite.js';
 import { createLogger } from '../../../lib/log.js';
+import { installedTokens } from '../../helpers/tokens.js';
 
 const PREDICATES = { isAlreadyBound, isCallNotFound, isInvalidGrant, isLineExists, isUserNotFound };
 type Name = keyof typeof PREDICATES;
@@ -27,18 +28,8 @@ t.test('each predicate recognises its own answer from the portal, and only that 
   const emu = await startBitrix24Emulator();
   emu.state.addUser({ ID: 1, UF_PHONE_INNER: '1001' });
   emu.state.addUser({ ID: 3, UF_PHONE_INNER: '1003', ACTIVE: false });
-  const tk = emu.issueTokens(1);
   const store = new SqliteStore(':memory:');
-  store.setTokens({
-    accessToken: tk.access_token,
-    refreshToken: tk.refresh_token,
-    expiresAt: tk.expires * 1000,
-    clientEndpoint: emu.restUrl,
-    memberId: emu.app.memberId,
-    domain: emu.domain,
-    applicationToken: emu.app.applicationToken,
-    scope: 'telephony,user',
-  });
+  store.setTokens(installedTokens(emu));
   const client = new Bitrix24Client({
     mode: 'oauth',
     oauthUrl: emu.url,

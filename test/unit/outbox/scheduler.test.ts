@@ -14,6 +14,7 @@ import { OfflinePuller } from '../../../lib/offline/puller.js';
 import { ManualClock } from '../../../lib/clock.js';
 import { createLogger } from '../../../lib/log.js';
 import type { Effect } from '../../../lib/calls/effects.js';
+import { installedTokens } from '../../helpers/tokens.js';
 
 const USERS: Record<string, number> = { '1001': 11, '1002': 12 };
 
@@ -25,19 +26,9 @@ async function setup(
   const clock = new ManualClock(Date.UTC(2026, 0, 1, 9, 0, 0));
   const emu = await startBitrix24Emulator({ now: () => clock.now(), ...emuOpts });
   for (const [ext, id] of Object.entries(USERS)) emu.state.addUser({ ID: id, UF_PHONE_INNER: ext });
-  const tk = emu.issueTokens(1);
   emu.app.installed = true;
   const store = new Store(':memory:');
-  store.setTokens({
-    accessToken: tk.access_token,
-    refreshToken: tk.refresh_token,
-    expiresAt: tk.expires * 1000,
-    clientEndpoint: emu.restUrl,
-    memberId: emu.app.memberId,
-    domain: emu.domain,
-    applicationToken: emu.app.applicationToken,
-    scope: 'telephony,user',
-  });
+  store.setTokens(installedTokens(emu));
   const log = createLogger('silent');
   const client = new Bitrix24Client({
     mode: 'oauth',
