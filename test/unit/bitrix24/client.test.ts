@@ -1,13 +1,11 @@
 /** The REST client on the emulator: refresh once for many, rate limits by code, outages, webhooks. */
 import t from 'tap';
 import { startBitrix24Emulator } from '../../../lib/sim/bitrix24/index.js';
-import { Bitrix24Client } from '../../../lib/bitrix24/client.js';
 import { OperatingLimits, RateLimiter } from '../../../lib/bitrix24/limiter.js';
 import { ManualClock } from '../../../lib/clock.js';
 import { UserDirectory } from '../../../lib/bitrix24/directory.js';
-import { SqliteStore } from '../../../lib/store/sqlite.js';
 import { createLogger } from '../../../lib/log.js';
-import { installedTokens } from '../../helpers/tokens.js';
+import { installedClient } from '../../helpers/tokens.js';
 
 const log = createLogger('silent');
 
@@ -16,18 +14,7 @@ async function setup(t: { teardown: (f: () => unknown) => void }) {
   emu.state.addUser({ ID: 1, UF_PHONE_INNER: '1001' });
   emu.state.addUser({ ID: 2, UF_PHONE_INNER: '' });
   emu.state.addUser({ ID: 3, UF_PHONE_INNER: '1003', ACTIVE: false });
-  const store = new SqliteStore(':memory:');
-  store.setTokens(installedTokens(emu));
-  const client = new Bitrix24Client({
-    mode: 'oauth',
-    oauthUrl: emu.url,
-    clientId: emu.app.clientId,
-    clientSecret: emu.app.clientSecret,
-    store,
-    limiter: new RateLimiter(1000, 1000),
-    timeoutMs: 2000,
-    log,
-  });
+  const { client, store } = installedClient(emu, log);
   t.teardown(async () => {
     await client.close();
     await emu.close();

@@ -4,8 +4,6 @@
  */
 import t from 'tap';
 import { startBitrix24Emulator } from '../../../lib/sim/bitrix24/index.js';
-import { Bitrix24Client } from '../../../lib/bitrix24/client.js';
-import { RateLimiter } from '../../../lib/bitrix24/limiter.js';
 import {
   B24Error,
   isAlreadyBound,
@@ -14,9 +12,8 @@ import {
   isLineExists,
   isUserNotFound,
 } from '../../../lib/bitrix24/errors.js';
-import { SqliteStore } from '../../../lib/store/sqlite.js';
 import { createLogger } from '../../../lib/log.js';
-import { installedTokens } from '../../helpers/tokens.js';
+import { installedClient } from '../../helpers/tokens.js';
 
 const PREDICATES = { isAlreadyBound, isCallNotFound, isInvalidGrant, isLineExists, isUserNotFound };
 type Name = keyof typeof PREDICATES;
@@ -28,18 +25,7 @@ t.test('each predicate recognises its own answer from the portal, and only that 
   const emu = await startBitrix24Emulator();
   emu.state.addUser({ ID: 1, UF_PHONE_INNER: '1001' });
   emu.state.addUser({ ID: 3, UF_PHONE_INNER: '1003', ACTIVE: false });
-  const store = new SqliteStore(':memory:');
-  store.setTokens(installedTokens(emu));
-  const client = new Bitrix24Client({
-    mode: 'oauth',
-    oauthUrl: emu.url,
-    clientId: emu.app.clientId,
-    clientSecret: emu.app.clientSecret,
-    store,
-    limiter: new RateLimiter(1000, 1000),
-    timeoutMs: 2000,
-    log: createLogger('silent'),
-  });
+  const { client, store } = installedClient(emu, createLogger('silent'));
   t.teardown(async () => {
     await client.close();
     await emu.close();
