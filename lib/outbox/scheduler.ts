@@ -239,7 +239,10 @@ export class Outbox {
     } finally {
       // exactly once for a rider taken, whatever became of the request
       // not awaited: handling what the rider brought may wait on this outbox (a click waits for its register)
-      if (taken && pb) void pb.done(outcome ?? { failed: new Error('the batch was not sent') }).catch(() => undefined);
+      if (taken && pb)
+        void pb
+          .done(outcome ?? { failed: new Error('the batch was not sent') })
+          .catch((err: unknown) => this.o.log.warn({ err }, 'offline pull result not handled'));
     }
   }
 
