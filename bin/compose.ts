@@ -33,7 +33,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const store = new SqliteStore(c.dataDir);
   const tenants = new Tenants(c);
   let url = '';
-  let previousAlive: number | null = null;
+  /** The switch's time of the last event the previous run saw (µs; 0: unknown), stamped with `alive`. */
+  let previousSwitchUs = 0;
   const units = new Map<Tenant, PortalUnit>();
   const unitsList = (): PortalUnit[] => [...units.values()];
   const router = new TenantRouter(tenants, (call) => sw.factsOf(call), log.child({ mod: 'tenancy' }));
@@ -83,24 +84,30 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         // called after every event: a waiting call may have learnt its domain from it
         for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine);
       },
-      orphans: (live, known) => {
+      orphans: (live, tracked) => {
         // each portal finishes the calls its own store holds
+        const liveRecordings = new Map<string, readonly string[]>();
         for (const [t, p] of units) {
           const done = finishOrphans({
             unfinished: p.store.unfinishedCalls(),
             live,
-            known,
-            lastAliveMs: previousAlive ?? clock.now(),
+            tracked,
+            lastSwitchUs: previousSwitchUs,
             addToChat: c.calls.addToChat,
+            chooseRecordings: c.recordings.choose,
             log,
           });
-          for (const e of done) {
+          for (const e of done.effects) {
             router.assign(e.call, t);
             if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
           }
-          p.submit(done);
+          p.submit(done.effects);
+          for (const [call, paths] of done.liveRecordings) {
+            router.assign(call, t);
+            liveRecordings.set(call, paths);
+          }
         }
-        return [];
+        return liveRecordings;
       },
       onEventSeen: (name) => metrics.events.inc({ name }),
       onBadEvent: () => metrics.badEvents.inc(),
@@ -202,8 +209,13 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
 
   let aliveTimer: Timer | null = null;
   let sincePurgeMs = 0;
-  const beat = (): void => {
+  /** Alive now, and the switch's time of the newest event seen (a restart's orphans ended after it). */
+  const stampAlive = (): void => {
     store.set('alive', clock.now());
+    if (sw.lastSwitchUs > 0) store.set('alive.switchUs', sw.lastSwitchUs);
+  };
+  const beat = (): void => {
+    stampAlive();
     sincePurgeMs += ALIVE_EVERY_MS;
     if (sincePurgeMs >= PURGE_EVERY_MS) {
       sincePurgeMs = 0;
@@ -229,8 +241,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
     health,
     async start() {
-      previousAlive = store.get<number>('alive');
-      store.set('alive', clock.now());
+      previousSwitchUs = store.get<number>('alive.switchUs') ?? 0;
+      stampAlive();
       aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
       url = await app.listen({ host: c.http.host, port: c.http.port });
       for (const p of units.values()) p.start();
@@ -242,13 +254,21 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     async stop() {
       clock.clearTimeout(aliveTimer);
       try {
-        store.set('alive', clock.now());
+        stampAlive();
       } catch {
         // the store may be closed already (a second stop)
       }
       sw.stop();
       for (const p of units.values()) await p.stop();
       await app.close();
+      for (const p of units.values()) if (p.store !== store) p.store.close();
+      store.close();
+    },
+    crash() {
+      clock.clearTimeout(aliveTimer);
+      sw.stop();
+      for (const p of units.values()) p.halt();
+      void app.close();
       for (const p of units.values()) if (p.store !== store) p.store.close();
       store.close();
     },

@@ -73,6 +73,15 @@ export class Outbox {
     for (const w of this.quietWaiters.splice(0)) w();
   }
 
+  /**
+   * Stop at once, as a killed process would: no more requests, nothing waited for. Replies of
+   * requests in flight are not applied (their jobs stay pending in the store, for the next run).
+   */
+  halt(): void {
+    this.running = false;
+    this.clock.clearTimeout(this.timer);
+  }
+
   wake(): void {
     if (!this.running) return;
     if (this.pumping) {
@@ -230,6 +239,7 @@ export class Outbox {
         },
         (o) => (outcome = o),
       );
+      if (!this.running) return; // halted meanwhile: the reply is lost, as with a killed process
       if (d.kind === 'answered') this.up();
       else this.requestFailed(d.kind, d.reason);
       for (const [c, v] of d.verdicts) this.apply(c, v);

@@ -284,6 +284,13 @@ export class PortalUnit {
     this.directory.start(c.b24.directoryRefreshSec);
   }
 
+  /** A crash as far as a process can play one on itself (tests): nothing more is sent, nothing flushed. */
+  halt(): void {
+    this.directory.stop();
+    this.outbox.halt();
+    void this.offline?.stop();
+  }
+
   async stop(): Promise<void> {
     this.directory.stop();
     await this.offline?.stop();

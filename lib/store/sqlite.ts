@@ -7,7 +7,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Effect } from '../calls/effects.js';
 import { SqliteInbox } from './sqlite-inbox.js';
-import { idempotencyKey, type Job, type JobState, type Store, type StoredTokens } from './store.js';
+import {
+  idempotencyKey,
+  type Job,
+  type JobState,
+  type Store,
+  type StoredTokens,
+  type UnfinishedCall,
+} from './store.js';
 
 const TOKENS_KEY = 'oauth.tokens';
 const RECORDING_SECRET_KEY = 'recordings.secret';
@@ -73,7 +80,9 @@ export class SqliteStore implements Store {
         SELECT s.call AS call,
                (SELECT payload FROM jobs r WHERE r.call = s.call AND r.kind = 'register' LIMIT 1) AS register,
                (SELECT payload FROM jobs c WHERE c.call = s.call AND c.kind = 'connected'
-                ORDER BY c.id DESC LIMIT 1) AS connected
+                ORDER BY c.id DESC LIMIT 1) AS connected,
+               (SELECT json_group_array(json_extract(x.payload, '$.path')) FROM
+                 (SELECT payload FROM jobs WHERE call = s.call AND kind = 'recording' ORDER BY id) x) AS recordings
         FROM (SELECT DISTINCT call FROM jobs WHERE kind IN ('register', 'adopt')) s
         WHERE NOT EXISTS (SELECT 1 FROM jobs f WHERE f.call = s.call AND f.kind = 'finish')`),
       registerFailed: this.db.prepare(
@@ -186,14 +195,14 @@ export class SqliteStore implements Store {
    * Calls that were registered (or adopted) but never got a finish: after a restart,
    * those no longer on the switch ended while the service was down.
    */
-  unfinishedCalls(): Array<{ call: string; register: Effect | null; connected: Effect | null }> {
-    return (this.stmts.orphans.all() as Array<{ call: string; register: string | null; connected: string | null }>).map(
-      (r) => ({
-        call: r.call,
-        register: r.register ? (JSON.parse(r.register) as Effect) : null,
-        connected: r.connected ? (JSON.parse(r.connected) as Effect) : null,
-      }),
-    );
+  unfinishedCalls(): UnfinishedCall[] {
+    type Row = { call: string; register: string | null; connected: string | null; recordings: string };
+    return (this.stmts.orphans.all() as Row[]).map((r) => ({
+      call: r.call,
+      register: r.register ? (JSON.parse(r.register) as Effect) : null,
+      connected: r.connected ? (JSON.parse(r.connected) as Effect) : null,
+      recordings: (JSON.parse(r.recordings) as unknown[]).filter((p): p is string => typeof p === 'string'),
+    }));
   }
 
   /** The reason a call's register failed for good, if it did. */

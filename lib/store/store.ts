@@ -32,6 +32,8 @@ export interface UnfinishedCall {
   call: string;
   register: Effect | null;
   connected: Effect | null;
+  /** The paths of its `recording` effects (RECORD_START), in order. */
+  recordings: string[];
 }
 
 export interface FailedJob {
@@ -98,7 +100,7 @@ export interface CallIdStore {
   setCallId(call: string, b24CallId: string, userId: number | null, now: number): void;
 }
 
-/** Small JSON values by key (`alive`, `c2c:<CALL_ID>`, `offline.*`). */
+/** Small JSON values by key (`alive`, `alive.switchUs`, `c2c:<CALL_ID>`, `offline.*`). */
 export interface KeyValueStore {
   /** The stored value, as the caller says it was written (JSON), or null. */
   get<T>(key: string): T | null;
@@ -148,7 +150,7 @@ export interface Store extends JobStore, CallIdStore, KeyValueStore, SecretStore
   close(): void;
 }
 
-/** One register, finish, adopt per call and one attach per file: repeated effects are no-ops. */
+/** One register, finish, adopt per call and one attach and recording per file: repeated effects are no-ops. */
 export function idempotencyKey(e: Effect): string | null {
   switch (e.kind) {
     case 'register':
@@ -157,6 +159,8 @@ export function idempotencyKey(e: Effect): string | null {
       return `${e.kind}:${e.call}`;
     case 'attach':
       return `attach:${e.call}:${e.path}`;
+    case 'recording':
+      return `recording:${e.call}:${e.path}`;
     default:
       return null;
   }
