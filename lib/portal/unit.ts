@@ -69,7 +69,7 @@ export class PortalUnit {
     this.log = deps.log;
     this.store = deps.store;
     this.clock = deps.clock;
-    this.limiter = new RateLimiter(c.b24.rateBurst, c.b24.rateDrainPerSec);
+    this.limiter = new RateLimiter(c.b24.rateBurst, c.b24.rateDrainPerSec, deps.clock);
     this.client = new Bitrix24Client({
       mode: c.b24.webhookUrl ? 'webhook' : 'oauth',
       webhookUrl: c.b24.webhookUrl,
@@ -93,6 +93,7 @@ export class PortalUnit {
       stableMs: deps.recordingsStableMs ?? c.recordings.stableMs,
       giveUpMs: c.recordings.giveUpSec * 1000,
       deleteAfterUpload: c.recordings.deleteAfterUpload,
+      clock: deps.clock,
       ...(byLink ? { linkFor: (path: string, name: string) => this.recordingLink(path, name) } : {}),
     });
     this.outbox = new Outbox({
@@ -105,6 +106,7 @@ export class PortalUnit {
       maxBatch: Math.min(50, Math.max(1, c.b24.batchMax)),
       log: deps.log.child({ mod: 'outbox' }),
       recordings: this.uploader,
+      clock: deps.clock,
       // the offline pull rides in batches that go out anyway (the puller is built below)
       piggyback: {
         take: () => this.offline?.piggyback() ?? null,

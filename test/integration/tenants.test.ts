@@ -13,7 +13,9 @@ import { createLogger } from '../../lib/log.js';
 import { startFreeswitchSim, inboundCall, type FreeswitchSim } from '../../lib/sim/freeswitch/index.js';
 import { startBitrix24Emulator, type Bitrix24Emulator, type PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import type { Runtime } from '../../lib/runtime.js';
+import type { PortalUnit } from '../../lib/portal/unit.js';
 import { check, tenantsReport } from '../../lib/check.js';
+import { ManualClock, type Clock } from '../../lib/clock.js';
 
 const ok =
   (m: string) =>
@@ -29,7 +31,7 @@ interface Two {
   start(tenants: (a: string, b: string) => Record<string, unknown>): Promise<Runtime>;
 }
 
-async function two(t: { teardown: (fn: () => unknown) => void }): Promise<Two> {
+async function two(t: { teardown: (fn: () => unknown) => void }, clock?: Clock): Promise<Two> {
   const dir = mkdtempSync(join(tmpdir(), 'fsb24-tenants-'));
   const sim = await startFreeswitchSim({ recordingsDir: join(dir, 'rec') });
   const a = await startBitrix24Emulator(APP);
@@ -68,7 +70,7 @@ async function two(t: { teardown: (fn: () => unknown) => void }): Promise<Two> {
           tenants: JSON.stringify(tenants(a.url, b.url)),
         },
       });
-      const svc = compose({ config, log: createLogger('silent'), recordingsStableMs: 0 });
+      const svc = compose({ config, log: createLogger('silent'), recordingsStableMs: 0 }, clock);
       services.push(svc);
       const ready = new Promise<void>((r) => svc.switch.listener.once('ready', () => r()));
       await svc.start();
@@ -176,6 +178,57 @@ t.test("portal A down: B's calls keep landing; A's arrive once it is back", asyn
   t.match(fa.params, { USER_ID: 11, DURATION: 3 });
   t.equal(x.b.journal.entries.filter(ok('telephony.externalcall.finish')).length, 1, 'B got its one call');
 });
+
+t.test(
+  "portal A down for a minute: B's cards go out at once as before; A is probed every 5 s and gets all its calls after",
+  async (t) => {
+    const clock = new ManualClock(Date.now());
+    const x = await two(t, clock);
+    const svc = await x.start(byDomain);
+    await installBoth(x, svc);
+    const [pa, pb] = svc.portals as [PortalUnit, PortalUnit];
+    const call = (n: number, tenant: 'a' | 'b'): Promise<unknown> =>
+      inboundCall(x.sim.sw, {
+        caller: `+7916123${String(n).padStart(4, '0')}`,
+        did: tenant === 'a' ? '4951110000' : '4952220000',
+        extensions: [tenant === 'a' ? '1001' : '1002'],
+        domain: `${tenant}.pbx.test`,
+        talkMs: 1000,
+        record: false,
+      });
+    // B's card reaches B without the service's clock moving: nothing it waits for is a timer
+    const cardOfB = async (n: number): Promise<void> => {
+      const before = clock.now();
+      const registered = x.b.journal.next(ok('telephony.externalcall.register'));
+      await call(n, 'b');
+      await registered;
+      t.equal(clock.now(), before, `B's call ${n}: its card went at once`);
+    };
+    await cardOfB(0);
+    x.a.setOutage('http500');
+    const aBefore = x.a.outageRequests;
+    const bLimiterWait = pb.limiter.waitedMs;
+    for (let i = 1; i <= 12; i++) {
+      await call(i, 'a');
+      await cardOfB(i);
+      await clock.advance(5_000); // a minute in all, in steps of 5 s
+    }
+    const probes = x.a.outageRequests - aBefore;
+    t.ok(probes >= 1 && probes <= 13, `A was probed at most once per 5 s during the minute (${probes} requests)`);
+    t.equal(pb.limiter.waitedMs, bLimiterWait, "B's requests never waited for a slot");
+    t.equal(x.b.state.finished.length, 13, 'every B call finished while A was down');
+    t.equal(x.a.state.finished.length, 0, 'nothing reached A');
+    t.ok(pa.store.stats().pending > 0, "A's jobs wait, durable, in A's lane");
+    x.a.setOutage('none');
+    const back = clock.now();
+    while (x.a.state.finished.length < 12 && clock.now() - back < 60_000) await clock.advance(1_000);
+    t.equal(x.a.state.finished.length, 12, "all A's calls finished once it is back");
+    t.ok(clock.now() - back <= 10_000, `within ${clock.now() - back} ms of its return`);
+    const registers = x.a.journal.entries.filter(ok('telephony.externalcall.register'));
+    t.equal(new Set(registers.map((r) => String(r.params.PHONE_NUMBER))).size, 12, 'each A call registered once');
+    t.equal(registers.length, 12, 'no second register');
+  },
+);
 
 t.test("events are verified per portal: a third portal's install and another portal's line are refused", async (t) => {
   const x = await two(t);
