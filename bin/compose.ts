@@ -36,11 +36,12 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   let previousAlive: number | null = null;
   const units = new Map<Tenant, PortalUnit>();
   const unitsList = (): PortalUnit[] => [...units.values()];
+  const lost = (err: unknown): void => log.error({ err }, 'call effects could not be written to the store');
   const router = new TenantRouter(tenants, (call) => sw.factsOf(call), log.child({ mod: 'tenancy' }));
   const metrics = new Metrics(
     {
-      outbox: () => {
-        const all = unitsList().map((p) => p.store.stats());
+      outbox: async () => {
+        const all = await Promise.all(unitsList().map((p) => p.store.stats()));
         const oldest = all.map((s) => s.oldestPendingAt).filter((x): x is number => x !== null);
         return {
           pending: all.reduce((n, s) => n + s.pending, 0),
@@ -56,11 +57,13 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       reconnects: () => sw.listener.reconnects,
       liveCalls: () => sw.model.liveCalls,
       portals: () =>
-        [...units].map(([t, p]) => {
-          const s = p.store.stats();
-          const installed = p.health().ok;
-          return { portal: t.host, pending: s.pending, failed: s.failed, limiterWaitMs: p.limiter.waitedMs, installed };
-        }),
+        Promise.all(
+          [...units].map(async ([t, p]) => {
+            const [s, h] = await Promise.all([p.store.stats(), p.health()]);
+            const { pending, failed } = s;
+            return { portal: t.host, pending, failed, limiterWaitMs: p.limiter.waitedMs, installed: h.ok };
+          }),
+        ),
       unmatchedCalls: () => router.unmatched,
       // the operating-time figures of the first portal (the only one without FSB24_TENANTS)
       operating: () => portal.client.operating.totals(),
@@ -81,24 +84,28 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         for (const e of effects)
           if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
         // called after every event: a waiting call may have learnt its domain from it
-        for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine);
+        // (each portal's outbox writes in submission order: a call's effects keep the order of its events)
+        for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine).catch(lost);
       },
       orphans: (live, known) => {
         // each portal finishes the calls its own store holds
         for (const [t, p] of units) {
-          const done = finishOrphans({
-            unfinished: p.store.unfinishedCalls(),
-            live,
-            known,
-            lastAliveMs: previousAlive ?? clock.now(),
-            addToChat: c.calls.addToChat,
-            log,
-          });
-          for (const e of done) {
-            router.assign(e.call, t);
-            if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
-          }
-          p.submit(done);
+          const finish = async (): Promise<void> => {
+            const done = finishOrphans({
+              unfinished: await p.store.unfinishedCalls(),
+              live,
+              known,
+              lastAliveMs: previousAlive ?? clock.now(),
+              addToChat: c.calls.addToChat,
+              log,
+            });
+            for (const e of done) {
+              router.assign(e.call, t);
+              if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
+            }
+            await p.submit(done);
+          };
+          finish().catch(lost);
         }
         return [];
       },
@@ -132,10 +139,13 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   }
   const portal = unitsList()[0] as PortalUnit;
   /** The portal an event of Bitrix24 comes from: its member_id, else its domain; none is refused. */
-  const portalOfEvent = (ev: ParsedEvent): PortalUnit => {
+  const portalOfEvent = async (ev: ParsedEvent): Promise<PortalUnit> => {
     if (tenants.single) return portal;
     const named = tenants.ofHost(ev.auth.domain);
-    const byMember = [...units].find(([, p]) => p.store.tokens()?.memberId === ev.auth.memberId)?.[0];
+    const members = await Promise.all(
+      [...units].map(async ([t, p]) => [t, (await p.store.tokens())?.memberId] as const),
+    );
+    const byMember = members.find(([, m]) => m === ev.auth.memberId)?.[0];
     if (byMember && named && byMember !== named) {
       throw new Unauthorized('member_id and domain name two different portals');
     }
@@ -149,10 +159,10 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     const t = (domain ? tenants.ofDomain(domain) : undefined) ?? (did ? tenants.ofLine(did) : undefined);
     return t ? (units.get(t) ?? null) : null;
   };
-  const health = (): { ok: boolean; body: Record<string, unknown> } => {
+  const health = async (): Promise<{ ok: boolean; body: Record<string, unknown> }> => {
     const esl = sw.health();
-    const p = portal.health();
-    const all = [...units].map(([t, u]) => ({ t, h: u.health() }));
+    const p = await portal.health();
+    const all = await Promise.all([...units].map(async ([t, u]) => ({ t, h: await u.health() })));
     const ok = esl.ok && all.every((x) => x.h.ok);
     const each = tenants.single ? {} : { portals: Object.fromEntries(all.map(({ t, h }) => [t.host, h.body])) };
     return {
@@ -169,7 +179,10 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const app = buildApp({
     log: log.child({ mod: 'http' }),
     bodyLimit: c.http.bodyLimit,
-    events: { verify: (ev) => portalOfEvent(ev).verify(ev), handle: (ev) => portalOfEvent(ev).handle(ev) },
+    events: {
+      verify: async (ev) => (await portalOfEvent(ev)).verify(ev),
+      handle: async (ev) => (await portalOfEvent(ev)).handle(ev),
+    },
     health,
     extraRoutes: (a) => {
       serviceRoutes(a, {
@@ -177,11 +190,11 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         portal,
         portalFor: portalOfLookup,
         portals: unitsList,
-        routed: (caller, ext, to) => {
+        routed: async (caller, ext, to) => {
           const effects = sw.model.routed(caller, ext);
           const [t, unit] = [...units].find(([, p]) => p === to) ?? [tenants.list[0] as Tenant, portal];
           for (const e of effects) router.assign(e.call, t);
-          unit.submit(effects);
+          await unit.submit(effects);
         },
         registry: metrics.registry,
       });
@@ -203,13 +216,16 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   let aliveTimer: Timer | null = null;
   let sincePurgeMs = 0;
   const beat = (): void => {
-    store.set('alive', clock.now());
-    sincePurgeMs += ALIVE_EVERY_MS;
-    if (sincePurgeMs >= PURGE_EVERY_MS) {
-      sincePurgeMs = 0;
-      store.purgeFinished(clock.now() - KEEP_FINISHED_MS);
-      for (const p of units.values()) if (p.store !== store) p.store.purgeFinished(clock.now() - KEEP_FINISHED_MS);
-    }
+    const purge = (sincePurgeMs += ALIVE_EVERY_MS) >= PURGE_EVERY_MS;
+    if (purge) sincePurgeMs = 0;
+    const stores = [store, ...[...units.values()].map((p) => p.store).filter((s) => s !== store)];
+    const before = clock.now() - KEEP_FINISHED_MS;
+    store
+      .set('alive', clock.now())
+      .then(async () => {
+        if (purge) await Promise.all(stores.map((s) => s.purgeFinished(before)));
+      })
+      .catch((err: unknown) => log.error({ err }, 'the store refused the alive stamp or the purge'));
     aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
   };
 
@@ -229,11 +245,12 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
     health,
     async start() {
-      previousAlive = store.get<number>('alive');
-      store.set('alive', clock.now());
+      previousAlive = await store.get<number>('alive');
+      await store.set('alive', clock.now());
       aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
+      for (const p of units.values()) await p.open();
       url = await app.listen({ host: c.http.host, port: c.http.port });
-      for (const p of units.values()) p.start();
+      for (const p of units.values()) await p.start();
       sw.start();
       const served = tenants.single ? {} : { portals: tenants.list.map((t) => t.host) };
       const esl = `${c.esl.host}:${c.esl.port}`;
@@ -241,16 +258,13 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
     async stop() {
       clock.clearTimeout(aliveTimer);
-      try {
-        store.set('alive', clock.now());
-      } catch {
-        // the store may be closed already (a second stop)
-      }
+      // the store may be closed already (a second stop)
+      await store.set('alive', clock.now()).catch(() => undefined);
       sw.stop();
       for (const p of units.values()) await p.stop();
       await app.close();
-      for (const p of units.values()) if (p.store !== store) p.store.close();
-      store.close();
+      for (const p of units.values()) if (p.store !== store) await p.store.close();
+      await store.close();
     },
   };
   return rt;
