@@ -1,10 +1,12 @@
 /**
- * The composition root: builds the store, the switch unit, the portal unit and the HTTP
+ * The composition root: builds the store, the switch units, the portal units and the HTTP
  * side from a frozen config and wires them together. No part of lib/ imports this file;
- * each gets the narrow ports it needs. Calls go from the switch to their portal through
- * the tenant router (lib/tenancy/): one portal per entry of FSB24_TENANTS, each with its
- * own store (tokens, outbox lane, directory), or FSB24_B24_PORTAL_URL alone: one portal
- * every call belongs to, on the service's store as before.
+ * each gets the narrow ports it needs. One switch unit per event socket of FSB24_SWITCHES
+ * (or the one of FSB24_ESL_*, named `default`); calls go from whichever switch they are on
+ * to their portal through the tenant router (lib/tenancy/): one portal per entry of
+ * FSB24_TENANTS, each with its own store (tokens, outbox lane, directory), or
+ * FSB24_B24_PORTAL_URL alone: one portal every call belongs to, on the service's store as before.
+ * A click-to-call rings the employee on the switch their phone is on (lib/switch/fleet.ts).
  */
 import { buildApp } from '../lib/http/app.js';
 import { serviceRoutes } from '../lib/http/routes.js';
@@ -14,9 +16,12 @@ import { SqliteStore } from '../lib/store/sqlite.js';
 import { PortalUnit } from '../lib/portal/unit.js';
 import { SwitchUnit } from '../lib/switch/unit.js';
 import { finishOrphans } from '../lib/switch/orphans.js';
+import { OrphanSweep, Switches } from '../lib/switch/fleet.js';
 import { modelConfig } from '../lib/switch/config.js';
 import { realClock, type Clock, type Timer } from '../lib/clock.js';
+import { isEslSwitch } from '../lib/config.js';
 import type { ComposeOptions, Runtime } from '../lib/runtime.js';
+import type { Effect } from '../lib/calls/effects.js';
 import { Unauthorized, type ParsedEvent } from '../lib/bitrix24/event-body.js';
 import { Tenants, portalConfig, portalDataDir, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
 import { TenantRouter } from '../lib/tenancy/router.js';
@@ -37,7 +42,9 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const units = new Map<Tenant, PortalUnit>();
   const unitsList = (): PortalUnit[] => [...units.values()];
   const lost = (err: unknown): void => log.error({ err }, 'call effects could not be written to the store');
-  const router = new TenantRouter(tenants, (call) => sw.factsOf(call), log.child({ mod: 'tenancy' }));
+  const router = new TenantRouter(tenants, (call) => switches.factsOf(call), log.child({ mod: 'tenancy' }));
+  /** A portal's host names it on /metrics (a webhook's host when no portal address is set). */
+  const labelOf = (t: Tenant): string => t.host || (c.b24.webhookUrl ? new URL(c.b24.webhookUrl).host : '');
   const metrics = new Metrics(
     {
       outbox: async () => {
@@ -54,8 +61,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         count: unitsList().reduce((n, p) => n + p.uploader.uploads, 0),
         bytes: unitsList().reduce((n, p) => n + p.uploader.bytes, 0),
       }),
-      reconnects: () => sw.listener.reconnects,
-      liveCalls: () => sw.model.liveCalls,
+      switches: () => switches.figures(),
       portals: () =>
         Promise.all(
           [...units].map(async ([t, p]) => {
@@ -65,71 +71,82 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
           }),
         ),
       unmatchedCalls: () => router.unmatched,
-      // the operating-time figures of the first portal (the only one without FSB24_TENANTS)
-      operating: () => portal.client.operating.totals(),
+      operating: () =>
+        [...units].flatMap(([t, p]) => p.client.operating.totals().map((x) => ({ ...x, portal: labelOf(t) }))),
     },
     clock,
   );
-  const sw: SwitchUnit = new SwitchUnit(
-    {
-      name: 'default',
-      host: c.esl.host,
-      port: c.esl.port,
-      password: c.esl.password,
-      model: modelConfig(c),
-      recordVariables: c.recordings.variable ? [c.recordings.variable] : [],
-    },
-    {
-      sink: (effects) => {
-        for (const e of effects)
-          if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
-        // called after every event: a waiting call may have learnt its domain from it
-        // (each portal's outbox writes in submission order: a call's effects keep the order of its events)
-        for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine).catch(lost);
+  const sweep = new OrphanSweep(c.switches.map((s) => s.name));
+  const makeSwitch = (s: (typeof c.switches)[number]): SwitchUnit => {
+    const counted = (effects: readonly Effect[]): void => {
+      for (const e of effects)
+        if (e.kind === 'finish') metrics.calls.inc({ switch: s.name, direction: e.direction, outcome: e.status });
+    };
+    return new SwitchUnit(
+      {
+        name: s.name,
+        host: s.host,
+        port: s.port,
+        password: s.password,
+        model: modelConfig(c),
+        recordVariables: c.recordings.variable ? [c.recordings.variable] : [],
+        ...(isEslSwitch(c, s.name) ? {} : { passwordSource: `the password of "${s.name}" in FSB24_SWITCHES` }),
       },
-      orphans: (live, known) => {
-        // each portal finishes the calls its own store holds
-        for (const [t, p] of units) {
-          const finish = async (): Promise<void> => {
-            const done = finishOrphans({
-              unfinished: await p.store.unfinishedCalls(),
-              live,
-              known,
-              lastAliveMs: previousAlive ?? clock.now(),
-              addToChat: c.calls.addToChat,
-              log,
-            });
-            for (const e of done) {
-              router.assign(e.call, t);
-              if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
+      {
+        sink: (effects) => {
+          counted(effects);
+          // called after every event: a waiting call may have learnt its domain from it
+          // (each portal's outbox writes in submission order: a call's effects keep the order of its events)
+          for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine).catch(lost);
+        },
+        orphans: (live, known) => {
+          // each portal finishes the calls its own store holds that were on this switch
+          for (const g of sweep.connected(s.name, live, known))
+            for (const [t, p] of units) {
+              const finish = async (): Promise<void> => {
+                const done = finishOrphans({
+                  unfinished: (await p.store.unfinishedCalls()).filter(g.owns),
+                  live: g.live,
+                  known: g.known,
+                  lastAliveMs: previousAlive ?? clock.now(),
+                  addToChat: c.calls.addToChat,
+                  log,
+                });
+                for (const e of done) router.assign(e.call, t);
+                counted(done);
+                await p.submit(done);
+              };
+              finish().catch(lost);
             }
-            await p.submit(done);
-          };
-          finish().catch(lost);
-        }
-        return [];
+          return [];
+        },
+        onEventSeen: (name) => metrics.events.inc({ switch: s.name, name }),
+        onBadEvent: () => metrics.badEvents.inc({ switch: s.name }),
       },
-      onEventSeen: (name) => metrics.events.inc({ name }),
-      onBadEvent: () => metrics.badEvents.inc(),
-    },
-    clock,
-    log,
-  );
+      clock,
+      c.switches.length > 1 ? log.child({ switch: s.name }) : log,
+    );
+  };
+  const switches = new Switches(c.switches.map(makeSwitch));
+  const sw = switches.first;
   for (const t of tenants.list) {
     const own = tenants.single ? store : new SqliteStore(portalDataDir(c, t, false));
     const plog = tenants.single ? log : log.child({ portal: t.host });
+    const pc = portalConfig(c, t, tenants.single);
     units.set(
       t,
       new PortalUnit({
-        config: portalConfig(c, t, tenants.single),
+        config: pc,
         log: plog,
         store: own,
         clock,
         registry: metrics.registry,
-        onRequest: (method, result) => metrics.rest.inc({ method, result }),
+        onRequest: (method, result) => metrics.rest.inc({ portal: labelOf(t), method, result }),
         switchPort: {
-          originate: (cmd, jobUuid) => sw.listener.bgapi(cmd, jobUuid),
-          isRegistered: (ext) => sw.registrations.has(ext),
+          originate: (cmd, jobUuid, name) => (switches.byName(name ?? '') ?? sw).listener.bgapi(cmd, jobUuid),
+          // a portal's phones are in its domain (FSB24_TENANTS, FSB24_DOMAIN), else in any
+          isRegistered: (ext) => switches.isRegistered(ext, pc.calls.domain || null),
+          locate: (ext, domain) => switches.locate(ext, domain),
         },
         listenUrl: () => url,
         ...(o.recordingsStableMs !== undefined ? { recordingsStableMs: o.recordingsStableMs } : {}),
@@ -160,7 +177,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     return t ? (units.get(t) ?? null) : null;
   };
   const health = async (): Promise<{ ok: boolean; body: Record<string, unknown> }> => {
-    const esl = sw.health();
+    const esl = switches.health();
     const p = await portal.health();
     const all = await Promise.all([...units].map(async ([t, u]) => ({ t, h: await u.health() })));
     const ok = esl.ok && all.every((x) => x.h.ok);
@@ -169,10 +186,10 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       ok,
       body: {
         status: ok ? 'ok' : 'degraded',
-        eventSocket: esl.body,
+        ...esl.body,
         ...p.body,
         ...each,
-        calls: { live: sw.model.liveCalls },
+        calls: { live: switches.liveCalls },
       },
     };
   };
@@ -191,7 +208,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         portalFor: portalOfLookup,
         portals: unitsList,
         routed: async (caller, ext, to) => {
-          const effects = sw.model.routed(caller, ext);
+          const effects = switches.routed(caller, ext);
           const [t, unit] = [...units].find(([, p]) => p === to) ?? [tenants.list[0] as Tenant, portal];
           for (const e of effects) router.assign(e.call, t);
           await unit.submit(effects);
@@ -240,6 +257,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     tenants: tenants.list,
     router,
     switch: sw,
+    switches: switches.list,
     get url() {
       return url;
     },
@@ -251,16 +269,17 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       for (const p of units.values()) await p.open();
       url = await app.listen({ host: c.http.host, port: c.http.port });
       for (const p of units.values()) await p.start();
-      sw.start();
+      switches.start();
       const served = tenants.single ? {} : { portals: tenants.list.map((t) => t.host) };
-      const esl = `${c.esl.host}:${c.esl.port}`;
+      // the addresses only: the passwords never reach the log
+      const esl = c.switches.map((s) => (c.switches.length > 1 ? `${s.name}=` : '') + `${s.host}:${s.port}`).join(', ');
       log.info({ http: url, esl, mode: portal.client.mode, ...served }, 'service started');
     },
     async stop() {
       clock.clearTimeout(aliveTimer);
       // the store may be closed already (a second stop)
       await store.set('alive', clock.now()).catch(() => undefined);
-      sw.stop();
+      switches.stop();
       for (const p of units.values()) await p.stop();
       await app.close();
       for (const p of units.values()) if (p.store !== store) await p.store.close();

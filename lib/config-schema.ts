@@ -4,7 +4,7 @@
  */
 import './config-formats.js';
 
-export type { TenantShape } from './config-formats.js';
+export type { TenantShape, SwitchShape } from './config-formats.js';
 
 export const schema = {
   esl: {
@@ -17,6 +17,15 @@ export const schema = {
       env: 'FSB24_ESL_PASSWORD',
       sensitive: true,
     },
+  },
+  switches: {
+    doc:
+      'Several FreeSWITCH event sockets (JSON [{"name","host","port","password"}]); ' +
+      'empty: the one socket of FSB24_ESL_HOST/PORT/PASSWORD, named "default" (give one form, not both)',
+    format: 'switch-list',
+    default: '',
+    env: 'FSB24_SWITCHES',
+    sensitive: true,
   },
   http: {
     host: { doc: 'Address the HTTP listener binds to', format: String, default: '127.0.0.1', env: 'FSB24_HTTP_HOST' },

@@ -30,6 +30,9 @@ export const REDACT_PATHS = [
   ...[...SECRET_KEYS, ...SCRUBBED_KEYS].flatMap((k) => [k, `*.${k}`]),
   'headers.authorization',
   '*.headers.authorization',
+  // FSB24_SWITCHES: a list of event sockets, each with its password
+  'switches[*].password',
+  '*.switches[*].password',
 ];
 
 const scrubbed = new Set(SCRUBBED_KEYS);
