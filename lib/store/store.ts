@@ -87,6 +87,8 @@ export interface JobStore {
   unfinishedCalls(): UnfinishedCall[];
   /** The reason a call's register failed for good, if it did. */
   registerFailure(call: string): string | null;
+  /** An effect with this idempotency key was enqueued (`finish:<call>`): a CDR's call was sent already. */
+  hasEffect(key: string): boolean;
   stats(): OutboxStats;
   /** The most recent failed jobs, newest first. */
   failedJobs(limit?: number): FailedJob[];
@@ -102,6 +104,7 @@ export interface CallIdStore {
 export interface KeyValueStore {
   /** The stored value, as the caller says it was written (JSON), or null. */
   get<T>(key: string): T | null;
+  /** null forgets the key. */
   set(key: string, value: unknown): void;
 }
 

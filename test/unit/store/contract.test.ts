@@ -83,6 +83,9 @@ for (const [name, make] of Object.entries(implementations)) {
     t.equal(s.pending().length, 4);
     const attach: Effect = { kind: 'attach', call: 'a', path: '/r/a.wav' };
     t.equal(s.enqueue([attach, attach, { ...attach, path: '/r/b.wav' }], 3), 2, 'one attach per file');
+    // a CDR's call is recognised by these keys (lib/cdr/)
+    t.ok(s.hasEffect('register:a') && s.hasEffect('finish:a') && s.hasEffect('attach:a:/r/b.wav'));
+    t.notOk(s.hasEffect('finish:b'));
   });
 
   t.test(`${name}: pending jobs keep the order they were submitted in, per call`, async (t) => {
@@ -201,6 +204,8 @@ for (const [name, make] of Object.entries(implementations)) {
     t.same(s.get('k'), { a: [1, 'two'], b: null });
     s.set('k', 3);
     t.equal(s.get<number>('k'), 3, 'overwritten');
+    s.set('k', null);
+    t.equal(s.get('k'), null, 'null forgets the key');
   });
 
   t.test(`${name}: tokens and the recording secret`, async (t) => {
