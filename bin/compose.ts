@@ -20,6 +20,11 @@ import type { ComposeOptions, Runtime } from '../lib/runtime.js';
 import { Unauthorized, type ParsedEvent } from '../lib/bitrix24/event-body.js';
 import { Tenants, portalConfig, portalDataDir, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
 import { TenantRouter } from '../lib/tenancy/router.js';
+import { Backfill, type CallSent } from '../lib/cdr/backfill.js';
+import { parseCdrBody, parseCdrText } from '../lib/cdr/parse.js';
+import { cdrRoutes } from '../lib/http/cdr.js';
+import type { CallFacts } from '../lib/switch/facts.js';
+import type { Effect } from '../lib/calls/effects.js';
 
 /** How often the service stamps "alive" (a restart finishes orphans up to it). */
 const ALIVE_EVERY_MS = 5_000;
@@ -36,7 +41,13 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   let previousAlive: number | null = null;
   const units = new Map<Tenant, PortalUnit>();
   const unitsList = (): PortalUnit[] => [...units.values()];
-  const router = new TenantRouter(tenants, (call) => sw.factsOf(call), log.child({ mod: 'tenancy' }));
+  /** What a back-filled call's CDRs say of its portal, while the router decides it. */
+  const cdrFacts = new Map<string, CallFacts>();
+  const router = new TenantRouter(
+    tenants,
+    (call) => sw.factsOf(call) ?? cdrFacts.get(call) ?? null,
+    log.child({ mod: 'tenancy' }),
+  );
   const metrics = new Metrics(
     {
       outbox: () => {
@@ -96,11 +107,17 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
           });
           for (const e of done) {
             router.assign(e.call, t);
-            if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
+            // a guess: the call's CDR may still come (spool, FreeSWITCH's retries) and replace it
+            cdr.guess(e.call, () => deliver(p, [e]));
           }
-          p.submit(done);
         }
         return [];
+      },
+      guessed: (effects) => {
+        for (const [t, mine] of router.route(effects)) {
+          const unit = units.get(t);
+          if (unit) for (const [call, list] of byCall(mine)) cdr.guess(call, () => deliver(unit, list));
+        }
       },
       onEventSeen: (name) => metrics.events.inc({ name }),
       onBadEvent: () => metrics.badEvents.inc(),
@@ -131,6 +148,48 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     );
   }
   const portal = unitsList()[0] as PortalUnit;
+  /** Into a portal's outbox, counted (durable when it returns). */
+  function deliver(unit: PortalUnit, effects: Effect[]): void {
+    for (const e of effects) if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
+    unit.submit(effects);
+  }
+  /** The portal a back-filled call belongs to, decided with its CDR's facts when the switch has none. */
+  const unitOfCdr = (call: string, facts?: CallFacts): PortalUnit | undefined => {
+    if (facts) cdrFacts.set(call, facts);
+    const t = router.portalOf(call);
+    cdrFacts.delete(call);
+    return t ? units.get(t) : undefined;
+  };
+  const extraVars = c.recordings.variable ? [c.recordings.variable] : [];
+  const cdr = new Backfill(
+    {
+      kv: { get: async (k) => store.get(k), set: async (k, v) => store.set(k, v) },
+      sent: async (call, facts): Promise<CallSent> => {
+        const s = unitOfCdr(call, facts)?.store;
+        if (!s) return 'nowhere';
+        if (s.hasEffect(`finish:${call}`)) return 'finished';
+        return s.hasEffect(`register:${call}`) || s.hasEffect(`adopt:${call}`) ? 'registered' : 'unknown';
+      },
+      submit: async (call, effects) => {
+        const unit = unitOfCdr(call);
+        if (unit) deliver(unit, effects);
+      },
+      followed: (call) => sw.listener.connected && sw.model.tracks(call),
+    },
+    {
+      model: modelConfig(c),
+      spoolDirs: c.cdr.spoolDirs,
+      graceMs: c.cdr.graceMs,
+      maxAgeMs: c.cdr.maxAgeHours * 3_600_000,
+      parse: (text) => parseCdrText(text, { extraVars }),
+      clock,
+      log: log.child({ mod: 'cdr' }),
+    },
+  );
+  // after every (re)connect: FreeSWITCH's spool, then the calls held for the switch looked at again
+  sw.listener.on('ready', () => {
+    cdr.reconnected().catch((err: unknown) => log.error({ err }, 'CDR spool import failed'));
+  });
   /** The portal an event of Bitrix24 comes from: its member_id, else its domain; none is refused. */
   const portalOfEvent = (ev: ParsedEvent): PortalUnit => {
     if (tenants.single) return portal;
@@ -163,6 +222,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         ...p.body,
         ...each,
         calls: { live: sw.model.liveCalls },
+        cdr: cdr.health(),
       },
     };
   };
@@ -196,6 +256,12 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
               return t ? units.get(t) : undefined;
             },
       );
+      cdrRoutes(a, {
+        log: log.child({ mod: 'cdr' }),
+        credentials: c.cdr.credentials,
+        parse: (body, type) => parseCdrBody(body, type, { extraVars }),
+        accept: (leg) => cdr.accept(leg),
+      });
       o.extraRoutes?.(a);
     },
   });
@@ -232,8 +298,11 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       previousAlive = store.get<number>('alive');
       store.set('alive', clock.now());
       aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
+      await cdr.load();
       url = await app.listen({ host: c.http.host, port: c.http.port });
       for (const p of units.values()) p.start();
+      // FreeSWITCH's spool first: calls that ended while the service was down, before any orphan guess
+      await cdr.start();
       sw.start();
       const served = tenants.single ? {} : { portals: tenants.list.map((t) => t.host) };
       const esl = `${c.esl.host}:${c.esl.port}`;
@@ -241,6 +310,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
     async stop() {
       clock.clearTimeout(aliveTimer);
+      cdr.stop();
       try {
         store.set('alive', clock.now());
       } catch {
@@ -254,4 +324,11 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
   };
   return rt;
+}
+
+/** Effects grouped by call, in order. */
+function byCall(effects: readonly Effect[]): Map<string, Effect[]> {
+  const out = new Map<string, Effect[]>();
+  for (const e of effects) out.set(e.call, [...(out.get(e.call) ?? []), e]);
+  return out;
 }

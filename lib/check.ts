@@ -15,6 +15,7 @@ import { createLogger } from './log.js';
 import { checkOffline } from './offline/check.js';
 import { Tenants, portalConfig, portalDataDir } from './tenancy/tenants.js';
 import { checkCallbackContext, checkPublicUrl, OUTAGE_FIX, tokenFix, type CheckResult } from './check-parts.js';
+import { checkCdr } from './cdr/check.js';
 
 export { tokenFix, type CheckResult } from './check-parts.js';
 
@@ -59,6 +60,7 @@ export async function check(o: {
     return results;
   }
   const registered = await checkEsl(c, add);
+  await checkCdr(c, add);
   const log = createLogger('silent');
   // each portal of the tenant map on its own (FSB24_B24_PORTAL_URL alone: the one portal, unnamed)
   const tenants = new Tenants(c);
