@@ -25,6 +25,10 @@ import type { Effect } from '../lib/calls/effects.js';
 import { Unauthorized, type ParsedEvent } from '../lib/bitrix24/event-body.js';
 import { Tenants, portalConfig, portalDataDir, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
 import { TenantRouter } from '../lib/tenancy/router.js';
+import { Backfill, type CallSent } from '../lib/cdr/backfill.js';
+import { parseCdrBody, parseCdrText } from '../lib/cdr/parse.js';
+import { cdrRoutes } from '../lib/http/cdr.js';
+import type { CallFacts } from '../lib/switch/facts.js';
 
 /** How often the service stamps "alive" (a restart finishes orphans up to it). */
 const ALIVE_EVERY_MS = 5_000;
@@ -42,7 +46,13 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const units = new Map<Tenant, PortalUnit>();
   const unitsList = (): PortalUnit[] => [...units.values()];
   const lost = (err: unknown): void => log.error({ err }, 'call effects could not be written to the store');
-  const router = new TenantRouter(tenants, (call) => switches.factsOf(call), log.child({ mod: 'tenancy' }));
+  /** What a back-filled call's CDRs say of its portal, while the router decides it. */
+  const cdrFacts = new Map<string, CallFacts>();
+  const router = new TenantRouter(
+    tenants,
+    (call) => switches.factsOf(call) ?? cdrFacts.get(call) ?? null,
+    log.child({ mod: 'tenancy' }),
+  );
   /** A portal's host names it on /metrics (a webhook's host when no portal address is set). */
   const labelOf = (t: Tenant): string => t.host || (c.b24.webhookUrl ? new URL(c.b24.webhookUrl).host : '');
   const metrics = new Metrics(
@@ -112,13 +122,23 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
                   addToChat: c.calls.addToChat,
                   log,
                 });
-                for (const e of done) router.assign(e.call, t);
-                counted(done);
-                await p.submit(done);
+                for (const e of done) {
+                  router.assign(e.call, t);
+                  // a guess: the call's CDR may still come (spool, FreeSWITCH's retries) and replace it
+                  cdr.guess(e.call, () => void deliver(p, [e], s.name).catch(lost));
+                }
               };
               finish().catch(lost);
             }
           return [];
+        },
+        guessed: (effects) => {
+          for (const [t, mine] of router.route(effects)) {
+            const unit = units.get(t);
+            if (unit)
+              for (const [call, list] of byCall(mine))
+                cdr.guess(call, () => void deliver(unit, list, s.name).catch(lost));
+          }
         },
         onEventSeen: (name) => metrics.events.inc({ switch: s.name, name }),
         onBadEvent: () => metrics.badEvents.inc({ switch: s.name }),
@@ -155,6 +175,53 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     );
   }
   const portal = unitsList()[0] as PortalUnit;
+  /** Into a portal's outbox, counted (durable when it returns). */
+  function deliver(unit: PortalUnit, effects: Effect[], switchName?: string): Promise<void> {
+    for (const e of effects)
+      if (e.kind === 'finish')
+        metrics.calls.inc({ switch: switchName ?? sw.name, direction: e.direction, outcome: e.status });
+    return unit.submit(effects);
+  }
+  /** The portal a back-filled call belongs to, decided with its CDR's facts when the switch has none. */
+  const unitOfCdr = (call: string, facts?: CallFacts): PortalUnit | undefined => {
+    if (facts) cdrFacts.set(call, facts);
+    const t = router.portalOf(call);
+    cdrFacts.delete(call);
+    return t ? units.get(t) : undefined;
+  };
+  const extraVars = c.recordings.variable ? [c.recordings.variable] : [];
+  const cdr = new Backfill(
+    {
+      kv: { get: async (k) => store.get(k), set: async (k, v) => store.set(k, v) },
+      sent: async (call, facts): Promise<CallSent> => {
+        const s = unitOfCdr(call, facts)?.store;
+        if (!s) return 'nowhere';
+        if (await s.hasEffect(`finish:${call}`)) return 'finished';
+        return (await s.hasEffect(`register:${call}`)) || (await s.hasEffect(`adopt:${call}`))
+          ? 'registered'
+          : 'unknown';
+      },
+      submit: async (call, effects) => {
+        const unit = unitOfCdr(call);
+        if (unit) await deliver(unit, effects);
+      },
+      followed: (call) => switches.list.some((x) => x.listener.connected && x.model.tracks(call)),
+    },
+    {
+      model: modelConfig(c),
+      spoolDirs: c.cdr.spoolDirs,
+      graceMs: c.cdr.graceMs,
+      maxAgeMs: c.cdr.maxAgeHours * 3_600_000,
+      parse: (text) => parseCdrText(text, { extraVars }),
+      clock,
+      log: log.child({ mod: 'cdr' }),
+    },
+  );
+  // after every (re)connect: FreeSWITCH's spool, then the calls held for the switch looked at again
+  for (const x of switches.list)
+    x.listener.on('ready', () => {
+      cdr.reconnected().catch((err: unknown) => log.error({ err }, 'CDR spool import failed'));
+    });
   /** The portal an event of Bitrix24 comes from: its member_id, else its domain; none is refused. */
   const portalOfEvent = async (ev: ParsedEvent): Promise<PortalUnit> => {
     if (tenants.single) return portal;
@@ -190,6 +257,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         ...p.body,
         ...each,
         calls: { live: switches.liveCalls },
+        cdr: cdr.health(),
       },
     };
   };
@@ -226,6 +294,12 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
               return t ? units.get(t) : undefined;
             },
       );
+      cdrRoutes(a, {
+        log: log.child({ mod: 'cdr' }),
+        credentials: c.cdr.credentials,
+        parse: (body, type) => parseCdrBody(body, type, { extraVars }),
+        accept: (leg) => cdr.accept(leg),
+      });
       o.extraRoutes?.(a);
     },
   });
@@ -266,9 +340,12 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       previousAlive = await store.get<number>('alive');
       await store.set('alive', clock.now());
       aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
+      await cdr.load();
       for (const p of units.values()) await p.open();
       url = await app.listen({ host: c.http.host, port: c.http.port });
       for (const p of units.values()) await p.start();
+      // FreeSWITCH's spool first: calls that ended while the service was down, before any orphan guess
+      await cdr.start();
       switches.start();
       const served = tenants.single ? {} : { portals: tenants.list.map((t) => t.host) };
       // the addresses only: the passwords never reach the log
@@ -277,6 +354,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
     async stop() {
       clock.clearTimeout(aliveTimer);
+      cdr.stop();
       // the store may be closed already (a second stop)
       await store.set('alive', clock.now()).catch(() => undefined);
       switches.stop();
@@ -287,4 +365,11 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
   };
   return rt;
+}
+
+/** Effects grouped by call, in order. */
+function byCall(effects: readonly Effect[]): Map<string, Effect[]> {
+  const out = new Map<string, Effect[]>();
+  for (const e of effects) out.set(e.call, [...(out.get(e.call) ?? []), e]);
+  return out;
 }

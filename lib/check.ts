@@ -12,6 +12,7 @@ import { createLogger } from './log.js';
 import { checkOffline } from './offline/check.js';
 import { Tenants, portalConfig, portalDataDir } from './tenancy/tenants.js';
 import { checkPublicUrl, checkSwitches, OUTAGE_FIX, tokenFix, type CheckResult } from './check-parts.js';
+import { checkCdr } from './cdr/check.js';
 
 export { tokenFix, type CheckResult } from './check-parts.js';
 
@@ -56,6 +57,7 @@ export async function check(o: {
     return results;
   }
   const phones = await checkSwitches(c, add);
+  await checkCdr(c, add);
   const log = createLogger('silent');
   // each portal of the tenant map on its own (FSB24_B24_PORTAL_URL alone: the one portal, unnamed)
   const tenants = new Tenants(c);

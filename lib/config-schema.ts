@@ -3,6 +3,7 @@
  * and doc (its own value formats: lib/config-formats.ts). lib/config.ts loads and checks it.
  */
 import './config-formats.js';
+import { cdrSchema } from './config-schema-cdr.js';
 
 export type { TenantShape, SwitchShape } from './config-formats.js';
 
@@ -361,6 +362,7 @@ export const schema = {
       env: 'FSB24_OFFLINE_POLL_MS',
     },
   },
+  cdr: cdrSchema,
   tenants: {
     doc:
       'Several portals (JSON {"https://<portal>": {"domains": [...], "lines": [...], "gateways": [...]}}); ' +

@@ -77,6 +77,7 @@ export interface ConfigShape {
     urlTtlSec: number;
     placedCalls: boolean;
   };
+  cdr: { spoolDirs: string[]; credentials: string; graceMs: number; maxAgeHours: number };
   tenants: Record<string, TenantShape>;
   logLevel: string;
 }
@@ -124,6 +125,9 @@ export function loadConfig(
     throw new ConfigError(
       'tenants (FSB24_TENANTS) need the local application (FSB24_B24_CLIENT_ID): a webhook serves one portal',
     );
+  }
+  if (c.cdr.credentials && !/^[^:]+:.+$/.test(c.cdr.credentials)) {
+    throw new ConfigError("cdr.credentials (FSB24_CDR_CREDENTIALS) must be user:password, as mod_json_cdr's cred");
   }
   if (c.events.mode === 'offline' && c.b24.webhookUrl) {
     throw new ConfigError(

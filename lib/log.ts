@@ -22,6 +22,7 @@ const SECRET_KEYS = [
   'refreshToken',
   'applicationToken',
   'auth',
+  'credentials',
 ];
 /** Keys whose value is logged on purpose but may carry a secret (a webhook path, a token in the query). */
 const SCRUBBED_KEYS = ['url', 'uploadUrl', 'handler', 'err', 'reason', 'error'];

@@ -38,6 +38,11 @@ export interface SwitchPorts {
    * are gone from the switch (`live`), unless the model knows them.
    */
   orphans: (live: ReadonlySet<string>, known: (uuid: string) => boolean) => Effect[];
+  /**
+   * After a reconnect: what the model had to guess of calls that ended while the socket was down
+   * (hang-up time, status). Default: the sink; bin/ holds them a while for the calls' CDRs.
+   */
+  guessed?: (effects: Effect[]) => void;
   /** Counts for /metrics (this switch's). */
   onEventSeen?: (name: string) => void;
   onBadEvent?: () => void;
@@ -191,7 +196,7 @@ export class SwitchUnit {
     this.registrations.reset(); // events may have been missed while disconnected: ask again
     const live = new Set(snap.channels.map((r) => r.uuid));
     // calls that ended while we were away are closed first, then unknown live legs adopted
-    this.ports.sink(this.stamp(this.model.reconcile(live, nowUs)));
+    (this.ports.guessed ?? this.ports.sink)(this.stamp(this.model.reconcile(live, nowUs)));
     if (!this.orphansChecked) {
       this.orphansChecked = true;
       this.ports.sink(this.ports.orphans(live, (u) => this.model.knows(u)));
