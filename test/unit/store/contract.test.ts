@@ -84,7 +84,9 @@ for (const [name, make] of Object.entries(implementations)) {
     const attach: Effect = { kind: 'attach', call: 'a', path: '/r/a.wav' };
     t.equal(await s.enqueue([attach, attach, { ...attach, path: '/r/b.wav' }], 3), 2, 'one attach per file');
     // a CDR's call is recognised by these keys (lib/cdr/)
-    t.ok((await s.hasEffect('register:a')) && (await s.hasEffect('finish:a')) && (await s.hasEffect('attach:a:/r/b.wav')));
+    t.ok(
+      (await s.hasEffect('register:a')) && (await s.hasEffect('finish:a')) && (await s.hasEffect('attach:a:/r/b.wav')),
+    );
     t.notOk(await s.hasEffect('finish:b'));
   });
 
