@@ -36,8 +36,9 @@ const b = await startBitrix24Emulator(APP);
 for (const p of [a, b]) p.state.addUser({ ID: 1, NAME: 'Admin', LAST_NAME: '', UF_PHONE_INNER: '' });
 a.state.addUser({ ID: 11, NAME: 'Anna', LAST_NAME: 'A', UF_PHONE_INNER: '1001' });
 b.state.addUser({ ID: 21, NAME: 'Bella', LAST_NAME: 'B', UF_PHONE_INNER: '1002' });
-sim.sw.setExtension('1001', { mode: 'answer', ringMs: 1000 });
-sim.sw.setExtension('1002', { mode: 'answer', ringMs: 1000 });
+// each tenant domain has its own directory (the simulator looks users up per domain)
+sim.sw.setExtension('1001', { mode: 'answer', ringMs: 1000 }, 'a.pbx.test');
+sim.sw.setExtension('1002', { mode: 'answer', ringMs: 1000 }, 'b.pbx.test');
 const config = loadConfig({
   overrides: {
     'esl.host': sim.host,
@@ -106,9 +107,11 @@ async function phase(): Promise<number[]> {
       .length;
   await b.journal
     .until(() => registered() >= CALLS, 60_000)
-    .catch(() => {
+    .catch(async () => {
+      const lane = await svc.portals[1]!.store.stats();
+      const failures = await svc.portals[1]!.store.failedJobs(3);
       console.log(
-        `only ${registered()} of ${CALLS} registered at B; B's lane: ${JSON.stringify(svc.portals[1]!.store.stats())}, failures ${JSON.stringify(svc.portals[1]!.store.failedJobs(3))}, waiting calls ${svc.router.waitingCalls}, unmatched ${svc.router.unmatched}`,
+        `only ${registered()} of ${CALLS} registered at B; B's lane: ${JSON.stringify(lane)}, failures ${JSON.stringify(failures)}, waiting calls ${svc.router.waitingCalls}, unmatched ${svc.router.unmatched}`,
       );
     });
   for (const r of b.journal.entries.slice(seen)) {
@@ -126,7 +129,7 @@ console.log(`B's card latency, A up:   ${fmt(up)}`);
 a.setOutage('http500');
 const down = await phase();
 console.log(
-  `B's card latency, A down: ${fmt(down)}; A's lane holds ${svc.portals[0]!.store.stats().pending} pending jobs`,
+  `B's card latency, A down: ${fmt(down)}; A's lane holds ${(await svc.portals[0]!.store.stats()).pending} pending jobs`,
 );
 a.setOutage('none');
 const back = await phase();

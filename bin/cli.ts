@@ -36,10 +36,12 @@ export async function main(args: string[], env: Record<string, string | undefine
       case 'start': {
         const config = loadConfig({ ...(file ? { file } : {}), env });
         const log = createLogger(config.logLevel, { pretty: process.stdout.isTTY === true });
-        if (config.esl.password === 'ClueCon')
-          log.warn(
-            'FSB24_ESL_PASSWORD is the FreeSWITCH default (ClueCon): set a real password in event_socket.conf.xml',
-          );
+        for (const s of config.switches)
+          if (s.password === 'ClueCon')
+            log.warn(
+              { switch: s.name },
+              'the event socket password is the FreeSWITCH default (ClueCon): set a real one in event_socket.conf.xml',
+            );
         const svc = compose({ config, log });
         await svc.start();
         await new Promise<void>((resolve) => {
@@ -56,7 +58,8 @@ export async function main(args: string[], env: Record<string, string | undefine
           const demo = await runTenantsDemo((l) => console.log(l), { compose });
           console.log('\nWhat each portal ended up with:\n');
           console.log(renderTenants(demo.rows));
-          const failed = demo.service.portals.reduce((n, p) => n + p.store.stats().failed, 0);
+          const stats = await Promise.all(demo.service.portals.map((p) => p.store.stats()));
+          const failed = stats.reduce((n, s) => n + s.failed, 0);
           await demo.close();
           return demo.rows.length === 4 && failed === 0 ? 0 : 1;
         }
@@ -65,7 +68,7 @@ export async function main(args: string[], env: Record<string, string | undefine
         const { rows, stack } = await runDemo((l) => console.log(l), { compose });
         console.log('\nWhat the Bitrix24 portal ended up with:\n');
         console.log(render(rows));
-        const failed = stack.service.store.stats().failed;
+        const failed = (await stack.service.store.stats()).failed;
         await stack.close();
         console.log(
           `\n${rows.length} calls in ${((Date.now() - started) / 1000).toFixed(1)} s; outbox failures: ${failed}`,
@@ -79,7 +82,7 @@ export async function main(args: string[], env: Record<string, string | undefine
       case 'tenants': {
         const { tenantsReport } = await import('../lib/check.js');
         const config = loadConfig({ ...(file ? { file } : {}), env });
-        for (const line of tenantsReport(config)) console.log(line);
+        for (const line of await tenantsReport(config)) console.log(line);
         return 0;
       }
       case 'bind': {

@@ -1,10 +1,12 @@
 /**
- * The composition root: builds the store, the switch unit, the portal unit and the HTTP
+ * The composition root: builds the store, the switch units, the portal units and the HTTP
  * side from a frozen config and wires them together. No part of lib/ imports this file;
- * each gets the narrow ports it needs. Calls go from the switch to their portal through
- * the tenant router (lib/tenancy/): one portal per entry of FSB24_TENANTS, each with its
- * own store (tokens, outbox lane, directory), or FSB24_B24_PORTAL_URL alone: one portal
- * every call belongs to, on the service's store as before.
+ * each gets the narrow ports it needs. One switch unit per event socket of FSB24_SWITCHES
+ * (or the one of FSB24_ESL_*, named `default`); calls go from whichever switch they are on
+ * to their portal through the tenant router (lib/tenancy/): one portal per entry of
+ * FSB24_TENANTS, each with its own store (tokens, outbox lane, directory), or
+ * FSB24_B24_PORTAL_URL alone: one portal every call belongs to, on the service's store as before.
+ * A click-to-call rings the employee on the switch their phone is on (lib/switch/fleet.ts).
  */
 import { buildApp } from '../lib/http/app.js';
 import { serviceRoutes } from '../lib/http/routes.js';
@@ -14,12 +16,20 @@ import { SqliteStore } from '../lib/store/sqlite.js';
 import { PortalUnit } from '../lib/portal/unit.js';
 import { SwitchUnit } from '../lib/switch/unit.js';
 import { finishOrphans } from '../lib/switch/orphans.js';
+import { OrphanSweep, Switches } from '../lib/switch/fleet.js';
 import { modelConfig } from '../lib/switch/config.js';
 import { realClock, type Clock, type Timer } from '../lib/clock.js';
+import { isEslSwitch } from '../lib/config.js';
 import type { ComposeOptions, Runtime } from '../lib/runtime.js';
+import type { Effect } from '../lib/calls/effects.js';
 import { Unauthorized, type ParsedEvent } from '../lib/bitrix24/event-body.js';
 import { Tenants, portalConfig, portalDataDir, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
 import { TenantRouter } from '../lib/tenancy/router.js';
+import { Backfill, type CallSent } from '../lib/cdr/backfill.js';
+import { parseCdrBody, parseCdrText } from '../lib/cdr/parse.js';
+import { cdrRoutes } from '../lib/http/cdr.js';
+import type { CallFacts } from '../lib/switch/facts.js';
+import type { UnfinishedCall } from '../lib/store/store.js';
 
 /** How often the service stamps "alive" (a restart finishes orphans up to it). */
 const ALIVE_EVERY_MS = 5_000;
@@ -33,15 +43,26 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const store = new SqliteStore(c.dataDir);
   const tenants = new Tenants(c);
   let url = '';
-  /** The switch's time of the last event the previous run saw (µs; 0: unknown), stamped with `alive`. */
-  let previousSwitchUs = 0;
+  /** Each switch's time of the last event the previous run saw (µs; 0: unknown), stamped with `alive`. */
+  const previousSwitchUs = new Map<string, number>();
+  /** What each portal's store held unfinished when this run started (after the CDR spool): the orphans. */
+  const unfinishedAtStart = new Map<PortalUnit, UnfinishedCall[]>();
   const units = new Map<Tenant, PortalUnit>();
   const unitsList = (): PortalUnit[] => [...units.values()];
-  const router = new TenantRouter(tenants, (call) => sw.factsOf(call), log.child({ mod: 'tenancy' }));
+  const lost = (err: unknown): void => log.error({ err }, 'call effects could not be written to the store');
+  /** What a back-filled call's CDRs say of its portal, while the router decides it. */
+  const cdrFacts = new Map<string, CallFacts>();
+  const router = new TenantRouter(
+    tenants,
+    (call) => switches.factsOf(call) ?? cdrFacts.get(call) ?? null,
+    log.child({ mod: 'tenancy' }),
+  );
+  /** A portal's host names it on /metrics (a webhook's host when no portal address is set). */
+  const labelOf = (t: Tenant): string => t.host || (c.b24.webhookUrl ? new URL(c.b24.webhookUrl).host : '');
   const metrics = new Metrics(
     {
-      outbox: () => {
-        const all = unitsList().map((p) => p.store.stats());
+      outbox: async () => {
+        const all = await Promise.all(unitsList().map((p) => p.store.stats()));
         const oldest = all.map((s) => s.oldestPendingAt).filter((x): x is number => x !== null);
         return {
           pending: all.reduce((n, s) => n + s.pending, 0),
@@ -54,82 +75,105 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         count: unitsList().reduce((n, p) => n + p.uploader.uploads, 0),
         bytes: unitsList().reduce((n, p) => n + p.uploader.bytes, 0),
       }),
-      reconnects: () => sw.listener.reconnects,
-      liveCalls: () => sw.model.liveCalls,
+      switches: () => switches.figures(),
       portals: () =>
-        [...units].map(([t, p]) => {
-          const s = p.store.stats();
-          const installed = p.health().ok;
-          return { portal: t.host, pending: s.pending, failed: s.failed, limiterWaitMs: p.limiter.waitedMs, installed };
-        }),
+        Promise.all(
+          [...units].map(async ([t, p]) => {
+            const [s, h] = await Promise.all([p.store.stats(), p.health()]);
+            const { pending, failed } = s;
+            return { portal: t.host, pending, failed, limiterWaitMs: p.limiter.waitedMs, installed: h.ok };
+          }),
+        ),
       unmatchedCalls: () => router.unmatched,
-      // the operating-time figures of the first portal (the only one without FSB24_TENANTS)
-      operating: () => portal.client.operating.totals(),
+      operating: () =>
+        [...units].flatMap(([t, p]) => p.client.operating.totals().map((x) => ({ ...x, portal: labelOf(t) }))),
     },
     clock,
   );
-  const sw: SwitchUnit = new SwitchUnit(
-    {
-      name: 'default',
-      host: c.esl.host,
-      port: c.esl.port,
-      password: c.esl.password,
-      model: modelConfig(c),
-      recordVariables: c.recordings.variable ? [c.recordings.variable] : [],
-    },
-    {
-      sink: (effects) => {
-        for (const e of effects)
-          if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
-        // called after every event: a waiting call may have learnt its domain from it
-        for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine);
+  const sweep = new OrphanSweep(c.switches.map((s) => s.name));
+  const makeSwitch = (s: (typeof c.switches)[number]): SwitchUnit => {
+    const counted = (effects: readonly Effect[]): void => {
+      for (const e of effects)
+        if (e.kind === 'finish') metrics.calls.inc({ switch: s.name, direction: e.direction, outcome: e.status });
+    };
+    return new SwitchUnit(
+      {
+        name: s.name,
+        host: s.host,
+        port: s.port,
+        password: s.password,
+        model: modelConfig(c),
+        recordVariables: c.recordings.variable ? [c.recordings.variable] : [],
+        ...(isEslSwitch(c, s.name) ? {} : { passwordSource: `the password of "${s.name}" in FSB24_SWITCHES` }),
       },
-      orphans: (live, tracked) => {
-        // each portal finishes the calls its own store holds
-        const liveRecordings = new Map<string, readonly string[]>();
-        for (const [t, p] of units) {
-          const done = finishOrphans({
-            unfinished: p.store.unfinishedCalls(),
-            live,
-            tracked,
-            lastSwitchUs: previousSwitchUs,
-            addToChat: c.calls.addToChat,
-            chooseRecordings: c.recordings.choose,
-            log,
-          });
-          for (const e of done.effects) {
-            router.assign(e.call, t);
-            if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
+      {
+        sink: (effects) => {
+          counted(effects);
+          // called after every event: a waiting call may have learnt its domain from it
+          // (each portal's outbox writes in submission order: a call's effects keep the order of its events)
+          for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine).catch(lost);
+        },
+        orphans: (live, tracked) => {
+          // each portal finishes the calls its own store held at the start that were on this switch
+          const liveRecordings = new Map<string, readonly string[]>();
+          for (const g of sweep.connected(s.name, live, tracked))
+            for (const [t, p] of units) {
+              const done = finishOrphans({
+                unfinished: (unfinishedAtStart.get(p) ?? []).filter(g.owns),
+                live: g.live,
+                tracked: g.known,
+                lastSwitchUs: previousSwitchUs.get(s.name) ?? 0,
+                addToChat: c.calls.addToChat,
+                chooseRecordings: c.recordings.choose,
+                log,
+              });
+              for (const e of done.effects) {
+                router.assign(e.call, t);
+                // a guess: the call's CDR may still come (spool, FreeSWITCH's retries) and replace it
+                cdr.guess(e.call, () => void deliver(p, [e], s.name).catch(lost));
+              }
+              for (const [call, paths] of done.liveRecordings) {
+                router.assign(call, t);
+                liveRecordings.set(call, paths);
+              }
+            }
+          return liveRecordings;
+        },
+        guessed: (effects) => {
+          for (const [t, mine] of router.route(effects)) {
+            const unit = units.get(t);
+            if (unit)
+              for (const [call, list] of byCall(mine))
+                cdr.guess(call, () => void deliver(unit, list, s.name).catch(lost));
           }
-          p.submit(done.effects);
-          for (const [call, paths] of done.liveRecordings) {
-            router.assign(call, t);
-            liveRecordings.set(call, paths);
-          }
-        }
-        return liveRecordings;
+        },
+        onEventSeen: (name) => metrics.events.inc({ switch: s.name, name }),
+        onBadEvent: () => metrics.badEvents.inc({ switch: s.name }),
       },
-      onEventSeen: (name) => metrics.events.inc({ name }),
-      onBadEvent: () => metrics.badEvents.inc(),
-    },
-    clock,
-    log,
-  );
+      clock,
+      c.switches.length > 1 ? log.child({ switch: s.name }) : log,
+    );
+  };
+  const switches = new Switches(c.switches.map(makeSwitch));
+  const sw = switches.first;
   for (const t of tenants.list) {
     const own = tenants.single ? store : new SqliteStore(portalDataDir(c, t, false));
     const plog = tenants.single ? log : log.child({ portal: t.host });
+    const pc = portalConfig(c, t, tenants.single);
     units.set(
       t,
       new PortalUnit({
-        config: portalConfig(c, t, tenants.single),
+        config: pc,
         log: plog,
         store: own,
         clock,
         registry: metrics.registry,
-        onRequest: (method, result) => metrics.rest.inc({ method, result }),
+        onRequest: (method, result) => metrics.rest.inc({ portal: labelOf(t), method, result }),
         switchPort: {
-          originate: (cmd, jobUuid) => sw.listener.bgapi(cmd, jobUuid),
-          isRegistered: (ext) => sw.registrations.has(ext),
+          originate: (cmd, jobUuid, name) => (switches.byName(name ?? '') ?? sw).listener.bgapi(cmd, jobUuid),
+          // a portal's phones are in its domain (FSB24_TENANTS, FSB24_DOMAIN), else in any
+          isRegistered: (ext) => switches.isRegistered(ext, pc.calls.domain || null),
+          locate: (ext, domain) => switches.locate(ext, domain),
         },
         listenUrl: () => url,
         ...(o.recordingsStableMs !== undefined ? { recordingsStableMs: o.recordingsStableMs } : {}),
@@ -138,11 +182,61 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     );
   }
   const portal = unitsList()[0] as PortalUnit;
+  /** Into a portal's outbox, counted (durable when it returns). */
+  function deliver(unit: PortalUnit, effects: Effect[], switchName?: string): Promise<void> {
+    for (const e of effects)
+      if (e.kind === 'finish')
+        metrics.calls.inc({ switch: switchName ?? sw.name, direction: e.direction, outcome: e.status });
+    return unit.submit(effects);
+  }
+  /** The portal a back-filled call belongs to, decided with its CDR's facts when the switch has none. */
+  const unitOfCdr = (call: string, facts?: CallFacts): PortalUnit | undefined => {
+    if (facts) cdrFacts.set(call, facts);
+    const t = router.portalOf(call);
+    cdrFacts.delete(call);
+    return t ? units.get(t) : undefined;
+  };
+  const extraVars = c.recordings.variable ? [c.recordings.variable] : [];
+  const cdr = new Backfill(
+    {
+      kv: { get: async (k) => store.get(k), set: async (k, v) => store.set(k, v) },
+      sent: async (call, facts): Promise<CallSent> => {
+        const s = unitOfCdr(call, facts)?.store;
+        if (!s) return 'nowhere';
+        if (await s.hasEffect(`finish:${call}`)) return 'finished';
+        return (await s.hasEffect(`register:${call}`)) || (await s.hasEffect(`adopt:${call}`))
+          ? 'registered'
+          : 'unknown';
+      },
+      submit: async (call, effects) => {
+        const unit = unitOfCdr(call);
+        if (unit) await deliver(unit, effects);
+      },
+      followed: (call) => switches.list.some((x) => x.listener.connected && x.model.tracks(call)),
+    },
+    {
+      model: modelConfig(c),
+      spoolDirs: c.cdr.spoolDirs,
+      graceMs: c.cdr.graceMs,
+      maxAgeMs: c.cdr.maxAgeHours * 3_600_000,
+      parse: (text) => parseCdrText(text, { extraVars }),
+      clock,
+      log: log.child({ mod: 'cdr' }),
+    },
+  );
+  // after every (re)connect: FreeSWITCH's spool, then the calls held for the switch looked at again
+  for (const x of switches.list)
+    x.listener.on('ready', () => {
+      cdr.reconnected().catch((err: unknown) => log.error({ err }, 'CDR spool import failed'));
+    });
   /** The portal an event of Bitrix24 comes from: its member_id, else its domain; none is refused. */
-  const portalOfEvent = (ev: ParsedEvent): PortalUnit => {
+  const portalOfEvent = async (ev: ParsedEvent): Promise<PortalUnit> => {
     if (tenants.single) return portal;
     const named = tenants.ofHost(ev.auth.domain);
-    const byMember = [...units].find(([, p]) => p.store.tokens()?.memberId === ev.auth.memberId)?.[0];
+    const members = await Promise.all(
+      [...units].map(async ([t, p]) => [t, (await p.store.tokens())?.memberId] as const),
+    );
+    const byMember = members.find(([, m]) => m === ev.auth.memberId)?.[0];
     if (byMember && named && byMember !== named) {
       throw new Unauthorized('member_id and domain name two different portals');
     }
@@ -156,27 +250,31 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     const t = (domain ? tenants.ofDomain(domain) : undefined) ?? (did ? tenants.ofLine(did) : undefined);
     return t ? (units.get(t) ?? null) : null;
   };
-  const health = (): { ok: boolean; body: Record<string, unknown> } => {
-    const esl = sw.health();
-    const p = portal.health();
-    const all = [...units].map(([t, u]) => ({ t, h: u.health() }));
+  const health = async (): Promise<{ ok: boolean; body: Record<string, unknown> }> => {
+    const esl = switches.health();
+    const p = await portal.health();
+    const all = await Promise.all([...units].map(async ([t, u]) => ({ t, h: await u.health() })));
     const ok = esl.ok && all.every((x) => x.h.ok);
     const each = tenants.single ? {} : { portals: Object.fromEntries(all.map(({ t, h }) => [t.host, h.body])) };
     return {
       ok,
       body: {
         status: ok ? 'ok' : 'degraded',
-        eventSocket: esl.body,
+        ...esl.body,
         ...p.body,
         ...each,
-        calls: { live: sw.model.liveCalls },
+        calls: { live: switches.liveCalls },
+        cdr: cdr.health(),
       },
     };
   };
   const app = buildApp({
     log: log.child({ mod: 'http' }),
     bodyLimit: c.http.bodyLimit,
-    events: { verify: (ev) => portalOfEvent(ev).verify(ev), handle: (ev) => portalOfEvent(ev).handle(ev) },
+    events: {
+      verify: async (ev) => (await portalOfEvent(ev)).verify(ev),
+      handle: async (ev) => (await portalOfEvent(ev)).handle(ev),
+    },
     health,
     extraRoutes: (a) => {
       serviceRoutes(a, {
@@ -184,11 +282,11 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         portal,
         portalFor: portalOfLookup,
         portals: unitsList,
-        routed: (caller, ext, to) => {
-          const effects = sw.model.routed(caller, ext);
+        routed: async (caller, ext, to) => {
+          const effects = switches.routed(caller, ext);
           const [t, unit] = [...units].find(([, p]) => p === to) ?? [tenants.list[0] as Tenant, portal];
           for (const e of effects) router.assign(e.call, t);
-          unit.submit(effects);
+          await unit.submit(effects);
         },
         registry: metrics.registry,
       });
@@ -203,25 +301,33 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
               return t ? units.get(t) : undefined;
             },
       );
+      cdrRoutes(a, {
+        log: log.child({ mod: 'cdr' }),
+        credentials: c.cdr.credentials,
+        parse: (body, type) => parseCdrBody(body, type, { extraVars }),
+        accept: (leg) => cdr.accept(leg),
+      });
       o.extraRoutes?.(a);
     },
   });
 
   let aliveTimer: Timer | null = null;
   let sincePurgeMs = 0;
-  /** Alive now, and the switch's time of the newest event seen (a restart's orphans ended after it). */
-  const stampAlive = (): void => {
-    store.set('alive', clock.now());
-    if (sw.lastSwitchUs > 0) store.set('alive.switchUs', sw.lastSwitchUs);
+  /** Alive now, and each switch's time of the newest event seen (a restart's orphans ended after it). */
+  const stampAlive = async (): Promise<void> => {
+    await store.set('alive', clock.now());
+    for (const x of switches.list) if (x.lastSwitchUs > 0) await store.set(`alive.switchUs:${x.name}`, x.lastSwitchUs);
   };
   const beat = (): void => {
-    stampAlive();
-    sincePurgeMs += ALIVE_EVERY_MS;
-    if (sincePurgeMs >= PURGE_EVERY_MS) {
-      sincePurgeMs = 0;
-      store.purgeFinished(clock.now() - KEEP_FINISHED_MS);
-      for (const p of units.values()) if (p.store !== store) p.store.purgeFinished(clock.now() - KEEP_FINISHED_MS);
-    }
+    const purge = (sincePurgeMs += ALIVE_EVERY_MS) >= PURGE_EVERY_MS;
+    if (purge) sincePurgeMs = 0;
+    const stores = [store, ...[...units.values()].map((p) => p.store).filter((s) => s !== store)];
+    const before = clock.now() - KEEP_FINISHED_MS;
+    stampAlive()
+      .then(async () => {
+        if (purge) await Promise.all(stores.map((s) => s.purgeFinished(before)));
+      })
+      .catch((err: unknown) => log.error({ err }, 'the store refused the alive stamp or the purge'));
     aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
   };
 
@@ -236,42 +342,56 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     tenants: tenants.list,
     router,
     switch: sw,
+    switches: switches.list,
     get url() {
       return url;
     },
     health,
     async start() {
-      previousSwitchUs = store.get<number>('alive.switchUs') ?? 0;
-      stampAlive();
+      for (const x of switches.list)
+        previousSwitchUs.set(x.name, (await store.get<number>(`alive.switchUs:${x.name}`)) ?? 0);
+      await stampAlive();
       aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
+      await cdr.load();
+      for (const p of units.values()) await p.open();
       url = await app.listen({ host: c.http.host, port: c.http.port });
-      for (const p of units.values()) p.start();
-      sw.start();
+      for (const p of units.values()) await p.start();
+      // FreeSWITCH's spool first: calls that ended while the service was down, before any orphan guess
+      await cdr.start();
+      for (const p of units.values()) unfinishedAtStart.set(p, await p.store.unfinishedCalls());
+      switches.start();
       const served = tenants.single ? {} : { portals: tenants.list.map((t) => t.host) };
-      const esl = `${c.esl.host}:${c.esl.port}`;
+      // the addresses only: the passwords never reach the log
+      const esl = c.switches.map((s) => (c.switches.length > 1 ? `${s.name}=` : '') + `${s.host}:${s.port}`).join(', ');
       log.info({ http: url, esl, mode: portal.client.mode, ...served }, 'service started');
     },
     async stop() {
       clock.clearTimeout(aliveTimer);
-      try {
-        stampAlive();
-      } catch {
-        // the store may be closed already (a second stop)
-      }
-      sw.stop();
+      cdr.stop();
+      // the store may be closed already (a second stop)
+      await stampAlive().catch(() => undefined);
+      switches.stop();
       for (const p of units.values()) await p.stop();
       await app.close();
-      for (const p of units.values()) if (p.store !== store) p.store.close();
-      store.close();
+      for (const p of units.values()) if (p.store !== store) await p.store.close();
+      await store.close();
     },
     crash() {
       clock.clearTimeout(aliveTimer);
-      sw.stop();
+      cdr.stop();
+      switches.stop();
       for (const p of units.values()) p.halt();
       void app.close();
-      for (const p of units.values()) if (p.store !== store) p.store.close();
-      store.close();
+      for (const p of units.values()) if (p.store !== store) void p.store.close();
+      void store.close();
     },
   };
   return rt;
+}
+
+/** Effects grouped by call, in order. */
+function byCall(effects: readonly Effect[]): Map<string, Effect[]> {
+  const out = new Map<string, Effect[]>();
+  for (const e of effects) out.set(e.call, [...(out.get(e.call) ?? []), e]);
+  return out;
 }

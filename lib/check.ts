@@ -1,11 +1,8 @@
 /**
  * freeswitch-bitrix24 check: each point of a real setup, passed or failed with the fix.
  */
-import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { loadConfig, type ConfigShape } from './config.js';
-import { EslClient } from './esl/client.js';
-import { EslError } from './esl/errors.js';
 import { SqliteStore, type Store } from './store/index.js';
 import { Bitrix24Client } from './bitrix24/client.js';
 import { RateLimiter } from './bitrix24/limiter.js';
@@ -14,7 +11,8 @@ import { boundHandlers, CALL_EVENTS, configuredLines } from './bitrix24/provisio
 import { createLogger } from './log.js';
 import { checkOffline } from './offline/check.js';
 import { Tenants, portalConfig, portalDataDir } from './tenancy/tenants.js';
-import { checkCallbackContext, checkPublicUrl, OUTAGE_FIX, tokenFix, type CheckResult } from './check-parts.js';
+import { checkPublicUrl, checkSwitches, OUTAGE_FIX, tokenFix, type CheckResult } from './check-parts.js';
+import { checkCdr } from './cdr/check.js';
 
 export { tokenFix, type CheckResult } from './check-parts.js';
 
@@ -58,7 +56,8 @@ export async function check(o: {
     });
     return results;
   }
-  const registered = await checkEsl(c, add);
+  const phones = await checkSwitches(c, add);
+  await checkCdr(c, add);
   const log = createLogger('silent');
   // each portal of the tenant map on its own (FSB24_B24_PORTAL_URL alone: the one portal, unnamed)
   const tenants = new Tenants(c);
@@ -78,25 +77,30 @@ export async function check(o: {
     });
     const named = tenants.single ? add : (r: CheckResult): void => add({ ...r, name: `${t.host}: ${r.name}` });
     try {
+      // a portal's phones are those in its domain (FSB24_TENANTS, FSB24_DOMAIN), else every one
+      const domain = pc.calls.domain.toLowerCase();
+      const registered = phones && [
+        ...new Set(phones.filter((p) => !domain || p.domain === domain).map((p) => p.user)),
+      ];
       await checkPortal(pc, store, client, named, registered);
     } finally {
       await client.close();
-      store.close();
+      await store.close();
     }
   }
   return results;
 }
 
 /** freeswitch-bitrix24 tenants: each portal, what of the switch is its, and its state (from the store). */
-export function tenantsReport(c: Readonly<ConfigShape>): string[] {
+export async function tenantsReport(c: Readonly<ConfigShape>): Promise<string[]> {
   const tenants = new Tenants(c);
   const out: string[] = [];
   if (tenants.single) out.push('no FSB24_TENANTS: one portal (FSB24_B24_PORTAL_URL), every call is its');
   for (const t of tenants.list) {
     const store = new SqliteStore(portalDataDir(c, t, tenants.single));
     try {
-      const tokens = store.tokens();
-      const s = store.stats();
+      const tokens = await store.tokens();
+      const s = await store.stats();
       const state = c.b24.webhookUrl ? 'webhook' : tokens ? `installed (member ${tokens.memberId})` : 'not installed';
       out.push(`${t.url || '(no portal configured)'}: ${state}; outbox ${s.pending} pending, ${s.failed} failed`);
       if (!tenants.single) {
@@ -104,67 +108,10 @@ export function tenantsReport(c: Readonly<ConfigShape>): string[] {
         out.push(`  domains: ${list(t.domains)}`, `  lines: ${list(t.lines)}`, `  gateways: ${list(t.gateways)}`);
       }
     } finally {
-      store.close();
+      await store.close();
     }
   }
   return out;
-}
-
-/** Returns the registered extensions (for the mapping check), or null. */
-async function checkEsl(c: Readonly<ConfigShape>, add: (r: CheckResult) => void): Promise<string[] | null> {
-  const esl = new EslClient({
-    host: c.esl.host,
-    port: c.esl.port,
-    password: c.esl.password,
-    timeoutMs: 5000,
-    jobTimeoutMs: 5000,
-  });
-  try {
-    await esl.connect();
-    add({ name: 'event socket', ok: true, detail: `${c.esl.host}:${c.esl.port} reachable, password accepted` });
-  } catch (err) {
-    const auth = err instanceof EslError && err.code === 'ESL_ERR_AUTH';
-    add({
-      name: 'event socket',
-      ok: false,
-      detail: `${c.esl.host}:${c.esl.port}: ${(err as Error).message}`,
-      fix: auth
-        ? 'FSB24_ESL_PASSWORD must equal the password in event_socket.conf.xml'
-        : 'is mod_event_socket loaded and listening there (FSB24_ESL_HOST / FSB24_ESL_PORT)?',
-    });
-    esl.close();
-    return null;
-  }
-  try {
-    await esl.subscribe(['BACKGROUND_JOB', 'CHANNEL_CREATE']);
-    const job = await esl.bgapi('status', randomUUID());
-    // any BACKGROUND_JOB event proves delivery; the deadline gives a lost job
-    add(
-      !job.lost
-        ? { name: 'events arriving', ok: true, detail: 'a background job event came back' }
-        : {
-            name: 'events arriving',
-            ok: false,
-            detail: job.lost.message,
-            fix: 'check that nothing filters events on this connection',
-          },
-    );
-    const body = JSON.parse(await esl.api('show registrations as json')) as { rows?: Array<{ reg_user?: unknown }> };
-    const users = (body.rows ?? []).map((r) => String(r.reg_user ?? '')).filter(Boolean);
-    add({ name: 'registered phones', ok: true, detail: `${users.length} registered` });
-    await checkCallbackContext(esl, c, add);
-    return users;
-  } catch (err) {
-    add({
-      name: 'events arriving',
-      ok: false,
-      detail: (err as Error).message,
-      fix: 'the event socket accepted the login but not the commands: check its ACL and mod_commands',
-    });
-    return null;
-  } finally {
-    esl.close();
-  }
 }
 
 async function checkPortal(
@@ -202,7 +149,7 @@ async function checkPortal(
     add({ name: 'portal reachable', ok: false, detail: (err as Error).message, fix });
     return;
   }
-  const tokens = store.tokens();
+  const tokens = await store.tokens();
   if (client.mode === 'oauth' && !tokens) {
     add({
       name: 'application installed',
@@ -216,7 +163,7 @@ async function checkPortal(
   }
   try {
     await client.call('app.info');
-    const until = client.tokens()?.expiresAt;
+    const until = (await client.tokens())?.expiresAt;
     add({
       name: 'token',
       ok: true,

@@ -26,10 +26,13 @@ export interface Runtime {
   readonly tenants: readonly Tenant[];
   /** Which portal each call goes to (waiting calls, unmatched ones). */
   readonly router: TenantRouter;
+  /** The first switch (the only one without FSB24_SWITCHES). */
   readonly switch: SwitchUnit;
+  /** Every switch, in the order of FSB24_SWITCHES. */
+  readonly switches: readonly SwitchUnit[];
   /** The HTTP side's listen address, once started. */
   readonly url: string;
-  health(): { ok: boolean; body: Record<string, unknown> };
+  health(): Promise<{ ok: boolean; body: Record<string, unknown> }>;
   start(): Promise<void>;
   stop(): Promise<void>;
   /**

@@ -51,7 +51,7 @@ export class CallModel {
     return leg !== undefined && (leg.call !== null || leg.kind === 'other');
   }
 
-  /** The model follows this call (live, or ended with legs still up): a restart need not finish it. */
+  /** The model follows this call (live, or ended with legs up): a restart or a CDR leaves it to the model. */
   tracks(call: string): boolean {
     return this.calls.has(call) || this.ended.has(call);
   }

@@ -51,16 +51,26 @@ export interface CallEventPorts {
   /** CALL_IDs already handled (a repeated event places no second call): durable. */
   store: Pick<Store, 'get' | 'set'>;
   directory: Pick<UserDirectory, 'extensionOf' | 'userFor' | 'refresh'>;
-  /** `bgapi <cmd>` with our Job-UUID, on the switch the user's phone is on. */
-  originate: (cmd: string, jobUuid: string) => Promise<BackgroundJob>;
+  /** `bgapi <cmd>` with our Job-UUID, on the switch `locate` chose (none named: the one switch). */
+  originate: (cmd: string, jobUuid: string, switchName?: string) => Promise<BackgroundJob>;
+  /**
+   * Several switches: the one the employee's phone is on (registered in the domain, else in
+   * its directory), or the status and reason to finish the call with when none has it.
+   * Absent: the one switch, unasked.
+   */
+  locate?: (extension: string, domain: string | null) => Promise<PhoneSwitch>;
   awaitCallId: (call: string, timeoutMs: number) => Promise<string | null>;
-  submit: (effects: Effect[]) => void;
+  /** Resolves once the effects are durable. */
+  submit: (effects: Effect[]) => Promise<void>;
   route: (phone: string) => Promise<RouteAnswer>;
   /** Stamps on handled CALL_IDs (default: the wall clock). */
   clock?: Pick<Clock, 'now'>;
   /** A LINE_NUMBER of another portal of the tenant map: the event is refused (default: none is). */
   foreignLine?: (line: string) => boolean;
 }
+
+/** Where `locate` says to ring the employee. */
+export type PhoneSwitch = { switch: string } | { switch: null; status: string; reason: string };
 
 export class CallEvents {
   constructor(private readonly svc: CallEventPorts) {}
@@ -118,17 +128,17 @@ export class CallEvents {
    * already: its CALL_ID is finished there with the reason (through the outbox, once),
    * or the employee's card would hang on a call that never happens.
    */
-  check(ev: ParsedEvent): void {
+  async check(ev: ParsedEvent): Promise<void> {
     try {
       const d = this.validate(ev);
       if (d?.line && this.svc.foreignLine?.(d.line)) throw new BadEvent('the line given belongs to another portal');
     } catch (err) {
-      if (err instanceof BadEvent && ev.event === 'ONEXTERNALCALLSTART') this.refuseClick(ev.data, err.message);
+      if (err instanceof BadEvent && ev.event === 'ONEXTERNALCALLSTART') await this.refuseClick(ev.data, err.message);
       throw err;
     }
   }
 
-  private refuseClick(d: Record<string, string>, reason: string): void {
+  private async refuseClick(d: Record<string, string>, reason: string): Promise<void> {
     let b24CallId: string;
     try {
       b24CallId = checkCallId('data[CALL_ID]', d.CALL_ID ?? '');
@@ -136,14 +146,14 @@ export class CallEvents {
       return; // no CALL_ID Bitrix24 could have made: nothing to finish
     }
     const seenKey = `c2c:${b24CallId}`;
-    if (this.svc.store.get(seenKey)) return;
+    if (await this.svc.store.get(seenKey)) return;
     const key = randomUUID();
-    this.svc.store.set(seenKey, { aLeg: key, at: this.now(), refused: reason });
+    await this.svc.store.set(seenKey, { aLeg: key, at: this.now(), refused: reason });
     const userId = Number(d.USER_ID);
     this.svc.log.warn({ mod: 'click2call', b24CallId, reason }, 'click-to-call refused; finishing its Bitrix24 call');
     const status = /NUMBER/.test(reason) ? '484' : 'OTHER';
     const who = Number.isInteger(userId) && userId > 0 ? userId : null;
-    this.endUnplaced(key, b24CallId, who, status, `the connector refused the call: ${reason}`);
+    await this.endUnplaced(key, b24CallId, who, status, `the connector refused the call: ${reason}`);
   }
 
   async handle(ev: ParsedEvent): Promise<void> {
@@ -165,18 +175,23 @@ export class CallEvents {
   private async clickToCall(d: ClickData): Promise<void> {
     const log = this.svc.log.child({ mod: 'click2call', b24CallId: d.callId });
     const seenKey = `c2c:${d.callId}`;
-    if (this.svc.store.get(seenKey)) {
+    if (await this.svc.store.get(seenKey)) {
       log.info('repeated ONEXTERNALCALLSTART ignored: this CALL_ID was placed already');
       return;
     }
     const aLeg = randomUUID();
-    this.svc.store.set(seenKey, { aLeg, at: this.now() });
+    await this.svc.store.set(seenKey, { aLeg, at: this.now() });
     const ext =
       this.svc.directory.extensionOf(d.userId) ??
       (await this.svc.directory.refresh(), this.svc.directory.extensionOf(d.userId));
     if (!ext) {
       log.warn({ userId: d.userId }, 'click-to-call: the user has no extension (UF_PHONE_INNER)');
       return this.endUnplaced(aLeg, d.callId, d.userId, '480', 'the employee has no internal number');
+    }
+    const where = await this.locate(ext);
+    if (where.switch === null) {
+      log.warn({ extension: ext, reason: where.reason }, 'click-to-call: no switch has the employee');
+      return this.endUnplaced(aLeg, d.callId, d.userId, where.status, where.reason);
     }
     const { gateway, callerId } = this.gatewayFor(d.line);
     let cmd: string;
@@ -199,15 +214,28 @@ export class CallEvents {
       log.error({ err }, 'click-to-call: cannot build the originate');
       return this.endUnplaced(aLeg, d.callId, d.userId, 'OTHER', (err as Error).message);
     }
-    await this.originate(cmd, aLeg, d.callId, d.userId, log);
+    await this.originate(cmd, aLeg, d.callId, d.userId, log, where.switch);
   }
 
-  private async originate(cmd: string, aLeg: string, b24CallId: string, userId: number, log: Logger): Promise<void> {
+  /** The switch to ring an extension on (one switch: it, unasked). */
+  private locate(ext: string): Promise<PhoneSwitch> {
+    const domain = this.svc.config.calls.domain || null;
+    return this.svc.locate ? this.svc.locate(ext, domain) : Promise.resolve({ switch: '' });
+  }
+
+  private async originate(
+    cmd: string,
+    aLeg: string,
+    b24CallId: string,
+    userId: number,
+    log: Logger,
+    switchName: string,
+  ): Promise<void> {
     const jobUuid = randomUUID();
-    log.info({ aLeg, jobUuid }, 'originate sent');
+    log.info({ aLeg, jobUuid, ...(switchName ? { switch: switchName } : {}) }, 'originate sent');
     let job;
     try {
-      job = await this.svc.originate(cmd, jobUuid);
+      job = await (switchName ? this.svc.originate(cmd, jobUuid, switchName) : this.svc.originate(cmd, jobUuid));
     } catch (err) {
       log.error({ err }, 'originate could not be sent');
       return this.endUnplaced(aLeg, b24CallId, userId, '503', 'the PBX is not reachable');
@@ -223,7 +251,13 @@ export class CallEvents {
     return this.endUnplaced(aLeg, b24CallId, userId, outgoingStatus(undefined, cause), reasonOf(cause));
   }
 
-  private endUnplaced(key: string, b24CallId: string, userId: number | null, status: string, reason: string): void {
+  private async endUnplaced(
+    key: string,
+    b24CallId: string,
+    userId: number | null,
+    status: string,
+    reason: string,
+  ): Promise<void> {
     const ext = userId === null ? null : this.svc.directory.extensionOf(userId);
     const effects: Effect[] = [
       { kind: 'adopt', call: key, b24CallId },
@@ -240,7 +274,7 @@ export class CallEvents {
         ...(userId === null ? {} : { userId }),
       },
     ];
-    this.svc.submit(effects);
+    await this.svc.submit(effects);
   }
 
   /**
@@ -267,7 +301,7 @@ export class CallEvents {
     const aLeg = randomUUID();
     const who = await this.pickEmployee(d.client);
     const c = this.svc.config.calls;
-    this.svc.submit([
+    await this.svc.submit([
       {
         kind: 'register',
         call: aLeg,
@@ -293,6 +327,8 @@ export class CallEvents {
     const userId = who.userId ?? c.defaultUserId;
     if (!who.extension)
       return this.endUnplaced(aLeg, b24CallId, userId, '480', 'nobody with an internal number can take the callback');
+    const where = await this.locate(who.extension);
+    if (where.switch === null) return this.endUnplaced(aLeg, b24CallId, userId, where.status, where.reason);
     const { gateway, callerId } = this.gatewayFor(d.line);
     let cmd: string;
     try {
@@ -318,7 +354,7 @@ export class CallEvents {
     } catch (err) {
       return this.endUnplaced(aLeg, b24CallId, userId, 'OTHER', (err as Error).message);
     }
-    await this.originate(cmd, aLeg, b24CallId, userId, log.child({ b24CallId }));
+    await this.originate(cmd, aLeg, b24CallId, userId, log.child({ b24CallId }), where.switch);
   }
 }
 

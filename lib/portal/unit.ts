@@ -19,15 +19,18 @@ import { Unauthorized, type ParsedEvent } from '../bitrix24/event-body.js';
 import { configuredLines, provision, registerLines, type ProvisionReport } from '../bitrix24/provision.js';
 import { RecordingUploader } from '../recordings/uploader.js';
 import { RecordingLinks } from '../recordings/links.js';
-import { CallEvents } from '../originate/handler.js';
+import { CallEvents, type CallEventPorts } from '../originate/handler.js';
 import { ResponsibleRouter } from '../routing/responsible.js';
 import { attachOffline, bindOffline, type OfflinePuller } from '../offline/wire.js';
 import { acceptInstall, sameSecret, InstallRefused } from './install.js';
 
-/** What a portal needs of the switch its users' phones are on. */
+/** What a portal needs of the switches its users' phones are on. */
 export interface SwitchPort {
-  originate: (cmd: string, jobUuid: string) => Promise<BackgroundJob>;
+  /** `bgapi` on the switch `locate` named (none: the one switch). */
+  originate: (cmd: string, jobUuid: string, switchName?: string) => Promise<BackgroundJob>;
   isRegistered: (ext: string) => Promise<boolean | null>;
+  /** Several switches: which one has the employee's phone (lib/originate's `locate`). */
+  locate?: CallEventPorts['locate'];
 }
 
 export interface PortalDeps {
@@ -70,7 +73,7 @@ export class PortalUnit {
     this.log = deps.log;
     this.store = deps.store;
     this.clock = deps.clock;
-    this.limiter = new RateLimiter(c.b24.rateBurst, c.b24.rateDrainPerSec);
+    this.limiter = new RateLimiter(c.b24.rateBurst, c.b24.rateDrainPerSec, deps.clock);
     this.client = new Bitrix24Client({
       mode: c.b24.webhookUrl ? 'webhook' : 'oauth',
       webhookUrl: c.b24.webhookUrl,
@@ -94,6 +97,7 @@ export class PortalUnit {
       stableMs: deps.recordingsStableMs ?? c.recordings.stableMs,
       giveUpMs: c.recordings.giveUpSec * 1000,
       deleteAfterUpload: c.recordings.deleteAfterUpload,
+      clock: deps.clock,
       ...(byLink ? { linkFor: (path: string, name: string) => this.recordingLink(path, name) } : {}),
     });
     this.outbox = new Outbox({
@@ -106,6 +110,7 @@ export class PortalUnit {
       maxBatch: Math.min(50, Math.max(1, c.b24.batchMax)),
       log: deps.log.child({ mod: 'outbox' }),
       recordings: this.uploader,
+      clock: deps.clock,
       // the offline pull rides in batches that go out anyway (the puller is built below)
       piggyback: {
         take: () => this.offline?.piggyback() ?? null,
@@ -126,7 +131,8 @@ export class PortalUnit {
       log: deps.log,
       store: this.store,
       directory: this.directory,
-      originate: (cmd, jobUuid) => deps.switchPort.originate(cmd, jobUuid),
+      originate: (cmd, jobUuid, switchName) => deps.switchPort.originate(cmd, jobUuid, switchName),
+      ...(deps.switchPort.locate ? { locate: deps.switchPort.locate } : {}),
       awaitCallId: (call, timeoutMs) => this.outbox.awaitCallId(call, timeoutMs),
       submit: (effects) => this.submit(effects),
       route: (phone) => this.router.route(phone),
@@ -154,13 +160,17 @@ export class PortalUnit {
     return this.deps.listenUrl();
   }
 
-  /** Signed recording links (url mode); the secret lives in the store, made on first use. */
+  /** Signed recording links (url mode); the secret lives in the store, made on first use (`open`). */
   get links(): RecordingLinks {
-    if (!this.linksCache) {
-      const secret = this.store.recordingSecret(() => RecordingLinks.newSecret());
-      this.linksCache = new RecordingLinks(Buffer.from(secret, 'hex'), this.clock);
-    }
+    if (!this.linksCache) throw new Error('the portal unit is not open yet (recording links)');
     return this.linksCache;
+  }
+
+  /** What must be read from the store before anything is served: the recording-link secret. */
+  async open(): Promise<void> {
+    if (this.linksCache) return;
+    const secret = await this.store.recordingSecret(() => RecordingLinks.newSecret());
+    this.linksCache ??= new RecordingLinks(Buffer.from(secret, 'hex'), this.clock);
   }
 
   private recordingLink(path: string, name: string): string {
@@ -173,12 +183,12 @@ export class PortalUnit {
     this.effectListeners.push(fn);
   }
 
-  /** Durable first: the effects are in the outbox when this returns. */
-  submit(effects: Effect[]): void {
+  /** Durable first: the effects are in the outbox when this resolves (in submission order). */
+  async submit(effects: Effect[]): Promise<void> {
     if (effects.length === 0) return;
     if (this.log.isLevelEnabled('debug'))
       for (const e of effects) this.log.debug({ callUuid: e.call, effect: e.kind }, 'call effect');
-    this.outbox.submit(effects);
+    await this.outbox.submit(effects);
     for (const e of effects) for (const fn of this.effectListeners) fn(e);
   }
 
@@ -199,7 +209,7 @@ export class PortalUnit {
       this.log.info({ domain: ev.auth.domain, memberId: ev.auth.memberId }, 'application installed');
       return;
     }
-    const tokens = this.store.tokens();
+    const tokens = await this.store.tokens();
     const expected = c.b24.webhookUrl
       ? c.b24.appToken
       : tokens?.memberId === ev.auth.memberId
@@ -208,7 +218,7 @@ export class PortalUnit {
     if (!expected || !sameSecret(expected, ev.auth.applicationToken))
       throw new Unauthorized('application_token does not match this installation');
     // whatever would reach an originate string is checked now: a bad value gets a 400 and changes nothing
-    this.callEvents.check(ev);
+    await this.callEvents.check(ev);
   }
 
   /** After the 200: the work an event asks for. */
@@ -223,7 +233,7 @@ export class PortalUnit {
           { memberId: ev.auth.memberId },
           'application uninstalled from the portal; calls are no longer sent',
         );
-        this.store.setTokens(null);
+        await this.store.setTokens(null);
         return;
       default:
         await this.callEvents.handle(ev);
@@ -249,10 +259,10 @@ export class PortalUnit {
   }
 
   /** The portal's part of /healthz: install, tokens, last error, outbox, offline pulls. */
-  health(): { ok: boolean; body: Record<string, unknown> } {
+  async health(): Promise<{ ok: boolean; body: Record<string, unknown> }> {
     const now = this.clock.now();
-    const s = this.store.stats();
-    const tokens = this.client.mode === 'oauth' ? this.store.tokens() : null;
+    const s = await this.store.stats();
+    const tokens = this.client.mode === 'oauth' ? await this.store.tokens() : null;
     const installed = this.client.mode === 'webhook' || tokens !== null;
     const offline = this.offline?.health();
     const oldest = s.oldestPendingAt ? Math.round((now - s.oldestPendingAt) / 1000) : null;
@@ -270,18 +280,19 @@ export class PortalUnit {
           failed: s.failed,
           delivered: s.done,
           oldestPendingAgeSec: oldest,
-          recentFailures: s.failed > 0 ? this.store.failedJobs(5) : [],
+          recentFailures: s.failed > 0 ? await this.store.failedJobs(5) : [],
         },
         ...(offline ? { events: offline.body } : {}),
       },
     };
   }
 
-  start(): void {
+  async start(): Promise<void> {
     const c = this.config;
     this.stopped = false;
-    this.offline?.start();
-    if (this.client.mode === 'webhook' || this.store.tokens()) {
+    await this.open();
+    await this.offline?.start();
+    if (this.client.mode === 'webhook' || (await this.store.tokens())) {
       // a register names its employee: the outbox starts once the directory loaded (or failed),
       // so a register pending from before a restart is not re-sent for the default user (Bitrix24
       // would take it as another call: its dedup key holds USER_ID)

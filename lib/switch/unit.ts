@@ -13,6 +13,10 @@ import type { Effect } from '../calls/effects.js';
 import { LegFactsTracker, type CallFacts } from './facts.js';
 import type { Clock, Timer } from '../clock.js';
 import type { Logger } from '../log.js';
+import { EXTENSION } from '../patterns.js';
+
+/** A directory domain as it may go into an API command (whitelisted, never raw input). */
+const DOMAIN = /^[A-Za-z0-9_.-]{1,253}$/;
 
 export interface SwitchConfig {
   name: string;
@@ -22,10 +26,12 @@ export interface SwitchConfig {
   model: ModelConfig;
   /** Channel variables that name a recording (b24_record_path). */
   recordVariables: string[];
+  /** Where its password is configured (named when the switch refuses it). */
+  passwordSource?: string;
 }
 
 export interface SwitchPorts {
-  /** Where the call model's effects go (durable before this returns). */
+  /** Where the call model's effects go, in the order of the events (each portal writes them in that order). */
   sink: (effects: Effect[]) => void;
   /**
    * After the first connect: finish the calls that were registered before a restart and are
@@ -33,7 +39,12 @@ export interface SwitchPorts {
    * previous run stored for those still live (their RECORD_START may lie before the restart).
    */
   orphans: (live: ReadonlySet<string>, tracked: (call: string) => boolean) => ReadonlyMap<string, readonly string[]>;
-  /** Counts for /metrics. */
+  /**
+   * After a reconnect: what the model had to guess of calls that ended while the socket was down
+   * (hang-up time, status). Default: the sink; bin/ holds them a while for the calls' CDRs.
+   */
+  guessed?: (effects: Effect[]) => void;
+  /** Counts for /metrics (this switch's). */
   onEventSeen?: (name: string) => void;
   onBadEvent?: () => void;
 }
@@ -77,6 +88,7 @@ export class SwitchUnit {
       ],
       log: log.child({ mod: 'esl', switch: cfg.name }),
       clock,
+      ...(cfg.passwordSource ? { passwordSource: cfg.passwordSource } : {}),
     });
     this.registrations = new Registrations(this.listener);
     this.listener.on('event', (e: EslEvent) => this.onEvent(e));
@@ -88,6 +100,32 @@ export class SwitchUnit {
   factsOf(call: string): CallFacts | null {
     const d = this.model.describe(call);
     return d ? this.legFacts.facts(d.legs, d.line) : null;
+  }
+
+  /** The live call model's effects for a caller the routing lookup assigned to `extension`. */
+  routed(caller: string, extension: string): Effect[] {
+    return this.stamp(this.model.routed(caller, extension));
+  }
+
+  /** Is this extension registered here (in `domain` when given)? null: the switch cannot say. */
+  isRegistered(ext: string, domain: string | null): Promise<boolean | null> {
+    return this.registrations.has(ext, domain);
+  }
+
+  /**
+   * Is the extension in this switch's directory, registered or not (`user_exists id <ext>
+   * <domain>`, freeswitch-esl.md §7)? Without a domain, the switch's own (`global_getvar
+   * domain`: what `user/<ext>` dials). null: the switch cannot say.
+   */
+  async inDirectory(ext: string, domain: string | null): Promise<boolean | null> {
+    if (!this.listener.connected || !EXTENSION.test(ext)) return null;
+    try {
+      const d = domain ?? (await this.listener.api('global_getvar domain')).trim();
+      if (!DOMAIN.test(d)) return null;
+      return (await this.listener.api(`user_exists id ${ext} ${d}`)).trim() === 'true';
+    } catch {
+      return null;
+    }
   }
 
   /** Observe raw events (click-to-call follows its originates). */
@@ -114,6 +152,7 @@ export class SwitchUnit {
     return {
       ok: l.connected,
       body: {
+        address: `${this.cfg.host}:${this.cfg.port}`,
         state: l.state,
         lastEventAgeSec: age,
         reconnects: l.reconnects,
@@ -127,7 +166,7 @@ export class SwitchUnit {
     if (!this.running) return;
     this.tickTimer = this.clock.setTimeout(() => {
       // the switch's clock may differ from ours: hold timers run on the switch's time
-      this.ports.sink(this.model.tick(this.clock.now() * 1000 + this.clockSkewUs));
+      this.ports.sink(this.stamp(this.model.tick(this.clock.now() * 1000 + this.clockSkewUs)));
       this.scheduleTick();
     }, TICK_MS);
   }
@@ -150,7 +189,7 @@ export class SwitchUnit {
     if (!ce) return;
     this.clockSkewUs = ce.atUs - this.clock.now() * 1000;
     this.legFacts.note(ce);
-    this.ports.sink(this.model.apply(ce));
+    this.ports.sink(this.stamp(this.model.apply(ce)));
   }
 
   /** The switch's time of the newest event it sent (µs, 0 before any): what a restart's orphans ended after. */
@@ -164,7 +203,7 @@ export class SwitchUnit {
     this.registrations.reset(); // events may have been missed while disconnected: ask again
     const live = new Set(snap.channels.map((r) => r.uuid));
     // calls that ended while we were away are closed first, then unknown live legs adopted
-    this.ports.sink(this.model.reconcile(live));
+    (this.ports.guessed ?? this.ports.sink)(this.stamp(this.model.reconcile(live)));
     let restored: ReadonlyMap<string, readonly string[]> = new Map();
     if (!this.orphansChecked) {
       this.orphansChecked = true;
@@ -172,10 +211,16 @@ export class SwitchUnit {
     }
     for (const ev of synthesize(snap.channels, snap.calls, this.model, switchNowUs)) {
       this.legFacts.note(ev);
-      this.ports.sink(this.model.apply(ev));
+      this.ports.sink(this.stamp(this.model.apply(ev)));
     }
     // recorders a previous run saw start (stored), for the calls just rebuilt from the tables
     for (const [call, paths] of restored)
-      for (const path of paths) this.ports.sink(this.model.apply(recordStart(call, path, switchNowUs)));
+      for (const path of paths) this.ports.sink(this.stamp(this.model.apply(recordStart(call, path, switchNowUs))));
+  }
+
+  /** Registers and connections name this switch: a restart asks only it whether the call ended. */
+  private stamp(effects: Effect[]): Effect[] {
+    for (const e of effects) if (e.kind === 'register' || e.kind === 'connected') e.switch = this.name;
+    return effects;
   }
 }

@@ -13,7 +13,9 @@ import { createLogger } from '../../lib/log.js';
 import { startFreeswitchSim, inboundCall, type FreeswitchSim } from '../../lib/sim/freeswitch/index.js';
 import { startBitrix24Emulator, type Bitrix24Emulator, type PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import type { Runtime } from '../../lib/runtime.js';
+import type { PortalUnit } from '../../lib/portal/unit.js';
 import { check, tenantsReport } from '../../lib/check.js';
+import { ManualClock, type Clock } from '../../lib/clock.js';
 
 const ok =
   (m: string) =>
@@ -29,9 +31,14 @@ interface Two {
   start(tenants: (a: string, b: string) => Record<string, unknown>): Promise<Runtime>;
 }
 
-async function two(t: { teardown: (fn: () => unknown) => void }): Promise<Two> {
+async function two(t: { teardown: (fn: () => unknown) => void }, clock?: Clock): Promise<Two> {
   const dir = mkdtempSync(join(tmpdir(), 'fsb24-tenants-'));
-  const sim = await startFreeswitchSim({ recordingsDir: join(dir, 'rec') });
+  // two tenant domains with the same extension numbers, each its own users (fixtures/esl/tenants)
+  const office = { '1001': {}, '1002': {} };
+  const sim = await startFreeswitchSim({
+    recordingsDir: join(dir, 'rec'),
+    domains: { 'a.pbx.test': { extensions: office }, 'b.pbx.test': { extensions: office } },
+  });
   const a = await startBitrix24Emulator(APP);
   const b = await startBitrix24Emulator(APP);
   a.state.addUser({ ID: 11, NAME: 'Anna', LAST_NAME: 'A', UF_PHONE_INNER: '1001' });
@@ -68,7 +75,7 @@ async function two(t: { teardown: (fn: () => unknown) => void }): Promise<Two> {
           tenants: JSON.stringify(tenants(a.url, b.url)),
         },
       });
-      const svc = compose({ config, log: createLogger('silent'), recordingsStableMs: 0 });
+      const svc = compose({ config, log: createLogger('silent'), recordingsStableMs: 0 }, clock);
       services.push(svc);
       const ready = new Promise<void>((r) => svc.switch.listener.once('ready', () => r()));
       await svc.start();
@@ -145,6 +152,15 @@ t.test(
     );
     const metrics = await svc.app.inject({ method: 'GET', url: '/metrics' });
     t.match(metrics.body, /fsb24_portal_installed\{portal="127\.0\.0\.1:\d+"\} 1/);
+    // REST requests and Bitrix24's server time, each portal its own
+    for (const p of [x.a, x.b]) {
+      const host = new URL(p.url).host.replace(/\./g, '\\.');
+      t.match(
+        metrics.body,
+        new RegExp(`fsb24_rest_requests_total\\{portal="${host}",method="[^"]+",result="ok"\\} \\d`),
+      );
+      t.match(metrics.body, new RegExp(`fsb24_b24_operating_seconds\\{portal="${host}",method="[^"]+"\\} \\d`));
+    }
   },
 );
 
@@ -170,12 +186,63 @@ t.test("portal A down: B's calls keep landing; A's arrive once it is back", asyn
   const fb = await x.b.journal.next(ok('telephony.externalcall.finish'));
   t.match(fb.params, { USER_ID: 21, DURATION: 2 }, "B's call finished while A is down");
   t.equal(x.a.state.finished.length, 0, 'nothing reached A yet');
-  t.ok(svc.portals[0]!.store.stats().pending > 0, "A's jobs wait in A's lane");
+  t.ok((await svc.portals[0]!.store.stats()).pending > 0, "A's jobs wait in A's lane");
   x.a.setOutage('none');
   const fa = await x.a.journal.next(ok('telephony.externalcall.finish'));
   t.match(fa.params, { USER_ID: 11, DURATION: 3 });
   t.equal(x.b.journal.entries.filter(ok('telephony.externalcall.finish')).length, 1, 'B got its one call');
 });
+
+t.test(
+  "portal A down for a minute: B's cards go out at once as before; A is probed every 5 s and gets all its calls after",
+  async (t) => {
+    const clock = new ManualClock(Date.now());
+    const x = await two(t, clock);
+    const svc = await x.start(byDomain);
+    await installBoth(x, svc);
+    const [pa, pb] = svc.portals as [PortalUnit, PortalUnit];
+    const call = (n: number, tenant: 'a' | 'b'): Promise<unknown> =>
+      inboundCall(x.sim.sw, {
+        caller: `+7916123${String(n).padStart(4, '0')}`,
+        did: tenant === 'a' ? '4951110000' : '4952220000',
+        extensions: [tenant === 'a' ? '1001' : '1002'],
+        domain: `${tenant}.pbx.test`,
+        talkMs: 1000,
+        record: false,
+      });
+    // B's card reaches B without the service's clock moving: nothing it waits for is a timer
+    const cardOfB = async (n: number): Promise<void> => {
+      const before = clock.now();
+      const registered = x.b.journal.next(ok('telephony.externalcall.register'));
+      await call(n, 'b');
+      await registered;
+      t.equal(clock.now(), before, `B's call ${n}: its card went at once`);
+    };
+    await cardOfB(0);
+    x.a.setOutage('http500');
+    const aBefore = x.a.outageRequests;
+    const bLimiterWait = pb.limiter.waitedMs;
+    for (let i = 1; i <= 12; i++) {
+      await call(i, 'a');
+      await cardOfB(i);
+      await clock.advance(5_000); // a minute in all, in steps of 5 s
+    }
+    const probes = x.a.outageRequests - aBefore;
+    t.ok(probes >= 1 && probes <= 13, `A was probed at most once per 5 s during the minute (${probes} requests)`);
+    t.equal(pb.limiter.waitedMs, bLimiterWait, "B's requests never waited for a slot");
+    t.equal(x.b.state.finished.length, 13, 'every B call finished while A was down');
+    t.equal(x.a.state.finished.length, 0, 'nothing reached A');
+    t.ok((await pa.store.stats()).pending > 0, "A's jobs wait, durable, in A's lane");
+    x.a.setOutage('none');
+    const back = clock.now();
+    while (x.a.state.finished.length < 12 && clock.now() - back < 60_000) await clock.advance(1_000);
+    t.equal(x.a.state.finished.length, 12, "all A's calls finished once it is back");
+    t.ok(clock.now() - back <= 10_000, `within ${clock.now() - back} ms of its return`);
+    const registers = x.a.journal.entries.filter(ok('telephony.externalcall.register'));
+    t.equal(new Set(registers.map((r) => String(r.params.PHONE_NUMBER))).size, 12, 'each A call registered once');
+    t.equal(registers.length, 12, 'no second register');
+  },
+);
 
 t.test("events are verified per portal: a third portal's install and another portal's line are refused", async (t) => {
   const x = await two(t);
@@ -212,6 +279,43 @@ t.test("events are verified per portal: a third portal's install and another por
   });
   t.equal(r.body, '');
 });
+
+t.test(
+  "the same extension in two domains: B's click-to-call rings user/1001@b.pbx.test; registrations are per domain",
+  async (t) => {
+    const x = await two(t);
+    const svc = await x.start(byDomain);
+    await installBoth(x, svc);
+    x.b.state.addUser({ ID: 22, NAME: 'Bruno', LAST_NAME: 'B', UF_PHONE_INNER: '1001' });
+    await svc.portals[1]!.directory.refresh();
+    const { callId, statuses } = await x.b.clickToCall({ userId: 22, phone: '+79161234567', lineNumber: '4952220000' });
+    t.same(statuses, [200]);
+    const cmd = await x.sim.nextCommand('bgapi originate');
+    t.match(cmd.line, /\}user\/1001@b\.pbx\.test &bridge\(/, "B's 1001, not A's");
+    const fin = await x.b.journal.next((r) => ok('telephony.externalcall.finish')(r) && r.params.CALL_ID === callId);
+    t.match(fin.params, { USER_ID: 22, STATUS_CODE: '200' });
+    t.equal(x.a.journal.entries.filter(ok('telephony.externalcall.finish')).length, 0, 'nothing reached A');
+    // each portal's responsible manager has extension 1001, each in their own domain
+    x.a.state.addCrm({ TYPE: 'CONTACT', ID: 5, NAME: 'Client A', PHONES: ['+79160000001'], ASSIGNED_BY_ID: 11 });
+    x.b.state.addCrm({ TYPE: 'CONTACT', ID: 6, NAME: 'Client B', PHONES: ['+79160000002'], ASSIGNED_BY_ID: 22 });
+    const route = async (caller: string, domain: string): Promise<string> =>
+      (
+        await svc.app.inject({
+          method: 'GET',
+          url: `/route?caller=${encodeURIComponent(caller)}&did=4951110000&domain=${domain}`,
+        })
+      ).body;
+    t.equal(await route('+79160000001', 'a.pbx.test'), '1001', "A's 1001 is registered");
+    t.equal(await route('+79160000002', 'b.pbx.test'), '1001', "B's 1001 is registered");
+    const gone = new Promise<void>((r) =>
+      svc.switch.onEslEvent((e) => e.get('Event-Subclass') === 'sofia::unregister' && r()),
+    );
+    x.sim.sw.unregister('1001', 'b.pbx.test');
+    await gone;
+    t.equal(await route('+79160000002', 'b.pbx.test'), '', "B's 1001 unregistered: not rung first");
+    t.equal(await route('+79160000001', 'a.pbx.test'), '1001', "A's 1001 still is");
+  },
+);
 
 t.test('a DID moved between portals in the config: the next calls follow it', async (t) => {
   const x = await two(t);
@@ -272,7 +376,7 @@ t.test('`check` reports each portal; `tenants` lists them with their domains and
       `${host}: lines`,
     );
   }
-  const report = tenantsReport(c).join('\n');
+  const report = (await tenantsReport(c)).join('\n');
   t.match(
     report,
     new RegExp(
@@ -302,8 +406,8 @@ t.test("the browser install connects the portal `?portal=` names; its tokens go 
   const r = await new Browser().get(`${svc.url}/bitrix24/connect?portal=${host}`);
   t.equal(r.status, 200, r.body);
   t.match(r.body, new RegExp(`Connected to ${host.replace(/\./g, '\\.')}`));
-  t.ok(svc.portals[0]!.store.tokens(), "A's tokens in A's store");
-  t.notOk(svc.portals[1]!.store.tokens(), 'B untouched');
+  t.ok(await svc.portals[0]!.store.tokens(), "A's tokens in A's store");
+  t.notOk(await svc.portals[1]!.store.tokens(), 'B untouched');
   t.match(await new Browser().get(`${svc.url}/bitrix24/connect?portal=nowhere.test`), {
     status: 404,
     body: /No such portal/,

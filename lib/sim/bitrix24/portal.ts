@@ -75,6 +75,8 @@ export class Bitrix24Emulator {
   private readonly refreshTokens = new Map<string, { userId: number; used: boolean }>();
   private readonly uploads = new Map<string, string>();
   private outage: 'none' | 'reset' | 'http500' = 'none';
+  /** REST requests that met an outage (refused or reset): what a client's probing cost. */
+  outageRequests = 0;
   slowMs = 0;
   readonly app_: FastifyInstance;
   url = '';
@@ -269,6 +271,7 @@ export class Bitrix24Emulator {
   }
 
   private async rest(req: FastifyRequest, reply: FastifyReply, segments: string[]): Promise<unknown> {
+    if (this.outage !== 'none') this.outageRequests++;
     if (this.outage === 'reset') {
       req.raw.socket.destroy();
       return reply.hijack();

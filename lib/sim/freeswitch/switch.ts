@@ -11,6 +11,10 @@ import { type Leg, commonHeaders, localStamp, type ChannelEventName, type Switch
 import { writeWav } from './wav.js';
 import * as f from './factories.js';
 import { sofiaRegister, sofiaUnregister } from './registrations.js';
+import { Directory, defaultExtensions, type DomainSetup, type ExtensionSetup } from './directory.js';
+
+export type { ExtensionMode, ExtensionSetup, DomainSetup } from './directory.js';
+export { defaultExtensions } from './directory.js';
 
 export interface SimEvent {
   headers: Array<[string, HeaderValue]>;
@@ -23,22 +27,15 @@ export interface SimClock {
   sleep(ms: number): Promise<void>;
 }
 
-export type ExtensionMode = 'answer' | 'noanswer' | 'busy' | 'reject';
-
-export interface ExtensionSetup {
-  registered: boolean;
-  mode: ExtensionMode;
-  /** How long it rings before answering or refusing. */
-  ringMs: number;
-}
-
 export type PstnMode = 'answer' | 'noanswer' | 'busy' | 'reject' | 'unallocated';
 
 export interface SimSwitchOptions {
   hostname?: string;
   domain?: string;
-  /** Extensions and how their phones behave; unknown extensions are not registered. */
+  /** Extensions of the switch's own domain and how their phones behave; unknown extensions are not registered. */
   extensions?: Record<string, Partial<ExtensionSetup>>;
+  /** Tenant domains (FusionPBX): each with its own users (an extension may be in several) and context. */
+  domains?: Record<string, DomainSetup>;
   /** How the PSTN behind the gateway answers a number (default: answer after 1 s). */
   pstn?: Record<string, { mode: PstnMode; ringMs?: number; talkMs?: number }>;
   gateway?: string;
@@ -47,18 +44,11 @@ export interface SimSwitchOptions {
   recordingsDir?: string;
   /** 0 = virtual time only (tests); N > 0 = also sleep ms/N of real time per step (demo). */
   speed?: number;
-  /**
-   * The switch's clock (a ManualClock in tests): every wait is a timer on it, so calls that
-   * overlap in time interleave as they would on a real switch, and a test moves time for all
-   * of them at once. Without it each wait moves one shared counter (calls run one after another).
-   */
+  /** The switch's clock (a ManualClock in tests: overlapping calls interleave); else waits move one counter. */
   clock?: SimClock;
   /** Default talk time of calls the PSTN answers on an originate. */
   defaultTalkMs?: number;
-  /**
-   * Dialplan contexts loaded, with their extensions (`xml_locate`, originate into a context).
-   * Default: `default` and `public`; the service's `freeswitch-bitrix24` only when a test installs it.
-   */
+  /** Dialplan contexts with their extensions (`xml_locate`, originate); default: `default` and `public`. */
   contexts?: Record<string, string[]>;
 }
 
@@ -94,7 +84,9 @@ export class SimSwitch implements Switchboard {
   readonly carrierIp: string;
   readonly recordingsDir: string;
   readonly legs = new Map<string, Leg>();
-  readonly extensions = new Map<string, ExtensionSetup>();
+  /** The users per domain (directory.ts); `extensions` is the switch's own domain's. */
+  readonly directory: Directory;
+  readonly extensions: Map<string, ExtensionSetup>;
   readonly pstn: NonNullable<SimSwitchOptions['pstn']>;
   readonly defaultTalkMs: number;
   private readonly listeners = new Set<(e: SimEvent) => void>();
@@ -121,7 +113,15 @@ export class SimSwitch implements Switchboard {
     this.defaultTalkMs = opts.defaultTalkMs ?? 4000;
     this.pstn = opts.pstn ?? {};
     this.contexts = new Map(Object.entries(opts.contexts ?? { default: [], public: [] }));
+    this.directory = new Directory(this.domain);
+    this.extensions = this.directory.domain()!.users;
     for (const [ext, setup] of Object.entries(opts.extensions ?? defaultExtensions())) this.setExtension(ext, setup);
+    for (const [domain, d] of Object.entries(opts.domains ?? {})) {
+      this.directory.add(domain, d.uuid);
+      // a tenant's calls run in a context named after its domain (fixtures/esl/tenants)
+      if (!this.contexts.has(domain)) this.contexts.set(domain, []);
+      for (const [ext, setup] of Object.entries(d.extensions ?? {})) this.setExtension(ext, setup, domain);
+    }
     // a whole second: billsec subtracts whole-second epochs, so a run must not depend on where
     // in a second it started (freeswitch-esl.md §2.3)
     this.clock = opts.clock ?? null;
@@ -129,13 +129,19 @@ export class SimSwitch implements Switchboard {
     this.startedUs = this.clockUs;
   }
 
-  setExtension(ext: string, setup: Partial<ExtensionSetup>): void {
-    const prev = this.extensions.get(ext);
-    this.extensions.set(ext, {
-      registered: setup.registered ?? prev?.registered ?? true,
-      mode: setup.mode ?? prev?.mode ?? 'answer',
-      ringMs: setup.ringMs ?? prev?.ringMs ?? 2000,
-    });
+  /** A user of a domain (default: the switch's own) and how its phone behaves. */
+  setExtension(ext: string, setup: Partial<ExtensionSetup>, domain?: string): void {
+    this.directory.set(ext, setup, domain);
+  }
+
+  /** A user as `user/<ext>[@<domain>]` finds it; undefined: no such user in that domain. */
+  extension(ext: string, domain?: string): ExtensionSetup | undefined {
+    return this.directory.find(ext, domain);
+  }
+
+  /** A tenant domain's `domain_uuid`; null for the switch's own domain (it has none). */
+  domainUuid(domain?: string): string | null {
+    return this.directory.isTenant(domain) ? (this.directory.domain(domain)?.uuid ?? null) : null;
   }
 
   nowUs(): number {
@@ -208,9 +214,11 @@ export class SimSwitch implements Switchboard {
     return f.gatewayOutbound(this, number, a, opts);
   }
 
-  phonePort(ext: string): number {
+  /** The phone's SIP port: 51xx in the switch's own domain, 52xx, 53xx… per tenant domain (as in the lab). */
+  phonePort(ext: string, domain?: string): number {
     const n = Number(ext.slice(-2));
-    return 5100 + (Number.isFinite(n) ? n : 0);
+    const index = this.directory.domain(domain)?.index ?? 0;
+    return 5100 + 100 * index + (Number.isFinite(n) ? n : 0);
   }
 
   // ---- leg primitives ---------------------------------------------------------------------
@@ -294,9 +302,8 @@ export class SimSwitch implements Switchboard {
   }
 
   /**
-   * A leg hangs up. As captured: a received CANCEL or refusal is known before the
-   * HANGUP event (recv_cancel, recv_refuse), a received BYE and anything we send only
-   * after it; the call state stays what it was until HANGUP_COMPLETE.
+   * A leg hangs up. As captured: a received CANCEL or refusal is known before the HANGUP event (recv_cancel,
+   * recv_refuse), a received BYE and anything we send only after it; the call state stays until HANGUP_COMPLETE.
    */
   hangup(leg: Leg, cause: string, opts: HangupOptions = {}): void {
     if (leg.hangupCause) return;
@@ -373,25 +380,18 @@ export class SimSwitch implements Switchboard {
 
   // ---- registrations -----------------------------------------------------------------
 
-  /** `sofia::register` for an extension (fixtures: registrations.*). */
-  register(ext: string, expires = 120): void {
-    sofiaRegister(this, ext, expires);
+  /** `sofia::register` for an extension of a domain (fixtures: registrations.*, tenants/tenant-a-register.*). */
+  register(ext: string, expires = 120, domain?: string): void {
+    sofiaRegister(this, ext, expires, domain);
   }
 
-  unregister(ext: string): void {
-    sofiaUnregister(this, ext);
+  unregister(ext: string, domain?: string): void {
+    sofiaUnregister(this, ext, domain);
   }
 
   stamp(us = this.nowUs()): string {
     return localStamp(us);
   }
-}
-
-export function defaultExtensions(): Record<string, Partial<ExtensionSetup>> {
-  const out: Record<string, Partial<ExtensionSetup>> = {};
-  for (let i = 1; i <= 10; i++)
-    out[`10${String(i).padStart(2, '0')}`] = { registered: i <= 8, mode: 'answer', ringMs: 2000 };
-  return out;
 }
 
 export function q850(cause: string): string {
