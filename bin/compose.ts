@@ -10,7 +10,7 @@ import { buildApp } from '../lib/http/app.js';
 import { serviceRoutes } from '../lib/http/routes.js';
 import { connectRoutes } from '../lib/http/connect.js';
 import { Metrics } from '../lib/metrics.js';
-import { SqliteStore } from '../lib/store/sqlite.js';
+import { openStore, storeLabel } from '../lib/store/open.js';
 import { PortalUnit } from '../lib/portal/unit.js';
 import { SwitchUnit } from '../lib/switch/unit.js';
 import { finishOrphans } from '../lib/switch/orphans.js';
@@ -18,7 +18,7 @@ import { modelConfig } from '../lib/switch/config.js';
 import { realClock, type Clock, type Timer } from '../lib/clock.js';
 import type { ComposeOptions, Runtime } from '../lib/runtime.js';
 import { Unauthorized, type ParsedEvent } from '../lib/bitrix24/event-body.js';
-import { Tenants, portalConfig, portalDataDir, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
+import { Tenants, portalConfig, portalStoreAt, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
 import { TenantRouter } from '../lib/tenancy/router.js';
 
 /** How often the service stamps "alive" (a restart finishes orphans up to it). */
@@ -30,7 +30,8 @@ const KEEP_FINISHED_MS = 7 * 86_400_000;
 export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const c = o.config;
   const log = o.log;
-  const store = new SqliteStore(c.dataDir);
+  // FSB24_DATABASE_URL: PostgreSQL (a namespace per portal), else SQLite in FSB24_DATA_DIR (a file per portal)
+  const store = openStore(c, { dir: c.dataDir, namespace: '' });
   const tenants = new Tenants(c);
   let url = '';
   let previousAlive: number | null = null;
@@ -116,7 +117,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     log,
   );
   for (const t of tenants.list) {
-    const own = tenants.single ? store : new SqliteStore(portalDataDir(c, t, false));
+    const own = tenants.single ? store : openStore(c, portalStoreAt(c, t, false));
     const plog = tenants.single ? log : log.child({ portal: t.host });
     units.set(
       t,
@@ -254,7 +255,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       sw.start();
       const served = tenants.single ? {} : { portals: tenants.list.map((t) => t.host) };
       const esl = `${c.esl.host}:${c.esl.port}`;
-      log.info({ http: url, esl, mode: portal.client.mode, ...served }, 'service started');
+      log.info({ http: url, esl, mode: portal.client.mode, store: storeLabel(c), ...served }, 'service started');
     },
     async stop() {
       clock.clearTimeout(aliveTimer);
