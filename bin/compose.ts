@@ -12,7 +12,7 @@ import { buildApp } from '../lib/http/app.js';
 import { serviceRoutes } from '../lib/http/routes.js';
 import { connectRoutes } from '../lib/http/connect.js';
 import { Metrics } from '../lib/metrics.js';
-import { SqliteStore } from '../lib/store/sqlite.js';
+import { openStore, storeLabel } from '../lib/store/open.js';
 import { PortalUnit } from '../lib/portal/unit.js';
 import { SwitchUnit } from '../lib/switch/unit.js';
 import { finishOrphans } from '../lib/switch/orphans.js';
@@ -23,7 +23,7 @@ import { isEslSwitch } from '../lib/config.js';
 import type { ComposeOptions, Runtime } from '../lib/runtime.js';
 import type { Effect } from '../lib/calls/effects.js';
 import { Unauthorized, type ParsedEvent } from '../lib/bitrix24/event-body.js';
-import { Tenants, portalConfig, portalDataDir, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
+import { Tenants, portalConfig, portalStoreAt, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
 import { TenantRouter } from '../lib/tenancy/router.js';
 import { Backfill, type CallSent } from '../lib/cdr/backfill.js';
 import { parseCdrBody, parseCdrText } from '../lib/cdr/parse.js';
@@ -40,7 +40,8 @@ const KEEP_FINISHED_MS = 7 * 86_400_000;
 export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const c = o.config;
   const log = o.log;
-  const store = new SqliteStore(c.dataDir);
+  // FSB24_DATABASE_URL: PostgreSQL (a namespace per portal), else SQLite in FSB24_DATA_DIR (a file per portal)
+  const store = openStore(c, { dir: c.dataDir, namespace: '' });
   const tenants = new Tenants(c);
   let url = '';
   /** Each switch's time of the last event the previous run saw (µs; 0: unknown), stamped with `alive`. */
@@ -157,7 +158,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const switches = new Switches(c.switches.map(makeSwitch));
   const sw = switches.first;
   for (const t of tenants.list) {
-    const own = tenants.single ? store : new SqliteStore(portalDataDir(c, t, false));
+    const own = tenants.single ? store : openStore(c, portalStoreAt(c, t, false));
     const plog = tenants.single ? log : log.child({ portal: t.host });
     const pc = portalConfig(c, t, tenants.single);
     units.set(
@@ -363,7 +364,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       const served = tenants.single ? {} : { portals: tenants.list.map((t) => t.host) };
       // the addresses only: the passwords never reach the log
       const esl = c.switches.map((s) => (c.switches.length > 1 ? `${s.name}=` : '') + `${s.host}:${s.port}`).join(', ');
-      log.info({ http: url, esl, mode: portal.client.mode, ...served }, 'service started');
+      log.info({ http: url, esl, mode: portal.client.mode, store: storeLabel(c), ...served }, 'service started');
     },
     async stop() {
       clock.clearTimeout(aliveTimer);
