@@ -7,9 +7,10 @@
  * `runuser`; as anyone else it is theirs.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface Cluster {
   /** The temporary directory: the data directory, the socket and the server's log are in it. */
@@ -19,6 +20,9 @@ export interface Cluster {
 }
 
 const PORT = 5432; // names the socket file only: the socket is in the cluster's own directory
+/** Which checkout started a cluster (written into its directory): a later run of it removes what a crash left. */
+const OWNER = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const PREFIX = 'fsb24-pg-';
 
 /** Where initdb and pg_ctl are: the newest Debian version directory, else PATH; null if neither has them. */
 export function serverBinaries(): string | null {
@@ -52,7 +56,8 @@ function run(bin: string, args: string[]): void {
 export function startCluster(): Cluster {
   const bin = serverBinaries();
   if (!bin) throw new Error(MISSING);
-  const dir = mkdtempSync(join(tmpdir(), 'fsb24-pg-'));
+  const dir = mkdtempSync(join(tmpdir(), PREFIX));
+  writeFileSync(join(dir, 'owner'), OWNER);
   if (asRoot()) {
     let ids: number[];
     try {
@@ -92,5 +97,25 @@ export function stopCluster(c: Pick<Cluster, 'dir'>): void {
       run(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
   } finally {
     rmSync(c.dir, { recursive: true, force: true });
+  }
+}
+
+/** Clusters of this checkout that a killed or crashed run left behind (never another checkout's). */
+export function stopLeftovers(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(PREFIX)) continue;
+    const dir = join(tmpdir(), name);
+    let owner: string;
+    try {
+      owner = readFileSync(join(dir, 'owner'), 'utf8');
+    } catch {
+      continue; // not ours to judge
+    }
+    if (owner !== OWNER) continue;
+    try {
+      stopCluster({ dir });
+    } catch {
+      // stopped already; its directory is gone with it
+    }
   }
 }

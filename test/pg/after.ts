@@ -5,6 +5,6 @@ import { STATE_FILE, type ClusterState } from '../helpers/pg.js';
 
 if (existsSync(STATE_FILE)) {
   const state = JSON.parse(readFileSync(STATE_FILE, 'utf8')) as ClusterState;
+  if ('dir' in state) stopCluster(state); // first: the state file stays if this is cut short
   rmSync(STATE_FILE);
-  if ('dir' in state) stopCluster(state);
 }

@@ -1,12 +1,12 @@
 /**
  * tap's `before` hook (package.json): one throwaway PostgreSQL cluster for the whole run,
  * unless FSB24_TEST_DATABASE_URL names a server. Where it is, or why there is none, goes to
- * the state file the test processes read (test/helpers/pg.ts); a cluster a crashed run left
- * behind is stopped first. Never fails the run itself: the tests that need PostgreSQL do.
+ * the state file the test processes read (test/helpers/pg.ts); clusters a crashed or killed
+ * run of this checkout left behind are stopped first. Never fails the run itself: the tests that need PostgreSQL do.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { startCluster, stopCluster } from '../helpers/pg-cluster.js';
+import { startCluster, stopCluster, stopLeftovers } from '../helpers/pg-cluster.js';
 import { STATE_FILE, type ClusterState } from '../helpers/pg.js';
 
 if (existsSync(STATE_FILE)) {
@@ -20,6 +20,7 @@ if (existsSync(STATE_FILE)) {
     }
   }
 }
+stopLeftovers();
 if (!process.env.FSB24_TEST_DATABASE_URL) {
   let state: ClusterState;
   try {
