@@ -3,10 +3,11 @@
  * emulated portal receives for calls the service only learns of from their CDRs, and that
  * nothing changes for calls it already sent.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { stack } from '../helpers/stack.js';
+import type { Stack } from '../../lib/demo/stack.js';
 import { cdrCall, replayPost, withRecordingsDir, writeSpool, type CdrCapture } from '../helpers/cdr.js';
 import { CDR_FIXTURES_DIR } from '../helpers/fixtures.js';
 import { inboundCall, killLeg } from '../../lib/sim/freeswitch/index.js';
@@ -30,6 +31,40 @@ function recordedCall(prefix: string, dir: string): CdrCapture[] {
   const a = legs[0] as CdrCapture;
   writeWav(join(dir, `${a.uuid}.wav`), 1);
   return [...legs.slice(1), a];
+}
+
+/** A call registered live and answered; then the service stops while it goes on. */
+async function answeredThenStopped(t: Test): Promise<{ spool: string; s: Stack; liveReg: PortalRequest }> {
+  const spool = join(t.testdir({}), 'json_cdr');
+  mkdirSync(spool);
+  const s = await stack(t, { config: { ...CDR, 'cdr.spoolDirs': [spool] } });
+  s.sim.sw.setExtension('1001', { ringMs: 1000 });
+  const connected = new Promise<void>((r) => s.service.portal.onEffect((e) => e.kind === 'connected' && r()));
+  void inboundCall(s.sim.sw, {
+    caller: '+79161234567',
+    did: '4951234567',
+    extensions: ['1001'],
+    talkMs: -1,
+    uuid: IN_ANSWERED,
+  });
+  const liveReg = await s.portal.journal.next(ok(REGISTER));
+  await connected;
+  await s.service.portal.outbox.idle();
+  await s.stopService();
+  return { spool, s, liveReg };
+}
+
+/** That call ends while nobody listens (the last leg's CHANNEL_DESTROY goes out before the switch forgets it). */
+async function endAnswered(s: Stack): Promise<void> {
+  const gone = new Promise<void>((r) =>
+    s.sim.sw.subscribe((e) => e.headers[0]?.[1] === 'CHANNEL_DESTROY' && s.sim.sw.legs.size <= 1 && r()),
+  );
+  killLeg(
+    s.sim.sw,
+    [...s.sim.sw.legs.values()].find((l) => l.uuid === IN_ANSWERED)!,
+    'NORMAL_CLEARING',
+  );
+  await gone;
 }
 
 t.test(
@@ -194,37 +229,11 @@ t.test('the event socket is deaf while an answered call ends: the finish is the 
 t.test(
   'the service is stopped while calls start and end: on start, each lands from the spool with its real times',
   async (t) => {
-    const spool = join(t.testdir({}), 'json_cdr');
-    mkdirSync(spool);
-    const s = await stack(t, { config: { ...CDR, 'cdr.spoolDirs': [spool] } });
+    const { spool, s, liveReg } = await answeredThenStopped(t);
     const rec = s.config.recordings.dirs[0] as string;
-    // a call registered live; the service stops while it is going on
-    s.sim.sw.setExtension('1001', { ringMs: 1000 });
-    const connected = new Promise<void>((r) => s.service.portal.onEffect((e) => e.kind === 'connected' && r()));
-    void inboundCall(s.sim.sw, {
-      caller: '+79161234567',
-      did: '4951234567',
-      extensions: ['1001'],
-      talkMs: -1,
-      uuid: IN_ANSWERED,
-    });
-    const liveReg = await s.portal.journal.next(ok(REGISTER));
-    await connected;
-    await s.service.portal.outbox.idle();
-    await s.stopService();
-
     // 60 s without the service: that call ends, others start and end; every post fails and
     // FreeSWITCH writes each leg to its err-log-dir
-    // the last leg's CHANNEL_DESTROY goes out before the switch forgets it
-    const gone = new Promise<void>((r) =>
-      s.sim.sw.subscribe((e) => e.headers[0]?.[1] === 'CHANNEL_DESTROY' && s.sim.sw.legs.size <= 1 && r()),
-    );
-    killLeg(
-      s.sim.sw,
-      [...s.sim.sw.legs.values()].find((l) => l.uuid === IN_ANSWERED)!,
-      'NORMAL_CLEARING',
-    );
-    await gone;
+    await endAnswered(s);
     for (const leg of recordedCall('inbound-answered', rec)) writeSpool(spool, leg);
     for (const leg of recordedCall('inbound-missed', rec)) writeSpool(spool, leg);
     for (const call of ['outbound-answered', 'outbound-busy']) for (const leg of cdrCall(call)) writeSpool(spool, leg);
@@ -315,31 +324,8 @@ t.test(
 t.test(
   'after a restart, a CDR that FreeSWITCH retries within the grace period replaces the orphan guess',
   async (t) => {
-    const spool = join(t.testdir({}), 'json_cdr');
-    mkdirSync(spool);
-    const s = await stack(t, { config: { ...CDR, 'cdr.spoolDirs': [spool] } });
-    s.sim.sw.setExtension('1001', { ringMs: 1000 });
-    const connected = new Promise<void>((r) => s.service.portal.onEffect((e) => e.kind === 'connected' && r()));
-    void inboundCall(s.sim.sw, {
-      caller: '+79161234567',
-      did: '4951234567',
-      extensions: ['1001'],
-      talkMs: -1,
-      uuid: IN_ANSWERED,
-    });
-    await s.portal.journal.next(ok(REGISTER));
-    await connected;
-    await s.service.portal.outbox.idle();
-    await s.stopService();
-    const gone = new Promise<void>((r) =>
-      s.sim.sw.subscribe((e) => e.headers[0]?.[1] === 'CHANNEL_DESTROY' && s.sim.sw.legs.size <= 1 && r()),
-    );
-    killLeg(
-      s.sim.sw,
-      [...s.sim.sw.legs.values()].find((l) => l.uuid === IN_ANSWERED)!,
-      'NORMAL_CLEARING',
-    );
-    await gone;
+    const { s } = await answeredThenStopped(t);
+    await endAnswered(s);
     await s.restartService(); // the call is gone from the switch: an orphan, its finish held for its CDR
     t.match((await s.service.health()).body, { cdr: { waitingGuesses: 1 } });
     for (const leg of recordedCall('inbound-answered', s.config.recordings.dirs[0] as string))
