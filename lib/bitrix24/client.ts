@@ -25,6 +25,8 @@ export interface ClientOptions {
   operating?: OperatingLimits;
   timeoutMs: number;
   log: Logger;
+  /** Sent with every request (several instances: which one sent it). */
+  userAgent?: string;
 }
 
 export interface BatchResult {
@@ -206,6 +208,7 @@ export class Bitrix24Client {
         headers: {
           'content-type': 'application/json',
           accept: 'application/json',
+          ...(this.o.userAgent ? { 'user-agent': this.o.userAgent } : {}),
           ...(payload.length !== undefined ? { 'content-length': String(payload.length) } : {}),
         },
         body: payload.body,

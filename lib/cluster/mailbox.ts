@@ -28,6 +28,8 @@ export interface MailboxOptions {
   claims: Claims;
   clock: Clock;
   log: Logger;
+  /** A newcomer asked who holds what: announce every lease held. */
+  onWho?: () => void;
 }
 
 /** Who answered an ask, or why nobody did. */
@@ -85,10 +87,21 @@ export class Mailbox {
     }
   }
 
-  /** This instance now holds `lease` (after it listens on the lease's box): askers send again. */
-  async announce(lease: string): Promise<void> {
-    this.holders.set(lease, { holder: this.instance, at: this.o.clock.now() });
-    await this.o.bus.notify(ANNOUNCE, JSON.stringify({ lease, holder: this.instance }));
+  /** This instance now holds `lease` (after it listens on the lease's box: askers send again), or left it. */
+  async announce(lease: string, holding = true): Promise<void> {
+    this.noteHolder(lease, holding, this.instance);
+    await this.o.bus.notify(ANNOUNCE, JSON.stringify({ lease, holding, from: this.instance }));
+  }
+
+  /** Ask every instance to announce what it holds (at start: who holds what already). */
+  async askWho(): Promise<void> {
+    await this.o.bus.notify(ANNOUNCE, JSON.stringify({ who: this.instance }));
+  }
+
+  /** A leave is heard only from the holder on record: a late one never erases its successor. */
+  private noteHolder(lease: string, holding: boolean, from: string): void {
+    if (holding) this.holders.set(lease, { holder: from, at: this.o.clock.now() });
+    else if (this.holders.get(lease)?.holder === from) this.holders.delete(lease);
   }
 
   holderOf(lease: string): string | null {
@@ -203,12 +216,19 @@ export class Mailbox {
   }
 
   private onAnnounce(payload: string): void {
-    const a = parse<{ lease: string; holder: string }>(payload);
-    if (!a || typeof a.lease !== 'string' || typeof a.holder !== 'string') return;
-    this.holders.set(a.lease, { holder: a.holder, at: this.o.clock.now() });
+    const a = parse<{ lease?: unknown; holding?: unknown; from?: unknown; who?: unknown }>(payload);
+    if (a && typeof a.who === 'string') {
+      if (a.who !== this.instance) this.o.onWho?.();
+      return;
+    }
+    if (!a || typeof a.lease !== 'string' || typeof a.holding !== 'boolean' || typeof a.from !== 'string') return;
+    if (a.from === this.instance) return; // our own, noted when sent
+    this.noteHolder(a.lease, a.holding, a.from);
+    if (!a.holding) return;
     // what waits for that lease's holder goes again (a claim makes sure it is done once)
+    const lease = a.lease;
     for (const p of this.pending.values())
-      if (p.box === a.lease && !p.claimedBack) this.o.bus.notify(channel(p.box), p.payload).catch(() => undefined);
+      if (p.box === lease && !p.claimedBack) this.o.bus.notify(channel(p.box), p.payload).catch(() => undefined);
   }
 }
 
