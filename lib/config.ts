@@ -72,6 +72,7 @@ export interface ConfigShape {
     placedCalls: boolean;
   };
   tenants: Record<string, TenantShape>;
+  instanceId: string;
   logLevel: string;
 }
 
