@@ -16,9 +16,8 @@ import type { RouteAnswer } from '../lib/routing/responsible.js';
 import type { PortalUnit } from '../lib/portal/unit.js';
 import type { SwitchUnit } from '../lib/switch/unit.js';
 import type { Tenant } from '../lib/tenancy/tenants.js';
-import { Cluster, instanceName, type ClusterHealth } from '../lib/cluster/cluster.js';
-import { channel, type Bus, type Claims } from '../lib/cluster/mailbox.js';
-import type { Leases } from '../lib/cluster/seat.js';
+import { Cluster, type ClusterHealth, type Shared } from '../lib/cluster/cluster.js';
+import { channel } from '../lib/cluster/mailbox.js';
 import { portalRole, switchRole } from '../lib/cluster/roles.js';
 import {
   NoHolder,
@@ -36,19 +35,12 @@ import {
   toWire,
 } from '../lib/cluster/messages.js';
 
-/** What the shared store offers the cluster (PostgreSQL: advisory locks, LISTEN/NOTIFY, inserts). */
-export interface Shared {
-  leases: Leases;
-  bus: Bus;
-  claims: Claims;
-  /** Read a portal's pending work back from the database (another instance added to it or did some). */
-  reload(unit: PortalUnit): Promise<void>;
-}
-
 export interface ClusterDeps {
   config: Readonly<ConfigShape>;
   log: Logger;
   clock: Clock;
+  /** This instance's name (FSB24_INSTANCE_ID, else <hostname>:<pid>). */
+  instance: string;
   shared: Shared;
   sw: SwitchUnit;
   units: ReadonlyMap<Tenant, PortalUnit>;
@@ -73,7 +65,7 @@ export class ClusterSide {
     this.log = d.log.child({ mod: 'cluster' });
     const { sw, shared, clock } = d;
     this.cluster = new Cluster({
-      instance: instanceName(d.config.instanceId),
+      instance: d.instance,
       leases: shared.leases,
       bus: shared.bus,
       claims: shared.claims,
@@ -117,7 +109,7 @@ export class ClusterSide {
         lease,
         portalRole({
           listenOutbox: () => shared.bus.listen(channel(OUTBOX_CHANNEL(t.host)), () => p.outbox.wake()),
-          reload: () => shared.reload(p),
+          reload: async () => p.store.reload?.(),
           start: () => p.start(),
           stop: () => p.stop(),
           serve: () =>

@@ -20,6 +20,9 @@ import type { ComposeOptions, Runtime } from '../lib/runtime.js';
 import { Unauthorized, type ParsedEvent } from '../lib/bitrix24/event-body.js';
 import { Tenants, portalConfig, portalDataDir, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
 import { TenantRouter } from '../lib/tenancy/router.js';
+import type { RoutePortal } from '../lib/http/routes.js';
+import { ClusterSide } from './cluster.js';
+import { instanceName } from '../lib/cluster/cluster.js';
 
 /** How often the service stamps "alive" (a restart finishes orphans up to it). */
 const ALIVE_EVERY_MS = 5_000;
@@ -35,6 +38,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   let url = '';
   let previousAlive: number | null = null;
   const units = new Map<Tenant, PortalUnit>();
+  /** This instance's name among several on one database (FSB24_INSTANCE_ID), or null: alone. */
+  const instance = o.shared ? instanceName(c.instanceId) : null;
   const unitsList = (): PortalUnit[] => [...units.values()];
   const router = new TenantRouter(tenants, (call) => sw.factsOf(call), log.child({ mod: 'tenancy' }));
   const metrics = new Metrics(
@@ -90,7 +95,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
             unfinished: p.store.unfinishedCalls(),
             live,
             known,
-            lastAliveMs: previousAlive ?? clock.now(),
+            // several instances: a takeover happens now, whoever stamped `alive` last
+            lastAliveMs: (cl ? null : previousAlive) ?? clock.now(),
             addToChat: c.calls.addToChat,
             log,
           });
@@ -121,16 +127,45 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         registry: metrics.registry,
         onRequest: (method, result) => metrics.rest.inc({ method, result }),
         switchPort: {
-          originate: (cmd, jobUuid) => sw.listener.bgapi(cmd, jobUuid),
-          isRegistered: (ext) => sw.registrations.has(ext),
+          originate: (cmd, jobUuid) => (cl ? cl.originate(cmd, jobUuid) : sw.listener.bgapi(cmd, jobUuid)),
+          isRegistered: (ext) => (cl ? cl.isRegistered(ext) : sw.registrations.has(ext)),
         },
         listenUrl: () => url,
+        ...(instance ? { userAgent: `freeswitch-bitrix24 (instance ${instance})` } : {}),
         ...(o.recordingsStableMs !== undefined ? { recordingsStableMs: o.recordingsStableMs } : {}),
         ...(tenants.single ? {} : { foreignLine: (line: string) => foreignLine(tenants, t, line) }),
       }),
     );
   }
   const portal = unitsList()[0] as PortalUnit;
+  /** The cluster side (FSB24_DATABASE_URL): seats for the switch and each portal; null: one instance. */
+  const routedHere = (caller: string, ext: string, t: Tenant): void => {
+    const effects = sw.model.routed(caller, ext);
+    for (const e of effects) router.assign(e.call, t);
+    units.get(t)?.submit(effects);
+  };
+  const cl =
+    o.shared && instance
+      ? new ClusterSide({ config: c, log, clock, instance, shared: o.shared, sw, units, routedHere })
+      : null;
+  const tenantOfUnit = (p: PortalUnit): Tenant =>
+    [...units].find(([, u]) => u === p)?.[0] ?? (tenants.list[0] as Tenant);
+  /** What the HTTP routes see of each portal: with several instances, its lookups go to its holder. */
+  const routePortals = new Map<Tenant, RoutePortal>(
+    [...units].map(([t, u]) => [
+      t,
+      cl
+        ? {
+            router: cl.router(t, u),
+            get links() {
+              return u.links;
+            },
+            uploader: u.uploader,
+          }
+        : u,
+    ]),
+  );
+  const routePortalOf = (p: PortalUnit): RoutePortal => routePortals.get(tenantOfUnit(p)) ?? p;
   /** The portal an event of Bitrix24 comes from: its member_id, else its domain; none is refused. */
   const portalOfEvent = (ev: ParsedEvent): PortalUnit => {
     if (tenants.single) return portal;
@@ -150,7 +185,9 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     return t ? (units.get(t) ?? null) : null;
   };
   const health = (): { ok: boolean; body: Record<string, unknown> } => {
-    const esl = sw.health();
+    // a standby instance does not hold the switch: its holder, when one is known, answers for the socket
+    const holder = cl?.switchHolder() ?? null;
+    const esl = !cl || cl.holdsSwitch() ? sw.health() : { ok: holder !== null, body: { state: 'standby', holder } };
     const p = portal.health();
     const all = [...units].map(([t, u]) => ({ t, h: u.health() }));
     const ok = esl.ok && all.every((x) => x.h.ok);
@@ -163,25 +200,34 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         ...p.body,
         ...each,
         calls: { live: sw.model.liveCalls },
+        ...(cl ? { cluster: cl.health() } : {}),
       },
     };
   };
   const app = buildApp({
     log: log.child({ mod: 'http' }),
     bodyLimit: c.http.bodyLimit,
-    events: { verify: (ev) => portalOfEvent(ev).verify(ev), handle: (ev) => portalOfEvent(ev).handle(ev) },
+    events: {
+      verify: (ev) => portalOfEvent(ev).verify(ev),
+      handle: (ev) => {
+        const unit = portalOfEvent(ev);
+        return cl ? cl.handle(tenantOfUnit(unit), unit, ev) : unit.handle(ev);
+      },
+    },
     health,
     extraRoutes: (a) => {
       serviceRoutes(a, {
         log,
-        portal,
-        portalFor: portalOfLookup,
-        portals: unitsList,
+        portal: routePortalOf(portal),
+        portalFor: (did, domain) => {
+          const p = portalOfLookup(did, domain);
+          return p ? routePortalOf(p) : null;
+        },
+        portals: () => [...routePortals.values()],
         routed: (caller, ext, to) => {
-          const effects = sw.model.routed(caller, ext);
-          const [t, unit] = [...units].find(([, p]) => p === to) ?? [tenants.list[0] as Tenant, portal];
-          for (const e of effects) router.assign(e.call, t);
-          unit.submit(effects);
+          const t = [...routePortals].find(([, p]) => p === to)?.[0] ?? (tenants.list[0] as Tenant);
+          if (cl) cl.routed(caller, ext, t);
+          else routedHere(caller, ext, t);
         },
         registry: metrics.registry,
       });
@@ -233,11 +279,16 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       store.set('alive', clock.now());
       aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
       url = await app.listen({ host: c.http.host, port: c.http.port });
-      for (const p of units.values()) p.start();
-      sw.start();
+      if (cl)
+        await cl.start(); // the switch and each portal start where their lease is held
+      else {
+        for (const p of units.values()) p.start();
+        sw.start();
+      }
       const served = tenants.single ? {} : { portals: tenants.list.map((t) => t.host) };
       const esl = `${c.esl.host}:${c.esl.port}`;
-      log.info({ http: url, esl, mode: portal.client.mode, ...served }, 'service started');
+      const instance = cl ? { instance: cl.instance } : {};
+      log.info({ http: url, esl, mode: portal.client.mode, ...served, ...instance }, 'service started');
     },
     async stop() {
       clock.clearTimeout(aliveTimer);
@@ -246,8 +297,11 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       } catch {
         // the store may be closed already (a second stop)
       }
-      sw.stop();
-      for (const p of units.values()) await p.stop();
+      if (cl) await cl.stop();
+      else {
+        sw.stop();
+        for (const p of units.values()) await p.stop();
+      }
       await app.close();
       for (const p of units.values()) if (p.store !== store) p.store.close();
       store.close();

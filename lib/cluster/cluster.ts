@@ -10,6 +10,13 @@ import type { Logger } from '../log.js';
 import { Mailbox, type Bus, type Claims } from './mailbox.js';
 import { Seat, type Leases, type Role } from './seat.js';
 
+/** What a database shared by several instances offers them (PostgreSQL: advisory locks, LISTEN/NOTIFY, inserts). */
+export interface Shared {
+  leases: Leases;
+  bus: Bus;
+  claims: Claims;
+}
+
 export interface ClusterOptions {
   /** FSB24_INSTANCE_ID; empty: <hostname>:<pid>. */
   instance: string;

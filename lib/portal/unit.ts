@@ -44,6 +44,8 @@ export interface PortalDeps {
   recordingsStableMs?: number;
   /** A LINE_NUMBER of another portal of the tenant map (click-to-call refuses it). */
   foreignLine?: (line: string) => boolean;
+  /** The User-Agent of its REST requests (several instances: which one sent it). */
+  userAgent?: string;
 }
 
 export class PortalUnit {
@@ -80,6 +82,7 @@ export class PortalUnit {
       limiter: this.limiter,
       timeoutMs: c.b24.requestTimeoutMs,
       log: deps.log.child({ mod: 'bitrix24' }),
+      ...(deps.userAgent ? { userAgent: deps.userAgent } : {}),
     });
     if (deps.onRequest) this.client.onRequest = deps.onRequest;
     this.directory = new UserDirectory(this.client, deps.log.child({ mod: 'directory' }), deps.clock);

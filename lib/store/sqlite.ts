@@ -110,7 +110,13 @@ export class SqliteStore implements Store {
       purgeSeen: this.db.prepare(`DELETE FROM kv WHERE key LIKE 'c2c:%' AND json_extract(value, '$.at') < ?`),
     };
     this.inbox = new SqliteInbox(this.db);
-    for (const r of this.stmts.pending.all() as JobRow[]) this.live.set(r.id, rowJob(r));
+    this.reload();
+  }
+
+  /** Pending jobs from the table (another connection may have written some), card history forgotten. */
+  reload(): void {
+    this.live = new Map((this.stmts.pending.all() as JobRow[]).map((r) => [r.id, rowJob(r)]));
+    this.cards.clear();
   }
 
   /**

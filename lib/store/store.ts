@@ -145,6 +145,12 @@ export interface Store extends JobStore, CallIdStore, KeyValueStore, SecretStore
    * number of jobs forgotten.
    */
   purgeFinished(before: number): number;
+  /**
+   * Several instances on one database: read back what others changed (pending jobs, card
+   * history) before this one delivers for the portal again. A store that keeps nothing in
+   * memory need not have it.
+   */
+  reload?(): void;
   close(): void;
 }
 

@@ -17,8 +17,14 @@ export class FakeBusNetwork {
       notify: async (channel, payload) => {
         this.sent.push(`${channel} ${payload}`);
         const to = [...(this.listeners.get(channel) ?? [])];
+        this.inFlight++;
         setImmediate(() => {
           for (const l of to) if (this.listeners.get(channel)?.has(l)) l.fn(payload);
+          this.inFlight--;
+          // what a delivery set off (an answer, an announcement) is sent within the next turns
+          setImmediate(() => {
+            if (this.inFlight === 0) for (const w of this.quiet.splice(0)) w();
+          });
         });
       },
       listen: async (channel, fn) => {
@@ -41,6 +47,20 @@ export class FakeBusNetwork {
         return true;
       },
     };
+  }
+
+  private inFlight = 0;
+  private readonly quiet: Array<() => void> = [];
+
+  /** Resolves once no notification is on its way (and what the last ones set off has been sent). */
+  settled(): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.inFlight === 0) resolve();
+        else this.quiet.push(check);
+      };
+      setImmediate(check);
+    });
   }
 
   cut(instance: string): void {
