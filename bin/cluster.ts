@@ -109,7 +109,12 @@ export class ClusterSide {
         lease,
         portalRole({
           listenOutbox: () => shared.bus.listen(channel(OUTBOX_CHANNEL(t.host)), () => p.outbox.wake()),
-          reload: async () => p.store.reload?.(),
+          reload: async () => {
+            p.store.reload?.();
+            // the directory first: a register planned before it is loaded would go to the default user
+            if (p.client.mode === 'webhook' || p.store.tokens())
+              await p.directory.refresh().catch((err: unknown) => this.log.warn({ err }, 'directory not loaded'));
+          },
           start: () => p.start(),
           stop: () => p.stop(),
           serve: () =>
