@@ -10,8 +10,9 @@ let peak = 0;
 setInterval(() => {
   peak = Math.max(peak, process.memoryUsage().rss);
 }, 50).unref();
-process.on('message', (m: { cmd: string }) => {
+process.on('message', async (m: { cmd: string }) => {
   if (m.cmd === 'stats') {
+    const outbox = await svc.store.stats();
     const rss = process.memoryUsage().rss;
     peak = Math.max(peak, rss);
     const m = process.memoryUsage();
@@ -25,7 +26,7 @@ process.on('message', (m: { cmd: string }) => {
       url: svc.url,
       liveCalls: svc.switch.model.liveCalls,
       events: svc.switch.counters.events,
-      outbox: svc.store.stats(),
+      outbox,
     });
   }
   if (m.cmd === 'stop') void svc.stop().then(() => process.exit(0));

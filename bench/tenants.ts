@@ -106,9 +106,11 @@ async function phase(): Promise<number[]> {
       .length;
   await b.journal
     .until(() => registered() >= CALLS, 60_000)
-    .catch(() => {
+    .catch(async () => {
+      const lane = await svc.portals[1]!.store.stats();
+      const failures = await svc.portals[1]!.store.failedJobs(3);
       console.log(
-        `only ${registered()} of ${CALLS} registered at B; B's lane: ${JSON.stringify(svc.portals[1]!.store.stats())}, failures ${JSON.stringify(svc.portals[1]!.store.failedJobs(3))}, waiting calls ${svc.router.waitingCalls}, unmatched ${svc.router.unmatched}`,
+        `only ${registered()} of ${CALLS} registered at B; B's lane: ${JSON.stringify(lane)}, failures ${JSON.stringify(failures)}, waiting calls ${svc.router.waitingCalls}, unmatched ${svc.router.unmatched}`,
       );
     });
   for (const r of b.journal.entries.slice(seen)) {
@@ -126,7 +128,7 @@ console.log(`B's card latency, A up:   ${fmt(up)}`);
 a.setOutage('http500');
 const down = await phase();
 console.log(
-  `B's card latency, A down: ${fmt(down)}; A's lane holds ${svc.portals[0]!.store.stats().pending} pending jobs`,
+  `B's card latency, A down: ${fmt(down)}; A's lane holds ${(await svc.portals[0]!.store.stats()).pending} pending jobs`,
 );
 a.setOutage('none');
 const back = await phase();

@@ -32,7 +32,7 @@ const child = fork(fileURLToPath(new URL('./emulator-child.js', import.meta.url)
 const msg = <T>(): Promise<T> => new Promise((r) => child.once('message', (m) => r(m as T)));
 const info = await msg<{ url: string; restUrl: string; token: string; refresh: string }>();
 const store = new SqliteStore(join(dir, 'data'));
-store.setTokens({
+await store.setTokens({
   accessToken: info.token,
   refreshToken: info.refresh,
   expiresAt: Date.now() + 3600_000,
@@ -77,4 +77,4 @@ await run('uploadUrl (multipart, streamed)', 4 * 1024 * 1024);
 await run('FILE_CONTENT (base64, streamed)', Number.MAX_SAFE_INTEGER);
 await client.close();
 child.send({ cmd: 'stop' });
-store.close();
+await store.close();

@@ -56,7 +56,8 @@ export async function main(args: string[], env: Record<string, string | undefine
           const demo = await runTenantsDemo((l) => console.log(l), { compose });
           console.log('\nWhat each portal ended up with:\n');
           console.log(renderTenants(demo.rows));
-          const failed = demo.service.portals.reduce((n, p) => n + p.store.stats().failed, 0);
+          const stats = await Promise.all(demo.service.portals.map((p) => p.store.stats()));
+          const failed = stats.reduce((n, s) => n + s.failed, 0);
           await demo.close();
           return demo.rows.length === 4 && failed === 0 ? 0 : 1;
         }
@@ -65,7 +66,7 @@ export async function main(args: string[], env: Record<string, string | undefine
         const { rows, stack } = await runDemo((l) => console.log(l), { compose });
         console.log('\nWhat the Bitrix24 portal ended up with:\n');
         console.log(render(rows));
-        const failed = stack.service.store.stats().failed;
+        const failed = (await stack.service.store.stats()).failed;
         await stack.close();
         console.log(
           `\n${rows.length} calls in ${((Date.now() - started) / 1000).toFixed(1)} s; outbox failures: ${failed}`,
@@ -79,7 +80,7 @@ export async function main(args: string[], env: Record<string, string | undefine
       case 'tenants': {
         const { tenantsReport } = await import('../lib/check.js');
         const config = loadConfig({ ...(file ? { file } : {}), env });
-        for (const line of tenantsReport(config)) console.log(line);
+        for (const line of await tenantsReport(config)) console.log(line);
         return 0;
       }
       case 'bind': {

@@ -45,7 +45,7 @@ export interface ClusterDeps {
   sw: SwitchUnit;
   units: ReadonlyMap<Tenant, PortalUnit>;
   /** On the switch's holder: a routed caller's effects, to their portal (what a lone instance does). */
-  routedHere: (caller: string, extension: string, t: Tenant) => void;
+  routedHere: (caller: string, extension: string, t: Tenant) => Promise<void>;
 }
 
 /** Nobody took an originate within this: the call is finished as when the switch is unreachable. */
@@ -95,7 +95,7 @@ export class ClusterSide {
               routed: async (body) => {
                 const r = parseRouted(body);
                 const t = this.tenantOf(r.portal);
-                if (t) d.routedHere(r.caller, r.extension, t);
+                if (t) await d.routedHere(r.caller, r.extension, t);
                 return null;
               },
             }),
@@ -110,9 +110,9 @@ export class ClusterSide {
         portalRole({
           listenOutbox: () => shared.bus.listen(channel(OUTBOX_CHANNEL(t.host)), () => p.outbox.wake()),
           reload: async () => {
-            p.store.reload?.();
+            await p.store.reload?.();
             // the directory first: a register planned before it is loaded would go to the default user
-            if (p.client.mode === 'webhook' || p.store.tokens())
+            if (p.client.mode === 'webhook' || (await p.store.tokens()))
               await p.directory.refresh().catch((err: unknown) => this.log.warn({ err }, 'directory not loaded'));
           },
           start: () => p.start(),
@@ -206,9 +206,9 @@ export class ClusterSide {
   }
 
   /** A routed caller: the switch's holder registers the call for the extension. */
-  routed(caller: string, extension: string, t: Tenant): void {
+  async routed(caller: string, extension: string, t: Tenant): Promise<void> {
     if (this.holdsSwitch()) return this.d.routedHere(caller, extension, t);
-    this.cluster.mailbox
+    await this.cluster.mailbox
       .tell(SWITCH_LEASE(this.d.sw.name), 'routed', { caller, extension, portal: t.host })
       .catch((err: unknown) => this.log.warn({ err }, 'routed caller not told to the switch holder'));
   }

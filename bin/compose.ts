@@ -41,11 +41,12 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   /** This instance's name among several on one database (FSB24_INSTANCE_ID), or null: alone. */
   const instance = o.shared ? instanceName(c.instanceId) : null;
   const unitsList = (): PortalUnit[] => [...units.values()];
+  const lost = (err: unknown): void => log.error({ err }, 'call effects could not be written to the store');
   const router = new TenantRouter(tenants, (call) => sw.factsOf(call), log.child({ mod: 'tenancy' }));
   const metrics = new Metrics(
     {
-      outbox: () => {
-        const all = unitsList().map((p) => p.store.stats());
+      outbox: async () => {
+        const all = await Promise.all(unitsList().map((p) => p.store.stats()));
         const oldest = all.map((s) => s.oldestPendingAt).filter((x): x is number => x !== null);
         return {
           pending: all.reduce((n, s) => n + s.pending, 0),
@@ -61,11 +62,13 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       reconnects: () => sw.listener.reconnects,
       liveCalls: () => sw.model.liveCalls,
       portals: () =>
-        [...units].map(([t, p]) => {
-          const s = p.store.stats();
-          const installed = p.health().ok;
-          return { portal: t.host, pending: s.pending, failed: s.failed, limiterWaitMs: p.limiter.waitedMs, installed };
-        }),
+        Promise.all(
+          [...units].map(async ([t, p]) => {
+            const [s, h] = await Promise.all([p.store.stats(), p.health()]);
+            const { pending, failed } = s;
+            return { portal: t.host, pending, failed, limiterWaitMs: p.limiter.waitedMs, installed: h.ok };
+          }),
+        ),
       unmatchedCalls: () => router.unmatched,
       // the operating-time figures of the first portal (the only one without FSB24_TENANTS)
       operating: () => portal.client.operating.totals(),
@@ -86,25 +89,29 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         for (const e of effects)
           if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
         // called after every event: a waiting call may have learnt its domain from it
-        for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine);
+        // (each portal's outbox writes in submission order: a call's effects keep the order of its events)
+        for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine).catch(lost);
       },
       orphans: (live, known) => {
         // each portal finishes the calls its own store holds
         for (const [t, p] of units) {
-          const done = finishOrphans({
-            unfinished: p.store.unfinishedCalls(),
-            live,
-            known,
-            // several instances: a takeover happens now, whoever stamped `alive` last
-            lastAliveMs: (cl ? null : previousAlive) ?? clock.now(),
-            addToChat: c.calls.addToChat,
-            log,
-          });
-          for (const e of done) {
-            router.assign(e.call, t);
-            if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
-          }
-          p.submit(done);
+          const finish = async (): Promise<void> => {
+            const done = finishOrphans({
+              unfinished: await p.store.unfinishedCalls(),
+              live,
+              known,
+              // several instances: a takeover happens now, whoever stamped `alive` last
+              lastAliveMs: (cl ? null : previousAlive) ?? clock.now(),
+              addToChat: c.calls.addToChat,
+              log,
+            });
+            for (const e of done) {
+              router.assign(e.call, t);
+              if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
+            }
+            await p.submit(done);
+          };
+          finish().catch(lost);
         }
         return [];
       },
@@ -139,10 +146,10 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   }
   const portal = unitsList()[0] as PortalUnit;
   /** The cluster side (FSB24_DATABASE_URL): seats for the switch and each portal; null: one instance. */
-  const routedHere = (caller: string, ext: string, t: Tenant): void => {
+  const routedHere = async (caller: string, ext: string, t: Tenant): Promise<void> => {
     const effects = sw.model.routed(caller, ext);
     for (const e of effects) router.assign(e.call, t);
-    units.get(t)?.submit(effects);
+    await units.get(t)?.submit(effects);
   };
   const cl =
     o.shared && instance
@@ -167,10 +174,13 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   );
   const routePortalOf = (p: PortalUnit): RoutePortal => routePortals.get(tenantOfUnit(p)) ?? p;
   /** The portal an event of Bitrix24 comes from: its member_id, else its domain; none is refused. */
-  const portalOfEvent = (ev: ParsedEvent): PortalUnit => {
+  const portalOfEvent = async (ev: ParsedEvent): Promise<PortalUnit> => {
     if (tenants.single) return portal;
     const named = tenants.ofHost(ev.auth.domain);
-    const byMember = [...units].find(([, p]) => p.store.tokens()?.memberId === ev.auth.memberId)?.[0];
+    const members = await Promise.all(
+      [...units].map(async ([t, p]) => [t, (await p.store.tokens())?.memberId] as const),
+    );
+    const byMember = members.find(([, m]) => m === ev.auth.memberId)?.[0];
     if (byMember && named && byMember !== named) {
       throw new Unauthorized('member_id and domain name two different portals');
     }
@@ -184,12 +194,12 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     const t = (domain ? tenants.ofDomain(domain) : undefined) ?? (did ? tenants.ofLine(did) : undefined);
     return t ? (units.get(t) ?? null) : null;
   };
-  const health = (): { ok: boolean; body: Record<string, unknown> } => {
+  const health = async (): Promise<{ ok: boolean; body: Record<string, unknown> }> => {
     // a standby instance does not hold the switch: its holder, when one is known, answers for the socket
     const holder = cl?.switchHolder() ?? null;
     const esl = !cl || cl.holdsSwitch() ? sw.health() : { ok: holder !== null, body: { state: 'standby', holder } };
-    const p = portal.health();
-    const all = [...units].map(([t, u]) => ({ t, h: u.health() }));
+    const p = await portal.health();
+    const all = await Promise.all([...units].map(async ([t, u]) => ({ t, h: await u.health() })));
     const ok = esl.ok && all.every((x) => x.h.ok);
     const each = tenants.single ? {} : { portals: Object.fromEntries(all.map(({ t, h }) => [t.host, h.body])) };
     return {
@@ -208,9 +218,9 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     log: log.child({ mod: 'http' }),
     bodyLimit: c.http.bodyLimit,
     events: {
-      verify: (ev) => portalOfEvent(ev).verify(ev),
-      handle: (ev) => {
-        const unit = portalOfEvent(ev);
+      verify: async (ev) => (await portalOfEvent(ev)).verify(ev),
+      handle: async (ev) => {
+        const unit = await portalOfEvent(ev);
         return cl ? cl.handle(tenantOfUnit(unit), unit, ev) : unit.handle(ev);
       },
     },
@@ -224,10 +234,9 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
           return p ? routePortalOf(p) : null;
         },
         portals: () => [...routePortals.values()],
-        routed: (caller, ext, to) => {
+        routed: async (caller, ext, to) => {
           const t = [...routePortals].find(([, p]) => p === to)?.[0] ?? (tenants.list[0] as Tenant);
-          if (cl) cl.routed(caller, ext, t);
-          else routedHere(caller, ext, t);
+          await (cl ? cl.routed(caller, ext, t) : routedHere(caller, ext, t));
         },
         registry: metrics.registry,
       });
@@ -249,13 +258,16 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   let aliveTimer: Timer | null = null;
   let sincePurgeMs = 0;
   const beat = (): void => {
-    store.set('alive', clock.now());
-    sincePurgeMs += ALIVE_EVERY_MS;
-    if (sincePurgeMs >= PURGE_EVERY_MS) {
-      sincePurgeMs = 0;
-      store.purgeFinished(clock.now() - KEEP_FINISHED_MS);
-      for (const p of units.values()) if (p.store !== store) p.store.purgeFinished(clock.now() - KEEP_FINISHED_MS);
-    }
+    const purge = (sincePurgeMs += ALIVE_EVERY_MS) >= PURGE_EVERY_MS;
+    if (purge) sincePurgeMs = 0;
+    const stores = [store, ...[...units.values()].map((p) => p.store).filter((s) => s !== store)];
+    const before = clock.now() - KEEP_FINISHED_MS;
+    store
+      .set('alive', clock.now())
+      .then(async () => {
+        if (purge) await Promise.all(stores.map((s) => s.purgeFinished(before)));
+      })
+      .catch((err: unknown) => log.error({ err }, 'the store refused the alive stamp or the purge'));
     aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
   };
 
@@ -275,14 +287,15 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
     health,
     async start() {
-      previousAlive = store.get<number>('alive');
-      store.set('alive', clock.now());
+      previousAlive = await store.get<number>('alive');
+      await store.set('alive', clock.now());
       aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
+      for (const p of units.values()) await p.open();
       url = await app.listen({ host: c.http.host, port: c.http.port });
       if (cl)
         await cl.start(); // the switch and each portal start where their lease is held
       else {
-        for (const p of units.values()) p.start();
+        for (const p of units.values()) await p.start();
         sw.start();
       }
       const served = tenants.single ? {} : { portals: tenants.list.map((t) => t.host) };
@@ -292,19 +305,16 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
     async stop() {
       clock.clearTimeout(aliveTimer);
-      try {
-        store.set('alive', clock.now());
-      } catch {
-        // the store may be closed already (a second stop)
-      }
+      // the store may be closed already (a second stop)
+      await store.set('alive', clock.now()).catch(() => undefined);
       if (cl) await cl.stop();
       else {
         sw.stop();
         for (const p of units.values()) await p.stop();
       }
       await app.close();
-      for (const p of units.values()) if (p.store !== store) p.store.close();
-      store.close();
+      for (const p of units.values()) if (p.store !== store) await p.store.close();
+      await store.close();
     },
   };
   return rt;

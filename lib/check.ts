@@ -81,22 +81,22 @@ export async function check(o: {
       await checkPortal(pc, store, client, named, registered);
     } finally {
       await client.close();
-      store.close();
+      await store.close();
     }
   }
   return results;
 }
 
 /** freeswitch-bitrix24 tenants: each portal, what of the switch is its, and its state (from the store). */
-export function tenantsReport(c: Readonly<ConfigShape>): string[] {
+export async function tenantsReport(c: Readonly<ConfigShape>): Promise<string[]> {
   const tenants = new Tenants(c);
   const out: string[] = [];
   if (tenants.single) out.push('no FSB24_TENANTS: one portal (FSB24_B24_PORTAL_URL), every call is its');
   for (const t of tenants.list) {
     const store = new SqliteStore(portalDataDir(c, t, tenants.single));
     try {
-      const tokens = store.tokens();
-      const s = store.stats();
+      const tokens = await store.tokens();
+      const s = await store.stats();
       const state = c.b24.webhookUrl ? 'webhook' : tokens ? `installed (member ${tokens.memberId})` : 'not installed';
       out.push(`${t.url || '(no portal configured)'}: ${state}; outbox ${s.pending} pending, ${s.failed} failed`);
       if (!tenants.single) {
@@ -104,7 +104,7 @@ export function tenantsReport(c: Readonly<ConfigShape>): string[] {
         out.push(`  domains: ${list(t.domains)}`, `  lines: ${list(t.lines)}`, `  gateways: ${list(t.gateways)}`);
       }
     } finally {
-      store.close();
+      await store.close();
     }
   }
   return out;
@@ -202,7 +202,7 @@ async function checkPortal(
     add({ name: 'portal reachable', ok: false, detail: (err as Error).message, fix });
     return;
   }
-  const tokens = store.tokens();
+  const tokens = await store.tokens();
   if (client.mode === 'oauth' && !tokens) {
     add({
       name: 'application installed',
@@ -216,7 +216,7 @@ async function checkPortal(
   }
   try {
     await client.call('app.info');
-    const until = client.tokens()?.expiresAt;
+    const until = (await client.tokens())?.expiresAt;
     add({
       name: 'token',
       ok: true,

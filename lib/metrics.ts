@@ -8,13 +8,16 @@ import { realClock, type Clock } from './clock.js';
 import type { OperatingTotal } from './bitrix24/limiter.js';
 
 export interface MetricSources {
-  outbox: () => { pending: number; failed: number; oldestPendingAt: number | null };
+  /** Read from the store at scrape time. */
+  outbox: () => Promise<{ pending: number; failed: number; oldestPendingAt: number | null }>;
   limiterWaitMs: () => number;
   uploads: () => { count: number; bytes: number };
   reconnects: () => number;
   liveCalls: () => number;
   /** Per portal of the tenant map (the `portal` label: its host). */
-  portals?: () => Array<{ portal: string; pending: number; failed: number; limiterWaitMs: number; installed: boolean }>;
+  portals?: () => Promise<
+    Array<{ portal: string; pending: number; failed: number; limiterWaitMs: number; installed: boolean }>
+  >;
   /** Calls that matched no portal of the tenant map. */
   unmatchedCalls?: () => number;
   /** Bitrix24 server time per method (operating-time limit). */
@@ -54,24 +57,24 @@ export class Metrics {
       name: 'fsb24_outbox_pending',
       help: 'Outbox jobs waiting to reach Bitrix24',
       registers: r,
-      collect() {
-        this.set(src.outbox().pending);
+      async collect() {
+        this.set((await src.outbox()).pending);
       },
     });
     new Gauge({
       name: 'fsb24_outbox_failed',
       help: 'Outbox jobs kept as failed (see /healthz)',
       registers: r,
-      collect() {
-        this.set(src.outbox().failed);
+      async collect() {
+        this.set((await src.outbox()).failed);
       },
     });
     new Gauge({
       name: 'fsb24_outbox_oldest_pending_seconds',
       help: 'Age of the oldest pending outbox job',
       registers: r,
-      collect() {
-        const at = src.outbox().oldestPendingAt;
+      async collect() {
+        const at = (await src.outbox()).oldestPendingAt;
         this.set(at ? (clock.now() - at) / 1000 : 0);
       },
     });
@@ -107,16 +110,17 @@ export class Metrics {
         this.set(src.reconnects());
       },
     });
-    type PortalFigures = ReturnType<NonNullable<MetricSources['portals']>>[number];
+    type PortalFigures = Awaited<ReturnType<NonNullable<MetricSources['portals']>>>[number];
     const per = (name: string, help: string, pick: (p: PortalFigures) => number): void => {
       new Gauge({
         name,
         help,
         labelNames: ['portal'],
         registers: r,
-        collect() {
+        async collect() {
+          const all = (await src.portals?.()) ?? [];
           this.reset();
-          for (const p of src.portals?.() ?? []) this.set({ portal: p.portal }, pick(p));
+          for (const p of all) this.set({ portal: p.portal }, pick(p));
         },
       });
     };

@@ -30,7 +30,7 @@ export interface Runtime {
   readonly switch: SwitchUnit;
   /** The HTTP side's listen address, once started. */
   readonly url: string;
-  health(): { ok: boolean; body: Record<string, unknown> };
+  health(): Promise<{ ok: boolean; body: Record<string, unknown> }>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }

@@ -64,7 +64,7 @@ export class Bitrix24Client {
     return this.o.mode;
   }
 
-  tokens(): StoredTokens | null {
+  tokens(): Promise<StoredTokens | null> {
     return this.o.store.tokens();
   }
 
@@ -183,7 +183,7 @@ export class Bitrix24Client {
     if (this.o.mode === 'webhook') {
       url = new URL(`${method}.json`, this.o.webhookUrl!.endsWith('/') ? this.o.webhookUrl : `${this.o.webhookUrl}/`);
     } else {
-      const t = this.tokens();
+      const t = await this.tokens();
       if (!t)
         throw new B24Error('B24_ERR_NOT_INSTALLED', 'the application is not installed on the portal yet (no tokens)', {
           method,
@@ -296,7 +296,7 @@ export class Bitrix24Client {
   }
 
   private async doRefresh(): Promise<StoredTokens> {
-    const t = this.tokens();
+    const t = await this.tokens();
     if (!t) throw new B24Error('B24_ERR_NOT_INSTALLED', 'no refresh token: install the application');
     const u = new URL('/oauth/token/', this.o.oauthUrl);
     u.searchParams.set('grant_type', 'refresh_token');
@@ -332,7 +332,7 @@ export class Bitrix24Client {
       clientEndpoint: typeof body.client_endpoint === 'string' ? body.client_endpoint : t.clientEndpoint,
     };
     // the old refresh token is spent: persist the new pair before anything uses it
-    this.o.store.setTokens(next);
+    await this.o.store.setTokens(next);
     this.o.log.info({ expiresAt: new Date(next.expiresAt).toISOString() }, 'oauth tokens refreshed');
     return next;
   }

@@ -61,7 +61,7 @@ export function switchRole(d: SwitchRoleDeps): Role {
 export interface PortalRoleDeps {
   /** Read the pending work back from the store (another instance may have added to it or done some). */
   reload(): Promise<void>;
-  start(): void;
+  start(): Promise<void> | void;
   stop(): Promise<void>;
   /** Wake the outbox on every commit another instance announces; resolves with the function that stops it. */
   listenOutbox(): Promise<() => Promise<void>>;
@@ -76,7 +76,7 @@ export function portalRole(d: PortalRoleDeps): Role {
       // listening first: a commit announced while the pending work is read is not missed
       undo.push(await d.listenOutbox());
       await d.reload();
-      d.start();
+      await d.start();
       undo.push(() => d.stop());
       undo.push(await d.serve());
     },

@@ -23,7 +23,7 @@ export interface AppDeps {
   log: Logger;
   bodyLimit: number;
   events: EventHandlers;
-  health: () => { ok: boolean; body: Record<string, unknown> };
+  health: () => Promise<{ ok: boolean; body: Record<string, unknown> }>;
   extraRoutes?: (app: FastifyInstance) => void;
 }
 
@@ -64,7 +64,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return reply.code(200).send({ ok: true });
   });
   app.get('/healthz', async (_req, reply) => {
-    const h = deps.health();
+    const h = await deps.health();
     return reply.code(h.ok ? 200 : 503).send(h.body);
   });
   deps.extraRoutes?.(app);

@@ -191,7 +191,7 @@ export function connectRoutes(
         'scopes missing',
         `The tokens lack the scope(s) ${lacking.join(', ')}: add them to the application, then connect again.`,
       );
-    const previous = svc.store.tokens();
+    const previous = await svc.store.tokens();
     const expiresIn = Number(body.expires_in ?? 3600);
     let tokens: StoredTokens;
     try {

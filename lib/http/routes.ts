@@ -18,7 +18,7 @@ export interface RoutePorts {
   /** Every portal (a recording link is checked against each one's secret). */
   portals?: () => readonly RoutePortal[];
   /** A routed caller: the call model registers the call for that extension, at the portal asked. */
-  routed: (caller: string, extension: string, portal?: RoutePortal) => void;
+  routed: (caller: string, extension: string, portal?: RoutePortal) => Promise<void>;
   registry: Registry;
 }
 
@@ -44,7 +44,8 @@ export function serviceRoutes(app: FastifyInstance, svc: RoutePorts): void {
       return reply.type('text/plain').send('');
     }
     const answer = await portal.router.route(caller.number);
-    if (answer.extension) svc.routed(caller.number, answer.extension, portal);
+    // durable before the dialplan hears the answer
+    if (answer.extension) await svc.routed(caller.number, answer.extension, portal);
     const { extension, reason, cached } = answer;
     svc.log.info({ caller: caller.number, extension, reason, cached }, 'routing lookup');
     return reply.type('text/plain').send(answer.extension ?? '');

@@ -89,7 +89,7 @@ export async function checkOffline(
       fix: denied ? CONNECT_FIX : 'check the portal and the tokens',
     });
   }
-  const st = store.get<{ mode?: string; lastPullAt?: number }>('offline.state');
+  const st = await store.get<{ mode?: string; lastPullAt?: number }>('offline.state');
   const ago = st?.lastPullAt ? Math.round((now - st.lastPullAt) / 1000) : null;
   add(
     ago !== null && ago < 60

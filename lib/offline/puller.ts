@@ -39,7 +39,7 @@ export interface PullerOptions {
   store: Store;
   log: Logger;
   /** The connected portal (null until the application is connected: nothing is pulled). */
-  portal: () => { domain: string; memberId: string } | null;
+  portal: () => Promise<{ domain: string; memberId: string } | null>;
   /** The same checks a POSTed event gets before its 200 (throws BadEvent). */
   validate: (ev: ParsedEvent) => unknown;
   /** The same handling a POSTed event gets after its 200. */
@@ -74,6 +74,8 @@ export class OfflinePuller {
   private lastPullAt = 0;
   private fails = 0;
   private readonly handling = new Set<Promise<void>>();
+  /** The connected portal as the last pull found it (a batch may carry a pull only then). */
+  private connected: { domain: string; memberId: string } | null = null;
 
   constructor(private readonly o: PullerOptions) {
     this.inbox = o.store.inbox;
@@ -81,11 +83,11 @@ export class OfflinePuller {
     this.limit = o.limit ?? 50;
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.running = true;
     // records a previous run accepted but never got to handle
-    for (const item of this.inbox.untaken()) this.dispatch(item);
-    this.inbox.purge(this.clock.now() - 7 * 86_400_000);
+    for (const item of await this.inbox.untaken()) this.dispatch(item);
+    await this.inbox.purge(this.clock.now() - 7 * 86_400_000);
     this.schedule(0);
   }
 
@@ -126,7 +128,7 @@ export class OfflinePuller {
    * by exactly one onPiggybackResult.
    */
   piggyback(): PiggybackCommand | null {
-    if (!this.running || this.busy || (this.mode === 'reserve' && this.needRecovery) || !this.o.portal()) return null;
+    if (!this.running || this.busy || (this.mode === 'reserve' && this.needRecovery) || !this.connected) return null;
     if (this.clock.now() - this.lastPullAt < this.o.pollMs / 2) return null;
     this.busy = true;
     this.lastPullAt = this.clock.now();
@@ -174,20 +176,20 @@ export class OfflinePuller {
 
   private async tick(): Promise<void> {
     if (!this.running || this.busy) return;
-    if (!this.o.portal()) {
-      this.schedule(this.o.pollMs);
-      return;
-    }
     this.busy = true;
-    let more = false;
+    let next: number | null = null;
     try {
-      if (this.mode === 'reserve' && this.needRecovery) await this.recover();
-      more = await this.pull();
+      this.connected = await this.o.portal();
+      if (!this.connected) next = this.o.pollMs;
+      else {
+        if (this.mode === 'reserve' && this.needRecovery) await this.recover();
+        if (await this.pull()) next = 0;
+      }
     } catch (err) {
       this.failed(err);
     } finally {
       this.notBusy();
-      this.schedule(more ? 0 : this.nextDelay());
+      this.schedule(next ?? this.nextDelay());
     }
   }
 
@@ -214,7 +216,7 @@ export class OfflinePuller {
     } catch (err) {
       if (this.mode === 'reserve' && err instanceof B24Error && err.detail.error === 'WRONG_LICENSE') {
         this.mode = 'clear';
-        this.o.store.set(STATE_KEY, { mode: 'clear', since: this.clock.now() });
+        await this.o.store.set(STATE_KEY, { mode: 'clear', since: this.clock.now() });
         this.o.log.warn(
           'the plan has no rest_offline_extended: pulling with clear=1, records are written at once; ' +
             'a crash in that window can lose a click',
@@ -229,7 +231,7 @@ export class OfflinePuller {
 
   /** Reserved batches a crash or a lost reply left behind: read each again by its process_id. */
   private async recover(): Promise<void> {
-    const pids = new Set(this.o.store.get<string[]>(OPEN_KEY) ?? []);
+    const pids = new Set((await this.o.store.get<string[]>(OPEN_KEY)) ?? []);
     for (let start = 0, page = 0; page < 10; page++) {
       // reserved records sort first by PROCESS_ID DESC; stop at the first unreserved one
       const rows = await this.call<Array<{ PROCESS_ID?: unknown }>>('event.offline.list', {
@@ -251,7 +253,7 @@ export class OfflinePuller {
       const result = await this.call('event.offline.get', this.getParams(pid));
       await this.process(result, this.clock.now(), pid);
     }
-    this.o.store.set(OPEN_KEY, []);
+    await this.o.store.set(OPEN_KEY, []);
     this.needRecovery = false;
   }
 
@@ -270,16 +272,16 @@ export class OfflinePuller {
         return Number.isFinite(t) && (m === null || t < m) ? t : m;
       }, null);
       this.lastOldestAgeSec = oldest === null ? 0 : Math.max(0, Math.round((now - oldest) / 1000));
-      this.o.store.set(STATE_KEY, { mode: this.mode, lastPullAt: now, oldestAgeSec: this.lastOldestAgeSec });
+      await this.o.store.set(STATE_KEY, { mode: this.mode, lastPullAt: now, oldestAgeSec: this.lastOldestAgeSec });
     }
     if (batch.records.length === 0) return false;
     this.counters.pulled += batch.records.length;
     const pid = batch.processId;
     if (this.mode === 'reserve' && pid)
-      this.o.store.set(OPEN_KEY, [...new Set([...(this.o.store.get<string[]>(OPEN_KEY) ?? []), pid])]);
+      await this.o.store.set(OPEN_KEY, [...new Set([...((await this.o.store.get<string[]>(OPEN_KEY)) ?? []), pid])]);
     const accepted: InboxItem[] = [];
     const refused: Array<{ rec: OfflineRecord; why: string }> = [];
-    const portal = this.o.portal() ?? { domain: '', memberId: '' };
+    const portal = (await this.o.portal()) ?? { domain: '', memberId: '' };
     for (const rec of batch.records) {
       try {
         const ev = recordToEvent(rec, portal);
@@ -290,7 +292,7 @@ export class OfflinePuller {
         refused.push({ rec, why: err.message });
       }
     }
-    this.inbox.accept(accepted, now);
+    await this.inbox.accept(accepted, now);
     for (const item of accepted) this.dispatch(item);
     for (const r of refused) {
       this.counters.errored++;
@@ -317,17 +319,19 @@ export class OfflinePuller {
       this.needRecovery = true;
       throw err;
     }
-    this.o.store.set(
+    const open = (await this.o.store.get<string[]>(OPEN_KEY)) ?? [];
+    await this.o.store.set(
       OPEN_KEY,
-      (this.o.store.get<string[]>(OPEN_KEY) ?? []).filter((p) => p !== pid),
+      open.filter((p) => p !== pid),
     );
   }
 
   private dispatch(item: InboxItem): void {
-    if (!this.inbox.take(item.recordId)) return; // handled already (a batch read again)
-    const p: Promise<void> = this.o
-      .handle(item.event)
-      .then(() => {
+    const p: Promise<void> = this.inbox
+      .take(item.recordId)
+      .then(async (mine) => {
+        if (!mine) return; // handled already (a batch read again)
+        await this.o.handle(item.event);
         this.counters.handled++;
       })
       .catch((err: Error) => {

@@ -13,7 +13,7 @@ export { bindOffline } from './bind.js';
 export type { OfflinePuller } from './puller.js';
 
 export interface OfflinePorts {
-  client: PullerOptions['client'] & { tokens(): { domain: string; memberId: string } | null };
+  client: PullerOptions['client'] & { tokens(): Promise<{ domain: string; memberId: string } | null> };
   store: PullerOptions['store'];
   log: Logger;
   pollMs: number;
@@ -34,8 +34,8 @@ export function attachOffline(svc: OfflinePorts, clock?: Clock): OfflinePuller {
     client: svc.client,
     store: svc.store,
     log: svc.log.child({ mod: 'offline' }),
-    portal: () => {
-      const t = svc.client.tokens();
+    portal: async () => {
+      const t = await svc.client.tokens();
       return t ? { domain: t.domain, memberId: t.memberId } : null;
     },
     validate: (ev) => svc.callEvents.validate(ev),

@@ -49,12 +49,13 @@ export interface CallEventPorts {
   config: Readonly<ConfigShape>;
   log: Logger;
   /** CALL_IDs already handled (a repeated event places no second call): durable. */
-  store: Pick<Store, 'get' | 'set'>;
+  store: Pick<Store, 'claim'>;
   directory: Pick<UserDirectory, 'extensionOf' | 'userFor' | 'refresh'>;
   /** `bgapi <cmd>` with our Job-UUID, on the switch the user's phone is on. */
   originate: (cmd: string, jobUuid: string) => Promise<BackgroundJob>;
   awaitCallId: (call: string, timeoutMs: number) => Promise<string | null>;
-  submit: (effects: Effect[]) => void;
+  /** Resolves once the effects are durable. */
+  submit: (effects: Effect[]) => Promise<void>;
   route: (phone: string) => Promise<RouteAnswer>;
   /** Stamps on handled CALL_IDs (default: the wall clock). */
   clock?: Pick<Clock, 'now'>;
@@ -118,32 +119,30 @@ export class CallEvents {
    * already: its CALL_ID is finished there with the reason (through the outbox, once),
    * or the employee's card would hang on a call that never happens.
    */
-  check(ev: ParsedEvent): void {
+  async check(ev: ParsedEvent): Promise<void> {
     try {
       const d = this.validate(ev);
       if (d?.line && this.svc.foreignLine?.(d.line)) throw new BadEvent('the line given belongs to another portal');
     } catch (err) {
-      if (err instanceof BadEvent && ev.event === 'ONEXTERNALCALLSTART') this.refuseClick(ev.data, err.message);
+      if (err instanceof BadEvent && ev.event === 'ONEXTERNALCALLSTART') await this.refuseClick(ev.data, err.message);
       throw err;
     }
   }
 
-  private refuseClick(d: Record<string, string>, reason: string): void {
+  private async refuseClick(d: Record<string, string>, reason: string): Promise<void> {
     let b24CallId: string;
     try {
       b24CallId = checkCallId('data[CALL_ID]', d.CALL_ID ?? '');
     } catch {
       return; // no CALL_ID Bitrix24 could have made: nothing to finish
     }
-    const seenKey = `c2c:${b24CallId}`;
-    if (this.svc.store.get(seenKey)) return;
     const key = randomUUID();
-    this.svc.store.set(seenKey, { aLeg: key, at: this.now(), refused: reason });
+    if (!(await this.svc.store.claim(`c2c:${b24CallId}`, { aLeg: key, at: this.now(), refused: reason }))) return;
     const userId = Number(d.USER_ID);
     this.svc.log.warn({ mod: 'click2call', b24CallId, reason }, 'click-to-call refused; finishing its Bitrix24 call');
     const status = /NUMBER/.test(reason) ? '484' : 'OTHER';
     const who = Number.isInteger(userId) && userId > 0 ? userId : null;
-    this.endUnplaced(key, b24CallId, who, status, `the connector refused the call: ${reason}`);
+    await this.endUnplaced(key, b24CallId, who, status, `the connector refused the call: ${reason}`);
   }
 
   async handle(ev: ParsedEvent): Promise<void> {
@@ -164,13 +163,12 @@ export class CallEvents {
   /** Ring the employee, then the client; Bitrix24 registered the call already. */
   private async clickToCall(d: ClickData): Promise<void> {
     const log = this.svc.log.child({ mod: 'click2call', b24CallId: d.callId });
-    const seenKey = `c2c:${d.callId}`;
-    if (this.svc.store.get(seenKey)) {
+    const aLeg = randomUUID();
+    // one claim, atomic in the store: a repeat handled at the same time (here or on another instance) loses it
+    if (!(await this.svc.store.claim(`c2c:${d.callId}`, { aLeg, at: this.now() }))) {
       log.info('repeated ONEXTERNALCALLSTART ignored: this CALL_ID was placed already');
       return;
     }
-    const aLeg = randomUUID();
-    this.svc.store.set(seenKey, { aLeg, at: this.now() });
     const ext =
       this.svc.directory.extensionOf(d.userId) ??
       (await this.svc.directory.refresh(), this.svc.directory.extensionOf(d.userId));
@@ -223,7 +221,13 @@ export class CallEvents {
     return this.endUnplaced(aLeg, b24CallId, userId, outgoingStatus(undefined, cause), reasonOf(cause));
   }
 
-  private endUnplaced(key: string, b24CallId: string, userId: number | null, status: string, reason: string): void {
+  private async endUnplaced(
+    key: string,
+    b24CallId: string,
+    userId: number | null,
+    status: string,
+    reason: string,
+  ): Promise<void> {
     const ext = userId === null ? null : this.svc.directory.extensionOf(userId);
     const effects: Effect[] = [
       { kind: 'adopt', call: key, b24CallId },
@@ -240,7 +244,7 @@ export class CallEvents {
         ...(userId === null ? {} : { userId }),
       },
     ];
-    this.svc.submit(effects);
+    await this.svc.submit(effects);
   }
 
   /**
@@ -267,7 +271,7 @@ export class CallEvents {
     const aLeg = randomUUID();
     const who = await this.pickEmployee(d.client);
     const c = this.svc.config.calls;
-    this.svc.submit([
+    await this.svc.submit([
       {
         kind: 'register',
         call: aLeg,

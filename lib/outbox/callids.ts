@@ -3,11 +3,7 @@
  * CALL_ID still to come (click-to-call waits for the register of its call).
  */
 import type { Clock } from '../clock.js';
-
-export interface CallIdStore {
-  callId(call: string): string | null;
-  setCallId(call: string, b24CallId: string, userId: number | null, now: number): void;
-}
+import type { CallIdStore } from '../store/store.js';
 
 export class CallIds {
   private readonly cache = new Map<string, string>();
@@ -20,17 +16,34 @@ export class CallIds {
   ) {}
 
   /** Known CALL_ID of a call, or null. */
-  get(call: string): string | null {
+  async get(call: string): Promise<string | null> {
     const cached = this.cache.get(call);
     if (cached) return cached;
-    const stored = this.store.callId(call);
+    const stored = await this.store.callId(call);
     if (stored) this.remember(call, stored);
     return stored;
   }
 
+  /** The known CALL_IDs of these calls: the cache, then one read of the store for the rest. */
+  async many(calls: Iterable<string>): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const missing: string[] = [];
+    for (const call of calls) {
+      const cached = this.cache.get(call);
+      if (cached) out.set(call, cached);
+      else missing.push(call);
+    }
+    if (missing.length === 0) return out;
+    for (const [call, id] of await this.store.callIds(missing)) {
+      this.remember(call, id);
+      out.set(call, id);
+    }
+    return out;
+  }
+
   /** Learnt (register landed, or an adopt): stored first, then waiters told. */
-  set(call: string, id: string, userId: number | null): void {
-    this.store.setCallId(call, id, userId, this.clock.now());
+  async set(call: string, id: string, userId: number | null): Promise<void> {
+    await this.store.setCallId(call, id, userId, this.clock.now());
     this.remember(call, id);
     const list = this.waiters.get(call);
     this.waiters.delete(call);
@@ -38,9 +51,10 @@ export class CallIds {
   }
 
   /** Resolves with the CALL_ID once known; null at the deadline. */
-  wait(call: string, timeoutMs: number): Promise<string | null> {
-    const known = this.get(call);
-    if (known) return Promise.resolve(known);
+  async wait(call: string, timeoutMs: number): Promise<string | null> {
+    // the cache again: learnt while the store was read
+    const known = (await this.get(call)) ?? this.cache.get(call);
+    if (known) return known;
     return new Promise((resolve) => {
       const timer = this.clock.setTimeout(() => {
         const list = this.waiters.get(call)?.filter((w) => w !== got);

@@ -22,6 +22,18 @@ export type Delivery =
   | { kind: 'answered'; verdicts: Array<[Command, Verdict]> }
   | { kind: 'down' | 'throttled'; reason: string; verdicts: Array<[Command, Verdict]> };
 
+/** An inline recording's bytes piece by piece: streamed from disk when the port can, else read whole. */
+export function contentOf(
+  r: { chunks?(a: AttachPayload): AsyncIterable<Buffer>; base64(a: AttachPayload): Promise<string> },
+  a: AttachPayload,
+): AsyncIterable<Buffer> {
+  return r.chunks?.(a) ?? once(r.base64(a));
+}
+
+async function* once(b64: Promise<string>): AsyncGenerator<Buffer> {
+  yield Buffer.from(await b64, 'base64');
+}
+
 export async function deliver(
   client: Bitrix24Client,
   /** An inline recording's bytes, piece by piece (read as the request goes out). */

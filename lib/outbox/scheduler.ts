@@ -1,12 +1,11 @@
 /**
- * The outbox: effects are written to SQLite first, then delivered to Bitrix24. The
- * scheduler runs one request at a time: it waits for the rate limiter (so a request
- * takes everything that arrived meanwhile, up to 50 commands), asks the planner what
- * goes, sends it (a batch, or one call when one command is due), and applies the
- * classifier's verdict to each job. While the portal is unreachable it probes with one
- * request at most every `probeMs`; the first success releases the backlog at the
- * bucket's pace. Recordings are checked on disk before they are planned, and large
- * ones are posted to their uploadUrl here.
+ * The outbox: effects are written to the store first, then delivered to Bitrix24. It waits
+ * for the rate limiter (so a request takes everything that arrived meanwhile, up to 50
+ * commands), asks the planner what goes, sends it (a batch, or one call when one command is
+ * due), and applies the classifier's verdict to each job. While the portal is unreachable
+ * it probes with one request at most every `probeMs`; the first success releases the
+ * backlog at the bucket's pace. Recordings are checked on disk before they are planned, and
+ * large ones are posted to their uploadUrl here.
  */
 import { realClock, type Clock, type Timer } from '../clock.js';
 import type { Effect } from '../calls/effects.js';
@@ -14,9 +13,10 @@ import type { Job } from '../store/store.js';
 import type { AttachPayload, Command } from './commands.js';
 import { plan, type Budget, type PlanContext } from './plan.js';
 import type { Verdict } from './classify.js';
-import { deliver, type RiderOutcome } from './deliver.js';
+import { contentOf, deliver, type RiderOutcome } from './deliver.js';
 import type { OutboxEvents, OutboxOptions } from './options.js';
 import { CallIds } from './callids.js';
+import { readView, type PlanView } from './view.js';
 
 export type { OutboxEvents, OutboxOptions, RecordingsPort } from './options.js';
 
@@ -43,6 +43,8 @@ export class Outbox {
   /** A request of the card lane is in flight. */
   private laneBusy = false;
   private readonly quietWaiters: Array<() => void> = [];
+  /** Submitted effects are written one submit after the other: a call's effects keep their order. */
+  private writes: Promise<unknown> = Promise.resolve();
   /** The portal is unreachable since (ms), and the next probe may go at. */
   private down: { since: number; probeAt: number; reason: string } | null = null;
   readonly events: OutboxEvents = {};
@@ -52,11 +54,17 @@ export class Outbox {
     this.callIds = new CallIds(o.store, this.clock);
   }
 
-  /** Durable first: effects are committed before this returns. */
-  submit(effects: readonly Effect[]): void {
-    if (effects.length === 0) return;
-    this.o.store.enqueue(effects, this.clock.now());
-    this.wake();
+  /**
+   * Durable first: resolves once the effects are committed (after those submitted before,
+   * in submission order); rejects if the store refused them.
+   */
+  submit(effects: readonly Effect[]): Promise<void> {
+    if (effects.length === 0) return Promise.resolve();
+    const now = this.clock.now();
+    this.enter();
+    const written = this.writes.then(() => this.o.store.enqueue(effects, now)).then(() => this.wake());
+    this.writes = written.catch(() => undefined).finally(() => this.leave());
+    return written;
   }
 
   start(): void {
@@ -67,6 +75,7 @@ export class Outbox {
   async stop(): Promise<void> {
     this.running = false;
     this.clock.clearTimeout(this.timer);
+    await this.writes;
     await this.pumping;
     await Promise.allSettled([...this.work]);
     for (const w of this.idleWaiters.splice(0)) w();
@@ -91,7 +100,8 @@ export class Outbox {
   }
 
   /** Resolves once nothing is due: every job is delivered, failed, or waiting for a later time. */
-  idle(): Promise<void> {
+  async idle(): Promise<void> {
+    await this.writes;
     const p = new Promise<void>((r) => this.idleWaiters.push(r));
     if (this.running) this.wake();
     else for (const w of this.idleWaiters.splice(0)) w();
@@ -140,12 +150,18 @@ export class Outbox {
       await this.o.client.ready();
       if (waits) this.enter();
       if (!this.running) return;
+      // jobs in flight when the store is read may be settled by the time it answers: not planned now
+      const inFlight = new Set([...this.busy, ...this.sending]);
+      const jobs = await this.o.store.pending();
+      const view = await readView(this.o.store, this.callIds, jobs);
+      if (!this.running) return;
       const now = this.clock.now();
       const budget = lane ? { ...this.budget(), cardsOnly: true } : this.budget();
-      const p = plan(this.o.store.pending(), (c) => this.callIds.get(c), budget, now, this.context());
-      for (const id of p.done) this.o.store.markDone(id);
-      for (const a of p.adopted) this.callIds.set(a.call, a.b24CallId, null);
-      for (const f of p.failed) this.fail(f.job, f.reason);
+      const p = plan(jobs, (c) => view.callId(c), budget, now, this.context(view, inFlight));
+      // a CALL_ID is stored before the job that brought it is done (a restart must find it)
+      for (const a of p.adopted) await this.callIds.set(a.call, a.b24CallId, null);
+      for (const id of p.done) await this.o.store.markDone(id);
+      for (const f of p.failed) await this.fail(f.job, f.reason);
       for (const job of p.prepare) this.prepare(job);
       if (p.commands.length === 0) {
         if (lane) return; // no card waits: a request finishing, or a new job, wakes the pump
@@ -190,7 +206,7 @@ export class Outbox {
     };
   }
 
-  private context(): PlanContext {
+  private context(view: PlanView, inFlight: ReadonlySet<number>): PlanContext {
     return {
       users: (ext) => this.o.directory.userFor(ext),
       defaultUserId: this.o.defaultUserId,
@@ -199,10 +215,10 @@ export class Outbox {
       lazyMs: this.o.lazyMs ?? 1000,
       forDefaultUser: this.forDefaultUser,
       attachments: this.attachments,
-      busy: (id) => this.busy.has(id) || this.sending.has(id),
+      busy: (id) => inFlight.has(id) || this.busy.has(id) || this.sending.has(id),
       hidden: this.hidden,
-      cardHistory: (call) => this.o.store.cardHistory(call),
-      registerFailure: (call) => this.o.store.registerFailure(call),
+      cardHistory: (call) => view.cardHistory(call),
+      registerFailure: (call) => view.registerFailure(call),
     };
   }
 
@@ -220,7 +236,7 @@ export class Outbox {
     try {
       const d = await deliver(
         this.o.client,
-        (a) => this.o.recordings.chunks?.(a) ?? once(this.o.recordings.base64(a)),
+        (a) => contentOf(this.o.recordings, a),
         commands,
         (c) => this.forDefaultUser.has(c.jobs[0]?.id ?? -1),
         () => {
@@ -232,7 +248,7 @@ export class Outbox {
       );
       if (d.kind === 'answered') this.up();
       else this.requestFailed(d.kind, d.reason);
-      for (const [c, v] of d.verdicts) this.apply(c, v);
+      for (const [c, v] of d.verdicts) await this.apply(c, v);
     } catch (err) {
       outcome ??= { failed: err };
       throw err;
@@ -260,14 +276,14 @@ export class Outbox {
     this.down = null;
   }
 
-  private apply(c: Command, v: Verdict): void {
+  private async apply(c: Command, v: Verdict): Promise<void> {
     const now = this.clock.now();
     switch (v.kind) {
       case 'done':
-        if (v.callId) this.callIds.set(c.call, v.callId, c.userId ?? null);
+        if (v.callId) await this.callIds.set(c.call, v.callId, c.userId ?? null);
         if (c.hidesFor !== undefined) this.hidden.add(c.hidesFor);
         for (const j of c.jobs) {
-          this.o.store.markDone(j.id);
+          await this.o.store.markDone(j.id);
           this.forDefaultUser.delete(j.id);
           this.hidden.delete(j.id);
         }
@@ -281,30 +297,28 @@ export class Outbox {
         this.o.log.warn({ callUuid: c.call }, 'register refused the employee; registering for the default user');
         for (const j of c.jobs) {
           this.forDefaultUser.add(j.id);
-          this.o.store.markRetry(j.id, now, v.reason);
+          await this.o.store.markRetry(j.id, now, v.reason);
         }
         return;
       case 'gone':
         // finished already (a reply lost before a restart), or by someone else: nothing left to do
         this.o.log.warn({ callUuid: c.call }, 'finish: Bitrix24 no longer knows the call; treating it as finished');
-        for (const j of c.jobs) this.o.store.markDone(j.id);
+        for (const j of c.jobs) await this.o.store.markDone(j.id);
         return;
       case 'fail': {
         const doomed = [...c.jobs];
         // without a CALL_ID nothing else of this call can land: say so on each of them
         if (v.cascade)
-          for (const j of this.o.store.pending())
+          for (const j of await this.o.store.pending())
             if (j.call === c.call && !doomed.some((d) => d.id === j.id)) doomed.push(j);
-        for (const j of doomed) this.fail(j, c.jobs.includes(j) ? v.reason : `its register failed: ${v.reason}`);
+        for (const j of doomed) await this.fail(j, c.jobs.includes(j) ? v.reason : `its register failed: ${v.reason}`);
         if (c.attach) this.attachments.delete(c.jobs[0]!.id);
         return;
       }
       case 'retry':
         for (const j of c.jobs) {
-          const delay =
-            Math.min(MAX_BACKOFF_MS, (this.o.retryBaseMs ?? 500) * 2 ** Math.min(j.attempts, 7)) *
-            (0.8 + Math.random() * 0.4);
-          this.o.store.markRetry(j.id, now + Math.round(delay), v.reason);
+          const delay = Math.min(MAX_BACKOFF_MS, (this.o.retryBaseMs ?? 500) * 2 ** Math.min(j.attempts, 7));
+          await this.o.store.markRetry(j.id, now + Math.round(delay * (0.8 + Math.random() * 0.4)), v.reason);
         }
         if (c.attach) this.attachments.delete(c.jobs[0]!.id);
         return;
@@ -316,8 +330,8 @@ export class Outbox {
     }
   }
 
-  private fail(job: Job, reason: string): void {
-    this.o.store.markFailed(job.id, reason);
+  private async fail(job: Job, reason: string): Promise<void> {
+    await this.o.store.markFailed(job.id, reason);
     this.events.onFailed?.(job, reason);
     this.o.log.error({ callUuid: job.call, kind: job.effect.kind, reason }, 'outbox job failed for good');
   }
@@ -350,15 +364,15 @@ export class Outbox {
     this.track(
       job.id,
       this.o.recordings.check(path, job).then(
-        (r) => {
+        async (r) => {
           if (!this.running) return;
           if ('mode' in r) this.attachments.set(job.id, r);
-          else if ('retryInMs' in r) this.o.store.markRetry(job.id, this.clock.now() + r.retryInMs, r.why, false);
-          else this.fail(job, r.failed);
+          else if ('retryInMs' in r) await this.o.store.markRetry(job.id, this.clock.now() + r.retryInMs, r.why, false);
+          else await this.fail(job, r.failed);
         },
-        (err: Error) => {
-          if (this.running)
-            this.o.store.markRetry(job.id, this.clock.now() + (this.o.retryBaseMs ?? 500), `recording: ${err.message}`);
+        async (err: Error) => {
+          const at = this.clock.now() + (this.o.retryBaseMs ?? 500);
+          if (this.running) await this.o.store.markRetry(job.id, at, `recording: ${err.message}`);
         },
       ),
     );
@@ -371,19 +385,15 @@ export class Outbox {
     this.track(
       job.id,
       this.o.recordings.upload(url, field, a).then(
-        () => {
-          this.o.store.markDone(job.id);
+        async () => {
+          await this.o.store.markDone(job.id);
           this.attachments.delete(job.id);
           return this.o.recordings.landed(a, String(c.params.CALL_ID));
         },
-        (err: Error) => {
-          if (this.running) this.apply({ ...c, attach: a }, { kind: 'retry', reason: `upload: ${err.message}` });
+        async (err: Error) => {
+          if (this.running) await this.apply({ ...c, attach: a }, { kind: 'retry', reason: `upload: ${err.message}` });
         },
       ),
     );
   }
-}
-
-async function* once(b64: Promise<string>): AsyncGenerator<Buffer> {
-  yield Buffer.from(await b64, 'base64');
 }

@@ -40,7 +40,7 @@ export async function acceptInstall(
   if (endpoint.host !== portal.host || auth.domain !== portal.host) {
     throw new InstallRefused(`install from ${auth.domain} refused: this service serves ${portal.host}`);
   }
-  const current = store.tokens();
+  const current = await store.tokens();
   if (current && current.memberId !== auth.memberId)
     throw new InstallRefused('another installation already owns this portal (member_id differs)');
   // the token must work on the portal itself
@@ -66,6 +66,6 @@ export async function acceptInstall(
     applicationToken: auth.applicationToken,
     scope: auth.scope ?? '',
   };
-  store.setTokens(tokens);
+  await store.setTokens(tokens);
   return tokens;
 }

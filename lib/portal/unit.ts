@@ -158,13 +158,17 @@ export class PortalUnit {
     return this.deps.listenUrl();
   }
 
-  /** Signed recording links (url mode); the secret lives in the store, made on first use. */
+  /** Signed recording links (url mode); the secret lives in the store, made on first use (`open`). */
   get links(): RecordingLinks {
-    if (!this.linksCache) {
-      const secret = this.store.recordingSecret(() => RecordingLinks.newSecret());
-      this.linksCache = new RecordingLinks(Buffer.from(secret, 'hex'), this.clock);
-    }
+    if (!this.linksCache) throw new Error('the portal unit is not open yet (recording links)');
     return this.linksCache;
+  }
+
+  /** What must be read from the store before anything is served: the recording-link secret. */
+  async open(): Promise<void> {
+    if (this.linksCache) return;
+    const secret = await this.store.recordingSecret(() => RecordingLinks.newSecret());
+    this.linksCache ??= new RecordingLinks(Buffer.from(secret, 'hex'), this.clock);
   }
 
   private recordingLink(path: string, name: string): string {
@@ -177,12 +181,12 @@ export class PortalUnit {
     this.effectListeners.push(fn);
   }
 
-  /** Durable first: the effects are in the outbox when this returns. */
-  submit(effects: Effect[]): void {
+  /** Durable first: the effects are in the outbox when this resolves (in submission order). */
+  async submit(effects: Effect[]): Promise<void> {
     if (effects.length === 0) return;
     if (this.log.isLevelEnabled('debug'))
       for (const e of effects) this.log.debug({ callUuid: e.call, effect: e.kind }, 'call effect');
-    this.outbox.submit(effects);
+    await this.outbox.submit(effects);
     for (const e of effects) for (const fn of this.effectListeners) fn(e);
   }
 
@@ -203,7 +207,7 @@ export class PortalUnit {
       this.log.info({ domain: ev.auth.domain, memberId: ev.auth.memberId }, 'application installed');
       return;
     }
-    const tokens = this.store.tokens();
+    const tokens = await this.store.tokens();
     const expected = c.b24.webhookUrl
       ? c.b24.appToken
       : tokens?.memberId === ev.auth.memberId
@@ -212,7 +216,7 @@ export class PortalUnit {
     if (!expected || !sameSecret(expected, ev.auth.applicationToken))
       throw new Unauthorized('application_token does not match this installation');
     // whatever would reach an originate string is checked now: a bad value gets a 400 and changes nothing
-    this.callEvents.check(ev);
+    await this.callEvents.check(ev);
   }
 
   /** After the 200: the work an event asks for. */
@@ -227,7 +231,7 @@ export class PortalUnit {
           { memberId: ev.auth.memberId },
           'application uninstalled from the portal; calls are no longer sent',
         );
-        this.store.setTokens(null);
+        await this.store.setTokens(null);
         return;
       default:
         await this.callEvents.handle(ev);
@@ -253,10 +257,10 @@ export class PortalUnit {
   }
 
   /** The portal's part of /healthz: install, tokens, last error, outbox, offline pulls. */
-  health(): { ok: boolean; body: Record<string, unknown> } {
+  async health(): Promise<{ ok: boolean; body: Record<string, unknown> }> {
     const now = this.clock.now();
-    const s = this.store.stats();
-    const tokens = this.client.mode === 'oauth' ? this.store.tokens() : null;
+    const s = await this.store.stats();
+    const tokens = this.client.mode === 'oauth' ? await this.store.tokens() : null;
     const installed = this.client.mode === 'webhook' || tokens !== null;
     const offline = this.offline?.health();
     const oldest = s.oldestPendingAt ? Math.round((now - s.oldestPendingAt) / 1000) : null;
@@ -274,18 +278,19 @@ export class PortalUnit {
           failed: s.failed,
           delivered: s.done,
           oldestPendingAgeSec: oldest,
-          recentFailures: s.failed > 0 ? this.store.failedJobs(5) : [],
+          recentFailures: s.failed > 0 ? await this.store.failedJobs(5) : [],
         },
         ...(offline ? { events: offline.body } : {}),
       },
     };
   }
 
-  start(): void {
+  async start(): Promise<void> {
     const c = this.config;
+    await this.open();
     this.outbox.start();
-    this.offline?.start();
-    if (this.client.mode === 'webhook' || this.store.tokens()) void this.directory.refresh();
+    await this.offline?.start();
+    if (this.client.mode === 'webhook' || (await this.store.tokens())) void this.directory.refresh();
     this.directory.start(c.b24.directoryRefreshSec);
   }
 

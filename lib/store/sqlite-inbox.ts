@@ -36,18 +36,18 @@ export class SqliteInbox implements InboxStore {
 
   private readonly acceptTx: (items: readonly InboxItem[], now: number) => void;
 
-  /** Durable before it returns: what the portal may now forget. */
-  accept(items: readonly InboxItem[], now: number): void {
+  /** Durable when it resolves: what the portal may now forget. */
+  async accept(items: readonly InboxItem[], now: number): Promise<void> {
     if (items.length) this.acceptTx(items, now);
   }
 
   /** True once: the caller owns the handling of this record. */
-  take(recordId: number): boolean {
+  async take(recordId: number): Promise<boolean> {
     return this.stmts.take.run(recordId).changes === 1;
   }
 
   /** Accepted but never taken (a previous run stopped in between). */
-  untaken(): InboxItem[] {
+  async untaken(): Promise<InboxItem[]> {
     return (this.stmts.untaken.all() as Array<{ record_id: number; message_id: string; payload: string }>).map((r) => ({
       recordId: r.record_id,
       messageId: r.message_id,
@@ -55,7 +55,7 @@ export class SqliteInbox implements InboxStore {
     }));
   }
 
-  purge(before: number): void {
+  async purge(before: number): Promise<void> {
     this.stmts.purge.run(before);
   }
 }

@@ -1,13 +1,24 @@
 /**
  * The SQLite implementation of the `Store` (better-sqlite3, WAL): one file in the data
- * directory, every write committed before the method returns.
+ * directory, every write committed before the method's promise resolves (at once: the
+ * work is synchronous). One process owns the file, so pending jobs and card histories are
+ * kept in memory, written through.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Effect } from '../calls/effects.js';
 import { SqliteInbox } from './sqlite-inbox.js';
-import { idempotencyKey, type Job, type JobState, type Store, type StoredTokens } from './store.js';
+import {
+  idempotencyKey,
+  type FailedJob,
+  type Job,
+  type JobState,
+  type OutboxStats,
+  type Store,
+  type StoredTokens,
+  type UnfinishedCall,
+} from './store.js';
 
 const TOKENS_KEY = 'oauth.tokens';
 const RECORDING_SECRET_KEY = 'recordings.secret';
@@ -30,7 +41,6 @@ export class SqliteStore implements Store {
   private live = new Map<number, Job>();
   /** Card effects that landed, per call (done register/show/hide), read once per call then kept current. */
   private cards = new Map<string, Effect[]>();
-  private txDepth = 0;
 
   constructor(dir: string | ':memory:') {
     if (dir !== ':memory:') mkdirSync(dir, { recursive: true });
@@ -96,6 +106,7 @@ export class SqliteStore implements Store {
       kvSet: this.db.prepare(
         'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
       ),
+      kvClaim: this.db.prepare('INSERT OR IGNORE INTO kv (key, value) VALUES (?, ?)'),
       counts: this.db.prepare(`SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs GROUP BY state`),
       failed: this.db.prepare(
         'SELECT id, call, kind, payload, attempts, last_error ' +
@@ -106,41 +117,28 @@ export class SqliteStore implements Store {
           "(SELECT call FROM jobs WHERE kind = 'finish' AND state = 'done' AND created_at < ?)",
       ),
       purgeCalls: this.db.prepare(`DELETE FROM calls WHERE call NOT IN (SELECT call FROM jobs)`),
-      // click-to-call CALL_IDs already placed (`c2c:<CALL_ID>` → { at }): a repeat comes within seconds
-      purgeSeen: this.db.prepare(`DELETE FROM kv WHERE key LIKE 'c2c:%' AND json_extract(value, '$.at') < ?`),
+      // click-to-call CALL_IDs already placed (`c2c:<CALL_ID>` → { at }): a repeat comes within seconds;
+      // messages between instances claimed (`mail:<id>` → { at })
+      purgeSeen: this.db.prepare(
+        `DELETE FROM kv WHERE (key LIKE 'c2c:%' OR key LIKE 'mail:%') AND json_extract(value, '$.at') < ?`,
+      ),
     };
     this.inbox = new SqliteInbox(this.db);
-    this.reload();
+    this.readBack();
   }
 
   /** Pending jobs from the table (another connection may have written some), card history forgotten. */
-  reload(): void {
+  async reload(): Promise<void> {
+    this.readBack();
+  }
+
+  private readBack(): void {
     this.live = new Map((this.stmts.pending.all() as JobRow[]).map((r) => [r.id, rowJob(r)]));
     this.cards.clear();
   }
 
-  /**
-   * Atomic: SQLite rolls back on a throw, and so do the in-memory copies (pending jobs, card
-   * history), so a job that never committed is never planned.
-   */
-  transaction<T>(fn: () => T): T {
-    if (this.txDepth > 0) return this.db.transaction(fn)();
-    const live = new Map(this.live);
-    const cards = new Map<string, Effect[]>([...this.cards].map(([k, v]) => [k, [...v]]));
-    this.txDepth++;
-    try {
-      return this.db.transaction(fn)();
-    } catch (err) {
-      this.live = live;
-      this.cards = cards;
-      throw err;
-    } finally {
-      this.txDepth--;
-    }
-  }
-
   /** Write effects durably, in one transaction; an effect with a known idempotency key is ignored. */
-  enqueue(effects: readonly Effect[], now: number): number {
+  async enqueue(effects: readonly Effect[], now: number): Promise<number> {
     const added: Job[] = [];
     const tx = this.db.transaction((list: readonly Effect[]) => {
       for (const e of list) {
@@ -163,11 +161,11 @@ export class SqliteStore implements Store {
   }
 
   /** The pending jobs, oldest first (from memory; the table is the durable copy, read at start). */
-  pending(): Job[] {
+  async pending(): Promise<Job[]> {
     return [...this.live.values()];
   }
 
-  markDone(id: number): void {
+  async markDone(id: number): Promise<void> {
     this.stmts.done.run(id);
     const j = this.live.get(id);
     this.live.delete(id);
@@ -177,13 +175,13 @@ export class SqliteStore implements Store {
   }
 
   /** Try again at `nextAt`; `counted` false: not a failed attempt (a file not ready yet, a register ahead). */
-  markRetry(id: number, nextAt: number, error: string, counted = true): void {
+  async markRetry(id: number, nextAt: number, error: string, counted = true): Promise<void> {
     (counted ? this.stmts.retry : this.stmts.wait).run(nextAt, error, id);
     const j = this.live.get(id);
     if (j) this.live.set(id, { ...j, attempts: j.attempts + (counted ? 1 : 0), nextAt, lastError: error });
   }
 
-  markFailed(id: number, error: string): void {
+  async markFailed(id: number, error: string): Promise<void> {
     this.stmts.fail.run(error, id);
     this.live.delete(id);
   }
@@ -192,7 +190,7 @@ export class SqliteStore implements Store {
    * Calls that were registered (or adopted) but never got a finish: after a restart,
    * those no longer on the switch ended while the service was down.
    */
-  unfinishedCalls(): Array<{ call: string; register: Effect | null; connected: Effect | null }> {
+  async unfinishedCalls(): Promise<UnfinishedCall[]> {
     return (this.stmts.orphans.all() as Array<{ call: string; register: string | null; connected: string | null }>).map(
       (r) => ({
         call: r.call,
@@ -203,18 +201,27 @@ export class SqliteStore implements Store {
   }
 
   /** The reason a call's register failed for good, if it did. */
-  registerFailure(call: string): string | null {
+  async registerFailure(call: string): Promise<string | null> {
     const row = this.stmts.registerFailed.get(call) as { last_error: string | null } | undefined;
     return row ? (row.last_error ?? 'failed') : null;
   }
 
-  callId(call: string): string | null {
+  async callId(call: string): Promise<string | null> {
     const row = this.stmts.callId.get(call) as { b24_call_id: string | null } | undefined;
     return row?.b24_call_id ?? null;
   }
 
+  async callIds(calls: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const call of new Set(calls)) {
+      const row = this.stmts.callId.get(call) as { b24_call_id: string | null } | undefined;
+      if (row?.b24_call_id) out.set(call, row.b24_call_id);
+    }
+    return out;
+  }
+
   /** The card effects of a call that landed, in order, and the user its register named. */
-  cardHistory(call: string): { registerUser: number | null; effects: Effect[] } {
+  async cardHistory(call: string): Promise<{ registerUser: number | null; effects: Effect[] }> {
     const user = this.stmts.callUser.get(call) as { user_id: number | null } | undefined;
     let effects = this.cards.get(call);
     if (!effects) {
@@ -225,39 +232,47 @@ export class SqliteStore implements Store {
     return { registerUser: user?.user_id ?? null, effects: [...effects] };
   }
 
-  setCallId(call: string, b24CallId: string, userId: number | null, now: number): void {
+  async setCallId(call: string, b24CallId: string, userId: number | null, now: number): Promise<void> {
     this.stmts.setCallId.run(call, b24CallId, userId, now);
   }
 
-  get<T>(key: string): T | null {
+  async get<T>(key: string): Promise<T | null> {
+    return this.read<T>(key);
+  }
+
+  async set(key: string, value: unknown): Promise<void> {
+    this.stmts.kvSet.run(key, JSON.stringify(value));
+  }
+
+  async claim(key: string, value: unknown): Promise<boolean> {
+    return this.stmts.kvClaim.run(key, JSON.stringify(value)).changes > 0;
+  }
+
+  async tokens(): Promise<StoredTokens | null> {
+    return this.read<StoredTokens>(TOKENS_KEY);
+  }
+
+  async setTokens(tokens: StoredTokens | null): Promise<void> {
+    this.stmts.kvSet.run(TOKENS_KEY, JSON.stringify(tokens));
+  }
+
+  async recordingSecret(create: () => string): Promise<string> {
+    return this.db.transaction(() => {
+      const known = this.read<string>(RECORDING_SECRET_KEY);
+      if (known) return known;
+      const made = create();
+      this.stmts.kvSet.run(RECORDING_SECRET_KEY, JSON.stringify(made));
+      return made;
+    })();
+  }
+
+  private read<T>(key: string): T | null {
     const row = this.stmts.kvGet.get(key) as { value: string } | undefined;
     return row ? (JSON.parse(row.value) as T) : null;
   }
 
-  set(key: string, value: unknown): void {
-    this.stmts.kvSet.run(key, JSON.stringify(value));
-  }
-
-  tokens(): StoredTokens | null {
-    return this.get<StoredTokens>(TOKENS_KEY);
-  }
-
-  setTokens(tokens: StoredTokens | null): void {
-    this.set(TOKENS_KEY, tokens);
-  }
-
-  recordingSecret(create: () => string): string {
-    return this.transaction(() => {
-      const known = this.get<string>(RECORDING_SECRET_KEY);
-      if (known) return known;
-      const made = create();
-      this.set(RECORDING_SECRET_KEY, made);
-      return made;
-    });
-  }
-
-  stats(): { pending: number; failed: number; done: number; oldestPendingAt: number | null } {
-    const out = { pending: 0, failed: 0, done: 0, oldestPendingAt: null as number | null };
+  async stats(): Promise<OutboxStats> {
+    const out: OutboxStats = { pending: 0, failed: 0, done: 0, oldestPendingAt: null };
     for (const r of this.stmts.counts.all() as Array<{ state: JobState; n: number; oldest: number }>) {
       out[r.state] = r.n;
       if (r.state === 'pending') out.oldestPendingAt = r.oldest;
@@ -265,9 +280,7 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  failedJobs(
-    limit = 20,
-  ): Array<{ id: number; call: string; kind: string; attempts: number; lastError: string | null }> {
+  async failedJobs(limit = 20): Promise<FailedJob[]> {
     return (
       this.stmts.failed.all(limit) as Array<{
         id: number;
@@ -290,7 +303,7 @@ export class SqliteStore implements Store {
    * click-to-call requests placed before it. Pending and failed jobs stay, and so does
    * everything of a call not finished yet (a restart must still find it).
    */
-  purgeFinished(before: number): number {
+  async purgeFinished(before: number): Promise<number> {
     const n = this.stmts.purge.run(before).changes;
     this.cards.clear();
     this.stmts.purgeCalls.run();
@@ -298,7 +311,7 @@ export class SqliteStore implements Store {
     return n;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }

@@ -2,14 +2,13 @@
  * Durable state behind one interface: the outbox of effects, the CALL_ID of each call,
  * the OAuth tokens, the offline event inbox and a small key-value table. Everything that
  * must reach Bitrix24 is committed here before it is acknowledged anywhere else.
- * Nothing outside `lib/store/` speaks SQL; `SqliteStore` (./sqlite.ts) is the first
- * implementation, a PostgreSQL one is the next.
+ * Nothing outside `lib/store/` speaks SQL; `SqliteStore` (./sqlite.ts) is the embedded
+ * implementation.
  *
- * Synchronous on purpose, for now: better-sqlite3 commits before it returns, and the
- * outbox, the offline puller and the HTTP handlers rely on "durable when the call returns"
- * without awaiting. A PostgreSQL implementation cannot be synchronous: it will come with
- * this interface turned Promise-based (every method `Promise<T>`, `transaction(fn)` taking
- * an async `fn`) and its callers awaiting — one mechanical change, made with that driver.
+ * Promise-based: a write is durable when its promise resolves (better-sqlite3 resolves at
+ * once, a database server after its commit), so callers await it before they acknowledge
+ * anything. What must be atomic is one method (an enqueue of several effects, an inbox
+ * accept, the recording secret made once): no caller holds a transaction open.
  */
 import type { Effect } from '../calls/effects.js';
 import type { ParsedEvent } from '../bitrix24/event-body.js';
@@ -70,48 +69,56 @@ export interface InboxItem {
 
 /** The outbox: effects in the order they were submitted, per call. */
 export interface JobStore {
-  /** Write effects durably, in one transaction; an effect with a known idempotency key is ignored. */
-  enqueue(effects: readonly Effect[], now: number): number;
+  /** Write effects durably and atomically (all or none); an effect with a known idempotency key is ignored. */
+  enqueue(effects: readonly Effect[], now: number): Promise<number>;
   /** Pending jobs, oldest first (so in submission order within each call). */
-  pending(): Job[];
-  markDone(id: number): void;
+  pending(): Promise<Job[]>;
+  markDone(id: number): Promise<void>;
   /** Try again at `nextAt`; `counted` false: not a failed attempt (a file not ready yet, a register ahead). */
-  markRetry(id: number, nextAt: number, error: string, counted?: boolean): void;
-  markFailed(id: number, error: string): void;
+  markRetry(id: number, nextAt: number, error: string, counted?: boolean): Promise<void>;
+  markFailed(id: number, error: string): Promise<void>;
   /** What the portal was told of a call's card so far: who it was registered for, its shows/hides done. */
-  cardHistory(call: string): { registerUser: number | null; effects: Effect[] };
+  cardHistory(call: string): Promise<{ registerUser: number | null; effects: Effect[] }>;
   /**
    * Calls that were registered (or adopted) but never got a finish: after a restart,
    * those no longer on the switch ended while the service was down.
    */
-  unfinishedCalls(): UnfinishedCall[];
+  unfinishedCalls(): Promise<UnfinishedCall[]>;
   /** The reason a call's register failed for good, if it did. */
-  registerFailure(call: string): string | null;
-  stats(): OutboxStats;
+  registerFailure(call: string): Promise<string | null>;
+  stats(): Promise<OutboxStats>;
   /** The most recent failed jobs, newest first. */
-  failedJobs(limit?: number): FailedJob[];
+  failedJobs(limit?: number): Promise<FailedJob[]>;
 }
 
 /** The CALL_ID Bitrix24 gave each call (and the user its register named). */
 export interface CallIdStore {
-  callId(call: string): string | null;
-  setCallId(call: string, b24CallId: string, userId: number | null, now: number): void;
+  callId(call: string): Promise<string | null>;
+  /** The known CALL_IDs of these calls (one round trip), by call. */
+  callIds(calls: readonly string[]): Promise<Map<string, string>>;
+  setCallId(call: string, b24CallId: string, userId: number | null, now: number): Promise<void>;
 }
 
 /** Small JSON values by key (`alive`, `c2c:<CALL_ID>`, `offline.*`). */
 export interface KeyValueStore {
   /** The stored value, as the caller says it was written (JSON), or null. */
-  get<T>(key: string): T | null;
-  set(key: string, value: unknown): void;
+  get<T>(key: string): Promise<T | null>;
+  set(key: string, value: unknown): Promise<void>;
+  /**
+   * Write `value` under `key` unless the key exists: atomic, so exactly one caller gets true
+   * (a click-to-call placed once, a message between instances done once). Keys `c2c:*` and
+   * `mail:*` carry `at` (ms) and are purged with finished calls.
+   */
+  claim(key: string, value: unknown): Promise<boolean>;
 }
 
 /** Typed homes for the secrets the service keeps. */
 export interface SecretStore {
-  tokens(): StoredTokens | null;
+  tokens(): Promise<StoredTokens | null>;
   /** Persist the tokens (before a rotated refresh token is used); null forgets them (uninstall). */
-  setTokens(tokens: StoredTokens | null): void;
+  setTokens(tokens: StoredTokens | null): Promise<void>;
   /** The recording-link signing secret (hex); made once with `create` and kept. */
-  recordingSecret(create: () => string): string;
+  recordingSecret(create: () => string): Promise<string>;
 }
 
 /**
@@ -121,37 +128,32 @@ export interface SecretStore {
  * of a reserved batch) is recognised by its record ID.
  */
 export interface InboxStore {
-  /** Durable before it returns: what the portal may now forget. */
-  accept(items: readonly InboxItem[], now: number): void;
+  /** Durable when it resolves: what the portal may now forget. */
+  accept(items: readonly InboxItem[], now: number): Promise<void>;
   /** True once: the caller owns the handling of this record. */
-  take(recordId: number): boolean;
+  take(recordId: number): Promise<boolean>;
   /** Accepted but never taken (a previous run stopped in between), in record order. */
-  untaken(): InboxItem[];
+  untaken(): Promise<InboxItem[]>;
   /** Forget records taken before `before` (ms). */
-  purge(before: number): void;
+  purge(before: number): Promise<void>;
 }
 
 export interface Store extends JobStore, CallIdStore, KeyValueStore, SecretStore {
   readonly inbox: InboxStore;
-  /**
-   * Run `fn` atomically: everything it writes is committed together when it returns, and
-   * nothing is when it throws (the error is rethrown). `fn` must not be async. Nests.
-   */
-  transaction<T>(fn: () => T): T;
   /**
    * Forget calls finished before `before` (ms): their delivered jobs and CALL_ID, and the
    * click-to-call requests placed before it. Pending and failed jobs stay, and so does
    * everything of a call not finished yet (a restart must still find it). Returns the
    * number of jobs forgotten.
    */
-  purgeFinished(before: number): number;
+  purgeFinished(before: number): Promise<number>;
   /**
    * Several instances on one database: read back what others changed (pending jobs, card
    * history) before this one delivers for the portal again. A store that keeps nothing in
    * memory need not have it.
    */
-  reload?(): void;
-  close(): void;
+  reload?(): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** One register, finish, adopt per call and one attach per file: repeated effects are no-ops. */

@@ -25,7 +25,7 @@ export interface SwitchConfig {
 }
 
 export interface SwitchPorts {
-  /** Where the call model's effects go (durable before this returns). */
+  /** Where the call model's effects go, in the order of the events (each portal writes them in that order). */
   sink: (effects: Effect[]) => void;
   /**
    * After the first connect: finish the calls that were registered before a restart and

@@ -21,9 +21,12 @@ export function installedTokens(emu: Bitrix24Emulator, userId = 1): StoredTokens
 }
 
 /** A client of the emulated portal as an installed application, on a fresh in-memory store. */
-export function installedClient(emu: Bitrix24Emulator, log: Logger): { client: Bitrix24Client; store: SqliteStore } {
+export async function installedClient(
+  emu: Bitrix24Emulator,
+  log: Logger,
+): Promise<{ client: Bitrix24Client; store: SqliteStore }> {
   const store = new SqliteStore(':memory:');
-  store.setTokens(installedTokens(emu));
+  await store.setTokens(installedTokens(emu));
   const client = new Bitrix24Client({
     mode: 'oauth',
     oauthUrl: emu.url,

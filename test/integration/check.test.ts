@@ -69,8 +69,8 @@ t.test('a portal outage is "retry later", a spent token is "reinstall"', async (
   s.portal.setOutage('reset');
   t.match(await fixes(), /portal reachable: the portal is unreachable or failing: retry later/, 'a reset too');
   s.portal.setOutage('none');
-  const spent: StoredTokens = { ...s.service.store.tokens()!, refreshToken: 'spent-already' };
-  s.service.store.setTokens(spent);
+  const spent: StoredTokens = { ...(await s.service.store.tokens())!, refreshToken: 'spent-already' };
+  await s.service.store.setTokens(spent);
   s.portal.expireTokens();
   t.match(await fixes(), /token: reinstall the application/);
   t.notMatch(await fixes(), /retry later/);

@@ -50,7 +50,7 @@ t.test(
     const { s, a, b, table } = await twoInstances(t);
     t.equal(table.holder('switch:default'), 'A');
     t.equal(table.holder(`portal:${new URL(s.portal.url).host}`), 'A');
-    const hb = b.health();
+    const hb = await b.health();
     t.match(hb.body, { eventSocket: { state: 'standby', holder: 'A' }, cluster: { instance: 'B', holds: [] } });
     t.ok(hb.ok, 'a standby is healthy while a holder is known');
     s.portal.journal.clear();

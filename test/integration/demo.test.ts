@@ -22,7 +22,7 @@ t.test('demo: eight calls, each as Bitrix24 should show it', async (t) => {
     ],
   );
   t.match(render(rows), /^#\s+type\s+client\s+line\s+employee\s+status\s+duration\s+recording\s+card shown to\n/);
-  t.equal(stack.service.store.stats().failed, 0);
+  t.equal((await stack.service.store.stats()).failed, 0);
 });
 
 t.test('demo --tenants: two companies on one switch, each call on its own portal', async (t) => {
@@ -42,7 +42,7 @@ t.test('demo --tenants: two companies on one switch, each call on its own portal
   );
   t.match(renderTenants(demo.rows), /^company\s+portal\s+type/);
   t.equal(
-    demo.service.portals.reduce((n, p) => n + p.store.stats().failed, 0),
+    (await Promise.all(demo.service.portals.map((p) => p.store.stats()))).reduce((n, s) => n + s.failed, 0),
     0,
   );
 });

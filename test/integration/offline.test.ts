@@ -61,7 +61,7 @@ t.test('connect through the browser, bind offline, click-to-call to the exact or
     ['ONEXTERNALCALLBACKSTART', 1],
     ['ONEXTERNALCALLSTART', 1],
   ]);
-  t.ok(s.service.portal.client.tokens(), 'tokens stored');
+  t.ok(await s.service.portal.client.tokens(), 'tokens stored');
   await s.service.portal.directory.refresh();
 
   const { callId } = await s.portal.clickToCall({ userId: 11, phone: '+79161234567', lineNumber: '4951234567' });
@@ -231,7 +231,7 @@ t.test('what the connect page says when it goes wrong', async (t) => {
   t.match(r0, { status: 400, body: /state missing/ });
   const scopes = await connect(s);
   t.match(scopes, { status: 400, body: /scopes missing.*user/s });
-  t.notOk(s.service.portal.client.tokens(), 'nothing stored');
+  t.notOk(await s.service.portal.client.tokens(), 'nothing stored');
   s.portal.app.scopes = 'telephony,user';
   // another portal: the state and cookie are right, the domain is not
   const b = new Browser();

@@ -132,7 +132,7 @@ t.test('paths outside the recordings directories are refused, never read', async
   }
   await s.service.portal.outbox.idle();
   t.equal(s.portal.state.files.length, 0, 'nothing uploaded');
-  const failed = s.service.store.failedJobs();
+  const failed = await s.service.store.failedJobs();
   t.equal(failed.filter((f) => f.kind === 'attach').length, 4, 'each refusal is kept as a visible failure');
   for (const f of failed) t.match(f.lastError, /outside the recordings directories/);
 });
@@ -203,7 +203,7 @@ t.test('a call rejected before answer leaves no attach job waiting for a recordi
   sw.complete(a);
   await s.portal.journal.next(ok('telephony.externalcall.finish'));
   await s.service.portal.outbox.idle();
-  t.match(s.service.store.stats(), { pending: 0, failed: 0 }, 'nothing pending: no attach for 10 minutes');
+  t.match(await s.service.store.stats(), { pending: 0, failed: 0 }, 'nothing pending: no attach for 10 minutes');
   const health = JSON.parse((await s.service.app.inject({ method: 'GET', url: '/healthz' })).body) as {
     outbox: unknown;
   };

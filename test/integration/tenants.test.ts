@@ -172,7 +172,7 @@ t.test("portal A down: B's calls keep landing; A's arrive once it is back", asyn
   const fb = await x.b.journal.next(ok('telephony.externalcall.finish'));
   t.match(fb.params, { USER_ID: 21, DURATION: 2 }, "B's call finished while A is down");
   t.equal(x.a.state.finished.length, 0, 'nothing reached A yet');
-  t.ok(svc.portals[0]!.store.stats().pending > 0, "A's jobs wait in A's lane");
+  t.ok((await svc.portals[0]!.store.stats()).pending > 0, "A's jobs wait in A's lane");
   x.a.setOutage('none');
   const fa = await x.a.journal.next(ok('telephony.externalcall.finish'));
   t.match(fa.params, { USER_ID: 11, DURATION: 3 });
@@ -218,7 +218,7 @@ t.test(
     t.equal(pb.limiter.waitedMs, bLimiterWait, "B's requests never waited for a slot");
     t.equal(x.b.state.finished.length, 13, 'every B call finished while A was down');
     t.equal(x.a.state.finished.length, 0, 'nothing reached A');
-    t.ok(pa.store.stats().pending > 0, "A's jobs wait, durable, in A's lane");
+    t.ok((await pa.store.stats()).pending > 0, "A's jobs wait, durable, in A's lane");
     x.a.setOutage('none');
     const back = clock.now();
     while (x.a.state.finished.length < 12 && clock.now() - back < 60_000) await clock.advance(1_000);
@@ -325,7 +325,7 @@ t.test('`check` reports each portal; `tenants` lists them with their domains and
       `${host}: lines`,
     );
   }
-  const report = tenantsReport(c).join('\n');
+  const report = (await tenantsReport(c)).join('\n');
   t.match(
     report,
     new RegExp(
@@ -355,8 +355,8 @@ t.test("the browser install connects the portal `?portal=` names; its tokens go 
   const r = await new Browser().get(`${svc.url}/bitrix24/connect?portal=${host}`);
   t.equal(r.status, 200, r.body);
   t.match(r.body, new RegExp(`Connected to ${host.replace(/\./g, '\\.')}`));
-  t.ok(svc.portals[0]!.store.tokens(), "A's tokens in A's store");
-  t.notOk(svc.portals[1]!.store.tokens(), 'B untouched');
+  t.ok(await svc.portals[0]!.store.tokens(), "A's tokens in A's store");
+  t.notOk(await svc.portals[1]!.store.tokens(), 'B untouched');
   t.match(await new Browser().get(`${svc.url}/bitrix24/connect?portal=nowhere.test`), {
     status: 404,
     body: /No such portal/,

@@ -103,7 +103,7 @@ t.test('a whole install and call logged at trace: no secret in the output, the l
   });
   await st.portal.journal.next((e) => e.method === 'telephony.externalcall.finish');
   await st.service.portal.outbox.idle();
-  const tokens = st.service.store.tokens()!;
+  const tokens = (await st.service.store.tokens())!;
   const out = s.text();
   t.ok(r.uuid && out.includes(r.uuid), 'the call is in the log');
   for (const [name, secret] of Object.entries({

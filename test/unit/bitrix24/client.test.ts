@@ -14,7 +14,7 @@ async function setup(t: { teardown: (f: () => unknown) => void }) {
   emu.state.addUser({ ID: 1, UF_PHONE_INNER: '1001' });
   emu.state.addUser({ ID: 2, UF_PHONE_INNER: '' });
   emu.state.addUser({ ID: 3, UF_PHONE_INNER: '1003', ACTIVE: false });
-  const { client, store } = installedClient(emu, log);
+  const { client, store } = await installedClient(emu, log);
   t.teardown(async () => {
     await client.close();
     await emu.close();
@@ -24,19 +24,19 @@ async function setup(t: { teardown: (f: () => unknown) => void }) {
 
 t.test('expired token: ten concurrent calls share one refresh; the new refresh token is stored', async (t) => {
   const { emu, store, client } = await setup(t);
-  const before = store.tokens()!.refreshToken;
+  const before = (await store.tokens())!.refreshToken;
   emu.expireTokens();
   const results = await Promise.all(Array.from({ length: 10 }, () => client.call('user.get')));
   t.equal(results.length, 10);
-  const after = store.tokens()!.refreshToken;
+  const after = (await store.tokens())!.refreshToken;
   t.not(after, before, 'rotated');
   t.equal(emu.journal.entries.filter((r) => r.error === 'expired_token').length, 10);
 });
 
 t.test('a spent refresh token is an auth error that says to reinstall', async (t) => {
   const { emu, store, client } = await setup(t);
-  const tokens = store.tokens()!;
-  store.setTokens({ ...tokens, refreshToken: 'spent' });
+  const tokens = (await store.tokens())!;
+  await store.setTokens({ ...tokens, refreshToken: 'spent' });
   emu.expireTokens();
   await t.rejects(client.call('user.get'), { code: 'B24_ERR_AUTH', message: /reinstall/ });
 });

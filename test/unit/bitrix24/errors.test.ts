@@ -25,7 +25,7 @@ t.test('each predicate recognises its own answer from the portal, and only that 
   const emu = await startBitrix24Emulator();
   emu.state.addUser({ ID: 1, UF_PHONE_INNER: '1001' });
   emu.state.addUser({ ID: 3, UF_PHONE_INNER: '1003', ACTIVE: false });
-  const { client, store } = installedClient(emu, createLogger('silent'));
+  const { client, store } = await installedClient(emu, createLogger('silent'));
   t.teardown(async () => {
     await client.close();
     await emu.close();
@@ -65,8 +65,8 @@ t.test('each predicate recognises its own answer from the portal, and only that 
   t.same(verdicts(await fail('event.bind', bind)), ['isAlreadyBound']);
   t.same(verdicts(await fail('event.bind', { ...bind, handler: 'http://localhost/x' })), []);
 
-  const tokens = store.tokens()!;
-  store.setTokens({ ...tokens, refreshToken: 'spent' });
+  const tokens = (await store.tokens())!;
+  await store.setTokens({ ...tokens, refreshToken: 'spent' });
   emu.expireTokens();
   t.same(verdicts(await fail('user.get')), ['isInvalidGrant']);
 });

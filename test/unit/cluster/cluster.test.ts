@@ -107,7 +107,7 @@ t.test('portal role: listens for commits before it reads the pending work back, 
   const role = portalRole({
     listenOutbox: async () => (story.push('listen outbox'), async () => void story.push('unlisten outbox')),
     reload: async () => void story.push('reload'),
-    start: () => story.push('start'),
+    start: () => void story.push('start'),
     stop: async () => void story.push('stop'),
     serve: async () => (story.push('serve'), async () => void story.push('unserve')),
   });

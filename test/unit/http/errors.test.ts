@@ -22,7 +22,7 @@ function app(verify: () => void) {
     log: createLogger('info', { destination: sink }),
     bodyLimit: 1024,
     events: { verify, handle: async () => {} },
-    health: () => ({ ok: true, body: {} }),
+    health: async () => ({ ok: true, body: {} }),
   });
   const post = (payload: string) =>
     a.inject({

@@ -24,7 +24,7 @@ function setup(pollMs = 1000): { clock: ManualClock; calls: string[]; puller: Of
     client,
     store: new SqliteStore(':memory:'),
     log: createLogger('silent'),
-    portal: () => ({ domain: 'x.bitrix24.com', memberId: 'm' }),
+    portal: async () => ({ domain: 'x.bitrix24.com', memberId: 'm' }),
     validate: () => null,
     handle: async () => undefined,
     pollMs,
@@ -35,7 +35,7 @@ function setup(pollMs = 1000): { clock: ManualClock; calls: string[]; puller: Of
 
 t.test('idle: recovery first, then one read every pollMs', async (t) => {
   const { clock, calls, puller } = setup();
-  puller.start();
+  await puller.start();
   await clock.advance(3500);
   t.same(calls, [
     '0 event.offline.list',
@@ -50,7 +50,7 @@ t.test('idle: recovery first, then one read every pollMs', async (t) => {
 
 t.test('under load the pull rides in batches: no standalone polls', async (t) => {
   const { clock, calls, puller } = setup();
-  puller.start();
+  await puller.start();
   await clock.advance(10);
   const before = calls.length;
   let rode = 0;
@@ -83,13 +83,13 @@ t.test('a failed read: recovery before the next new read, with back-off; degrade
     },
     store: new SqliteStore(':memory:'),
     log: createLogger('silent'),
-    portal: () => ({ domain: 'x', memberId: 'm' }),
+    portal: async () => ({ domain: 'x', memberId: 'm' }),
     validate: () => null,
     handle: async () => undefined,
     pollMs: 1000,
     clock,
   });
-  puller.start();
+  await puller.start();
   await clock.advance(59_000);
   t.equal(puller.health().ok, true, 'not degraded within a minute');
   await clock.advance(15_000);

@@ -28,7 +28,7 @@ async function setup(
   for (const [ext, id] of Object.entries(USERS)) emu.state.addUser({ ID: id, UF_PHONE_INNER: ext });
   emu.app.installed = true;
   const store = new Store(':memory:');
-  store.setTokens(installedTokens(emu));
+  await store.setTokens(installedTokens(emu));
   const log = createLogger('silent');
   const client = new Bitrix24Client({
     mode: 'oauth',
@@ -62,7 +62,7 @@ async function setup(
     await outbox.stop();
     await client.close();
     await emu.close();
-    store.close();
+    await store.close();
   });
   /** Let `ms` of fake time pass in steps, each time until nothing is under way. */
   const run = async (ms: number, step = 250): Promise<void> => {
@@ -114,12 +114,12 @@ t.test('a portal outage: one probe every 5 s, then the backlog drains at once', 
   const before = client.requests;
   // 60 s of outage at 2 calls/s
   for (let i = 0; i < 120; i++) {
-    outbox.submit(call());
+    await outbox.submit(call());
     await run(500);
   }
   const probes = client.requests - before;
   t.ok(probes >= 11 && probes <= 13, `one request at most every 5 s while down (${probes} in 60 s)`);
-  t.equal(store.stats().pending, 240, 'everything kept');
+  t.equal((await store.stats()).pending, 240, 'everything kept');
   emu.setOutage('none');
   const back = clock.now();
   await run(10_000);
@@ -138,13 +138,13 @@ t.test('the operating-time limit: provoked with the real error, then respected u
     operatingCost: (m) => (m === 'telephony.externalcall.register' ? 100 : 0.01),
   });
   const t0 = clock.now();
-  for (let i = 0; i < 8; i++) outbox.submit(call());
+  for (let i = 0; i < 8; i++) await outbox.submit(call());
   await run(2000);
   const refused = sub(emu, 'telephony.externalcall.register', (r) => r.error === 'OPERATION_TIME_LIMIT');
   t.equal(refused.length, 3, 'five registers use 500 s; the portal blocks the rest with OPERATION_TIME_LIMIT');
   t.equal(refused[0]?.status, 429);
   await run(4 * 60_000, 5000);
-  outbox.submit([{ kind: 'show', call: `call-${n - 7}`, extensions: ['1002'] }]);
+  await outbox.submit([{ kind: 'show', call: `call-${n - 7}`, extensions: ['1002'] }]);
   await run(60_000, 5000);
   t.equal(
     sub(emu, 'telephony.externalcall.register', (r) => r.error === 'OPERATION_TIME_LIMIT').length,
@@ -168,7 +168,7 @@ t.test('the operating-time limit: a method past half its budget is paced and nev
   });
   // a call every 5 s: unpaced, the ninth register would be refused 45 s in
   for (let i = 0; i < 12; i++) {
-    outbox.submit(call());
+    await outbox.submit(call());
     await run(5000, 1000);
   }
   await run(20 * 60_000, 5000);
@@ -198,13 +198,13 @@ t.test('offline mode under load: the pull rides in the batches, no request of it
     client,
     store,
     log: createLogger('silent'),
-    portal: () => ({ domain: emu.domain, memberId: emu.app.memberId }),
+    portal: async () => ({ domain: emu.domain, memberId: emu.app.memberId }),
     validate: () => null,
     handle: async () => undefined,
     pollMs: 1000,
     clock,
   });
-  puller.start();
+  await puller.start();
   t.teardown(() => puller?.stop());
   await run(3000); // idle: recovery and the first reads go on their own
   const own = (): number => sub(emu, 'event.offline.get', (r) => !r.batch).length;
@@ -212,7 +212,7 @@ t.test('offline mode under load: the pull rides in the batches, no request of it
   t.ok(before >= 1, 'idle, it polls on its own');
   // a call every 400 ms for a minute: batches go out every few hundred ms
   for (let i = 0; i < 150; i++) {
-    outbox.submit(call());
+    await outbox.submit(call());
     await run(400, 200);
   }
   t.equal(own(), before, 'no request of its own while batches go out');
