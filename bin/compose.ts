@@ -23,6 +23,7 @@ import { TenantRouter } from '../lib/tenancy/router.js';
 import type { RoutePortal } from '../lib/http/routes.js';
 import { ClusterSide } from './cluster.js';
 import { instanceName } from '../lib/cluster/cluster.js';
+import { withLease } from '../lib/cluster/seat.js';
 
 /** How often the service stamps "alive" (a restart finishes orphans up to it). */
 const ALIVE_EVERY_MS = 5_000;
@@ -139,6 +140,9 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         },
         listenUrl: () => url,
         ...(instance ? { userAgent: `freeswitch-bitrix24 (instance ${instance})` } : {}),
+        ...(o.shared
+          ? { refreshLock: <T>(fn: () => Promise<T>) => withLease(o.shared!.leases, `refresh:${t.host}`, fn) }
+          : {}),
         ...(o.recordingsStableMs !== undefined ? { recordingsStableMs: o.recordingsStableMs } : {}),
         ...(tenants.single ? {} : { foreignLine: (line: string) => foreignLine(tenants, t, line) }),
       }),

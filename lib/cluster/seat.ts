@@ -174,6 +174,16 @@ export class Seat {
   }
 }
 
+/** Run `fn` while holding `name` (a lock across instances: waits for the holder to release it). */
+export async function withLease<T>(leases: Leases, name: string, fn: () => Promise<T>): Promise<T> {
+  const lease = await leases.acquire(name, new AbortController().signal);
+  try {
+    return await fn();
+  } finally {
+    await lease.release();
+  }
+}
+
 /**
  * Deafness of a role: `down()` starts a countdown that `up()` cancels; when it runs out,
  * `deaf` is called once per countdown (the switch's socket down for longer than `afterMs`).

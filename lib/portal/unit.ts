@@ -46,6 +46,8 @@ export interface PortalDeps {
   foreignLine?: (line: string) => boolean;
   /** The User-Agent of its REST requests (several instances: which one sent it). */
   userAgent?: string;
+  /** Several instances: token refreshes run under this lock (see Bitrix24Client). */
+  refreshLock?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 export class PortalUnit {
@@ -83,6 +85,7 @@ export class PortalUnit {
       timeoutMs: c.b24.requestTimeoutMs,
       log: deps.log.child({ mod: 'bitrix24' }),
       ...(deps.userAgent ? { userAgent: deps.userAgent } : {}),
+      ...(deps.refreshLock ? { refreshLock: deps.refreshLock } : {}),
     });
     if (deps.onRequest) this.client.onRequest = deps.onRequest;
     this.directory = new UserDirectory(this.client, deps.log.child({ mod: 'directory' }), deps.clock);
