@@ -17,6 +17,36 @@ export interface Shared {
   claims: Claims;
 }
 
+/** What the store offers (lib/store: `lease`, `notify`/`listen`, `claim`), in the store's own shapes. */
+export interface SharingStore {
+  lease(
+    name: string,
+    o?: { wait?: boolean; signal?: AbortSignal },
+  ): Promise<{ lost: AbortSignal; release(): Promise<void> } | null>;
+  notify(channel: string, payload: string): Promise<void>;
+  listen(channel: string, fn: (payload: string | null) => void): Promise<() => Promise<void>>;
+  claim(key: string, value: unknown): Promise<boolean>;
+}
+
+/** The cluster's ports on a store shared by the instances (PostgreSQL). */
+export function sharedOf(store: SharingStore): Shared {
+  return {
+    leases: {
+      async acquire(name, signal) {
+        const l = await store.lease(name, { signal });
+        if (!l) throw new Error(`lease ${name} not granted`);
+        const lost = new Promise<void>((resolve) => {
+          if (l.lost.aborted) resolve();
+          else l.lost.addEventListener('abort', () => resolve(), { once: true });
+        });
+        return { lost, release: () => l.release() };
+      },
+    },
+    bus: { notify: (c, p) => store.notify(c, p), listen: (c, fn) => store.listen(c, fn) },
+    claims: { claim: (k, v) => store.claim(k, v) },
+  };
+}
+
 export interface ClusterOptions {
   /** FSB24_INSTANCE_ID; empty: <hostname>:<pid>. */
   instance: string;

@@ -13,8 +13,11 @@ import type { Logger } from '../log.js';
 /** PostgreSQL LISTEN/NOTIFY (SQLite: in-process), as the store offers it. */
 export interface Bus {
   notify(channel: string, payload: string): Promise<void>;
-  /** Resolves once listening; the function it resolves with stops it. */
-  listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Resolves once listening; the function it resolves with stops it. `fn(null)`: notifications
+   * may have been missed (the listening connection was lost and is back).
+   */
+  listen(channel: string, fn: (payload: string | null) => void): Promise<() => Promise<void>>;
 }
 
 /** An insert into the shared store that succeeds for one caller only. */
@@ -56,8 +59,8 @@ interface Pending {
 
 /** The channel where holders say they took a lease. */
 export const ANNOUNCE = 'fsb24:leases';
-/** PostgreSQL's NOTIFY payload limit is 8000 bytes. */
-const MAX_PAYLOAD = 7900;
+/** PostgreSQL's NOTIFY payload limit is 8000 bytes; the store takes 7000. */
+const MAX_PAYLOAD = 7000;
 
 export class Mailbox {
   readonly instance: string;
@@ -75,8 +78,14 @@ export class Mailbox {
   }
 
   async start(): Promise<void> {
-    this.unlisten.push(await this.o.bus.listen(this.replies, (p) => this.onReply(p)));
-    this.unlisten.push(await this.o.bus.listen(ANNOUNCE, (p) => this.onAnnounce(p)));
+    // a missed answer: its ask ends at its deadline (an announcement sends what waits again)
+    this.unlisten.push(await this.o.bus.listen(this.replies, (p) => p !== null && this.onReply(p)));
+    // missed announcements: ask again who holds what
+    this.unlisten.push(
+      await this.o.bus.listen(ANNOUNCE, (p) =>
+        p === null ? void this.askWho().catch(() => undefined) : this.onAnnounce(p),
+      ),
+    );
   }
 
   async stop(): Promise<void> {
@@ -110,7 +119,11 @@ export class Mailbox {
 
   /** While this instance holds `box`: do what is asked there. Resolves once listening; call the result to stop. */
   async serve(box: string, handler: Handler): Promise<() => Promise<void>> {
-    return this.o.bus.listen(channel(box), (payload) => void this.onMessage(box, payload, handler));
+    return this.o.bus.listen(channel(box), (payload) => {
+      // messages may have been missed: announce again, and askers send what waits once more
+      if (payload === null) void this.announce(box, true).catch(() => undefined);
+      else void this.onMessage(box, payload, handler);
+    });
   }
 
   /** Fire and forget: the holder of `box`, if any, does it (no claim, no answer). */
