@@ -217,6 +217,10 @@ export class ClusterSide {
     return this.cluster.health();
   }
 
+  onChange(fn: (h: ClusterHealth) => void): void {
+    this.cluster.onChange(fn);
+  }
+
   /** The switch's holder, as far as this instance knows (itself included). */
   switchHolder(): string | null {
     return this.cluster.health().holders[SWITCH_LEASE(this.d.sw.name)] ?? null;

@@ -286,6 +286,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     tenants: tenants.list,
     router,
     switch: sw,
+    cluster: cl,
     get url() {
       return url;
     },

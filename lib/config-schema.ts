@@ -361,7 +361,7 @@ export const schema = {
     env: 'FSB24_TENANTS',
   },
   instanceId: {
-    doc: 'This instance\'s name among several on one database (/healthz, leases); empty: <hostname>:<pid>',
+    doc: "This instance's name among several on one database (/healthz, leases); empty: <hostname>:<pid>",
     format: String,
     default: '',
     env: 'FSB24_INSTANCE_ID',

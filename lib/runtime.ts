@@ -12,7 +12,7 @@ import type { PortalUnit } from './portal/unit.js';
 import type { SwitchUnit } from './switch/unit.js';
 import type { Tenant } from './tenancy/tenants.js';
 import type { TenantRouter } from './tenancy/router.js';
-import type { Shared } from './cluster/cluster.js';
+import type { ClusterHealth, Shared } from './cluster/cluster.js';
 
 export interface Runtime {
   readonly config: Readonly<ConfigShape>;
@@ -28,6 +28,8 @@ export interface Runtime {
   /** Which portal each call goes to (waiting calls, unmatched ones). */
   readonly router: TenantRouter;
   readonly switch: SwitchUnit;
+  /** Several instances on one database: which leases this one holds, and each change of them; null: alone. */
+  readonly cluster: { health(): ClusterHealth; onChange(fn: (h: ClusterHealth) => void): void } | null;
   /** The HTTP side's listen address, once started. */
   readonly url: string;
   health(): Promise<{ ok: boolean; body: Record<string, unknown> }>;

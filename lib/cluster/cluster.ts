@@ -76,6 +76,7 @@ export class Cluster {
   readonly instance: string;
   readonly mailbox: Mailbox;
   private readonly seats = new Map<string, Seat>();
+  private readonly watchers: Array<(h: ClusterHealth) => void> = [];
   private started = false;
 
   constructor(private readonly o: ClusterOptions) {
@@ -101,6 +102,10 @@ export class Cluster {
       clock: this.o.clock,
       log: this.o.log.child({ mod: 'cluster' }),
       ...(this.o.backOffMs !== undefined ? { backOffMs: this.o.backOffMs } : {}),
+      onChange: () => {
+        const h = this.health();
+        for (const w of this.watchers) w(h);
+      },
       role: {
         // announced once the role listens on its box: what waited for a holder is sent again
         take: async (deaf) => {
@@ -116,6 +121,11 @@ export class Cluster {
     this.seats.set(lease, s);
     if (this.started) s.start();
     return s;
+  }
+
+  /** Told after every take and leave of a seat here (the instance's test harness reports it). */
+  onChange(fn: (h: ClusterHealth) => void): void {
+    this.watchers.push(fn);
   }
 
   holds(lease: string): boolean {

@@ -12,6 +12,10 @@ export interface Instance {
   readonly url: string;
   readonly child: ChildProcess;
   health(): Promise<{ ok: boolean; body: Record<string, unknown> }>;
+  /** The leases it holds, as it last said. */
+  readonly holds: readonly string[];
+  /** Resolves once what it holds satisfies `cond` (told by the instance at each change). */
+  until(cond: (holds: readonly string[]) => boolean, timeoutMs?: number): Promise<void>;
   /** kill -9: resolves once the process is gone. */
   kill(): Promise<void>;
   stop(): Promise<void>;
@@ -23,7 +27,19 @@ export async function startInstance(name: string, env: Record<string, string>): 
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = once(child, 'exit');
-  const [first] = (await Promise.race([once(child, 'message'), exited.then(() => [null])])) as [{ url: string } | null];
+  let holds: readonly string[] = [];
+  const watchers = new Set<() => void>();
+  const ready = new Promise<{ url: string } | null>((resolve) => {
+    child.on('message', (m: { holds?: string[]; ready?: boolean; url?: string }) => {
+      if (m.holds) {
+        holds = m.holds;
+        for (const w of [...watchers]) w();
+      }
+      if (m.ready && m.url) resolve({ url: m.url });
+    });
+    void exited.then(() => resolve(null));
+  });
+  const first = await ready;
   if (!first) throw new Error(`instance ${name} exited before it was ready`);
   let seq = 0;
   const inst: Instance = {
@@ -40,6 +56,24 @@ export async function startInstance(name: string, env: Record<string, string>): 
         };
         child.on('message', on);
         child.send({ cmd: 'health', id });
+      }),
+    get holds() {
+      return holds;
+    },
+    until: (cond, timeoutMs = 10_000) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (!cond(holds)) return;
+          clearTimeout(timer);
+          watchers.delete(check);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          watchers.delete(check);
+          reject(new Error(`instance ${name}: holds ${JSON.stringify(holds)}, not what was awaited`));
+        }, timeoutMs);
+        watchers.add(check);
+        check();
       }),
     kill: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
