@@ -29,6 +29,7 @@ import {
   fromWire,
   parseEventMessage,
   parseOriginate,
+  parseRegisteredAsk,
   parseRouteAnswer,
   parseRouteAsk,
   parseRouted,
@@ -92,6 +93,7 @@ export class ClusterSide {
                 this.log.info({ jobUuid: o.jobUuid }, 'originate placed for another instance');
                 return toWire(await sw.listener.bgapi(o.cmd, o.jobUuid));
               },
+              registered: async (body) => sw.registrations.has(parseRegisteredAsk(body).extension),
               routed: async (body) => {
                 const r = parseRouted(body);
                 const t = this.tenantOf(r.portal);
@@ -165,9 +167,18 @@ export class ClusterSide {
     throw new NoHolder(lease, a.holder, a.message);
   }
 
-  /** Registered on the switch? Only its holder can say (null elsewhere: "cannot say"). */
+  /** Registered on the switch? Its holder says (null: nobody could say in time). */
   async isRegistered(ext: string): Promise<boolean | null> {
-    return this.holdsSwitch() ? this.d.sw.registrations.has(ext) : null;
+    if (this.holdsSwitch()) return this.d.sw.registrations.has(ext);
+    const deadline = this.d.config.routing.deadlineMs;
+    const a = await this.cluster.mailbox.ask(
+      SWITCH_LEASE(this.d.sw.name),
+      'registered',
+      { extension: ext },
+      deadline,
+      deadline,
+    );
+    return a.ok && typeof a.value === 'boolean' ? a.value : null;
   }
 
   /** After the 200: the event is handled by the portal's holder (its directory, outbox, switch port). */

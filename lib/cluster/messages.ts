@@ -74,6 +74,10 @@ export function fromWire(v: unknown, jobUuid: string): BackgroundJob {
   return { jobUuid, ok: o.ok, body: text(o, 'body', 'originate result') };
 }
 
+export function parseRegisteredAsk(v: unknown): { extension: string } {
+  return { extension: text(record(v, 'registered'), 'extension', 'registered') };
+}
+
 export interface RoutedTell {
   caller: string;
   extension: string;
