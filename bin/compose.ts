@@ -10,7 +10,7 @@ import { buildApp } from '../lib/http/app.js';
 import { serviceRoutes } from '../lib/http/routes.js';
 import { connectRoutes } from '../lib/http/connect.js';
 import { Metrics } from '../lib/metrics.js';
-import { SqliteStore } from '../lib/store/sqlite.js';
+import { openStore, storeLabel } from '../lib/store/open.js';
 import { PortalUnit } from '../lib/portal/unit.js';
 import { SwitchUnit } from '../lib/switch/unit.js';
 import { finishOrphans } from '../lib/switch/orphans.js';
@@ -18,11 +18,11 @@ import { modelConfig } from '../lib/switch/config.js';
 import { realClock, type Clock, type Timer } from '../lib/clock.js';
 import type { ComposeOptions, Runtime } from '../lib/runtime.js';
 import { Unauthorized, type ParsedEvent } from '../lib/bitrix24/event-body.js';
-import { Tenants, portalConfig, portalDataDir, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
+import { Tenants, portalConfig, portalStoreAt, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
 import { TenantRouter } from '../lib/tenancy/router.js';
 import type { RoutePortal } from '../lib/http/routes.js';
 import { ClusterSide } from './cluster.js';
-import { instanceName } from '../lib/cluster/cluster.js';
+import { instanceName, sharedOf } from '../lib/cluster/cluster.js';
 import { withLease } from '../lib/cluster/seat.js';
 
 /** How often the service stamps "alive" (a restart finishes orphans up to it). */
@@ -34,13 +34,16 @@ const KEEP_FINISHED_MS = 7 * 86_400_000;
 export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const c = o.config;
   const log = o.log;
-  const store = new SqliteStore(c.dataDir);
+  // FSB24_DATABASE_URL: PostgreSQL (a namespace per portal), else SQLite in FSB24_DATA_DIR (a file per portal)
+  const store = openStore(c, { dir: c.dataDir, namespace: '' });
+  /** A database shared with other instances (FSB24_DATABASE_URL, or a test's): the cluster side runs. */
+  const shared = o.shared ?? (c.database.url ? sharedOf(store) : undefined);
   const tenants = new Tenants(c);
   let url = '';
   let previousAlive: number | null = null;
   const units = new Map<Tenant, PortalUnit>();
   /** This instance's name among several on one database (FSB24_INSTANCE_ID), or null: alone. */
-  const instance = o.shared ? instanceName(c.instanceId) : null;
+  const instance = shared ? instanceName(c.instanceId) : null;
   const unitsList = (): PortalUnit[] => [...units.values()];
   const lost = (err: unknown): void => log.error({ err }, 'call effects could not be written to the store');
   const router = new TenantRouter(tenants, (call) => sw.factsOf(call), log.child({ mod: 'tenancy' }));
@@ -123,7 +126,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     log,
   );
   for (const t of tenants.list) {
-    const own = tenants.single ? store : new SqliteStore(portalDataDir(c, t, false));
+    const own = tenants.single ? store : openStore(c, portalStoreAt(c, t, false));
     const plog = tenants.single ? log : log.child({ portal: t.host });
     units.set(
       t,
@@ -140,8 +143,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         },
         listenUrl: () => url,
         ...(instance ? { userAgent: `freeswitch-bitrix24 (instance ${instance})` } : {}),
-        ...(o.shared
-          ? { refreshLock: <T>(fn: () => Promise<T>) => withLease(o.shared!.leases, `refresh:${t.host}`, fn) }
+        ...(shared
+          ? { refreshLock: <T>(fn: () => Promise<T>) => withLease(shared.leases, `refresh:${t.host}`, fn) }
           : {}),
         ...(o.recordingsStableMs !== undefined ? { recordingsStableMs: o.recordingsStableMs } : {}),
         ...(tenants.single ? {} : { foreignLine: (line: string) => foreignLine(tenants, t, line) }),
@@ -156,9 +159,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     await units.get(t)?.submit(effects);
   };
   const cl =
-    o.shared && instance
-      ? new ClusterSide({ config: c, log, clock, instance, shared: o.shared, sw, units, routedHere })
-      : null;
+    shared && instance ? new ClusterSide({ config: c, log, clock, instance, shared, sw, units, routedHere }) : null;
   const tenantOfUnit = (p: PortalUnit): Tenant =>
     [...units].find(([, u]) => u === p)?.[0] ?? (tenants.list[0] as Tenant);
   /** What the HTTP routes see of each portal: with several instances, its lookups go to its holder. */
@@ -306,7 +307,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       const served = tenants.single ? {} : { portals: tenants.list.map((t) => t.host) };
       const esl = `${c.esl.host}:${c.esl.port}`;
       const instance = cl ? { instance: cl.instance } : {};
-      log.info({ http: url, esl, mode: portal.client.mode, ...served, ...instance }, 'service started');
+      const at = { store: storeLabel(c) };
+      log.info({ http: url, esl, mode: portal.client.mode, ...at, ...served, ...instance }, 'service started');
     },
     async stop() {
       clock.clearTimeout(aliveTimer);

@@ -1,12 +1,14 @@
 /**
  * Points of `freeswitch-bitrix24 check` that stand alone: the callback context on the
- * switch, what a token failure means, and FSB24_PUBLIC_URL as Bitrix24 reaches it.
+ * switch, what a token failure means, FSB24_PUBLIC_URL as Bitrix24 reaches it, and the
+ * database of FSB24_DATABASE_URL.
  */
 import { request } from 'undici';
 import type { ConfigShape } from './config.js';
 import type { EslClient } from './esl/client.js';
 import { B24Error } from './bitrix24/errors.js';
 import { callbackUsesContext } from './originate/build.js';
+import { inspectDatabase, storeLabel } from './store/index.js';
 
 /**
  * The callback context, only when callbacks have something to say (TTS or a prompt): without
@@ -94,4 +96,36 @@ export async function checkPublicUrl(c: Readonly<ConfigShape>, add: (r: CheckRes
   } else {
     add({ name: 'public URL', ok: true, detail: `${health} answers (checked from this host)` });
   }
+}
+
+/** FSB24_DATABASE_URL: reachable, and its schema at this version's (the service migrates it at start). True: usable. */
+export async function checkDatabase(c: Readonly<ConfigShape>, add: (r: CheckResult) => void): Promise<boolean> {
+  if (!c.database.url) return true;
+  const where = storeLabel(c);
+  let db: Awaited<ReturnType<typeof inspectDatabase>>;
+  try {
+    db = await inspectDatabase(c.database.url);
+  } catch (err) {
+    const fix = 'check FSB24_DATABASE_URL (host, port, user, password, database) and that PostgreSQL lets it in';
+    add({ name: 'database reachable', ok: false, detail: `${where}: ${(err as Error).message}`, fix });
+    return false;
+  }
+  add({ name: 'database reachable', ok: true, detail: `${where} (PostgreSQL ${db.server})` });
+  const name = 'database schema';
+  if (db.version === db.current) add({ name, ok: true, detail: `version ${db.version}, current` });
+  else if (db.version > db.current)
+    add({
+      name,
+      ok: false,
+      detail: `version ${db.version}, newer than this version's ${db.current}`,
+      fix: 'an instance of a newer version migrated it: run that version here too',
+    });
+  else
+    add({
+      name,
+      ok: false,
+      detail: db.version === 0 ? 'no tables yet' : `version ${db.version}, this version needs ${db.current}`,
+      fix: 'start the service once: it creates and migrates its tables (its user needs CREATE on the database)',
+    });
+  return db.version === db.current;
 }

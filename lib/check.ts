@@ -6,15 +6,22 @@ import { request } from 'undici';
 import { loadConfig, type ConfigShape } from './config.js';
 import { EslClient } from './esl/client.js';
 import { EslError } from './esl/errors.js';
-import { SqliteStore, type Store } from './store/index.js';
+import { openStore, type Store } from './store/index.js';
 import { Bitrix24Client } from './bitrix24/client.js';
 import { RateLimiter } from './bitrix24/limiter.js';
 import { UserDirectory } from './bitrix24/directory.js';
 import { boundHandlers, CALL_EVENTS, configuredLines } from './bitrix24/provision.js';
 import { createLogger } from './log.js';
 import { checkOffline } from './offline/check.js';
-import { Tenants, portalConfig, portalDataDir } from './tenancy/tenants.js';
-import { checkCallbackContext, checkPublicUrl, OUTAGE_FIX, tokenFix, type CheckResult } from './check-parts.js';
+import { Tenants, portalConfig, portalStoreAt } from './tenancy/tenants.js';
+import {
+  checkCallbackContext,
+  checkDatabase,
+  checkPublicUrl,
+  OUTAGE_FIX,
+  tokenFix,
+  type CheckResult,
+} from './check-parts.js';
 
 export { tokenFix, type CheckResult } from './check-parts.js';
 
@@ -59,12 +66,18 @@ export async function check(o: {
     return results;
   }
   const registered = await checkEsl(c, add);
+  if (!(await checkDatabase(c, add))) {
+    const detail = 'not checked: the portals are checked with what the database holds (tokens)';
+    add({ name: 'portal', ok: false, detail, fix: 'fix the database first (above)' });
+    return results;
+  }
   const log = createLogger('silent');
   // each portal of the tenant map on its own (FSB24_B24_PORTAL_URL alone: the one portal, unnamed)
   const tenants = new Tenants(c);
   for (const t of tenants.list) {
     const pc = portalConfig(c, t, tenants.single);
-    const store = new SqliteStore(portalDataDir(c, t, tenants.single));
+    // check reads the store, it never migrates it (checkDatabase said whether it is current)
+    const store = openStore(c, portalStoreAt(c, t, tenants.single), { migrate: false });
     const client = new Bitrix24Client({
       mode: c.b24.webhookUrl ? 'webhook' : 'oauth',
       webhookUrl: c.b24.webhookUrl,
@@ -93,7 +106,7 @@ export async function tenantsReport(c: Readonly<ConfigShape>): Promise<string[]>
   const out: string[] = [];
   if (tenants.single) out.push('no FSB24_TENANTS: one portal (FSB24_B24_PORTAL_URL), every call is its');
   for (const t of tenants.list) {
-    const store = new SqliteStore(portalDataDir(c, t, tenants.single));
+    const store = openStore(c, portalStoreAt(c, t, tenants.single), { migrate: false });
     try {
       const tokens = await store.tokens();
       const s = await store.stats();

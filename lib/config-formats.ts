@@ -108,10 +108,27 @@ const tenantMap = {
   },
 };
 
+/** Empty (SQLite), or a PostgreSQL connection URL. The value is a secret: never in the message. */
+const databaseUrl = {
+  name: 'database-url',
+  validate(v: unknown): void {
+    if (v === '') return;
+    let u: URL;
+    try {
+      u = new URL(String(v));
+    } catch {
+      throw new Error('must be a URL: postgres://user:password@host:5432/database');
+    }
+    if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')
+      throw new Error('must be a postgres:// (or postgresql://) URL');
+  },
+};
+
 convict.addFormats({
   'string-list': nonEmptyList,
   'string-map': stringMap,
   'rule-list': ruleList,
   'optional-url': optionalUrl,
   'tenant-map': tenantMap,
+  'database-url': databaseUrl,
 });

@@ -45,6 +45,17 @@ export const schema = {
     default: './data',
     env: 'FSB24_DATA_DIR',
   },
+  database: {
+    url: {
+      doc:
+        'PostgreSQL for all durable state instead of SQLite in FSB24_DATA_DIR, postgres://user:password@host:5432/db ' +
+        '(several instances may share it; the service creates and migrates its tables at start)',
+      format: 'database-url',
+      default: '',
+      env: 'FSB24_DATABASE_URL',
+      sensitive: true,
+    },
+  },
   b24: {
     portalUrl: {
       doc: 'The portal this service serves, e.g. https://example.bitrix24.com; installs from other portals are refused',

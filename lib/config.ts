@@ -18,6 +18,7 @@ export interface ConfigShape {
   http: { host: string; port: number; bodyLimit: number };
   publicUrl: string;
   dataDir: string;
+  database: { url: string };
   b24: {
     portalUrl: string;
     clientId: string;

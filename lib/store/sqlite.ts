@@ -6,15 +6,19 @@
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Effect } from '../calls/effects.js';
 import { SqliteInbox } from './sqlite-inbox.js';
+import { localLease, localSignals } from './local.js';
 import {
   idempotencyKey,
   type FailedJob,
   type Job,
   type JobState,
+  type Lease,
+  type LeaseOptions,
   type OutboxStats,
+  type Signals,
   type Store,
   type StoredTokens,
   type UnfinishedCall,
@@ -22,6 +26,8 @@ import {
 
 const TOKENS_KEY = 'oauth.tokens';
 const RECORDING_SECRET_KEY = 'recordings.secret';
+
+let memories = 0;
 
 interface JobRow {
   id: number;
@@ -41,9 +47,14 @@ export class SqliteStore implements Store {
   private live = new Map<number, Job>();
   /** Card effects that landed, per call (done register/show/hide), read once per call then kept current. */
   private cards = new Map<string, Effect[]>();
+  /** Which database this is, for its leases and signals (a file, or this store alone in memory). */
+  private readonly key: string;
+  private readonly signals: Signals;
 
   constructor(dir: string | ':memory:') {
     if (dir !== ':memory:') mkdirSync(dir, { recursive: true });
+    this.key = dir === ':memory:' ? `:memory:${++memories}` : resolve(dir, 'freeswitch-bitrix24.sqlite');
+    this.signals = localSignals(this.key);
     this.db = new Database(dir === ':memory:' ? ':memory:' : join(dir, 'freeswitch-bitrix24.sqlite'));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -309,6 +320,19 @@ export class SqliteStore implements Store {
     this.stmts.purgeCalls.run();
     this.stmts.purgeSeen.run(before);
     return n;
+  }
+
+  /** Exclusive within this process: one process owns the file. */
+  lease(name: string, options?: LeaseOptions): Promise<Lease | null> {
+    return localLease(this.key, name, options);
+  }
+
+  notify(channel: string, payload: string): Promise<void> {
+    return this.signals.notify(channel, payload);
+  }
+
+  listen(channel: string, fn: (payload: string | null) => void): Promise<() => Promise<void>> {
+    return this.signals.listen(channel, fn);
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@
  * the OAuth tokens, the offline event inbox and a small key-value table. Everything that
  * must reach Bitrix24 is committed here before it is acknowledged anywhere else.
  * Nothing outside `lib/store/` speaks SQL; `SqliteStore` (./sqlite.ts) is the embedded
- * implementation.
+ * implementation, `PgStore` (./pg.ts) the shared one (several instances on one database).
  *
  * Promise-based: a write is durable when its promise resolves (better-sqlite3 resolves at
  * once, a database server after its commit), so callers await it before they acknowledge
@@ -138,8 +138,46 @@ export interface InboxStore {
   purge(before: number): Promise<void>;
 }
 
-export interface Store extends JobStore, CallIdStore, KeyValueStore, SecretStore {
+/**
+ * A named lease held by at most one holder among everyone sharing the store (the cluster:
+ * which instance holds a switch's event socket or sends for a portal). PostgreSQL: a
+ * session advisory lock on a connection of its own; SQLite: one process owns the file, so
+ * the lease is exclusive within the process only.
+ */
+export interface Lease {
+  readonly name: string;
+  /** Aborted (its reason: the error) when the lease is lost: its connection died or was killed. */
+  readonly lost: AbortSignal;
+  /** Give the lease up; the next waiter gets it. Never aborts `lost`. */
+  release(): Promise<void>;
+}
+
+export interface LeaseOptions {
+  /** true (default): wait until the lease is free; false: null at once if someone holds it. */
+  wait?: boolean;
+  /** Stop waiting: the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Signals between everyone sharing the store (PostgreSQL LISTEN/NOTIFY; in-process with SQLite). */
+export interface Signals {
+  /**
+   * Send `payload` (at most 7,000 bytes) to every listener of `channel`, this process's too.
+   * Fire-and-forget: only listeners connected when it is sent get it.
+   */
+  notify(channel: string, payload: string): Promise<void>;
+  /**
+   * Call `fn` with each payload sent on `channel` from the moment this resolves; `fn(null)`:
+   * signals may have been missed (the listening connection was lost and is back): read the
+   * state again. Resolves with what stops listening.
+   */
+  listen(channel: string, fn: (payload: string | null) => void): Promise<() => Promise<void>>;
+}
+
+export interface Store extends JobStore, CallIdStore, KeyValueStore, SecretStore, Signals {
   readonly inbox: InboxStore;
+  /** Hold the lease `name` (see `Lease`); null only with `wait: false` when someone else holds it. */
+  lease(name: string, options?: LeaseOptions): Promise<Lease | null>;
   /**
    * Forget calls finished before `before` (ms): their delivered jobs and CALL_ID, and the
    * click-to-call requests placed before it. Pending and failed jobs stay, and so does

@@ -117,3 +117,12 @@ export function foreignLine(tenants: Tenants, t: Tenant, line: string): boolean 
 export function portalDataDir(c: Pick<ConfigShape, 'dataDir'>, t: Tenant, single: boolean): string {
   return single ? c.dataDir : join(c.dataDir, 'portals', t.host.replace(/[^A-Za-z0-9.-]/g, '_'));
 }
+
+/** Where a portal's store is: its folder (SQLite), and its namespace in a shared database ('' alone, else its host). */
+export function portalStoreAt(
+  c: Pick<ConfigShape, 'dataDir'>,
+  t: Tenant,
+  single: boolean,
+): { dir: string; namespace: string } {
+  return { dir: portalDataDir(c, t, single), namespace: single ? '' : t.host };
+}

@@ -1,40 +1,13 @@
 /**
  * The `Store` contract, written against the interface and run for every implementation
- * (the `implementations` table).
+ * (`implementations`, test/helpers/stores.ts: SQLite and a real PostgreSQL). Leases and
+ * signals: ./coordination.test.ts.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SqliteStore } from '../../../lib/store/sqlite.js';
-import type { Store, StoredTokens } from '../../../lib/store/store.js';
+import type { StoredTokens } from '../../../lib/store/store.js';
+import { implementations } from '../../helpers/stores.js';
 import type { Effect } from '../../../lib/calls/effects.js';
 import type { ParsedEvent } from '../../../lib/bitrix24/event-body.js';
-
-/** A fresh, empty store, and how to open the same one again (as after a restart). */
-interface Opened {
-  store: Store;
-  reopen: () => Promise<Store>;
-}
-
-type Teardown = { teardown: (f: () => unknown) => void };
-
-const implementations: Record<string, (t: Teardown) => Promise<Opened>> = {
-  sqlite: async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'fsb24-store-'));
-    const opened: Store[] = [];
-    const open = async (): Promise<Store> => {
-      const s = new SqliteStore(dir);
-      opened.push(s);
-      return s;
-    };
-    t.teardown(async () => {
-      for (const s of opened) await s.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    return { store: await open(), reopen: open };
-  },
-};
 
 const reg = (call: string): Effect => ({
   kind: 'register',
@@ -279,6 +252,36 @@ for (const [name, make] of Object.entries(implementations)) {
       ),
     );
     t.same(await s.inbox.untaken(), [], 'none of the records');
+  });
+
+  t.test(`${name}: two portals on one database never see each other's rows`, async (t) => {
+    const { store: a, other } = await make(t);
+    const b = await other();
+    await a.enqueue([reg('x'), fin('x')], 1000);
+    await a.setCallId('x', 'externalCall.x', 7, 1000);
+    await a.set('c2c:externalCall.old', { aLeg: 'a', at: 1000 });
+    await a.setTokens(tokens);
+    await a.inbox.accept([{ recordId: 1, messageId: 'm1', event: event('a') }], 1000);
+    t.same(await b.pending(), [], 'jobs');
+    t.same(await b.unfinishedCalls(), []);
+    t.match(await b.stats(), { pending: 0, done: 0, failed: 0 });
+    t.equal(await b.callId('x'), null, 'CALL_IDs');
+    t.same(await b.callIds(['x']), new Map());
+    t.equal(await b.get('c2c:externalCall.old'), null, 'key-value');
+    t.equal(await b.tokens(), null, 'tokens');
+    t.same(await b.inbox.untaken(), [], 'offline inbox');
+    t.equal(await b.inbox.take(1), false);
+    t.not(await b.recordingSecret(() => 'b-secret'), await a.recordingSecret(() => 'a-secret'), 'secrets');
+    // the same idempotency keys in the other portal are its own
+    t.equal(await b.enqueue([reg('x'), fin('x')], 1000), 2);
+    for (const j of await b.pending()) await b.markDone(j.id);
+    t.equal(await b.purgeFinished(2000), 2, "B's purge");
+    t.equal((await a.pending()).length, 2, "leaves A's jobs");
+    t.same(await a.get('c2c:externalCall.old'), { aLeg: 'a', at: 1000 }, 'and its click-to-call requests');
+    t.same(
+      (await a.inbox.untaken()).map((i) => i.recordId),
+      [1],
+    );
   });
 
   t.test(`${name}: the offline inbox takes each record once`, async (t) => {
