@@ -23,7 +23,13 @@ export interface Instance {
 
 export async function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
   const child = fork(fileURLToPath(new URL('./instance-child.ts', import.meta.url)), [], {
-    env: { ...process.env, FSB24_INSTANCE_ID: name, FSB24_HTTP_PORT: '0', FSB24_LOG_LEVEL: 'silent', ...env },
+    env: {
+      ...process.env,
+      FSB24_INSTANCE_ID: name,
+      FSB24_HTTP_PORT: '0',
+      FSB24_LOG_LEVEL: process.env.FSB24_TEST_INSTANCE_LOG ?? 'silent',
+      ...env,
+    },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = once(child, 'exit');
@@ -82,7 +88,8 @@ export async function startInstance(name: string, env: Record<string, string>): 
     },
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.send({ cmd: 'stop' });
+      if (child.connected) child.send({ cmd: 'stop' }, (err) => err && child.kill('SIGKILL'));
+      else child.kill('SIGKILL');
       await exited;
     },
   };
