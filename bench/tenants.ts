@@ -36,8 +36,9 @@ const b = await startBitrix24Emulator(APP);
 for (const p of [a, b]) p.state.addUser({ ID: 1, NAME: 'Admin', LAST_NAME: '', UF_PHONE_INNER: '' });
 a.state.addUser({ ID: 11, NAME: 'Anna', LAST_NAME: 'A', UF_PHONE_INNER: '1001' });
 b.state.addUser({ ID: 21, NAME: 'Bella', LAST_NAME: 'B', UF_PHONE_INNER: '1002' });
-sim.sw.setExtension('1001', { mode: 'answer', ringMs: 1000 });
-sim.sw.setExtension('1002', { mode: 'answer', ringMs: 1000 });
+// each tenant domain has its own directory (the simulator looks users up per domain)
+sim.sw.setExtension('1001', { mode: 'answer', ringMs: 1000 }, 'a.pbx.test');
+sim.sw.setExtension('1002', { mode: 'answer', ringMs: 1000 }, 'b.pbx.test');
 const config = loadConfig({
   overrides: {
     'esl.host': sim.host,

@@ -36,10 +36,12 @@ export async function main(args: string[], env: Record<string, string | undefine
       case 'start': {
         const config = loadConfig({ ...(file ? { file } : {}), env });
         const log = createLogger(config.logLevel, { pretty: process.stdout.isTTY === true });
-        if (config.esl.password === 'ClueCon')
-          log.warn(
-            'FSB24_ESL_PASSWORD is the FreeSWITCH default (ClueCon): set a real password in event_socket.conf.xml',
-          );
+        for (const s of config.switches)
+          if (s.password === 'ClueCon')
+            log.warn(
+              { switch: s.name },
+              'the event socket password is the FreeSWITCH default (ClueCon): set a real one in event_socket.conf.xml',
+            );
         const svc = compose({ config, log });
         await svc.start();
         await new Promise<void>((resolve) => {

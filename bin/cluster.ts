@@ -16,6 +16,7 @@ import type { RouteAnswer } from '../lib/routing/responsible.js';
 import type { PortalUnit } from '../lib/portal/unit.js';
 import type { SwitchUnit } from '../lib/switch/unit.js';
 import type { Tenant } from '../lib/tenancy/tenants.js';
+import type { Placement } from '../lib/switch/fleet.js';
 import { Cluster, type ClusterHealth, type Shared } from '../lib/cluster/cluster.js';
 import { channel } from '../lib/cluster/mailbox.js';
 import { portalRole, switchRole } from '../lib/cluster/roles.js';
@@ -29,7 +30,7 @@ import {
   fromWire,
   parseEventMessage,
   parseOriginate,
-  parseRegisteredAsk,
+  parsePhoneAsk,
   parseRouteAnswer,
   parseRouteAsk,
   parseRouted,
@@ -43,10 +44,13 @@ export interface ClusterDeps {
   /** This instance's name (FSB24_INSTANCE_ID, else <hostname>:<pid>). */
   instance: string;
   shared: Shared;
-  sw: SwitchUnit;
+  /** Every switch (FSB24_SWITCHES), each run where its lease is held. */
+  switches: readonly SwitchUnit[];
   units: ReadonlyMap<Tenant, PortalUnit>;
-  /** On the switch's holder: a routed caller's effects, to their portal (what a lone instance does). */
-  routedHere: (caller: string, extension: string, t: Tenant) => Promise<void>;
+  /** A switch's next tenure settles the orphans of its calls again (lib/switch/fleet.ts OrphanSweep). */
+  retake: (sw: SwitchUnit) => void;
+  /** On a switch's holder: a routed caller's effects, to their portal (what a lone instance does). */
+  routedHere: (sw: SwitchUnit, caller: string, extension: string, t: Tenant) => Promise<void>;
 }
 
 /** Nobody took an originate within this: the call is finished as when the switch is unreachable. */
@@ -64,7 +68,7 @@ export class ClusterSide {
 
   constructor(private readonly d: ClusterDeps) {
     this.log = d.log.child({ mod: 'cluster' });
-    const { sw, shared, clock } = d;
+    const { shared, clock } = d;
     this.cluster = new Cluster({
       instance: d.instance,
       leases: shared.leases,
@@ -74,37 +78,47 @@ export class ClusterSide {
       log: d.log,
     });
     const mailbox = this.cluster.mailbox;
-    const switchLease = SWITCH_LEASE(sw.name);
-    this.cluster.seat(
-      switchLease,
-      switchRole({
-        socket: sw.listener,
-        start: () => {
-          sw.reset();
-          sw.start();
-        },
-        stop: () => sw.stop(),
-        serve: () =>
-          mailbox.serve(
-            switchLease,
-            dispatch({
-              originate: async (body) => {
-                const o = parseOriginate(body);
-                this.log.info({ jobUuid: o.jobUuid }, 'originate placed for another instance');
-                return toWire(await sw.listener.bgapi(o.cmd, o.jobUuid));
-              },
-              registered: async (body) => sw.registrations.has(parseRegisteredAsk(body).extension),
-              routed: async (body) => {
-                const r = parseRouted(body);
-                const t = this.tenantOf(r.portal);
-                if (t) await d.routedHere(r.caller, r.extension, t);
-                return null;
-              },
-            }),
-          ),
-        clock,
-      }),
-    );
+    for (const sw of d.switches) {
+      const switchLease = SWITCH_LEASE(sw.name);
+      this.cluster.seat(
+        switchLease,
+        switchRole({
+          socket: sw.listener,
+          start: () => {
+            sw.reset();
+            d.retake(sw);
+            sw.start();
+          },
+          stop: () => sw.stop(),
+          serve: () =>
+            mailbox.serve(
+              switchLease,
+              dispatch({
+                originate: async (body) => {
+                  const o = parseOriginate(body);
+                  this.log.info({ jobUuid: o.jobUuid, switch: sw.name }, 'originate placed for another instance');
+                  return toWire(await sw.listener.bgapi(o.cmd, o.jobUuid));
+                },
+                registered: async (body) => {
+                  const q = parsePhoneAsk(body);
+                  return sw.isRegistered(q.extension, q.domain);
+                },
+                inDirectory: async (body) => {
+                  const q = parsePhoneAsk(body);
+                  return sw.inDirectory(q.extension, q.domain);
+                },
+                routed: async (body) => {
+                  const r = parseRouted(body);
+                  const t = this.tenantOf(r.portal);
+                  if (t) await d.routedHere(sw, r.caller, r.extension, t);
+                  return null;
+                },
+              }),
+            ),
+          clock,
+        }),
+      );
+    }
     for (const [t, p] of d.units) {
       const lease = PORTAL_LEASE(t.host);
       this.cluster.seat(
@@ -141,18 +155,23 @@ export class ClusterSide {
     return this.cluster.instance;
   }
 
-  holdsSwitch(): boolean {
-    return this.cluster.holds(SWITCH_LEASE(this.d.sw.name));
+  holdsSwitch(name: string): boolean {
+    return this.cluster.holds(SWITCH_LEASE(name));
   }
 
   holdsPortal(t: Tenant): boolean {
     return this.cluster.holds(PORTAL_LEASE(t.host));
   }
 
-  /** `bgapi originate` on the switch, from whichever instance holds it. */
-  async originate(cmd: string, jobUuid: string): Promise<BackgroundJob> {
-    if (this.holdsSwitch()) return this.d.sw.listener.bgapi(cmd, jobUuid);
-    const lease = SWITCH_LEASE(this.d.sw.name);
+  private switchNamed(name?: string): SwitchUnit {
+    return this.d.switches.find((s) => s.name === name) ?? (this.d.switches[0] as SwitchUnit);
+  }
+
+  /** `bgapi originate` on the switch (none named: the first), from whichever instance holds it. */
+  async originate(cmd: string, jobUuid: string, name?: string): Promise<BackgroundJob> {
+    const sw = this.switchNamed(name);
+    if (this.holdsSwitch(sw.name)) return sw.listener.bgapi(cmd, jobUuid);
+    const lease = SWITCH_LEASE(sw.name);
     const a = await this.cluster.mailbox.ask(
       lease,
       'originate',
@@ -167,18 +186,42 @@ export class ClusterSide {
     throw new NoHolder(lease, a.holder, a.message);
   }
 
-  /** Registered on the switch? Its holder says (null: nobody could say in time). */
-  async isRegistered(ext: string): Promise<boolean | null> {
-    if (this.holdsSwitch()) return this.d.sw.registrations.has(ext);
+  /** A question about a phone, to a switch's holder (null: nobody could say in time). */
+  private async askPhone(
+    sw: SwitchUnit,
+    kind: 'registered' | 'inDirectory',
+    ext: string,
+    domain: string | null,
+  ): Promise<boolean | null> {
+    if (this.holdsSwitch(sw.name))
+      return kind === 'registered' ? sw.isRegistered(ext, domain) : sw.inDirectory(ext, domain);
     const deadline = this.d.config.routing.deadlineMs;
-    const a = await this.cluster.mailbox.ask(
-      SWITCH_LEASE(this.d.sw.name),
-      'registered',
-      { extension: ext },
-      deadline,
-      deadline,
-    );
+    const q = { extension: ext, domain };
+    const a = await this.cluster.mailbox.ask(SWITCH_LEASE(sw.name), kind, q, deadline, deadline);
     return a.ok && typeof a.value === 'boolean' ? a.value : null;
+  }
+
+  /** Registered on some switch (true), on none (false), or some switch's holder could not say (null). */
+  async isRegistered(ext: string, domain: string | null): Promise<boolean | null> {
+    const all = await Promise.all(this.d.switches.map((s) => this.askPhone(s, 'registered', ext, domain)));
+    return all.includes(true) ? true : all.includes(null) ? null : false;
+  }
+
+  /** Switches.locate (lib/switch/fleet.ts), each switch asked where it is held. */
+  async locate(ext: string, domain: string | null): Promise<Placement> {
+    const list = this.d.switches;
+    if (list.length === 1) return { switch: (list[0] as SwitchUnit).name };
+    const registered = await Promise.all(list.map((s) => this.askPhone(s, 'registered', ext, domain)));
+    const on = registered.indexOf(true);
+    if (on >= 0) return { switch: (list[on] as SwitchUnit).name };
+    const known = await Promise.all(list.map((s) => this.askPhone(s, 'inDirectory', ext, domain)));
+    const has = known.indexOf(true);
+    if (has >= 0) return { switch: (list[has] as SwitchUnit).name };
+    const who = domain ? `${ext}@${domain}` : ext;
+    const deaf = list.filter((_, i) => known[i] === null).map((s) => s.name);
+    if (deaf.length > 0)
+      return { switch: null, status: '503', reason: `the PBX is not reachable (switch ${deaf.join(', ')})` };
+    return { switch: null, status: '480', reason: `extension ${who} is on no switch` };
   }
 
   /** After the 200: the event is handled by the portal's holder (its directory, outbox, switch port). */
@@ -216,12 +259,30 @@ export class ClusterSide {
     };
   }
 
-  /** A routed caller: the switch's holder registers the call for the extension. */
+  /** A routed caller: each switch's holder registers that caller's live call for the extension. */
   async routed(caller: string, extension: string, t: Tenant): Promise<void> {
-    if (this.holdsSwitch()) return this.d.routedHere(caller, extension, t);
-    await this.cluster.mailbox
-      .tell(SWITCH_LEASE(this.d.sw.name), 'routed', { caller, extension, portal: t.host })
-      .catch((err: unknown) => this.log.warn({ err }, 'routed caller not told to the switch holder'));
+    for (const sw of this.d.switches) {
+      if (this.holdsSwitch(sw.name)) await this.d.routedHere(sw, caller, extension, t);
+      else
+        await this.cluster.mailbox
+          .tell(SWITCH_LEASE(sw.name), 'routed', { caller, extension, portal: t.host })
+          .catch((err: unknown) => this.log.warn({ err }, 'routed caller not told to the switch holder'));
+    }
+  }
+
+  /**
+   * /healthz of the switches: a switch held here says its socket's state, one held elsewhere
+   * `standby` and its holder (healthy while one is known).
+   */
+  switchesHealth(): { ok: boolean; body: Record<string, unknown> } {
+    const each = this.d.switches.map((s) => {
+      if (this.holdsSwitch(s.name)) return { s, h: s.health() };
+      const holder = this.cluster.mailbox.holderOf(SWITCH_LEASE(s.name));
+      return { s, h: { ok: holder !== null, body: { state: 'standby', holder } as Record<string, unknown> } };
+    });
+    const ok = each.every((x) => x.h.ok);
+    if (each.length === 1) return { ok, body: { eventSocket: (each[0] as (typeof each)[number]).h.body } };
+    return { ok, body: { switches: Object.fromEntries(each.map(({ s, h }) => [s.name, h.body])) } };
   }
 
   health(): ClusterHealth {
@@ -230,11 +291,6 @@ export class ClusterSide {
 
   onChange(fn: (h: ClusterHealth) => void): void {
     this.cluster.onChange(fn);
-  }
-
-  /** The switch's holder, as far as this instance knows (itself included). */
-  switchHolder(): string | null {
-    return this.cluster.health().holders[SWITCH_LEASE(this.d.sw.name)] ?? null;
   }
 
   start(): Promise<void> {

@@ -1,10 +1,12 @@
 /**
- * The composition root: builds the store, the switch unit, the portal unit and the HTTP
+ * The composition root: builds the store, the switch units, the portal units and the HTTP
  * side from a frozen config and wires them together. No part of lib/ imports this file;
- * each gets the narrow ports it needs. Calls go from the switch to their portal through
- * the tenant router (lib/tenancy/): one portal per entry of FSB24_TENANTS, each with its
- * own store (tokens, outbox lane, directory), or FSB24_B24_PORTAL_URL alone: one portal
- * every call belongs to, on the service's store as before.
+ * each gets the narrow ports it needs. One switch unit per event socket of FSB24_SWITCHES
+ * (or the one of FSB24_ESL_*, named `default`); calls go from whichever switch they are on
+ * to their portal through the tenant router (lib/tenancy/): one portal per entry of
+ * FSB24_TENANTS, each with its own store (tokens, outbox lane, directory), or
+ * FSB24_B24_PORTAL_URL alone: one portal every call belongs to, on the service's store as before.
+ * A click-to-call rings the employee on the switch their phone is on (lib/switch/fleet.ts).
  */
 import { buildApp } from '../lib/http/app.js';
 import { serviceRoutes } from '../lib/http/routes.js';
@@ -14,12 +16,19 @@ import { openStore, storeLabel } from '../lib/store/open.js';
 import { PortalUnit } from '../lib/portal/unit.js';
 import { SwitchUnit } from '../lib/switch/unit.js';
 import { finishOrphans } from '../lib/switch/orphans.js';
+import { OrphanSweep, Switches } from '../lib/switch/fleet.js';
 import { modelConfig } from '../lib/switch/config.js';
 import { realClock, type Clock, type Timer } from '../lib/clock.js';
+import { isEslSwitch } from '../lib/config.js';
 import type { ComposeOptions, Runtime } from '../lib/runtime.js';
+import type { Effect } from '../lib/calls/effects.js';
 import { Unauthorized, type ParsedEvent } from '../lib/bitrix24/event-body.js';
 import { Tenants, portalConfig, portalStoreAt, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
 import { TenantRouter } from '../lib/tenancy/router.js';
+import { Backfill, type CallSent } from '../lib/cdr/backfill.js';
+import { parseCdrBody, parseCdrText } from '../lib/cdr/parse.js';
+import { cdrRoutes } from '../lib/http/cdr.js';
+import type { CallFacts } from '../lib/switch/facts.js';
 import type { RoutePortal } from '../lib/http/routes.js';
 import { ClusterSide } from './cluster.js';
 import { instanceName, sharedOf } from '../lib/cluster/cluster.js';
@@ -38,15 +47,23 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const store = openStore(c, { dir: c.dataDir, namespace: '' });
   /** A database shared with other instances (FSB24_DATABASE_URL, or a test's): the cluster side runs. */
   const shared = o.shared ?? (c.database.url ? sharedOf(store) : undefined);
+  /** This instance's name among several on one database (FSB24_INSTANCE_ID), or null: alone. */
+  const instance = shared ? instanceName(c.instanceId) : null;
   const tenants = new Tenants(c);
   let url = '';
   let previousAlive: number | null = null;
   const units = new Map<Tenant, PortalUnit>();
-  /** This instance's name among several on one database (FSB24_INSTANCE_ID), or null: alone. */
-  const instance = shared ? instanceName(c.instanceId) : null;
   const unitsList = (): PortalUnit[] => [...units.values()];
   const lost = (err: unknown): void => log.error({ err }, 'call effects could not be written to the store');
-  const router = new TenantRouter(tenants, (call) => sw.factsOf(call), log.child({ mod: 'tenancy' }));
+  /** What a back-filled call's CDRs say of its portal, while the router decides it. */
+  const cdrFacts = new Map<string, CallFacts>();
+  const router = new TenantRouter(
+    tenants,
+    (call) => switches.factsOf(call) ?? cdrFacts.get(call) ?? null,
+    log.child({ mod: 'tenancy' }),
+  );
+  /** A portal's host names it on /metrics (a webhook's host when no portal address is set). */
+  const labelOf = (t: Tenant): string => t.host || (c.b24.webhookUrl ? new URL(c.b24.webhookUrl).host : '');
   const metrics = new Metrics(
     {
       outbox: async () => {
@@ -63,8 +80,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         count: unitsList().reduce((n, p) => n + p.uploader.uploads, 0),
         bytes: unitsList().reduce((n, p) => n + p.uploader.bytes, 0),
       }),
-      reconnects: () => sw.listener.reconnects,
-      liveCalls: () => sw.model.liveCalls,
+      switches: () => switches.figures(),
       portals: () =>
         Promise.all(
           [...units].map(async ([t, p]) => {
@@ -74,72 +90,95 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
           }),
         ),
       unmatchedCalls: () => router.unmatched,
-      // the operating-time figures of the first portal (the only one without FSB24_TENANTS)
-      operating: () => portal.client.operating.totals(),
+      operating: () =>
+        [...units].flatMap(([t, p]) => p.client.operating.totals().map((x) => ({ ...x, portal: labelOf(t) }))),
     },
     clock,
   );
-  const sw: SwitchUnit = new SwitchUnit(
-    {
-      name: 'default',
-      host: c.esl.host,
-      port: c.esl.port,
-      password: c.esl.password,
-      model: modelConfig(c),
-      recordVariables: c.recordings.variable ? [c.recordings.variable] : [],
-    },
-    {
-      sink: (effects) => {
-        for (const e of effects)
-          if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
-        // called after every event: a waiting call may have learnt its domain from it
-        // (each portal's outbox writes in submission order: a call's effects keep the order of its events)
-        for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine).catch(lost);
+  const sweep = new OrphanSweep(c.switches.map((s) => s.name));
+  const makeSwitch = (s: (typeof c.switches)[number]): SwitchUnit => {
+    const counted = (effects: readonly Effect[]): void => {
+      for (const e of effects)
+        if (e.kind === 'finish') metrics.calls.inc({ switch: s.name, direction: e.direction, outcome: e.status });
+    };
+    return new SwitchUnit(
+      {
+        name: s.name,
+        host: s.host,
+        port: s.port,
+        password: s.password,
+        model: modelConfig(c),
+        recordVariables: c.recordings.variable ? [c.recordings.variable] : [],
+        ...(isEslSwitch(c, s.name) ? {} : { passwordSource: `the password of "${s.name}" in FSB24_SWITCHES` }),
       },
-      orphans: (live, known) => {
-        // each portal finishes the calls its own store holds
-        for (const [t, p] of units) {
-          const finish = async (): Promise<void> => {
-            const done = finishOrphans({
-              unfinished: await p.store.unfinishedCalls(),
-              live,
-              known,
-              // several instances: a takeover happens now, whoever stamped `alive` last
-              lastAliveMs: (cl ? null : previousAlive) ?? clock.now(),
-              addToChat: c.calls.addToChat,
-              log,
-            });
-            for (const e of done) {
-              router.assign(e.call, t);
-              if (e.kind === 'finish') metrics.calls.inc({ direction: e.direction, outcome: e.status });
+      {
+        sink: (effects) => {
+          counted(effects);
+          // called after every event: a waiting call may have learnt its domain from it
+          // (each portal's outbox writes in submission order: a call's effects keep the order of its events)
+          for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine).catch(lost);
+        },
+        orphans: (live, known) => {
+          // each portal finishes the calls its own store holds that were on this switch
+          for (const g of sweep.connected(s.name, live, known))
+            for (const [t, p] of units) {
+              const finish = async (): Promise<void> => {
+                const done = finishOrphans({
+                  unfinished: (await p.store.unfinishedCalls()).filter(g.owns),
+                  live: g.live,
+                  known: g.known,
+                  // several instances: a takeover happens now, whoever stamped `alive` last
+                  lastAliveMs: (cl ? null : previousAlive) ?? clock.now(),
+                  addToChat: c.calls.addToChat,
+                  log,
+                });
+                for (const e of done) {
+                  router.assign(e.call, t);
+                  // a guess: the call's CDR may still come (spool, FreeSWITCH's retries) and replace it
+                  cdr.guess(e.call, () => void deliver(p, [e], s.name).catch(lost));
+                }
+              };
+              finish().catch(lost);
             }
-            await p.submit(done);
-          };
-          finish().catch(lost);
-        }
-        return [];
+          return [];
+        },
+        guessed: (effects) => {
+          for (const [t, mine] of router.route(effects)) {
+            const unit = units.get(t);
+            if (unit)
+              for (const [call, list] of byCall(mine))
+                cdr.guess(call, () => void deliver(unit, list, s.name).catch(lost));
+          }
+        },
+        onEventSeen: (name) => metrics.events.inc({ switch: s.name, name }),
+        onBadEvent: () => metrics.badEvents.inc({ switch: s.name }),
       },
-      onEventSeen: (name) => metrics.events.inc({ name }),
-      onBadEvent: () => metrics.badEvents.inc(),
-    },
-    clock,
-    log,
-  );
+      clock,
+      c.switches.length > 1 ? log.child({ switch: s.name }) : log,
+    );
+  };
+  const switches = new Switches(c.switches.map(makeSwitch));
+  const sw = switches.first;
   for (const t of tenants.list) {
     const own = tenants.single ? store : openStore(c, portalStoreAt(c, t, false));
     const plog = tenants.single ? log : log.child({ portal: t.host });
+    const pc = portalConfig(c, t, tenants.single);
     units.set(
       t,
       new PortalUnit({
-        config: portalConfig(c, t, tenants.single),
+        config: pc,
         log: plog,
         store: own,
         clock,
         registry: metrics.registry,
-        onRequest: (method, result) => metrics.rest.inc({ method, result }),
+        onRequest: (method, result) => metrics.rest.inc({ portal: labelOf(t), method, result }),
+        // several instances: each switch answers where its lease is held (bin/cluster.ts)
         switchPort: {
-          originate: (cmd, jobUuid) => (cl ? cl.originate(cmd, jobUuid) : sw.listener.bgapi(cmd, jobUuid)),
-          isRegistered: (ext) => (cl ? cl.isRegistered(ext) : sw.registrations.has(ext)),
+          originate: (cmd, jobUuid, name) =>
+            cl ? cl.originate(cmd, jobUuid, name) : (switches.byName(name ?? '') ?? sw).listener.bgapi(cmd, jobUuid),
+          // a portal's phones are in its domain (FSB24_TENANTS, FSB24_DOMAIN), else in any
+          isRegistered: (ext) => (cl ?? switches).isRegistered(ext, pc.calls.domain || null),
+          locate: (ext, domain) => (cl ?? switches).locate(ext, domain),
         },
         listenUrl: () => url,
         ...(instance ? { userAgent: `freeswitch-bitrix24 (instance ${instance})` } : {}),
@@ -152,14 +191,27 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     );
   }
   const portal = unitsList()[0] as PortalUnit;
-  /** The cluster side (FSB24_DATABASE_URL): seats for the switch and each portal; null: one instance. */
-  const routedHere = async (caller: string, ext: string, t: Tenant): Promise<void> => {
-    const effects = sw.model.routed(caller, ext);
+  /** A routed caller's effects on one switch, to the portal asked (where that switch is held). */
+  const routedHere = async (x: SwitchUnit, caller: string, ext: string, t: Tenant): Promise<void> => {
+    const effects = x.routed(caller, ext);
     for (const e of effects) router.assign(e.call, t);
     await units.get(t)?.submit(effects);
   };
+  /** The cluster side (FSB24_DATABASE_URL): a seat for each switch and each portal; null: one instance. */
   const cl =
-    shared && instance ? new ClusterSide({ config: c, log, clock, instance, shared, sw, units, routedHere }) : null;
+    shared && instance
+      ? new ClusterSide({
+          config: c,
+          log,
+          clock,
+          instance,
+          shared,
+          switches: switches.list,
+          units,
+          retake: (x) => sweep.again(x.name),
+          routedHere,
+        })
+      : null;
   const tenantOfUnit = (p: PortalUnit): Tenant =>
     [...units].find(([, u]) => u === p)?.[0] ?? (tenants.list[0] as Tenant);
   /** What the HTTP routes see of each portal: with several instances, its lookups go to its holder. */
@@ -178,6 +230,53 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     ]),
   );
   const routePortalOf = (p: PortalUnit): RoutePortal => routePortals.get(tenantOfUnit(p)) ?? p;
+  /** Into a portal's outbox, counted (durable when it returns). */
+  function deliver(unit: PortalUnit, effects: Effect[], switchName?: string): Promise<void> {
+    for (const e of effects)
+      if (e.kind === 'finish')
+        metrics.calls.inc({ switch: switchName ?? sw.name, direction: e.direction, outcome: e.status });
+    return unit.submit(effects);
+  }
+  /** The portal a back-filled call belongs to, decided with its CDR's facts when the switch has none. */
+  const unitOfCdr = (call: string, facts?: CallFacts): PortalUnit | undefined => {
+    if (facts) cdrFacts.set(call, facts);
+    const t = router.portalOf(call);
+    cdrFacts.delete(call);
+    return t ? units.get(t) : undefined;
+  };
+  const extraVars = c.recordings.variable ? [c.recordings.variable] : [];
+  const cdr = new Backfill(
+    {
+      kv: { get: async (k) => store.get(k), set: async (k, v) => store.set(k, v) },
+      sent: async (call, facts): Promise<CallSent> => {
+        const s = unitOfCdr(call, facts)?.store;
+        if (!s) return 'nowhere';
+        if (await s.hasEffect(`finish:${call}`)) return 'finished';
+        return (await s.hasEffect(`register:${call}`)) || (await s.hasEffect(`adopt:${call}`))
+          ? 'registered'
+          : 'unknown';
+      },
+      submit: async (call, effects) => {
+        const unit = unitOfCdr(call);
+        if (unit) await deliver(unit, effects);
+      },
+      followed: (call) => switches.list.some((x) => x.listener.connected && x.model.tracks(call)),
+    },
+    {
+      model: modelConfig(c),
+      spoolDirs: c.cdr.spoolDirs,
+      graceMs: c.cdr.graceMs,
+      maxAgeMs: c.cdr.maxAgeHours * 3_600_000,
+      parse: (text) => parseCdrText(text, { extraVars }),
+      clock,
+      log: log.child({ mod: 'cdr' }),
+    },
+  );
+  // after every (re)connect: FreeSWITCH's spool, then the calls held for the switch looked at again
+  for (const x of switches.list)
+    x.listener.on('ready', () => {
+      cdr.reconnected().catch((err: unknown) => log.error({ err }, 'CDR spool import failed'));
+    });
   /** The portal an event of Bitrix24 comes from: its member_id, else its domain; none is refused. */
   const portalOfEvent = async (ev: ParsedEvent): Promise<PortalUnit> => {
     if (tenants.single) return portal;
@@ -200,9 +299,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     return t ? (units.get(t) ?? null) : null;
   };
   const health = async (): Promise<{ ok: boolean; body: Record<string, unknown> }> => {
-    // a standby instance does not hold the switch: its holder, when one is known, answers for the socket
-    const holder = cl?.switchHolder() ?? null;
-    const esl = !cl || cl.holdsSwitch() ? sw.health() : { ok: holder !== null, body: { state: 'standby', holder } };
+    // a standby holds no switch: each switch's holder, when one is known, answers for its socket
+    const esl = cl ? cl.switchesHealth() : switches.health();
     const p = await portal.health();
     const all = await Promise.all([...units].map(async ([t, u]) => ({ t, h: await u.health() })));
     const ok = esl.ok && all.every((x) => x.h.ok);
@@ -211,10 +309,11 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       ok,
       body: {
         status: ok ? 'ok' : 'degraded',
-        eventSocket: esl.body,
+        ...esl.body,
         ...p.body,
         ...each,
-        calls: { live: sw.model.liveCalls },
+        calls: { live: switches.liveCalls },
+        cdr: cdr.health(),
         ...(cl ? { cluster: cl.health() } : {}),
       },
     };
@@ -241,7 +340,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         portals: () => [...routePortals.values()],
         routed: async (caller, ext, to) => {
           const t = [...routePortals].find(([, p]) => p === to)?.[0] ?? (tenants.list[0] as Tenant);
-          await (cl ? cl.routed(caller, ext, t) : routedHere(caller, ext, t));
+          if (cl) await cl.routed(caller, ext, t);
+          else for (const x of switches.list) await routedHere(x, caller, ext, t);
         },
         registry: metrics.registry,
       });
@@ -256,6 +356,12 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
               return t ? units.get(t) : undefined;
             },
       );
+      cdrRoutes(a, {
+        log: log.child({ mod: 'cdr' }),
+        credentials: c.cdr.credentials,
+        parse: (body, type) => parseCdrBody(body, type, { extraVars }),
+        accept: (leg) => cdr.accept(leg),
+      });
       o.extraRoutes?.(a);
     },
   });
@@ -287,6 +393,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     tenants: tenants.list,
     router,
     switch: sw,
+    switches: switches.list,
     cluster: cl,
     get url() {
       return url;
@@ -296,27 +403,29 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       previousAlive = await store.get<number>('alive');
       await store.set('alive', clock.now());
       aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
+      await cdr.load();
       for (const p of units.values()) await p.open();
       url = await app.listen({ host: c.http.host, port: c.http.port });
-      if (cl)
-        await cl.start(); // the switch and each portal start where their lease is held
-      else {
-        for (const p of units.values()) await p.start();
-        sw.start();
-      }
+      if (!cl) for (const p of units.values()) await p.start();
+      // FreeSWITCH's spool first: calls that ended while the service was down, before any orphan guess
+      await cdr.start();
+      // several instances: each switch and each portal start where their lease is held
+      if (cl) await cl.start();
+      else switches.start();
       const served = tenants.single ? {} : { portals: tenants.list.map((t) => t.host) };
-      const esl = `${c.esl.host}:${c.esl.port}`;
-      const instance = cl ? { instance: cl.instance } : {};
-      const at = { store: storeLabel(c) };
-      log.info({ http: url, esl, mode: portal.client.mode, ...at, ...served, ...instance }, 'service started');
+      // the addresses only: the passwords never reach the log
+      const esl = c.switches.map((s) => (c.switches.length > 1 ? `${s.name}=` : '') + `${s.host}:${s.port}`).join(', ');
+      const at = { store: storeLabel(c), ...(cl ? { instance: cl.instance } : {}) };
+      log.info({ http: url, esl, mode: portal.client.mode, ...at, ...served }, 'service started');
     },
     async stop() {
       clock.clearTimeout(aliveTimer);
+      cdr.stop();
       // the store may be closed already (a second stop)
       await store.set('alive', clock.now()).catch(() => undefined);
       if (cl) await cl.stop();
       else {
-        sw.stop();
+        switches.stop();
         for (const p of units.values()) await p.stop();
       }
       await app.close();
@@ -325,4 +434,11 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
   };
   return rt;
+}
+
+/** Effects grouped by call, in order. */
+function byCall(effects: readonly Effect[]): Map<string, Effect[]> {
+  const out = new Map<string, Effect[]>();
+  for (const e of effects) out.set(e.call, [...(out.get(e.call) ?? []), e]);
+  return out;
 }

@@ -1,11 +1,14 @@
 /**
- * Points of `freeswitch-bitrix24 check` that stand alone: the callback context on the
- * switch, what a token failure means, FSB24_PUBLIC_URL as Bitrix24 reaches it, and the
- * database of FSB24_DATABASE_URL.
+ * Points of `freeswitch-bitrix24 check` that stand alone: each switch's event socket and
+ * the callback context on it, what a token failure means, FSB24_PUBLIC_URL as Bitrix24
+ * reaches it, and the database of FSB24_DATABASE_URL.
  */
+import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
-import type { ConfigShape } from './config.js';
-import type { EslClient } from './esl/client.js';
+import { isEslSwitch, type ConfigShape } from './config.js';
+import { EslClient } from './esl/client.js';
+import { EslError } from './esl/errors.js';
+import { parseRows } from './esl/listener.js';
 import { B24Error } from './bitrix24/errors.js';
 import { callbackUsesContext } from './originate/build.js';
 import { inspectDatabase, storeLabel } from './store/index.js';
@@ -95,6 +98,97 @@ export async function checkPublicUrl(c: Readonly<ConfigShape>, add: (r: CheckRes
     add({ name: 'public URL', ok: true, warn: true, detail: `${health} answers, but over plain http`, fix });
   } else {
     add({ name: 'public URL', ok: true, detail: `${health} answers (checked from this host)` });
+  }
+}
+
+/** A registered phone: its user and the domain (realm) it registered in. */
+export interface RegisteredPhone {
+  user: string;
+  domain: string;
+}
+
+/**
+ * Each switch of FSB24_SWITCHES (or the one of FSB24_ESL_*): reachable with its password,
+ * events arriving, calls live, phones registered, the callback context. Several switches:
+ * each point is prefixed with the switch's name. Returns the phones registered on the
+ * switches that answered (for the mapping check), or null when none did.
+ */
+export async function checkSwitches(
+  c: Readonly<ConfigShape>,
+  add: (r: CheckResult) => void,
+): Promise<RegisteredPhone[] | null> {
+  let phones: RegisteredPhone[] | null = null;
+  for (const s of c.switches) {
+    const named = c.switches.length === 1 ? add : (r: CheckResult): void => add({ ...r, name: `${s.name}: ${r.name}` });
+    const found = await checkSwitch(c, s, named);
+    if (found) phones = [...(phones ?? []), ...found];
+  }
+  return phones;
+}
+
+async function checkSwitch(
+  c: Readonly<ConfigShape>,
+  s: ConfigShape['switches'][number],
+  add: (r: CheckResult) => void,
+): Promise<RegisteredPhone[] | null> {
+  const single = isEslSwitch(c, s.name);
+  const esl = new EslClient({ host: s.host, port: s.port, password: s.password, timeoutMs: 5000, jobTimeoutMs: 5000 });
+  const where = `${s.host}:${s.port}`;
+  try {
+    await esl.connect();
+  } catch (err) {
+    const auth = err instanceof EslError && err.code === 'ESL_ERR_AUTH';
+    const fix = auth
+      ? single
+        ? 'FSB24_ESL_PASSWORD must equal the password in event_socket.conf.xml'
+        : `its "password" in FSB24_SWITCHES must equal the password in event_socket.conf.xml`
+      : single
+        ? 'is mod_event_socket loaded and listening there (FSB24_ESL_HOST / FSB24_ESL_PORT)?'
+        : `is mod_event_socket loaded and listening there (its "host" and "port" in FSB24_SWITCHES)?`;
+    add({ name: 'event socket', ok: false, detail: `${where}: ${(err as Error).message}`, fix });
+    esl.close();
+    return null;
+  }
+  let live = '';
+  try {
+    live = `; ${parseRows(await esl.api('show calls as json')).length} calls live`;
+  } catch {
+    // the commands are checked next
+  }
+  add({ name: 'event socket', ok: true, detail: `${where} reachable, password accepted${live}` });
+  try {
+    await esl.subscribe(['BACKGROUND_JOB', 'CHANNEL_CREATE']);
+    const job = await esl.bgapi('status', randomUUID());
+    // any BACKGROUND_JOB event proves delivery; the deadline gives a lost job
+    add(
+      !job.lost
+        ? { name: 'events arriving', ok: true, detail: 'a background job event came back' }
+        : {
+            name: 'events arriving',
+            ok: false,
+            detail: job.lost.message,
+            fix: 'check that nothing filters events on this connection',
+          },
+    );
+    const body = JSON.parse(await esl.api('show registrations as json')) as {
+      rows?: Array<{ reg_user?: unknown; realm?: unknown }>;
+    };
+    const phones = (body.rows ?? [])
+      .map((r) => ({ user: String(r.reg_user ?? ''), domain: String(r.realm ?? '').toLowerCase() }))
+      .filter((p) => p.user !== '');
+    add({ name: 'registered phones', ok: true, detail: `${phones.length} registered` });
+    await checkCallbackContext(esl, c, add);
+    return phones;
+  } catch (err) {
+    add({
+      name: 'events arriving',
+      ok: false,
+      detail: (err as Error).message,
+      fix: 'the event socket accepted the login but not the commands: check its ACL and mod_commands',
+    });
+    return null;
+  } finally {
+    esl.close();
   }
 }
 

@@ -1,11 +1,8 @@
 /**
  * freeswitch-bitrix24 check: each point of a real setup, passed or failed with the fix.
  */
-import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { loadConfig, type ConfigShape } from './config.js';
-import { EslClient } from './esl/client.js';
-import { EslError } from './esl/errors.js';
 import { openStore, type Store } from './store/index.js';
 import { Bitrix24Client } from './bitrix24/client.js';
 import { RateLimiter } from './bitrix24/limiter.js';
@@ -14,14 +11,8 @@ import { boundHandlers, CALL_EVENTS, configuredLines } from './bitrix24/provisio
 import { createLogger } from './log.js';
 import { checkOffline } from './offline/check.js';
 import { Tenants, portalConfig, portalStoreAt } from './tenancy/tenants.js';
-import {
-  checkCallbackContext,
-  checkDatabase,
-  checkPublicUrl,
-  OUTAGE_FIX,
-  tokenFix,
-  type CheckResult,
-} from './check-parts.js';
+import { checkDatabase, checkPublicUrl, checkSwitches, OUTAGE_FIX, tokenFix, type CheckResult } from './check-parts.js';
+import { checkCdr } from './cdr/check.js';
 
 export { tokenFix, type CheckResult } from './check-parts.js';
 
@@ -65,7 +56,8 @@ export async function check(o: {
     });
     return results;
   }
-  const registered = await checkEsl(c, add);
+  const phones = await checkSwitches(c, add);
+  await checkCdr(c, add);
   if (!(await checkDatabase(c, add))) {
     const detail = 'not checked: the portals are checked with what the database holds (tokens)';
     add({ name: 'portal', ok: false, detail, fix: 'fix the database first (above)' });
@@ -91,6 +83,11 @@ export async function check(o: {
     });
     const named = tenants.single ? add : (r: CheckResult): void => add({ ...r, name: `${t.host}: ${r.name}` });
     try {
+      // a portal's phones are those in its domain (FSB24_TENANTS, FSB24_DOMAIN), else every one
+      const domain = pc.calls.domain.toLowerCase();
+      const registered = phones && [
+        ...new Set(phones.filter((p) => !domain || p.domain === domain).map((p) => p.user)),
+      ];
       await checkPortal(pc, store, client, named, registered);
     } finally {
       await client.close();
@@ -121,63 +118,6 @@ export async function tenantsReport(c: Readonly<ConfigShape>): Promise<string[]>
     }
   }
   return out;
-}
-
-/** Returns the registered extensions (for the mapping check), or null. */
-async function checkEsl(c: Readonly<ConfigShape>, add: (r: CheckResult) => void): Promise<string[] | null> {
-  const esl = new EslClient({
-    host: c.esl.host,
-    port: c.esl.port,
-    password: c.esl.password,
-    timeoutMs: 5000,
-    jobTimeoutMs: 5000,
-  });
-  try {
-    await esl.connect();
-    add({ name: 'event socket', ok: true, detail: `${c.esl.host}:${c.esl.port} reachable, password accepted` });
-  } catch (err) {
-    const auth = err instanceof EslError && err.code === 'ESL_ERR_AUTH';
-    add({
-      name: 'event socket',
-      ok: false,
-      detail: `${c.esl.host}:${c.esl.port}: ${(err as Error).message}`,
-      fix: auth
-        ? 'FSB24_ESL_PASSWORD must equal the password in event_socket.conf.xml'
-        : 'is mod_event_socket loaded and listening there (FSB24_ESL_HOST / FSB24_ESL_PORT)?',
-    });
-    esl.close();
-    return null;
-  }
-  try {
-    await esl.subscribe(['BACKGROUND_JOB', 'CHANNEL_CREATE']);
-    const job = await esl.bgapi('status', randomUUID());
-    // any BACKGROUND_JOB event proves delivery; the deadline gives a lost job
-    add(
-      !job.lost
-        ? { name: 'events arriving', ok: true, detail: 'a background job event came back' }
-        : {
-            name: 'events arriving',
-            ok: false,
-            detail: job.lost.message,
-            fix: 'check that nothing filters events on this connection',
-          },
-    );
-    const body = JSON.parse(await esl.api('show registrations as json')) as { rows?: Array<{ reg_user?: unknown }> };
-    const users = (body.rows ?? []).map((r) => String(r.reg_user ?? '')).filter(Boolean);
-    add({ name: 'registered phones', ok: true, detail: `${users.length} registered` });
-    await checkCallbackContext(esl, c, add);
-    return users;
-  } catch (err) {
-    add({
-      name: 'events arriving',
-      ok: false,
-      detail: (err as Error).message,
-      fix: 'the event socket accepted the login but not the commands: check its ACL and mod_commands',
-    });
-    return null;
-  } finally {
-    esl.close();
-  }
 }
 
 async function checkPortal(

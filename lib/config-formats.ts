@@ -108,6 +108,59 @@ const tenantMap = {
   },
 };
 
+/** One FreeSWITCH event socket of FSB24_SWITCHES (issue 15). */
+export interface SwitchShape {
+  name: string;
+  host: string;
+  port: number;
+  password: string;
+}
+
+const SWITCH_KEYS = ['name', 'host', 'port', 'password'] as const;
+const SWITCH_NAME = /^[A-Za-z0-9_.-]{1,32}$/;
+
+/** FSB24_SWITCHES as JSON text → the checked list (throws what is wrong, never the password). */
+export function parseSwitches(raw: unknown): SwitchShape[] {
+  let v: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      v = JSON.parse(raw);
+    } catch (err) {
+      // JSON.parse quotes the text it read, passwords included: neither its message nor itself goes on
+      const at = /position (\d+)/.exec((err as Error).message)?.[1];
+      // eslint-disable-next-line preserve-caught-error -- the cause would carry the passwords
+      throw new Error(`is not valid JSON${at ? ` (at character ${at})` : ''}`);
+    }
+  }
+  const shape = 'must be a JSON list [{"name": "fs1", "host": "10.0.0.1", "port": 8021, "password": "…"}, …]';
+  if (!Array.isArray(v) || v.length === 0) throw new Error(shape);
+  const names = new Set<string>();
+  const sockets = new Map<string, string>();
+  return v.map((entry: unknown, i): SwitchShape => {
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
+      throw new Error(`entry ${i + 1}: ${shape}`);
+    const e = entry as Record<string, unknown>;
+    const label = typeof e.name === 'string' ? `switch "${e.name}"` : `entry ${i + 1}`;
+    const unknownKey = Object.keys(e).find((k) => !(SWITCH_KEYS as readonly string[]).includes(k));
+    if (unknownKey) throw new Error(`${label}: unknown key "${unknownKey}" (name, host, port, password)`);
+    if (typeof e.name !== 'string' || !SWITCH_NAME.test(e.name))
+      throw new Error(`${label}: "name" must be 1 to 32 letters, digits, _ . -`);
+    if (typeof e.host !== 'string' || e.host === '' || /\s/.test(e.host))
+      throw new Error(`${label}: "host" must be a host name or address`);
+    if (typeof e.port !== 'number' || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535)
+      throw new Error(`${label}: "port" must be a number from 1 to 65535`);
+    if (typeof e.password !== 'string' || e.password === '')
+      throw new Error(`${label}: "password" must be the event socket's password (event_socket.conf.xml)`);
+    if (names.has(e.name)) throw new Error(`${label}: the name is given twice (each switch needs its own)`);
+    names.add(e.name);
+    const socket = `${e.host.toLowerCase()}:${e.port}`;
+    const other = sockets.get(socket);
+    if (other !== undefined) throw new Error(`${label}: ${socket} is switch "${other}" already`);
+    sockets.set(socket, e.name);
+    return { name: e.name, host: e.host, port: e.port, password: e.password };
+  });
+}
+
 /** Empty (SQLite), or a PostgreSQL connection URL. The value is a secret: never in the message. */
 const databaseUrl = {
   name: 'database-url',
@@ -124,7 +177,16 @@ const databaseUrl = {
   },
 };
 
+const switchList = {
+  name: 'switch-list',
+  validate(raw: unknown): void {
+    // kept as JSON text in convict, like the tenant map; '' = the single FSB24_ESL_* socket
+    if (raw !== '') parseSwitches(raw);
+  },
+};
+
 convict.addFormats({
+  'switch-list': switchList,
   'string-list': nonEmptyList,
   'string-map': stringMap,
   'rule-list': ruleList,

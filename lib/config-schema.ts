@@ -3,8 +3,9 @@
  * and doc (its own value formats: lib/config-formats.ts). lib/config.ts loads and checks it.
  */
 import './config-formats.js';
+import { cdrSchema } from './config-schema-cdr.js';
 
-export type { TenantShape } from './config-formats.js';
+export type { TenantShape, SwitchShape } from './config-formats.js';
 
 export const schema = {
   esl: {
@@ -17,6 +18,15 @@ export const schema = {
       env: 'FSB24_ESL_PASSWORD',
       sensitive: true,
     },
+  },
+  switches: {
+    doc:
+      'Several FreeSWITCH event sockets (JSON [{"name","host","port","password"}]); ' +
+      'empty: the one socket of FSB24_ESL_HOST/PORT/PASSWORD, named "default" (give one form, not both)',
+    format: 'switch-list',
+    default: '',
+    env: 'FSB24_SWITCHES',
+    sensitive: true,
   },
   http: {
     host: { doc: 'Address the HTTP listener binds to', format: String, default: '127.0.0.1', env: 'FSB24_HTTP_HOST' },
@@ -363,6 +373,7 @@ export const schema = {
       env: 'FSB24_OFFLINE_POLL_MS',
     },
   },
+  cdr: cdrSchema,
   tenants: {
     doc:
       'Several portals (JSON {"https://<portal>": {"domains": [...], "lines": [...], "gateways": [...]}}); ' +

@@ -6,15 +6,21 @@
  */
 import convict from 'convict';
 import { schema, type TenantShape } from './config-schema.js';
+import { parseSwitches, type SwitchShape } from './config-formats.js';
 
-export type { TenantShape };
-import { existsSync } from 'node:fs';
+export type { TenantShape, SwitchShape };
+import { existsSync, readFileSync } from 'node:fs';
 import { Fsb24Error } from './errors.js';
 
 type Schema = typeof schema;
 
 export interface ConfigShape {
   esl: { host: string; port: number; password: string };
+  /**
+   * Every event socket, in order (FSB24_SWITCHES); without it, the one of `esl` named `default`.
+   * Always at least one.
+   */
+  switches: SwitchShape[];
   http: { host: string; port: number; bodyLimit: number };
   publicUrl: string;
   dataDir: string;
@@ -72,6 +78,7 @@ export interface ConfigShape {
     urlTtlSec: number;
     placedCalls: boolean;
   };
+  cdr: { spoolDirs: string[]; credentials: string; graceMs: number; maxAgeHours: number };
   tenants: Record<string, TenantShape>;
   instanceId: string;
   logLevel: string;
@@ -106,6 +113,7 @@ export function loadConfig(
   const c = conf.getProperties() as unknown as ConfigShape;
   const tenants: unknown = c.tenants;
   if (typeof tenants === 'string') c.tenants = tenants === '' ? {} : JSON.parse(tenants);
+  c.switches = switchesOf(c, opts);
   for (const [ext, policy] of Object.entries(c.calls.cardPolicyByExtension)) {
     if (!['ring', 'answer', 'never'].includes(policy))
       throw new ConfigError(`calls.cardPolicyByExtension: extension ${ext} has "${policy}"; use ring, answer or never`);
@@ -120,6 +128,9 @@ export function loadConfig(
       'tenants (FSB24_TENANTS) need the local application (FSB24_B24_CLIENT_ID): a webhook serves one portal',
     );
   }
+  if (c.cdr.credentials && !/^[^:]+:.+$/.test(c.cdr.credentials)) {
+    throw new ConfigError("cdr.credentials (FSB24_CDR_CREDENTIALS) must be user:password, as mod_json_cdr's cred");
+  }
   if (c.events.mode === 'offline' && c.b24.webhookUrl) {
     throw new ConfigError(
       'events.mode (FSB24_EVENTS_MODE) offline needs the local application (FSB24_B24_CLIENT_ID): ' +
@@ -127,6 +138,58 @@ export function loadConfig(
     );
   }
   return deepFreeze(c);
+}
+
+const ESL_ENV = ['FSB24_ESL_HOST', 'FSB24_ESL_PORT', 'FSB24_ESL_PASSWORD'];
+
+/** Is this the one switch of FSB24_ESL_* (the list without FSB24_SWITCHES)? Said in fixes and errors. */
+export function isEslSwitch(c: Pick<ConfigShape, 'switches'>, name: string): boolean {
+  return c.switches.length === 1 && name === 'default';
+}
+
+/**
+ * FSB24_SWITCHES, or the single FSB24_ESL_* socket as a one-switch list named `default`.
+ * Both at once is an error (which one was meant cannot be guessed): the esl keys count as
+ * given when set in the environment, the overrides or the config file, or not at their defaults.
+ */
+function switchesOf(
+  c: ConfigShape,
+  opts: { file?: string; env?: Record<string, string | undefined>; overrides?: Partial<Record<string, unknown>> },
+): SwitchShape[] {
+  const raw: unknown = c.switches;
+  if (raw === '' || raw === undefined) return [{ name: 'default', ...c.esl }];
+  const list = parseSwitches(raw);
+  const d = loadDefaults();
+  const given =
+    ESL_ENV.some((k) => opts.env?.[k] !== undefined) ||
+    Object.keys(opts.overrides ?? {}).some((k) => k === 'esl' || k.startsWith('esl.')) ||
+    fileNamesEsl(opts.file) ||
+    c.esl.host !== d.host ||
+    c.esl.port !== d.port ||
+    c.esl.password !== d.password;
+  if (given) {
+    throw new ConfigError(
+      'switches (FSB24_SWITCHES) and esl (FSB24_ESL_HOST / FSB24_ESL_PORT / FSB24_ESL_PASSWORD) are both given: ' +
+        'list every event socket in FSB24_SWITCHES and remove the esl keys ' +
+        '(the FSB24_ESL_* socket alone is the one-switch list named "default")',
+    );
+  }
+  return list;
+}
+
+function loadDefaults(): ConfigShape['esl'] {
+  const e = schema.esl;
+  return { host: e.host.default, port: e.port.default, password: e.password.default };
+}
+
+function fileNamesEsl(file: string | undefined): boolean {
+  if (!file) return false;
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return parsed !== null && typeof parsed === 'object' && 'esl' in parsed;
+  } catch {
+    return false; // convict read it already; a format it reads and JSON does not names no esl key we can see
+  }
 }
 
 /** convict's messages name the key; add which environment variable sets it. */

@@ -4,8 +4,8 @@
  * Every error the service throws is an `Fsb24Error`: a stable `code` from the one union below, a
  * literal `name` per class, a typed `context` and the `cause`. Codes read `<AREA>_ERR_<WHAT>`, the
  * area naming the folder that throws it: B24 (bitrix24/), ESL (esl/), EVENT (events/),
- * HTTP (http/), CFG (config.ts), ORIG (originate/), CLUSTER (cluster/). Codes are a public contract (they appear in
- * HTTP replies and logs): add, never rename. Decisions about an error are taken here, from its
+ * HTTP (http/), CFG (config.ts), ORIG (originate/), CDR (cdr/), CLUSTER (cluster/). Codes are a
+ * public contract (they appear in HTTP replies and logs): add, never rename. Decisions about an error are taken here, from its
  * code, in one place each: `retryable`, `httpStatusOf`, `logLevelOf`.
  *
  * Logs pass the error itself, `log.warn({ err }, '...')`: pino's serializer keeps the stack,
@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   OFFLINE_ERR_BIND: 'offline events could not be bound (an administrator is needed)',
   CLUSTER_ERR_MESSAGE: 'a message between instances does not parse',
   CLUSTER_ERR_NO_HOLDER: 'no instance holding the lease took the work in time',
+  CDR_ERR_PARSE: 'a CDR from mod_json_cdr (a POST or a spool file) does not parse',
+  CDR_ERR_UNAUTHORIZED: 'a CDR POST without the credentials of FSB24_CDR_CREDENTIALS',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -99,6 +101,8 @@ const RETRYABLE: Record<ErrorCode, boolean> = {
   OFFLINE_ERR_BIND: false,
   CLUSTER_ERR_MESSAGE: false,
   CLUSTER_ERR_NO_HOLDER: true,
+  CDR_ERR_PARSE: false,
+  CDR_ERR_UNAUTHORIZED: false,
 };
 
 const SERVER_SIDE = new Set(['INTERNAL_SERVER_ERROR', 'OVERLOAD_LIMIT']);
@@ -143,6 +147,8 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   OFFLINE_ERR_BIND: 502,
   CLUSTER_ERR_MESSAGE: 500,
   CLUSTER_ERR_NO_HOLDER: 503,
+  CDR_ERR_PARSE: 400,
+  CDR_ERR_UNAUTHORIZED: 401,
 };
 
 /** Fastify's own errors (body too large 413, bad content type 415, bad JSON 400) keep their 4xx. */

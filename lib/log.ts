@@ -22,6 +22,7 @@ const SECRET_KEYS = [
   'refreshToken',
   'applicationToken',
   'auth',
+  'credentials',
 ];
 /** Keys whose value is logged on purpose but may carry a secret (a webhook path, a token in the query). */
 const SCRUBBED_KEYS = ['url', 'uploadUrl', 'handler', 'err', 'reason', 'error'];
@@ -30,6 +31,9 @@ export const REDACT_PATHS = [
   ...[...SECRET_KEYS, ...SCRUBBED_KEYS].flatMap((k) => [k, `*.${k}`]),
   'headers.authorization',
   '*.headers.authorization',
+  // FSB24_SWITCHES: a list of event sockets, each with its password
+  'switches[*].password',
+  '*.switches[*].password',
 ];
 
 const scrubbed = new Set(SCRUBBED_KEYS);

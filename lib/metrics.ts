@@ -12,41 +12,42 @@ export interface MetricSources {
   outbox: () => Promise<{ pending: number; failed: number; oldestPendingAt: number | null }>;
   limiterWaitMs: () => number;
   uploads: () => { count: number; bytes: number };
-  reconnects: () => number;
-  liveCalls: () => number;
+  /** Per switch of FSB24_SWITCHES (the `switch` label: its name). */
+  switches: () => Array<{ switch: string; connected: boolean; liveCalls: number; reconnects: number }>;
   /** Per portal of the tenant map (the `portal` label: its host). */
   portals?: () => Promise<
     Array<{ portal: string; pending: number; failed: number; limiterWaitMs: number; installed: boolean }>
   >;
   /** Calls that matched no portal of the tenant map. */
   unmatchedCalls?: () => number;
-  /** Bitrix24 server time per method (operating-time limit). */
-  operating?: () => OperatingTotal[];
+  /** Bitrix24 server time per method (operating-time limit), per portal. */
+  operating?: () => Array<OperatingTotal & { portal: string }>;
 }
 
 export class Metrics {
   readonly registry = new Registry();
   readonly events = new Counter({
     name: 'fsb24_esl_events_total',
-    help: 'Events received from the event socket, by name',
-    labelNames: ['name'],
+    help: 'Events received from the event socket, by switch and name',
+    labelNames: ['switch', 'name'],
     registers: [this.registry],
   });
   readonly badEvents = new Counter({
     name: 'fsb24_esl_bad_events_total',
-    help: 'Frames or events that did not parse',
+    help: 'Frames or events that did not parse, by switch',
+    labelNames: ['switch'],
     registers: [this.registry],
   });
   readonly calls = new Counter({
     name: 'fsb24_calls_total',
-    help: 'Calls finished, by direction and outcome (STATUS_CODE)',
-    labelNames: ['direction', 'outcome'],
+    help: 'Calls finished, by switch, direction and outcome (STATUS_CODE)',
+    labelNames: ['switch', 'direction', 'outcome'],
     registers: [this.registry],
   });
   readonly rest = new Counter({
     name: 'fsb24_rest_requests_total',
-    help: 'Bitrix24 REST requests, by method and result',
-    labelNames: ['method', 'result'],
+    help: 'Bitrix24 REST requests, by portal (its host), method and result',
+    labelNames: ['portal', 'method', 'result'],
     registers: [this.registry],
   });
 
@@ -102,14 +103,22 @@ export class Metrics {
         this.set(src.uploads().bytes);
       },
     });
-    new Gauge({
-      name: 'fsb24_esl_reconnects_total',
-      help: 'Event socket reconnects',
-      registers: r,
-      collect() {
-        this.set(src.reconnects());
-      },
-    });
+    type SwitchFigures = ReturnType<MetricSources['switches']>[number];
+    const perSwitch = (name: string, help: string, pick: (s: SwitchFigures) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['switch'],
+        registers: r,
+        collect() {
+          this.reset();
+          for (const s of src.switches()) this.set({ switch: s.switch }, pick(s));
+        },
+      });
+    };
+    perSwitch('fsb24_esl_reconnects_total', 'Event socket reconnects, by switch', (s) => s.reconnects);
+    perSwitch('fsb24_esl_connected', "1 while the switch's event socket is up", (s) => (s.connected ? 1 : 0));
+    perSwitch('fsb24_live_calls', 'Calls in progress, by switch', (s) => s.liveCalls);
     type PortalFigures = Awaited<ReturnType<NonNullable<MetricSources['portals']>>>[number];
     const per = (name: string, help: string, pick: (p: PortalFigures) => number): void => {
       new Gauge({
@@ -144,36 +153,28 @@ export class Metrics {
     const op = (fn: (t: OperatingTotal) => number) =>
       function (this: Gauge) {
         this.reset();
-        for (const t of src.operating?.() ?? []) this.set({ method: t.method }, fn(t));
+        for (const t of src.operating?.() ?? []) this.set({ portal: t.portal, method: t.method }, fn(t));
       };
     new Gauge({
       name: 'fsb24_b24_operating_seconds',
       help: "Server time a method used in the portal's sliding 10 minutes, as it last reported (limit 480)",
-      labelNames: ['method'],
+      labelNames: ['portal', 'method'],
       registers: r,
       collect: op((t) => t.operatingSec),
     });
     new Gauge({
       name: 'fsb24_b24_server_seconds_total',
       help: 'Server time of Bitrix24 calls by method (the `time.duration` of each reply)',
-      labelNames: ['method'],
+      labelNames: ['portal', 'method'],
       registers: r,
       collect: op((t) => t.spentSec),
     });
     new Gauge({
       name: 'fsb24_b24_method_held_seconds',
       help: 'How long the next call of a method waits for its operating-time limit (pacing or a block)',
-      labelNames: ['method'],
+      labelNames: ['portal', 'method'],
       registers: r,
       collect: op((t) => t.heldMs / 1000),
-    });
-    new Gauge({
-      name: 'fsb24_live_calls',
-      help: 'Calls in progress on the switch',
-      registers: r,
-      collect() {
-        this.set(src.liveCalls());
-      },
     });
   }
 }

@@ -27,9 +27,12 @@ export interface Runtime {
   readonly tenants: readonly Tenant[];
   /** Which portal each call goes to (waiting calls, unmatched ones). */
   readonly router: TenantRouter;
+  /** The first switch (the only one without FSB24_SWITCHES). */
   readonly switch: SwitchUnit;
   /** Several instances on one database: which leases this one holds, and each change of them; null: alone. */
   readonly cluster: { health(): ClusterHealth; onChange(fn: (h: ClusterHealth) => void): void } | null;
+  /** Every switch, in the order of FSB24_SWITCHES. */
+  readonly switches: readonly SwitchUnit[];
   /** The HTTP side's listen address, once started. */
   readonly url: string;
   health(): Promise<{ ok: boolean; body: Record<string, unknown> }>;

@@ -16,6 +16,8 @@ export interface RegisterEffect {
   crmCreate: boolean;
   crmEntityType?: string;
   crmEntityId?: number;
+  /** The switch the call is on (its FSB24_SWITCHES name): after a restart, only that switch can say it ended. */
+  switch?: string;
 }
 
 /** A call Bitrix24 registered itself (click-to-call): its CALL_ID is known. */
@@ -64,6 +66,8 @@ export interface ConnectedEffect {
   call: string;
   extension: string | null;
   atUs: number;
+  /** The switch the call is on (see RegisterEffect.switch). */
+  switch?: string;
 }
 
 export type Effect = RegisterEffect | AdoptEffect | CardEffect | FinishEffect | AttachEffect | ConnectedEffect;

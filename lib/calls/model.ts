@@ -46,6 +46,11 @@ export class CallModel {
     return this.legs.has(uuid);
   }
 
+  /** A call (by its key) is live here: the model will finish it (a CDR of it is left to the model). */
+  tracks(key: string): boolean {
+    return this.calls.has(key);
+  }
+
   /** A call's line and legs, live or just ended (the tenant lookup reads their domains). */
   describe(key: string): { line: string | null; legs: string[] } | null {
     const call = this.calls.get(key) ?? this.ended.get(key);

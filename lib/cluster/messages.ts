@@ -74,8 +74,13 @@ export function fromWire(v: unknown, jobUuid: string): BackgroundJob {
   return { jobUuid, ok: o.ok, body: text(o, 'body', 'originate result') };
 }
 
-export function parseRegisteredAsk(v: unknown): { extension: string } {
-  return { extension: text(record(v, 'registered'), 'extension', 'registered') };
+/** Is this phone registered (in its directory) on the switch? */
+export function parsePhoneAsk(v: unknown): { extension: string; domain: string | null } {
+  const o = record(v, 'phone');
+  const domain = o.domain;
+  if (domain !== null && domain !== undefined && typeof domain !== 'string')
+    throw new BadMessage('phone: domain is not text');
+  return { extension: text(o, 'extension', 'phone'), domain: domain ?? null };
 }
 
 export interface RoutedTell {

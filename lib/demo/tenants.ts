@@ -1,7 +1,8 @@
 /**
  * `demo --tenants`: two companies on one switch (FusionPBX-style domains), each connected
  * to its own Bitrix24 portal: one simulator with two domains, two emulated portals, one
- * service with FSB24_TENANTS. Each company's calls land on its own portal only.
+ * service with FSB24_TENANTS. Each company's calls land on its own portal only. Both
+ * companies have extensions 1001 and 1002 (each domain its own directory, as in FusionPBX).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,7 +48,12 @@ export async function runTenantsDemo(
   opts: { speed?: number; compose: Compose },
 ): Promise<TenantsDemo> {
   const dir = mkdtempSync(join(tmpdir(), 'fsb24-tenants-demo-'));
-  const sim = await startFreeswitchSim({ recordingsDir: join(dir, 'rec'), speed: opts.speed ?? 25 });
+  const office = { '1001': {}, '1002': {} };
+  const sim = await startFreeswitchSim({
+    recordingsDir: join(dir, 'rec'),
+    speed: opts.speed ?? 25,
+    domains: { 'alpha.pbx.test': { extensions: office }, 'beta.pbx.test': { extensions: office } },
+  });
   const companies: Company[] = [
     {
       name: 'Alpha',
@@ -64,8 +70,8 @@ export async function runTenantsDemo(
       domain: 'beta.pbx.test',
       did: '4952220000',
       users: [
-        { ID: 21, NAME: 'Bella', UF_PHONE_INNER: '1003' },
-        { ID: 22, NAME: 'Boris', UF_PHONE_INNER: '1004' },
+        { ID: 21, NAME: 'Bella', UF_PHONE_INNER: '1001' },
+        { ID: 22, NAME: 'Boris', UF_PHONE_INNER: '1002' },
       ],
       portal: await startBitrix24Emulator(APP),
     },
@@ -103,7 +109,7 @@ export async function runTenantsDemo(
   for (const p of service.portals) await p.directory.refresh();
   out(`One FreeSWITCH simulator on ${sim.host}:${sim.port} with two domains, one service at ${service.url}:`);
   for (const c of companies)
-    out(`  ${c.name}: domain ${c.domain}, DID ${c.did} → Bitrix24 emulator at ${c.portal.url}`);
+    out(`  ${c.name}: domain ${c.domain} (extensions 1001, 1002), DID ${c.did} → Bitrix24 emulator at ${c.portal.url}`);
   const sw = sim.sw;
   const landed = async (c: Company, n: number): Promise<void> => {
     while (c.portal.state.finished.length < n)
@@ -115,9 +121,9 @@ export async function runTenantsDemo(
     out(`  ✓ ${title}`);
   };
   await step('Alpha and Beta are called at the same time, each on its own DID', async () => {
-    sw.setExtension('1001', { mode: 'answer', ringMs: 2000 });
-    sw.setExtension('1003', { mode: 'answer', ringMs: 3000 });
-    sw.setExtension('1004', { mode: 'noanswer' });
+    sw.setExtension('1001', { mode: 'answer', ringMs: 2000 }, alpha.domain);
+    sw.setExtension('1001', { mode: 'answer', ringMs: 3000 }, beta.domain);
+    sw.setExtension('1002', { mode: 'noanswer' }, beta.domain);
     await Promise.all([
       inboundCall(sw, {
         caller: '+79161234567',
@@ -129,17 +135,17 @@ export async function runTenantsDemo(
       inboundCall(sw, {
         caller: '+79031112233',
         did: beta.did,
-        extensions: ['1003', '1004'],
+        extensions: ['1001', '1002'],
         domain: beta.domain,
         talkMs: 30_000,
       }),
     ]);
     await Promise.all([landed(alpha, 1), landed(beta, 1)]);
   });
-  await step("Beta's Boris (1004) calls a client", async () => {
-    sw.setExtension('1004', { mode: 'answer', ringMs: 1000 });
+  await step("Beta's Boris (1002) calls a client", async () => {
+    sw.setExtension('1002', { mode: 'answer', ringMs: 1000 }, beta.domain);
     await outboundCall(sw, {
-      extension: '1004',
+      extension: '1002',
       number: '+74957654321',
       domain: beta.domain,
       callerId: beta.did,
@@ -147,8 +153,8 @@ export async function runTenantsDemo(
     });
     await landed(beta, 2);
   });
-  await step("Alpha's Artem clicks a number in Alpha's CRM", async () => {
-    sw.setExtension('1002', { mode: 'answer', ringMs: 1000 });
+  await step("Alpha's Artem (1002) clicks a number in Alpha's CRM: user/1002@alpha.pbx.test rings", async () => {
+    sw.setExtension('1002', { mode: 'answer', ringMs: 1000 }, alpha.domain);
     await alpha.portal.clickToCall({ userId: 12, phone: '+79260000000', lineNumber: alpha.did });
     await landed(alpha, 2);
   });

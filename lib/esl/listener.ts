@@ -24,6 +24,8 @@ export interface ListenerOptions {
   silenceMs?: number;
   /** Stamps, the watchdog and the back-off (tests move a ManualClock). */
   clock?: Clock;
+  /** Where the password is configured, named when the switch refuses it (default FSB24_ESL_PASSWORD). */
+  passwordSource?: string;
 }
 
 export interface ChannelRow {
@@ -138,9 +140,10 @@ export class EslListener extends EventEmitter<ListenerEvents> {
       const e = err as Error;
       const auth = e instanceof EslError && e.code === 'ESL_ERR_AUTH';
       const where = { host: this.o.host, port: this.o.port };
-      if (auth) this.o.log.error(where, 'event socket refused the password (FSB24_ESL_PASSWORD)');
+      const source = this.o.passwordSource ?? 'FSB24_ESL_PASSWORD';
+      if (auth) this.o.log.error({ ...where, source }, 'event socket refused the password');
       else this.o.log.warn({ err: e, ...where }, 'event socket connect failed');
-      const message = auth ? `${e.message}: check FSB24_ESL_PASSWORD against event_socket.conf.xml` : e.message;
+      const message = auth ? `${e.message}: check ${source} against event_socket.conf.xml` : e.message;
       this.lastError = { at: this.clock.now(), message: `${this.o.host}:${this.o.port}: ${message}` };
       client.close();
       this.emit('failed', e);

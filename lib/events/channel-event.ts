@@ -26,8 +26,8 @@ export type ChannelEventName = (typeof CHANNEL_EVENT_NAMES)[number];
 
 const NAMES = new Set<string>(CHANNEL_EVENT_NAMES);
 
-/** Channel variables the model reads; others are kept only when configured. */
-const VARS = [
+/** Channel variables the model reads; others are kept only when configured (a CDR keeps the same: lib/cdr/). */
+export const MODEL_VARS = [
   'sofia_profile_name',
   'sip_gateway',
   'sip_gateway_name',
@@ -118,7 +118,7 @@ export function toChannelEvent(e: EslEvent, extraVars: readonly string[] = []): 
   const atUs = us(e.get('Event-Date-Timestamp'));
   if (atUs === 0) throw new EventParseError(`${name} without Event-Date-Timestamp`, uuid);
   const vars = new Map<string, string>();
-  for (const v of [...VARS, ...extraVars]) {
+  for (const v of [...MODEL_VARS, ...extraVars]) {
     const value = e.variable(v);
     if (value !== undefined && value !== '') vars.set(v, value);
   }

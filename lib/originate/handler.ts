@@ -51,8 +51,14 @@ export interface CallEventPorts {
   /** CALL_IDs already handled (a repeated event places no second call): durable. */
   store: Pick<Store, 'claim'>;
   directory: Pick<UserDirectory, 'extensionOf' | 'userFor' | 'refresh'>;
-  /** `bgapi <cmd>` with our Job-UUID, on the switch the user's phone is on. */
-  originate: (cmd: string, jobUuid: string) => Promise<BackgroundJob>;
+  /** `bgapi <cmd>` with our Job-UUID, on the switch `locate` chose (none named: the one switch). */
+  originate: (cmd: string, jobUuid: string, switchName?: string) => Promise<BackgroundJob>;
+  /**
+   * Several switches: the one the employee's phone is on (registered in the domain, else in
+   * its directory), or the status and reason to finish the call with when none has it.
+   * Absent: the one switch, unasked.
+   */
+  locate?: (extension: string, domain: string | null) => Promise<PhoneSwitch>;
   awaitCallId: (call: string, timeoutMs: number) => Promise<string | null>;
   /** Resolves once the effects are durable. */
   submit: (effects: Effect[]) => Promise<void>;
@@ -62,6 +68,9 @@ export interface CallEventPorts {
   /** A LINE_NUMBER of another portal of the tenant map: the event is refused (default: none is). */
   foreignLine?: (line: string) => boolean;
 }
+
+/** Where `locate` says to ring the employee. */
+export type PhoneSwitch = { switch: string } | { switch: null; status: string; reason: string };
 
 export class CallEvents {
   constructor(private readonly svc: CallEventPorts) {}
@@ -176,6 +185,11 @@ export class CallEvents {
       log.warn({ userId: d.userId }, 'click-to-call: the user has no extension (UF_PHONE_INNER)');
       return this.endUnplaced(aLeg, d.callId, d.userId, '480', 'the employee has no internal number');
     }
+    const where = await this.locate(ext);
+    if (where.switch === null) {
+      log.warn({ extension: ext, reason: where.reason }, 'click-to-call: no switch has the employee');
+      return this.endUnplaced(aLeg, d.callId, d.userId, where.status, where.reason);
+    }
     const { gateway, callerId } = this.gatewayFor(d.line);
     let cmd: string;
     try {
@@ -197,15 +211,28 @@ export class CallEvents {
       log.error({ err }, 'click-to-call: cannot build the originate');
       return this.endUnplaced(aLeg, d.callId, d.userId, 'OTHER', (err as Error).message);
     }
-    await this.originate(cmd, aLeg, d.callId, d.userId, log);
+    await this.originate(cmd, aLeg, d.callId, d.userId, log, where.switch);
   }
 
-  private async originate(cmd: string, aLeg: string, b24CallId: string, userId: number, log: Logger): Promise<void> {
+  /** The switch to ring an extension on (one switch: it, unasked). */
+  private locate(ext: string): Promise<PhoneSwitch> {
+    const domain = this.svc.config.calls.domain || null;
+    return this.svc.locate ? this.svc.locate(ext, domain) : Promise.resolve({ switch: '' });
+  }
+
+  private async originate(
+    cmd: string,
+    aLeg: string,
+    b24CallId: string,
+    userId: number,
+    log: Logger,
+    switchName: string,
+  ): Promise<void> {
     const jobUuid = randomUUID();
-    log.info({ aLeg, jobUuid }, 'originate sent');
+    log.info({ aLeg, jobUuid, ...(switchName ? { switch: switchName } : {}) }, 'originate sent');
     let job;
     try {
-      job = await this.svc.originate(cmd, jobUuid);
+      job = await (switchName ? this.svc.originate(cmd, jobUuid, switchName) : this.svc.originate(cmd, jobUuid));
     } catch (err) {
       log.error({ err }, 'originate could not be sent');
       return this.endUnplaced(aLeg, b24CallId, userId, '503', 'the PBX is not reachable');
@@ -297,6 +324,8 @@ export class CallEvents {
     const userId = who.userId ?? c.defaultUserId;
     if (!who.extension)
       return this.endUnplaced(aLeg, b24CallId, userId, '480', 'nobody with an internal number can take the callback');
+    const where = await this.locate(who.extension);
+    if (where.switch === null) return this.endUnplaced(aLeg, b24CallId, userId, where.status, where.reason);
     const { gateway, callerId } = this.gatewayFor(d.line);
     let cmd: string;
     try {
@@ -322,7 +351,7 @@ export class CallEvents {
     } catch (err) {
       return this.endUnplaced(aLeg, b24CallId, userId, 'OTHER', (err as Error).message);
     }
-    await this.originate(cmd, aLeg, b24CallId, userId, log.child({ b24CallId }));
+    await this.originate(cmd, aLeg, b24CallId, userId, log.child({ b24CallId }), where.switch);
   }
 }
 

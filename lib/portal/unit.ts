@@ -19,15 +19,18 @@ import { Unauthorized, type ParsedEvent } from '../bitrix24/event-body.js';
 import { configuredLines, provision, registerLines, type ProvisionReport } from '../bitrix24/provision.js';
 import { RecordingUploader } from '../recordings/uploader.js';
 import { RecordingLinks } from '../recordings/links.js';
-import { CallEvents } from '../originate/handler.js';
+import { CallEvents, type CallEventPorts } from '../originate/handler.js';
 import { ResponsibleRouter } from '../routing/responsible.js';
 import { attachOffline, bindOffline, type OfflinePuller } from '../offline/wire.js';
 import { acceptInstall, sameSecret, InstallRefused } from './install.js';
 
-/** What a portal needs of the switch its users' phones are on. */
+/** What a portal needs of the switches its users' phones are on. */
 export interface SwitchPort {
-  originate: (cmd: string, jobUuid: string) => Promise<BackgroundJob>;
+  /** `bgapi` on the switch `locate` named (none: the one switch). */
+  originate: (cmd: string, jobUuid: string, switchName?: string) => Promise<BackgroundJob>;
   isRegistered: (ext: string) => Promise<boolean | null>;
+  /** Several switches: which one has the employee's phone (lib/originate's `locate`). */
+  locate?: CallEventPorts['locate'];
 }
 
 export interface PortalDeps {
@@ -133,7 +136,8 @@ export class PortalUnit {
       log: deps.log,
       store: this.store,
       directory: this.directory,
-      originate: (cmd, jobUuid) => deps.switchPort.originate(cmd, jobUuid),
+      originate: (cmd, jobUuid, switchName) => deps.switchPort.originate(cmd, jobUuid, switchName),
+      ...(deps.switchPort.locate ? { locate: deps.switchPort.locate } : {}),
       awaitCallId: (call, timeoutMs) => this.outbox.awaitCallId(call, timeoutMs),
       submit: (effects) => this.submit(effects),
       route: (phone) => this.router.route(phone),

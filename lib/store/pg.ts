@@ -149,6 +149,15 @@ export class PgStore implements Store {
     }));
   }
 
+  async hasEffect(key: string): Promise<boolean> {
+    const rows = await this.q<{ one: number }>(
+      'has_idem',
+      'SELECT 1 AS one FROM fsb24_jobs WHERE ns = $1 AND idem = $2',
+      [key],
+    );
+    return rows.length > 0;
+  }
+
   async registerFailure(call: string): Promise<string | null> {
     const rows = await this.q<{ last_error: string | null }>(
       'register_failed',

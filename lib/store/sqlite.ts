@@ -100,6 +100,7 @@ export class SqliteStore implements Store {
       registerFailed: this.db.prepare(
         `SELECT last_error FROM jobs WHERE call = ? AND kind = 'register' AND state = 'failed' LIMIT 1`,
       ),
+      hasIdem: this.db.prepare('SELECT 1 FROM jobs WHERE idem = ?'),
       wait: this.db.prepare(`UPDATE jobs SET next_at = ?, last_error = ? WHERE id = ?`),
       fail: this.db.prepare(`UPDATE jobs SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`),
       callId: this.db.prepare('SELECT b24_call_id FROM calls WHERE call = ?'),
@@ -114,6 +115,7 @@ export class SqliteStore implements Store {
           'updated_at = excluded.updated_at',
       ),
       kvGet: this.db.prepare('SELECT value FROM kv WHERE key = ?'),
+      kvDelete: this.db.prepare('DELETE FROM kv WHERE key = ?'),
       kvSet: this.db.prepare(
         'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
       ),
@@ -217,6 +219,10 @@ export class SqliteStore implements Store {
     return row ? (row.last_error ?? 'failed') : null;
   }
 
+  async hasEffect(key: string): Promise<boolean> {
+    return this.stmts.hasIdem.get(key) !== undefined;
+  }
+
   async callId(call: string): Promise<string | null> {
     const row = this.stmts.callId.get(call) as { b24_call_id: string | null } | undefined;
     return row?.b24_call_id ?? null;
@@ -251,7 +257,12 @@ export class SqliteStore implements Store {
     return this.read<T>(key);
   }
 
+  /** null forgets the key (get answers null either way; no row is left behind). */
   async set(key: string, value: unknown): Promise<void> {
+    if (value === null) {
+      this.stmts.kvDelete.run(key);
+      return;
+    }
     this.stmts.kvSet.run(key, JSON.stringify(value));
   }
 

@@ -86,6 +86,8 @@ export interface JobStore {
   unfinishedCalls(): Promise<UnfinishedCall[]>;
   /** The reason a call's register failed for good, if it did. */
   registerFailure(call: string): Promise<string | null>;
+  /** An effect with this idempotency key was enqueued (`finish:<call>`): a CDR's call was sent already. */
+  hasEffect(key: string): Promise<boolean>;
   stats(): Promise<OutboxStats>;
   /** The most recent failed jobs, newest first. */
   failedJobs(limit?: number): Promise<FailedJob[]>;
@@ -103,6 +105,7 @@ export interface CallIdStore {
 export interface KeyValueStore {
   /** The stored value, as the caller says it was written (JSON), or null. */
   get<T>(key: string): Promise<T | null>;
+  /** null forgets the key. */
   set(key: string, value: unknown): Promise<void>;
   /**
    * Write `value` under `key` unless the key exists: atomic, so exactly one caller gets true

@@ -13,6 +13,10 @@ import type { Effect } from '../calls/effects.js';
 import { LegFactsTracker, type CallFacts } from './facts.js';
 import type { Clock, Timer } from '../clock.js';
 import type { Logger } from '../log.js';
+import { EXTENSION } from '../patterns.js';
+
+/** A directory domain as it may go into an API command (whitelisted, never raw input). */
+const DOMAIN = /^[A-Za-z0-9_.-]{1,253}$/;
 
 export interface SwitchConfig {
   name: string;
@@ -22,6 +26,8 @@ export interface SwitchConfig {
   model: ModelConfig;
   /** Channel variables that name a recording (b24_record_path). */
   recordVariables: string[];
+  /** Where its password is configured (named when the switch refuses it). */
+  passwordSource?: string;
 }
 
 export interface SwitchPorts {
@@ -32,7 +38,12 @@ export interface SwitchPorts {
    * are gone from the switch (`live`), unless the model knows them.
    */
   orphans: (live: ReadonlySet<string>, known: (uuid: string) => boolean) => Effect[];
-  /** Counts for /metrics. */
+  /**
+   * After a reconnect: what the model had to guess of calls that ended while the socket was down
+   * (hang-up time, status). Default: the sink; bin/ holds them a while for the calls' CDRs.
+   */
+  guessed?: (effects: Effect[]) => void;
+  /** Counts for /metrics (this switch's). */
   onEventSeen?: (name: string) => void;
   onBadEvent?: () => void;
 }
@@ -76,6 +87,7 @@ export class SwitchUnit {
       ],
       log: log.child({ mod: 'esl', switch: cfg.name }),
       clock,
+      ...(cfg.passwordSource ? { passwordSource: cfg.passwordSource } : {}),
     });
     this.registrations = new Registrations(this.listener);
     this.listener.on('event', (e: EslEvent) => this.onEvent(e));
@@ -106,6 +118,32 @@ export class SwitchUnit {
     return d ? this.legFacts.facts(d.legs, d.line) : null;
   }
 
+  /** The live call model's effects for a caller the routing lookup assigned to `extension`. */
+  routed(caller: string, extension: string): Effect[] {
+    return this.stamp(this.model.routed(caller, extension));
+  }
+
+  /** Is this extension registered here (in `domain` when given)? null: the switch cannot say. */
+  isRegistered(ext: string, domain: string | null): Promise<boolean | null> {
+    return this.registrations.has(ext, domain);
+  }
+
+  /**
+   * Is the extension in this switch's directory, registered or not (`user_exists id <ext>
+   * <domain>`, freeswitch-esl.md §7)? Without a domain, the switch's own (`global_getvar
+   * domain`: what `user/<ext>` dials). null: the switch cannot say.
+   */
+  async inDirectory(ext: string, domain: string | null): Promise<boolean | null> {
+    if (!this.listener.connected || !EXTENSION.test(ext)) return null;
+    try {
+      const d = domain ?? (await this.listener.api('global_getvar domain')).trim();
+      if (!DOMAIN.test(d)) return null;
+      return (await this.listener.api(`user_exists id ${ext} ${d}`)).trim() === 'true';
+    } catch {
+      return null;
+    }
+  }
+
   /** Observe raw events (click-to-call follows its originates). */
   onEslEvent(fn: (e: EslEvent) => void): void {
     this.eventListeners.push(fn);
@@ -130,6 +168,7 @@ export class SwitchUnit {
     return {
       ok: l.connected,
       body: {
+        address: `${this.cfg.host}:${this.cfg.port}`,
         state: l.state,
         lastEventAgeSec: age,
         reconnects: l.reconnects,
@@ -143,7 +182,7 @@ export class SwitchUnit {
     if (!this.running) return;
     this.tickTimer = this.clock.setTimeout(() => {
       // the switch's clock may differ from ours: hold timers run on the switch's time
-      this.ports.sink(this.model.tick(this.clock.now() * 1000 + this.clockSkewUs));
+      this.ports.sink(this.stamp(this.model.tick(this.clock.now() * 1000 + this.clockSkewUs)));
       this.scheduleTick();
     }, TICK_MS);
   }
@@ -166,7 +205,7 @@ export class SwitchUnit {
     if (!ce) return;
     this.clockSkewUs = ce.atUs - this.clock.now() * 1000;
     this.legFacts.note(ce);
-    this.ports.sink(this.model.apply(ce));
+    this.ports.sink(this.stamp(this.model.apply(ce)));
   }
 
   private onReady(snap: Snapshot): void {
@@ -174,7 +213,7 @@ export class SwitchUnit {
     this.registrations.reset(); // events may have been missed while disconnected: ask again
     const live = new Set(snap.channels.map((r) => r.uuid));
     // calls that ended while we were away are closed first, then unknown live legs adopted
-    this.ports.sink(this.model.reconcile(live, nowUs));
+    (this.ports.guessed ?? this.ports.sink)(this.stamp(this.model.reconcile(live, nowUs)));
     if (!this.orphansChecked) {
       this.orphansChecked = true;
       this.ports.sink(this.ports.orphans(live, (u) => this.model.knows(u)));
@@ -182,7 +221,13 @@ export class SwitchUnit {
     const known = (u: string): boolean => this.model.knows(u);
     for (const ev of synthesize(snap.channels, snap.calls, known, nowUs)) {
       this.legFacts.note(ev);
-      this.ports.sink(this.model.apply(ev));
+      this.ports.sink(this.stamp(this.model.apply(ev)));
     }
+  }
+
+  /** Registers and connections name this switch: a restart asks only it whether the call ended. */
+  private stamp(effects: Effect[]): Effect[] {
+    for (const e of effects) if (e.kind === 'register' || e.kind === 'connected') e.switch = this.name;
+    return effects;
   }
 }

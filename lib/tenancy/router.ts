@@ -72,6 +72,11 @@ export class TenantRouter {
     if (!this.decided.has(call)) this.remember(call, t);
   }
 
+  /** The portal of a call decided now, with what is known of it (a back-filled call: its CDR's legs). */
+  portalOf(call: string): Tenant | null {
+    return this.decide(call, true) ?? null;
+  }
+
   /** Effects still waiting for their call's domain. */
   get waitingCalls(): number {
     return this.waiting.size;

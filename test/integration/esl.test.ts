@@ -38,7 +38,7 @@ t.test('a malformed frame and an event that does not parse: counted, never fatal
   await outboundCall(s.sim.sw, { extension: '1003', number: '79161234568' });
   t.match((await s.portal.journal.next(ok('telephony.externalcall.finish'))).params, { STATUS_CODE: '200' });
   const metrics = await s.service.app.inject({ method: 'GET', url: '/metrics' });
-  t.match(metrics.body, /fsb24_esl_bad_events_total [1-9]/);
+  t.match(metrics.body, /fsb24_esl_bad_events_total\{switch="default"\} [1-9]/);
 });
 
 t.test('a literal % in a caller name and a number passes through untouched', async (t) => {

@@ -82,9 +82,18 @@ t.test('metrics: events, calls by outcome, REST requests, outbox depth', async (
   await s.service.portal.outbox.idle();
   const res = await s.service.app.inject({ method: 'GET', url: '/metrics' });
   t.equal(res.statusCode, 200);
-  t.match(res.body, /fsb24_esl_events_total\{name="CHANNEL_CREATE"\} 2/);
-  t.match(res.body, /fsb24_calls_total\{direction="outgoing",outcome="200"\} 1/);
-  t.match(res.body, /fsb24_rest_requests_total\{method="(batch|telephony\.externalcall\.register)",result="ok"\} \d/);
+  t.match(res.body, /fsb24_esl_events_total\{switch="default",name="CHANNEL_CREATE"\} 2/);
+  t.match(res.body, /fsb24_calls_total\{switch="default",direction="outgoing",outcome="200"\} 1/);
+  const host = new URL(s.portal.url).host.replace(/\./g, '\\.');
+  t.match(
+    res.body,
+    new RegExp(
+      `fsb24_rest_requests_total\\{portal="${host}",method="(batch|telephony\\.externalcall\\.register)",result="ok"\\} \\d`,
+    ),
+  );
+  t.match(res.body, new RegExp(`fsb24_b24_server_seconds_total\\{portal="${host}",method="[a-z.]+"\\} \\d`));
   t.match(res.body, /fsb24_outbox_pending 0/);
-  t.match(res.body, /fsb24_esl_reconnects_total 0/);
+  t.match(res.body, /fsb24_esl_reconnects_total\{switch="default"\} 0/);
+  t.match(res.body, /fsb24_esl_connected\{switch="default"\} 1/);
+  t.match(res.body, /fsb24_live_calls\{switch="default"\} 0/);
 });

@@ -106,9 +106,11 @@ t.test('an E.164 caller reaches the responsible manager through the shipped snip
       body: '1002',
     },
   ]);
+  // the snippet rings user/<ext>@${domain_name}: the switch's own domain here
+  const domain = s.sim.sw.domain;
   t.same(plan.bridges, [
-    { extensions: ['1002'], timeoutMs: 15_000 },
-    { extensions: ['1001', '1002'], timeoutMs: 30_000 },
+    { extensions: ['1002'], timeoutMs: 15_000, domain },
+    { extensions: ['1001', '1002'], timeoutMs: 30_000, domain },
   ]);
   const fin = await s.portal.journal.next(finishOf(s, '+79161234567'));
   t.match(fin.params, { USER_ID: 12, STATUS_CODE: '200' }, 'Boris, the responsible manager, took it');

@@ -33,7 +33,12 @@ interface Two {
 
 async function two(t: { teardown: (fn: () => unknown) => void }, clock?: Clock): Promise<Two> {
   const dir = mkdtempSync(join(tmpdir(), 'fsb24-tenants-'));
-  const sim = await startFreeswitchSim({ recordingsDir: join(dir, 'rec') });
+  // two tenant domains with the same extension numbers, each its own users (fixtures/esl/tenants)
+  const office = { '1001': {}, '1002': {} };
+  const sim = await startFreeswitchSim({
+    recordingsDir: join(dir, 'rec'),
+    domains: { 'a.pbx.test': { extensions: office }, 'b.pbx.test': { extensions: office } },
+  });
   const a = await startBitrix24Emulator(APP);
   const b = await startBitrix24Emulator(APP);
   a.state.addUser({ ID: 11, NAME: 'Anna', LAST_NAME: 'A', UF_PHONE_INNER: '1001' });
@@ -147,6 +152,15 @@ t.test(
     );
     const metrics = await svc.app.inject({ method: 'GET', url: '/metrics' });
     t.match(metrics.body, /fsb24_portal_installed\{portal="127\.0\.0\.1:\d+"\} 1/);
+    // REST requests and Bitrix24's server time, each portal its own
+    for (const p of [x.a, x.b]) {
+      const host = new URL(p.url).host.replace(/\./g, '\\.');
+      t.match(
+        metrics.body,
+        new RegExp(`fsb24_rest_requests_total\\{portal="${host}",method="[^"]+",result="ok"\\} \\d`),
+      );
+      t.match(metrics.body, new RegExp(`fsb24_b24_operating_seconds\\{portal="${host}",method="[^"]+"\\} \\d`));
+    }
   },
 );
 
@@ -265,6 +279,43 @@ t.test("events are verified per portal: a third portal's install and another por
   });
   t.equal(r.body, '');
 });
+
+t.test(
+  "the same extension in two domains: B's click-to-call rings user/1001@b.pbx.test; registrations are per domain",
+  async (t) => {
+    const x = await two(t);
+    const svc = await x.start(byDomain);
+    await installBoth(x, svc);
+    x.b.state.addUser({ ID: 22, NAME: 'Bruno', LAST_NAME: 'B', UF_PHONE_INNER: '1001' });
+    await svc.portals[1]!.directory.refresh();
+    const { callId, statuses } = await x.b.clickToCall({ userId: 22, phone: '+79161234567', lineNumber: '4952220000' });
+    t.same(statuses, [200]);
+    const cmd = await x.sim.nextCommand('bgapi originate');
+    t.match(cmd.line, /\}user\/1001@b\.pbx\.test &bridge\(/, "B's 1001, not A's");
+    const fin = await x.b.journal.next((r) => ok('telephony.externalcall.finish')(r) && r.params.CALL_ID === callId);
+    t.match(fin.params, { USER_ID: 22, STATUS_CODE: '200' });
+    t.equal(x.a.journal.entries.filter(ok('telephony.externalcall.finish')).length, 0, 'nothing reached A');
+    // each portal's responsible manager has extension 1001, each in their own domain
+    x.a.state.addCrm({ TYPE: 'CONTACT', ID: 5, NAME: 'Client A', PHONES: ['+79160000001'], ASSIGNED_BY_ID: 11 });
+    x.b.state.addCrm({ TYPE: 'CONTACT', ID: 6, NAME: 'Client B', PHONES: ['+79160000002'], ASSIGNED_BY_ID: 22 });
+    const route = async (caller: string, domain: string): Promise<string> =>
+      (
+        await svc.app.inject({
+          method: 'GET',
+          url: `/route?caller=${encodeURIComponent(caller)}&did=4951110000&domain=${domain}`,
+        })
+      ).body;
+    t.equal(await route('+79160000001', 'a.pbx.test'), '1001', "A's 1001 is registered");
+    t.equal(await route('+79160000002', 'b.pbx.test'), '1001', "B's 1001 is registered");
+    const gone = new Promise<void>((r) =>
+      svc.switch.onEslEvent((e) => e.get('Event-Subclass') === 'sofia::unregister' && r()),
+    );
+    x.sim.sw.unregister('1001', 'b.pbx.test');
+    await gone;
+    t.equal(await route('+79160000002', 'b.pbx.test'), '', "B's 1001 unregistered: not rung first");
+    t.equal(await route('+79160000001', 'a.pbx.test'), '1001', "A's 1001 still is");
+  },
+);
 
 t.test('a DID moved between portals in the config: the next calls follow it', async (t) => {
   const x = await two(t);

@@ -12,6 +12,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BASICS = [
   'lib/config.ts',
   'lib/config-schema.ts',
+  'lib/config-schema-cdr.ts',
   'lib/config-formats.ts',
   'lib/log.ts',
   'lib/errors.ts',

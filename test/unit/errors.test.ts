@@ -26,6 +26,7 @@ import { ConfigError } from '../../lib/config.js';
 import { UnsafeValue } from '../../lib/originate/build.js';
 import { OfflineBindError } from '../../lib/offline/bind.js';
 import { BadMessage, NoHolder } from '../../lib/cluster/messages.js';
+import { CdrParseError, CdrUnauthorized } from '../../lib/cdr/parse.js';
 import { createLogger } from '../../lib/log.js';
 
 /** One error of each code, built by the class that carries it. */
@@ -56,6 +57,10 @@ function sample(code: ErrorCode): Fsb24Error {
       return new BadMessage('originate: cmd is not text');
     case 'CLUSTER_ERR_NO_HOLDER':
       return new NoHolder('switch:default', null, 'nobody took it');
+    case 'CDR_ERR_PARSE':
+      return new CdrParseError('not JSON');
+    case 'CDR_ERR_UNAUTHORIZED':
+      return new CdrUnauthorized('no credentials');
     default:
       return code.startsWith('B24_')
         ? new B24Error(code as B24ErrorCode, 'portal', { status: 400, error: 'ERROR_CORE' })
@@ -97,13 +102,15 @@ t.test('every code, with the class (name) that carries it', async (t) => {
       OFFLINE_ERR_BIND: 'OfflineBindError',
       CLUSTER_ERR_MESSAGE: 'BadMessage',
       CLUSTER_ERR_NO_HOLDER: 'NoHolder',
+      CDR_ERR_PARSE: 'CdrParseError',
+      CDR_ERR_UNAUTHORIZED: 'CdrUnauthorized',
     },
   );
   for (const code of CODES) {
     const e = sample(code);
     t.equal(e.code, code);
     t.ok(e instanceof Fsb24Error && e instanceof Error, `${code} is one of the family`);
-    t.match(code, /^(B24|ESL|EVENT|HTTP|CFG|ORIG|OFFLINE|CLUSTER)_ERR_[A-Z_]+$/, 'one scheme: <AREA>_ERR_<WHAT>');
+    t.match(code, /^(B24|ESL|EVENT|HTTP|CFG|ORIG|OFFLINE|CDR|CLUSTER)_ERR_[A-Z_]+$/, 'one scheme: <AREA>_ERR_<WHAT>');
     t.equal(e.constructor.name, e.name, 'name is the class');
   }
 });
@@ -149,6 +156,8 @@ t.test('retryable: one rule for the whole service', async (t) => {
     OFFLINE_ERR_BIND: false,
     CLUSTER_ERR_MESSAGE: false,
     CLUSTER_ERR_NO_HOLDER: true,
+    CDR_ERR_PARSE: false,
+    CDR_ERR_UNAUTHORIZED: false,
   });
   const rest = (status: number, error: string) => new B24Error('B24_ERR_REST', 'x', { status, error });
   t.equal(retryable(rest(500, 'ERROR_UNEXPECTED_ANSWER')), true, 'the portal failed: later');
@@ -188,6 +197,8 @@ t.test('httpStatusOf: the caller’s fault 4xx, a peer’s 502/503/504, ours 500
     OFFLINE_ERR_BIND: 502,
     CLUSTER_ERR_MESSAGE: 500,
     CLUSTER_ERR_NO_HOLDER: 503,
+    CDR_ERR_PARSE: 400,
+    CDR_ERR_UNAUTHORIZED: 401,
   });
   const fastify = (statusCode: number, code: string) => Object.assign(new Error('fastify says'), { statusCode, code });
   t.equal(httpStatusOf(fastify(413, 'FST_ERR_CTP_BODY_TOO_LARGE')), 413);

@@ -78,18 +78,21 @@ export async function runApi(ctx: ApiContext, line: string): Promise<string> {
     case 'xml_locate':
       return xmlLocate(sw, args);
     case 'global_getvar':
-      return args === 'recordings_dir' ? sw.recordingsDir : '';
+      // `domain`: what user/<ext> without a domain dials (vars.xml's $${domain})
+      return args === 'recordings_dir' ? sw.recordingsDir : args === 'domain' ? sw.domain : '';
     case 'sofia':
       return sofia(sw, args);
     case 'user_exists': {
-      const [, id] = args.split(/\s+/);
-      return id && sw.extensions.has(id) ? 'true' : 'false';
+      // user_exists <key> <user> <domain> (freeswitch-esl.md §7): a user of that domain's directory
+      const [key, id, domain] = args.split(/\s+/);
+      return key === 'id' && id && domain && sw.extension(id, domain) ? 'true' : 'false';
     }
     case 'sofia_contact': {
-      const ext = args.split('@')[0] ?? '';
-      const setup = sw.extensions.get(ext);
+      // [<profile>/]<user>@<domain> (`*/1001@a.pbx.test`): per domain (tenants/README.md)
+      const [ext = '', domain] = args.replace(/^[^/]*\//, '').split('@');
+      const setup = sw.extension(ext, domain);
       return setup?.registered
-        ? `sofia/internal/sip:${ext}@127.0.0.1:${sw.phonePort(ext)};transport=UDP`
+        ? `sofia/internal/sip:${ext}@127.0.0.1:${sw.phonePort(ext, domain)};transport=UDP`
         : 'error/user_not_registered';
     }
     default:
@@ -130,7 +133,8 @@ async function originate(sw: SimSwitch, args: string): Promise<string> {
   const uuid = ep.vars.get('origination_uuid') ?? randomUUID();
   if (!UUID.test(uuid)) return '-ERR INVALID_URL\n';
   if (ep.kind !== 'user') return '-ERR INVALID_URL\n';
-  const setup = sw.extensions.get(ep.target);
+  // user/<ext>@<domain> is that domain's user; user/<ext> the switch's own domain's
+  const setup = sw.extension(ep.target, ep.domain);
   if (!setup) return '-ERR SUBSCRIBER_ABSENT\n';
   // an unregistered user: no channel at all, only the job result (click2call-user-not-registered)
   if (!setup.registered) return '-ERR USER_NOT_REGISTERED\n';
@@ -213,13 +217,15 @@ async function runApplication(
   const isUser = app?.name === 'bridge' && parseEndpoint(app.args).kind === 'user';
   if (isUser) {
     // bridge to another phone: handled like a gateway leg but on the internal profile
+    const bDomain = parseEndpoint((app as { args: string }).args).domain;
     const b = sw.userOutbound(target.number, a, {
       vars: bVars,
+      ...(bDomain ? { domain: bDomain } : {}),
       ...(target.vars.get('origination_uuid') ? { uuid: target.vars.get('origination_uuid') as string } : {}),
     });
     sw.create(b);
     sw.progress(b);
-    await sw.wait(sw.extensions.get(target.number)?.ringMs ?? 2000);
+    await sw.wait(sw.extension(target.number, bDomain)?.ringMs ?? 2000);
     sw.answer(b);
     sw.bridge(a, b);
     await talk(sw, sw.defaultTalkMs, [a, b]);

@@ -15,8 +15,8 @@ export interface DialplanPlan {
   /** The extension the hunt chose (null: nothing matched, the call is refused). */
   extension: string | null;
   record: boolean;
-  /** Bridges in order: the first to be answered takes the call. */
-  bridges: Array<{ extensions: string[]; timeoutMs: number }>;
+  /** Bridges in order: the first to be answered takes the call (`user/<ext>@<domain>`: that domain's users). */
+  bridges: Array<{ extensions: string[]; timeoutMs: number; domain?: string }>;
   /** The call is refused before any bridge (a hangup or respond the dialplan reached first). */
   refused: { cause: string; sipStatus?: string } | null;
   /** Time the dialplan spent in HTTP lookups (virtual time the switch moves on). */
@@ -36,6 +36,11 @@ export interface DialplanOptions {
   clock?: CurlClock;
   /** Pre-processor globals ($${recordings_dir}...). */
   globals?: Record<string, string>;
+  /**
+   * The tenant domain this inbound route belongs to (FusionPBX's route sets domain_name inline
+   * before anything else); default: the switch's own domain.
+   */
+  domain?: string;
 }
 
 const realClock: CurlClock = { after: (ms) => new Promise((r) => setTimeout(r, ms).unref()) };
@@ -98,7 +103,7 @@ export function dialplanContext(
     );
     const vars = new Map<string, string>([
       ['uuid', a.uuid],
-      ['domain_name', sw.domain],
+      ['domain_name', o.domain ?? sw.domain],
       ['caller_id_number', a.callerIdNumber],
       ['caller_id_name', a.callerIdName],
     ]);
@@ -146,9 +151,12 @@ export function dialplanContext(
           const timeoutMs = (Number.parseInt(vars.get('call_timeout') ?? '', 10) || 60) * 1000;
           // "a,b" rings together; "a|b" one after the other
           for (const part of data.split('|')) {
-            const exts = part.split(',').map((d) => /^user\/(\d+)(@.*)?$/.exec(d.trim())?.[1]);
-            if (exts.some((e) => !e)) throw new DialplanError(`the simulator bridges user/<ext> only: ${data}`);
-            plan.bridges.push({ extensions: exts as string[], timeoutMs });
+            const dests = part.split(',').map((d) => /^user\/(\d+)(?:@(.+))?$/.exec(d.trim()));
+            if (dests.some((m) => !m)) throw new DialplanError(`the simulator bridges user/<ext> only: ${data}`);
+            const domain = dests[0]?.[2];
+            if (dests.some((m) => m?.[2] !== domain)) throw new DialplanError(`one domain per bridge: ${data}`);
+            const exts = dests.map((m) => m?.[1] as string);
+            plan.bridges.push({ extensions: exts, timeoutMs, ...(domain ? { domain } : {}) });
           }
           return;
         }

@@ -13,7 +13,9 @@ export interface SwitchFacts extends Switchboard {
   readonly domain: string;
   readonly gateway: string;
   nextSession(): string;
-  phonePort(ext: string): number;
+  phonePort(ext: string, domain?: string): number;
+  /** A tenant domain's domain_uuid; null for the switch's own. */
+  domainUuid(domain?: string): string | null;
 }
 
 export interface UserLegOptions {
@@ -115,16 +117,20 @@ export function extensionInbound(
   opts: { uuid?: string; domain?: string } = {},
 ): Leg {
   const uuid = opts.uuid ?? randomUUID();
-  const port = sw.phonePort(ext);
+  const port = sw.phonePort(ext, opts.domain);
   const domain = opts.domain ?? sw.domain;
   const name = `sofia/internal/${ext}@${domain}`;
-  // a tenant's phone (fixtures/esl/tenants): it lands in its user_context, named after the domain
+  // a tenant's phone (fixtures/esl/tenants): it lands in its user_context, named after the domain,
+  // with its directory's variables from CREATE on
+  const domainUuid = sw.domainUuid(opts.domain);
   const tenant: Array<[string, string]> = opts.domain
     ? [
         ['sip_req_host', domain],
         ['sip_to_host', domain],
         ['user_context', domain],
+        ['accountcode', domain],
         ['sip_auth_realm', domain],
+        ...(domainUuid ? ([['domain_uuid', domainUuid]] as Array<[string, string]>) : []),
       ]
     : [];
   const leg = new Leg(sw, {
@@ -174,7 +180,7 @@ export function extensionInbound(
 /** A leg that `bridge user/<ext>` or `originate user/<ext>` creates towards a phone. */
 export function userOutbound(sw: SwitchFacts, ext: string, a: Leg | null, opts: UserLegOptions = {}): Leg {
   const uuid = opts.uuid ?? randomUUID();
-  const port = sw.phonePort(ext);
+  const port = sw.phonePort(ext, opts.domain);
   const domain = opts.domain ?? sw.domain;
   const name = `sofia/internal/${ext}@127.0.0.1:${port}`;
   const vars: Array<[string, HeaderValue]> = [
@@ -188,6 +194,8 @@ export function userOutbound(sw: SwitchFacts, ext: string, a: Leg | null, opts: 
   ];
   if (opts.vars) vars.push(...opts.vars);
   vars.push(['dialed_user', ext], ['dialed_domain', domain], ['presence_id', `${ext}@${domain}`]);
+  // the dial-string's sip_invite_domain=${dialed_domain}: the INVITE comes from the domain (tenants/README.md)
+  vars.push(['sip_invite_domain', domain], ['sip_from_host', domain]);
   if (a)
     vars.push(['originator', a.uuid], ['signal_bond', a.uuid], ['call_uuid', a.uuid], ['originating_leg_uuid', a.uuid]);
   else vars.push(['call_uuid', uuid]);
@@ -233,7 +241,8 @@ export function gatewayOutbound(sw: SwitchFacts, number: string, a: Leg | null, 
     ['sip_destination_url', `sip:${number}@127.0.0.1:5090`],
   ];
   if (opts.vars) vars.push(...opts.vars);
-  vars.push(['sip_gateway_name', sw.gateway]);
+  // the gateway's host (the lab's pstn gateway at 127.0.0.1:5090), never a tenant domain (tenants/README.md)
+  vars.push(['sip_gateway_name', sw.gateway], ['sip_from_host', '127.0.0.1']);
   if (a)
     vars.push(['originator', a.uuid], ['signal_bond', a.uuid], ['call_uuid', a.uuid], ['originating_leg_uuid', a.uuid]);
   vars.push(

@@ -135,7 +135,10 @@ export async function ringPhone(
   race?: { won: () => boolean },
 ): Promise<PstnOutcome> {
   const ext = leg.init.destination;
-  const setup = sw.extensions.get(ext) ?? { registered: false, mode: 'answer' as const, ringMs: 2000 };
+  // the user of the domain the leg dialled (user/<ext>@<domain>)
+  const dialled = leg.getVar('dialed_domain');
+  const domain = typeof dialled === 'string' ? dialled : undefined;
+  const setup = sw.extension(ext, domain) ?? { registered: false, mode: 'answer' as const, ringMs: 2000 };
   sw.create(leg);
   sw.progress(leg);
   if (setup.mode === 'noanswer' || setup.ringMs >= timeoutMs) {

@@ -119,16 +119,18 @@ export function show(sw: SimSwitch, args: string): string {
     return json ? rowsJson(rows) : `${rows.length} total.\n`;
   }
   if (what === 'registrations') {
-    const rows = [...sw.extensions.entries()]
-      .filter(([, s]) => s.registered)
-      .map(([ext]) => ({
+    // every domain's phones; realm is the domain each registered in (tenants/README.md)
+    const rows = sw.directory
+      .all()
+      .filter((u) => u.setup.registered)
+      .map(({ ext, domain }) => ({
         reg_user: ext,
-        realm: sw.domain,
-        token: `1-${sw.phonePort(ext)}@127.0.0.1`,
-        url: `sofia/internal/sip:${ext}@127.0.0.1:${sw.phonePort(ext)};transport=UDP`,
+        realm: domain,
+        token: `1-${sw.phonePort(ext, domain)}@127.0.0.1`,
+        url: `sofia/internal/sip:${ext}@127.0.0.1:${sw.phonePort(ext, domain)};transport=UDP`,
         expires: String(Math.floor(sw.nowUs() / 1e6) + 120),
         network_ip: '127.0.0.1',
-        network_port: String(sw.phonePort(ext)),
+        network_port: String(sw.phonePort(ext, domain)),
         network_proto: 'udp',
         hostname: sw.hostname,
         metadata: '',
@@ -146,16 +148,17 @@ export function sofia(sw: SimSwitch, args: string): string {
   if (!/^status profile internal reg/.test(args)) return 'Invalid Profile!\n';
   let out = '\nRegistrations:\n' + '='.repeat(97) + '\n';
   let n = 0;
-  for (const [ext, s] of sw.extensions) {
-    if (!s.registered) continue;
+  for (const { ext, domain, setup } of sw.directory.all()) {
+    if (!setup.registered) continue;
     n++;
-    out += `Call-ID:    \t1-${sw.phonePort(ext)}@127.0.0.1\nUser:       \t${ext}@${sw.domain}\n`;
-    out += `Contact:    \t"" <sip:${ext}@127.0.0.1:${sw.phonePort(ext)};transport=UDP>\n`;
+    const port = sw.phonePort(ext, domain);
+    out += `Call-ID:    \t1-${port}@127.0.0.1\nUser:       \t${ext}@${domain}\n`;
+    out += `Contact:    \t"" <sip:${ext}@127.0.0.1:${port};transport=UDP>\n`;
     out += `Agent:      \tsipp-ext-${ext}\n`;
     out += `Status:     \tRegistered(UDP)(unknown) EXP(${sw.stamp(sw.nowUs() + 120e6)}) EXPSECS(120)\n`;
     out += `Ping-Status:\tReachable\nPing-Time:\t0.00\nHost:       \t${sw.hostname}\n`;
-    out += `IP:         \t127.0.0.1\nPort:       \t${sw.phonePort(ext)}\n`;
-    out += `Auth-User:  \t${ext}\nAuth-Realm: \t${sw.domain}\nMWI-Account:\t${ext}@${sw.domain}\n\n`;
+    out += `IP:         \t127.0.0.1\nPort:       \t${port}\n`;
+    out += `Auth-User:  \t${ext}\nAuth-Realm: \t${domain}\nMWI-Account:\t${ext}@${domain}\n\n`;
   }
   return out + `Total items returned: ${n}\n` + '='.repeat(97) + '\n';
 }

@@ -78,7 +78,10 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   a.setVar('continue_on_fail', 'true');
   a.setVar('current_application', 'bridge');
   const domain = o.domain ?? sw.domain;
+  const domainUuid = sw.domainUuid(o.domain);
   if (o.domain) {
+    // FusionPBX's inbound route: set domain_uuid and domain_name inline, then transfer into the domain
+    if (domainUuid) a.setVar('domain_uuid', domainUuid);
     a.setVar('domain_name', o.domain);
     a.setVar('dialed_domain', o.domain); // the user/ bridge sets it on the calling leg too
     a.init.context = o.domain;
@@ -95,7 +98,9 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   }
   const timeoutMs = o.timeoutMs ?? 30000;
   const giveUp = o.callerGivesUpMs ?? Infinity;
-  const groups = (o.hunt ? o.extensions.map((e) => [e]) : [o.extensions]).map((g) => ({ extensions: g, timeoutMs }));
+  const groups: Array<{ extensions: string[]; timeoutMs: number; domain?: string }> = (
+    o.hunt ? o.extensions.map((e) => [e]) : [o.extensions]
+  ).map((g) => ({ extensions: g, timeoutMs }));
   const routedTo = o.route ? await o.route() : '';
   if (/^\d+$/.test(routedTo)) groups.unshift({ extensions: [routedTo], timeoutMs: o.routeRingMs ?? 15000 });
   if (plan) groups.splice(0, groups.length, ...plan.bridges);
@@ -104,16 +109,27 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   const tried: Array<[Leg, string]> = [];
   // the bridge application starts: FreeSWITCH marks the originate as failed until one answers
   a.setVar('originate_disposition', 'failure');
-  for (const { extensions: group, timeoutMs: limit } of groups) {
-    const live = group.filter((e) => sw.extensions.get(e)?.registered);
-    const legs = live.map((e) => sw.userOutbound(e, a, o.domain ? { domain: o.domain } : {}));
+  for (const { extensions: group, timeoutMs: limit, domain: bridged } of groups) {
+    // the users of the domain dialled (the call's): a tenant's 1001 is not the switch's 1001
+    const dom = bridged ?? o.domain;
+    const live = group.filter((e) => sw.extension(e, dom)?.registered);
+    // a forked dial (a,b) sets the directory variables at CREATE, a single destination only at
+    // answer (tenants/README.md)
+    const forked: Array<[string, string]> =
+      dom && sw.directory.isTenant(dom) && live.length > 1
+        ? [
+            ['accountcode', dom],
+            ['user_context', dom],
+          ]
+        : [];
+    const legs = live.map((e) => sw.userOutbound(e, a, dom ? { domain: dom, vars: forked } : {}));
     for (const l of legs) {
       sw.create(l);
       result.legs.push(l.uuid);
     }
     for (const l of legs) sw.progress(l);
     // who answers first, who refuses, within the ring time and the caller's patience
-    const plans = legs.map((l) => ({ leg: l, setup: sw.extensions.get(l.init.destination)! }));
+    const plans = legs.map((l) => ({ leg: l, setup: sw.extension(l.init.destination, dom)! }));
     const answering = plans
       .filter((p) => p.setup.mode === 'answer' && p.setup.ringMs < limit)
       .sort((x, y) => x.setup.ringMs - y.setup.ringMs)[0];
@@ -143,6 +159,7 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
       sw.answer(winner);
       // user_outgoing_channel sets the directory variables once its originate returns: at answer
       if (o.domain) for (const k of ['domain_name', 'user_context', 'accountcode']) winner.setVar(k, o.domain);
+      if (domainUuid) winner.setVar('domain_uuid', domainUuid);
       const losers = ringing.filter((l) => l !== winner);
       for (const l of losers) {
         l.setVar('group_dial_status', 'loser');

@@ -11,19 +11,14 @@ import { type Leg, commonHeaders, localStamp, type ChannelEventName, type Switch
 import { writeWav } from './wav.js';
 import * as f from './factories.js';
 import { sofiaRegister, sofiaUnregister } from './registrations.js';
+import { Directory, defaultExtensions, type DomainSetup, type ExtensionSetup } from './directory.js';
+
+export type { ExtensionMode, ExtensionSetup, DomainSetup } from './directory.js';
+export { defaultExtensions } from './directory.js';
 
 export interface SimEvent {
   headers: Array<[string, HeaderValue]>;
   body: string | null;
-}
-
-export type ExtensionMode = 'answer' | 'noanswer' | 'busy' | 'reject';
-
-export interface ExtensionSetup {
-  registered: boolean;
-  mode: ExtensionMode;
-  /** How long it rings before answering or refusing. */
-  ringMs: number;
 }
 
 export type PstnMode = 'answer' | 'noanswer' | 'busy' | 'reject' | 'unallocated';
@@ -31,8 +26,13 @@ export type PstnMode = 'answer' | 'noanswer' | 'busy' | 'reject' | 'unallocated'
 export interface SimSwitchOptions {
   hostname?: string;
   domain?: string;
-  /** Extensions and how their phones behave; unknown extensions are not registered. */
+  /** Extensions of the switch's own domain and how their phones behave; unknown extensions are not registered. */
   extensions?: Record<string, Partial<ExtensionSetup>>;
+  /**
+   * Tenant domains (FusionPBX): each with its own users (the same extension may be in several)
+   * and a dialplan context named after it.
+   */
+  domains?: Record<string, DomainSetup>;
   /** How the PSTN behind the gateway answers a number (default: answer after 1 s). */
   pstn?: Record<string, { mode: PstnMode; ringMs?: number; talkMs?: number }>;
   gateway?: string;
@@ -82,7 +82,9 @@ export class SimSwitch implements Switchboard {
   readonly carrierIp: string;
   readonly recordingsDir: string;
   readonly legs = new Map<string, Leg>();
-  readonly extensions = new Map<string, ExtensionSetup>();
+  /** The users per domain (directory.ts); `extensions` is the switch's own domain's. */
+  readonly directory: Directory;
+  readonly extensions: Map<string, ExtensionSetup>;
   readonly pstn: NonNullable<SimSwitchOptions['pstn']>;
   readonly defaultTalkMs: number;
   private readonly listeners = new Set<(e: SimEvent) => void>();
@@ -108,20 +110,34 @@ export class SimSwitch implements Switchboard {
     this.defaultTalkMs = opts.defaultTalkMs ?? 4000;
     this.pstn = opts.pstn ?? {};
     this.contexts = new Map(Object.entries(opts.contexts ?? { default: [], public: [] }));
+    this.directory = new Directory(this.domain);
+    this.extensions = this.directory.domain()!.users;
     for (const [ext, setup] of Object.entries(opts.extensions ?? defaultExtensions())) this.setExtension(ext, setup);
+    for (const [domain, d] of Object.entries(opts.domains ?? {})) {
+      this.directory.add(domain, d.uuid);
+      // a tenant's calls run in a context named after its domain (fixtures/esl/tenants)
+      if (!this.contexts.has(domain)) this.contexts.set(domain, []);
+      for (const [ext, setup] of Object.entries(d.extensions ?? {})) this.setExtension(ext, setup, domain);
+    }
     // a whole second: billsec subtracts whole-second epochs, so a run must not depend on where
     // in a second it started (freeswitch-esl.md §2.3)
     this.clockUs = Math.floor(Date.now() / 1000) * 1_000_000;
     this.startedUs = this.clockUs;
   }
 
-  setExtension(ext: string, setup: Partial<ExtensionSetup>): void {
-    const prev = this.extensions.get(ext);
-    this.extensions.set(ext, {
-      registered: setup.registered ?? prev?.registered ?? true,
-      mode: setup.mode ?? prev?.mode ?? 'answer',
-      ringMs: setup.ringMs ?? prev?.ringMs ?? 2000,
-    });
+  /** A user of a domain (default: the switch's own) and how its phone behaves. */
+  setExtension(ext: string, setup: Partial<ExtensionSetup>, domain?: string): void {
+    this.directory.set(ext, setup, domain);
+  }
+
+  /** A user as `user/<ext>[@<domain>]` finds it; undefined: no such user in that domain. */
+  extension(ext: string, domain?: string): ExtensionSetup | undefined {
+    return this.directory.find(ext, domain);
+  }
+
+  /** A tenant domain's `domain_uuid`; null for the switch's own domain (it has none). */
+  domainUuid(domain?: string): string | null {
+    return this.directory.isTenant(domain) ? (this.directory.domain(domain)?.uuid ?? null) : null;
   }
 
   nowUs(): number {
@@ -193,9 +209,11 @@ export class SimSwitch implements Switchboard {
     return f.gatewayOutbound(this, number, a, opts);
   }
 
-  phonePort(ext: string): number {
+  /** The phone's SIP port: 51xx in the switch's own domain, 52xx, 53xx… per tenant domain (as in the lab). */
+  phonePort(ext: string, domain?: string): number {
     const n = Number(ext.slice(-2));
-    return 5100 + (Number.isFinite(n) ? n : 0);
+    const index = this.directory.domain(domain)?.index ?? 0;
+    return 5100 + 100 * index + (Number.isFinite(n) ? n : 0);
   }
 
   // ---- leg primitives ---------------------------------------------------------------------
@@ -358,25 +376,18 @@ export class SimSwitch implements Switchboard {
 
   // ---- registrations -----------------------------------------------------------------
 
-  /** `sofia::register` for an extension (fixtures: registrations.*). */
-  register(ext: string, expires = 120): void {
-    sofiaRegister(this, ext, expires);
+  /** `sofia::register` for an extension of a domain (fixtures: registrations.*, tenants/tenant-a-register.*). */
+  register(ext: string, expires = 120, domain?: string): void {
+    sofiaRegister(this, ext, expires, domain);
   }
 
-  unregister(ext: string): void {
-    sofiaUnregister(this, ext);
+  unregister(ext: string, domain?: string): void {
+    sofiaUnregister(this, ext, domain);
   }
 
   stamp(us = this.clockUs): string {
     return localStamp(us);
   }
-}
-
-export function defaultExtensions(): Record<string, Partial<ExtensionSetup>> {
-  const out: Record<string, Partial<ExtensionSetup>> = {};
-  for (let i = 1; i <= 10; i++)
-    out[`10${String(i).padStart(2, '0')}`] = { registered: i <= 8, mode: 'answer', ringMs: 2000 };
-  return out;
 }
 
 export function q850(cause: string): string {

@@ -56,6 +56,11 @@ for (const [name, make] of Object.entries(implementations)) {
     t.equal((await s.pending()).length, 4);
     const attach: Effect = { kind: 'attach', call: 'a', path: '/r/a.wav' };
     t.equal(await s.enqueue([attach, attach, { ...attach, path: '/r/b.wav' }], 3), 2, 'one attach per file');
+    // a CDR's call is recognised by these keys (lib/cdr/)
+    t.ok(
+      (await s.hasEffect('register:a')) && (await s.hasEffect('finish:a')) && (await s.hasEffect('attach:a:/r/b.wav')),
+    );
+    t.notOk(await s.hasEffect('finish:b'));
   });
 
   t.test(`${name}: pending jobs keep the order they were submitted in, per call`, async (t) => {
@@ -218,6 +223,8 @@ for (const [name, make] of Object.entries(implementations)) {
     t.same(await s.get('k'), { a: [1, 'two'], b: null });
     await s.set('k', 3);
     t.equal(await s.get<number>('k'), 3, 'overwritten');
+    await s.set('k', null);
+    t.equal(await s.get('k'), null, 'null forgets the key');
   });
 
   t.test(`${name}: tokens and the recording secret`, async (t) => {
