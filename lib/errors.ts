@@ -5,8 +5,8 @@
  * literal `name` per class, a typed `context` and the `cause`. Codes read `<AREA>_ERR_<WHAT>`, the
  * area naming the folder that throws it: B24 (bitrix24/), ESL (esl/), EVENT (events/),
  * HTTP (http/), CFG (config.ts), ORIG (originate/), CDR (cdr/), CLUSTER (cluster/). Codes are a
- * public contract (they appear in HTTP replies and logs): add, never rename. Decisions about an error are taken here, from its
- * code, in one place each: `retryable`, `httpStatusOf`, `logLevelOf`.
+ * public contract (they appear in HTTP replies and logs): add, never rename. Decisions about an
+ * error are taken here, from its code, in one place each: `retryable`, `httpStatusOf`, `logLevelOf`.
  *
  * Logs pass the error itself, `log.warn({ err }, '...')`: pino's serializer keeps the stack,
  * the code, the context and the chain of causes.
