@@ -48,7 +48,7 @@ export interface ClusterDeps {
   switches: readonly SwitchUnit[];
   units: ReadonlyMap<Tenant, PortalUnit>;
   /** A switch's next tenure settles the orphans of its calls again (lib/switch/fleet.ts OrphanSweep). */
-  retake: (sw: SwitchUnit) => void;
+  retake: (sw: SwitchUnit) => Promise<void>;
   /** On a switch's holder: a routed caller's effects, to their portal (what a lone instance does). */
   routedHere: (sw: SwitchUnit, caller: string, extension: string, t: Tenant) => Promise<void>;
 }
@@ -84,9 +84,9 @@ export class ClusterSide {
         switchLease,
         switchRole({
           socket: sw.listener,
-          start: () => {
+          start: async () => {
             sw.reset();
-            d.retake(sw);
+            await d.retake(sw);
             sw.start();
           },
           stop: () => sw.stop(),

@@ -33,6 +33,7 @@ import type { RoutePortal } from '../lib/http/routes.js';
 import { ClusterSide } from './cluster.js';
 import { instanceName, sharedOf } from '../lib/cluster/cluster.js';
 import { withLease } from '../lib/cluster/seat.js';
+import type { UnfinishedCall } from '../lib/store/store.js';
 
 /** How often the service stamps "alive" (a restart finishes orphans up to it). */
 const ALIVE_EVERY_MS = 5_000;
@@ -51,7 +52,10 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const instance = shared ? instanceName(c.instanceId) : null;
   const tenants = new Tenants(c);
   let url = '';
-  let previousAlive: number | null = null;
+  /** Each switch's time of the last event the previous run saw (µs; 0: unknown), stamped with `alive`. */
+  const previousSwitchUs = new Map<string, number>();
+  /** What each portal's store held unfinished when this run started (after the CDR spool): the orphans. */
+  const unfinishedAtStart = new Map<PortalUnit, UnfinishedCall[]>();
   const units = new Map<Tenant, PortalUnit>();
   const unitsList = (): PortalUnit[] => [...units.values()];
   const lost = (err: unknown): void => log.error({ err }, 'call effects could not be written to the store');
@@ -118,29 +122,31 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
           // (each portal's outbox writes in submission order: a call's effects keep the order of its events)
           for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine).catch(lost);
         },
-        orphans: (live, known) => {
-          // each portal finishes the calls its own store holds that were on this switch
-          for (const g of sweep.connected(s.name, live, known))
+        orphans: (live, tracked) => {
+          // each portal finishes the calls its own store held at the start that were on this switch
+          const liveRecordings = new Map<string, readonly string[]>();
+          for (const g of sweep.connected(s.name, live, tracked))
             for (const [t, p] of units) {
-              const finish = async (): Promise<void> => {
-                const done = finishOrphans({
-                  unfinished: (await p.store.unfinishedCalls()).filter(g.owns),
-                  live: g.live,
-                  known: g.known,
-                  // several instances: a takeover happens now, whoever stamped `alive` last
-                  lastAliveMs: (cl ? null : previousAlive) ?? clock.now(),
-                  addToChat: c.calls.addToChat,
-                  log,
-                });
-                for (const e of done) {
-                  router.assign(e.call, t);
-                  // a guess: the call's CDR may still come (spool, FreeSWITCH's retries) and replace it
-                  cdr.guess(e.call, () => void deliver(p, [e], s.name).catch(lost));
-                }
-              };
-              finish().catch(lost);
+              const done = finishOrphans({
+                unfinished: (unfinishedAtStart.get(p) ?? []).filter(g.owns),
+                live: g.live,
+                tracked: g.known,
+                lastSwitchUs: previousSwitchUs.get(s.name) ?? 0,
+                addToChat: c.calls.addToChat,
+                chooseRecordings: c.recordings.choose,
+                log,
+              });
+              for (const e of done.effects) {
+                router.assign(e.call, t);
+                // a guess: the call's CDR may still come (spool, FreeSWITCH's retries) and replace it
+                cdr.guess(e.call, () => void deliver(p, [e], s.name).catch(lost));
+              }
+              for (const [call, paths] of done.liveRecordings) {
+                router.assign(call, t);
+                liveRecordings.set(call, paths);
+              }
             }
-          return [];
+          return liveRecordings;
         },
         guessed: (effects) => {
           for (const [t, mine] of router.route(effects)) {
@@ -208,7 +214,12 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
           shared,
           switches: switches.list,
           units,
-          retake: (x) => sweep.again(x.name),
+          // a takeover settles what ended since the last holder's last stamp, from the store as it is now
+          retake: async (x) => {
+            sweep.again(x.name);
+            previousSwitchUs.set(x.name, (await store.get<number>(`alive.switchUs:${x.name}`)) ?? 0);
+            for (const p of units.values()) unfinishedAtStart.set(p, await p.store.unfinishedCalls());
+          },
           routedHere,
         })
       : null;
@@ -368,13 +379,20 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
 
   let aliveTimer: Timer | null = null;
   let sincePurgeMs = 0;
+  /** Alive now, and each switch's time of the newest event seen (a restart's orphans ended after it). */
+  const stampAlive = async (): Promise<void> => {
+    await store.set('alive', clock.now());
+    for (const x of switches.list)
+      // several instances: only the switch's holder knows its time now
+      if (x.lastSwitchUs > 0 && (!cl || cl.holdsSwitch(x.name)))
+        await store.set(`alive.switchUs:${x.name}`, x.lastSwitchUs);
+  };
   const beat = (): void => {
     const purge = (sincePurgeMs += ALIVE_EVERY_MS) >= PURGE_EVERY_MS;
     if (purge) sincePurgeMs = 0;
     const stores = [store, ...[...units.values()].map((p) => p.store).filter((s) => s !== store)];
     const before = clock.now() - KEEP_FINISHED_MS;
-    store
-      .set('alive', clock.now())
+    stampAlive()
       .then(async () => {
         if (purge) await Promise.all(stores.map((s) => s.purgeFinished(before)));
       })
@@ -400,8 +418,9 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
     health,
     async start() {
-      previousAlive = await store.get<number>('alive');
-      await store.set('alive', clock.now());
+      for (const x of switches.list)
+        previousSwitchUs.set(x.name, (await store.get<number>(`alive.switchUs:${x.name}`)) ?? 0);
+      await stampAlive();
       aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
       await cdr.load();
       for (const p of units.values()) await p.open();
@@ -409,6 +428,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       if (!cl) for (const p of units.values()) await p.start();
       // FreeSWITCH's spool first: calls that ended while the service was down, before any orphan guess
       await cdr.start();
+      for (const p of units.values()) unfinishedAtStart.set(p, await p.store.unfinishedCalls());
       // several instances: each switch and each portal start where their lease is held
       if (cl) await cl.start();
       else switches.start();
@@ -422,7 +442,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       clock.clearTimeout(aliveTimer);
       cdr.stop();
       // the store may be closed already (a second stop)
-      await store.set('alive', clock.now()).catch(() => undefined);
+      await stampAlive().catch(() => undefined);
       if (cl) await cl.stop();
       else {
         switches.stop();
@@ -431,6 +451,15 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       await app.close();
       for (const p of units.values()) if (p.store !== store) await p.store.close();
       await store.close();
+    },
+    crash() {
+      clock.clearTimeout(aliveTimer);
+      cdr.stop();
+      switches.stop();
+      for (const p of units.values()) p.halt();
+      void app.close();
+      for (const p of units.values()) if (p.store !== store) void p.store.close();
+      void store.close();
     },
   };
   return rt;

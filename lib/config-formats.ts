@@ -161,6 +161,14 @@ export function parseSwitches(raw: unknown): SwitchShape[] {
   });
 }
 
+const switchList = {
+  name: 'switch-list',
+  validate(raw: unknown): void {
+    // kept as JSON text in convict, like the tenant map; '' = the single FSB24_ESL_* socket
+    if (raw !== '') parseSwitches(raw);
+  },
+};
+
 /** Empty (SQLite), or a PostgreSQL connection URL. The value is a secret: never in the message. */
 const databaseUrl = {
   name: 'database-url',
@@ -174,14 +182,6 @@ const databaseUrl = {
     }
     if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')
       throw new Error('must be a postgres:// (or postgresql://) URL');
-  },
-};
-
-const switchList = {
-  name: 'switch-list',
-  validate(raw: unknown): void {
-    // kept as JSON text in convict, like the tenant map; '' = the single FSB24_ESL_* socket
-    if (raw !== '') parseSwitches(raw);
   },
 };
 

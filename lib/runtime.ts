@@ -38,6 +38,11 @@ export interface Runtime {
   health(): Promise<{ ok: boolean; body: Record<string, unknown> }>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * What `kill -9` leaves behind, played in-process (tests): timers and sockets dropped, the
+   * stores closed at once; no final write, nothing flushed, replies in flight lost.
+   */
+  crash(): void;
 }
 
 export interface ComposeOptions {

@@ -70,4 +70,15 @@ export interface ConnectedEffect {
   switch?: string;
 }
 
-export type Effect = RegisterEffect | AdoptEffect | CardEffect | FinishEffect | AttachEffect | ConnectedEffect;
+/**
+ * A recorder opened this file for the call (RECORD_START). Kept locally, so the file is attached
+ * even when its RECORD_STOP, or the call's end, was missed (a restart, an event-socket gap).
+ */
+export interface RecordingEffect {
+  kind: 'recording';
+  call: string;
+  path: string;
+}
+
+export type Effect =
+  RegisterEffect | AdoptEffect | CardEffect | FinishEffect | AttachEffect | ConnectedEffect | RecordingEffect;

@@ -1,7 +1,7 @@
 /** Legs moving between calls and ending, for the call model: attended transfer, unanswered employee legs, lost legs. */
 import type { ChannelEvent } from '../events/channel-event.js';
 import type { Effect } from './effects.js';
-import type { CallState, LegState } from './state.js';
+import { chosenRecordings, type CallState, type LegState } from './state.js';
 import type { Cards } from './cards.js';
 
 /** Attended transfer: leg `b` of another (internal consultation) call joins `call`. */
@@ -49,22 +49,42 @@ export function employeeLegEnded(
   }
 }
 
-/** After a reconnect: the legs the switch no longer has are closed (hung up now if not before), with their calls. */
+/**
+ * After a reconnect: the legs the switch no longer has are closed with their calls; one whose
+ * hang-up was not seen hung up after `lastSeenUs` (the switch's time of the last event before the gap).
+ */
 export function closeDeadLegs(
   legs: Map<string, LegState>,
   liveUuids: ReadonlySet<string>,
-  nowUs: number,
+  lastSeenUs: number,
 ): { dead: LegState[]; calls: Set<string> } {
   const dead = [...legs.values()].filter((l) => !liveUuids.has(l.uuid));
   const calls = new Set<string>();
   for (const leg of dead) {
+    if (!leg.completed) leg.endMissed = true;
     if (!leg.hungUp) {
       leg.hungUp = true;
-      leg.hangupUs = nowUs;
+      leg.hangupUs = Math.max(lastSeenUs, leg.firstBridgeUs, leg.answeredUs, leg.createdUs);
     }
     leg.completed = true;
     leg.destroyed = true;
     if (leg.call) calls.add(leg.call);
   }
   return { dead, calls };
+}
+
+/**
+ * A recorder opened or closed a file (freeswitch-esl.md §6); only such files are attached: a call
+ * rejected before answer names a path in the dialplan, but its recorder never starts (no RECORD_START).
+ */
+export function recorderReported(call: CallState, path: string, pick: 'all' | 'first' | 'last', out: Effect[]): void {
+  if (call.recorded.has(path)) return;
+  call.recorded.add(path);
+  if (!call.recordings.includes(path)) call.recordings.push(path);
+  // durable from here on: a restart, or a RECORD_STOP lost in a gap, still attaches it
+  if (call.kind === 'inbound' || call.kind === 'outbound' || call.registered)
+    out.push({ kind: 'recording', call: call.key, path });
+  // a recorder that closes after the call was finished still gets attached
+  if (call.phase === 'finished' && call.registered && chosenRecordings(call, pick).includes(path))
+    out.push({ kind: 'attach', call: call.key, path });
 }

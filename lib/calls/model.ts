@@ -15,12 +15,13 @@ import {
   newCallState,
   newLegState,
   noteHangup,
+  noteTimes,
   type CallState,
   type LegState,
 } from './state.js';
 import { nextPhase } from './phase.js';
 import { Cards } from './cards.js';
-import { closeDeadLegs, employeeLegEnded, joinByTransfer } from './legs.js';
+import { closeDeadLegs, employeeLegEnded, joinByTransfer, recorderReported } from './legs.js';
 
 export { defaultModelConfig, type CardPolicy, type ModelConfig } from './config.js';
 
@@ -30,6 +31,8 @@ export class CallModel {
   /** Finished calls whose legs still exist (a late RECORD_STOP can name them). */
   private readonly ended = new Map<string, CallState>();
   private readonly rules: Array<[RegExp, string]>;
+  /** The switch's time of the newest event it sent (µs, 0 before any): a gap began after it. */
+  lastSwitchUs = 0;
   /** Every card decision is asked of it (lib/calls/cards.ts). */
   private readonly cards: Cards;
 
@@ -42,13 +45,22 @@ export class CallModel {
     return this.calls.size;
   }
 
-  knows(uuid: string): boolean {
-    return this.legs.has(uuid);
+  /** A leg placed in a call (or known to belong to none): a resync need not make it up. */
+  placed(uuid: string): boolean {
+    const leg = this.legs.get(uuid);
+    return leg !== undefined && (leg.call !== null || leg.kind === 'other');
   }
 
-  /** A call (by its key) is live here: the model will finish it (a CDR of it is left to the model). */
-  tracks(key: string): boolean {
-    return this.calls.has(key);
+  /** The model follows this call (live, or ended with legs up): a restart or a CDR leaves it to the model. */
+  tracks(call: string): boolean {
+    return this.calls.has(call) || this.ended.has(call);
+  }
+
+  /** Both legs are in one call the model saw bridged. */
+  knowsBridge(a: string, b: string): boolean {
+    const [la, lb] = [this.legs.get(a), this.legs.get(b)];
+    const call = la?.call ? this.calls.get(la.call) : undefined;
+    return !!call && lb?.call === call.key && la!.firstBridgeUs > 0 && call.phase === 'answered';
   }
 
   /** A call's line and legs, live or just ended (the tenant lookup reads their domains). */
@@ -59,6 +71,9 @@ export class CallModel {
 
   apply(ev: ChannelEvent): Effect[] {
     const out: Effect[] = [];
+    if (!ev.synthetic) this.lastSwitchUs = Math.max(this.lastSwitchUs, ev.atUs);
+    const known = this.legs.get(ev.uuid);
+    if (known) noteTimes(known, ev);
     switch (ev.name) {
       case 'CHANNEL_CREATE':
         this.onCreate(ev, out);
@@ -106,25 +121,15 @@ export class CallModel {
     return call;
   }
 
-  /**
-   * A recorder opened or closed a file (freeswitch-esl.md §6); only such files are attached: a call
-   * rejected before answer names a path in the dialplan, but its recorder never starts (no RECORD_START).
-   */
   private onRecord(ev: ChannelEvent, out: Effect[]): void {
     const leg = this.leg(ev);
     const call = leg.call ? (this.calls.get(leg.call) ?? this.ended.get(leg.call)) : undefined;
-    const path = ev.recordFile;
-    if (!call || !path || call.recorded.has(path)) return;
-    call.recorded.add(path);
-    if (!call.recordings.includes(path)) call.recordings.push(path);
-    // a recorder that closes after the call was finished still gets attached
-    const attach =
-      call.phase === 'finished' && call.registered && chosenRecordings(call, this.cfg.chooseRecordings).includes(path);
-    if (attach) out.push({ kind: 'attach', call: call.key, path });
+    if (call && ev.recordFile) recorderReported(call, ev.recordFile, this.cfg.chooseRecordings, out);
   }
 
   private onCreate(ev: ChannelEvent, out: Effect[]): void {
     const leg = this.leg(ev);
+    if (leg.call) return; // placed already (a resync made it up from show channels first)
     const v = ev.vars;
     const parentUuid =
       v.get('originator') ??
@@ -254,7 +259,11 @@ export class CallModel {
     const a = ev.bridgeA ? this.legs.get(ev.bridgeA) : undefined;
     const b = ev.bridgeB ? this.legs.get(ev.bridgeB) : undefined;
     if (!a || !b) return;
-    for (const l of [a, b]) if (!l.firstBridgeUs) l.firstBridgeUs = ev.atUs;
+    for (const l of [a, b])
+      if (!l.firstBridgeUs) {
+        l.firstBridgeUs = ev.atUs;
+        l.firstBridgeSure = !ev.synthetic;
+      }
     const call = a.call ? this.calls.get(a.call) : undefined;
     if (!call || call.phase === 'finished') return;
     if (b.call !== call.key) joinByTransfer(this.calls, this.legs, call, b);
@@ -307,12 +316,8 @@ export class CallModel {
       const path = ev.vars.get(this.cfg.recordVariable);
       if (path && !call.recordings.includes(path)) call.recordings.push(path);
     }
-    employeeLegEnded(ev, call, leg, this.cards, this.anchorEnded(call), out);
+    employeeLegEnded(ev, call, leg, this.cards, this.legs.get(call.anchor)?.hungUp ?? true, out);
     this.maybeFinish(call, out);
-  }
-
-  private anchorEnded(call: CallState): boolean {
-    return this.legs.get(call.anchor)?.hungUp ?? true;
   }
 
   /**
@@ -372,14 +377,14 @@ export class CallModel {
   }
 
   /**
-   * After a reconnect: legs the model still tracks but the switch no longer has
-   * ended while we were away; close their calls with what we know.
+   * After a reconnect: legs the model still tracks but the switch no longer has ended while
+   * we were away; close their calls with what we know, ended no earlier than the last event seen.
    */
-  reconcile(liveUuids: ReadonlySet<string>, nowUs: number): Effect[] {
+  reconcile(liveUuids: ReadonlySet<string>): Effect[] {
     const out: Effect[] = [];
     // events may have been lost while disconnected (a RECORD_START among them)
     for (const call of this.calls.values()) call.blind = true;
-    const { dead, calls } = closeDeadLegs(this.legs, liveUuids, nowUs);
+    const { dead, calls } = closeDeadLegs(this.legs, liveUuids, this.lastSwitchUs);
     for (const key of calls) {
       const call = this.calls.get(key);
       if (call && call.phase !== 'finished') this.maybeFinish(call, out);

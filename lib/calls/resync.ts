@@ -35,16 +35,40 @@ export interface LiveBridge {
   readonly call_created_epoch: string;
 }
 
+/** What the model already has, so a resync makes up only what it lacks. */
+export interface ResyncView {
+  /** The leg is in a call the model follows (or belongs to none). */
+  placed(uuid: string): boolean;
+  /** The two legs are in one call the model saw bridged. */
+  knowsBridge(a: string, b: string): boolean;
+}
+
+/** µs on the switch's clock from an epoch column (whole seconds, as text); 0 when absent. */
+const epochUs = (v: string | undefined): number => (Number(v) > 0 ? Number(v) * 1e6 : 0);
+
+/**
+ * Synthetic events for what the switch's tables show and the model lacks: a CHANNEL_CREATE per
+ * unplaced leg (parents first, so a leg finds its call), a CHANNEL_BRIDGE per bridged pair the
+ * model did not see bridged (`call_created_epoch`: when the switch wrote the pair, i.e. the
+ * latest bridge, to the second: src/switch_core_sqldb.c inserts the `calls` row on
+ * CHANNEL_BRIDGE and deletes it on UNBRIDGE). Neither table has an answer time: the leg's
+ * events carry it (Caller-Channel-Answered-Time, billsec at its end). Times are the switch's:
+ * `switchNowUs` (the switch's clock as last seen) only stands in for a missing epoch.
+ */
 export function synthesize(
   channels: readonly LiveChannel[],
   calls: readonly LiveBridge[],
-  known: (uuid: string) => boolean,
-  nowUs: number,
+  view: ResyncView,
+  switchNowUs: number,
 ): ChannelEvent[] {
   const out: ChannelEvent[] = [];
-  const sorted = [...channels].sort((a, b) => Number(a.created_epoch) - Number(b.created_epoch));
+  const depth = (r: LiveChannel): number => (r.call_uuid && r.call_uuid !== r.uuid ? 1 : 0);
+  const sorted = [...channels].sort((a, b) => Number(a.created_epoch) - Number(b.created_epoch) || depth(a) - depth(b));
+  const created = new Map<string, number>();
   for (const r of sorted) {
-    if (known(r.uuid)) continue;
+    const at = epochUs(r.created_epoch) || switchNowUs;
+    created.set(r.uuid, at);
+    if (view.placed(r.uuid)) continue;
     const vars = new Map<string, string>();
     const profile = /^sofia\/([^/]+)\//.exec(r.name)?.[1];
     if (profile) vars.set('sofia_profile_name', profile);
@@ -55,49 +79,53 @@ export function synthesize(
     if (r.direction === 'inbound' && profile && !r.name.includes('gateway')) vars.set('user_name', r.cid_num);
     if (r.direction === 'inbound') vars.set('sip_to_user', r.dest);
     out.push({
-      name: 'CHANNEL_CREATE',
-      uuid: r.uuid,
-      atUs: Number(r.created_epoch) * 1e6 || nowUs,
-      direction: r.direction === 'inbound' ? 'inbound' : 'outbound',
+      ...blank('CHANNEL_CREATE', r.uuid, at, r.direction === 'inbound' ? 'inbound' : 'outbound'),
       channelName: r.name,
       callerNumber: r.cid_num,
       destination: r.dest,
-      calleeNumber: undefined,
-      otherLeg: undefined,
-      bridgeA: undefined,
-      bridgeB: undefined,
-      hangupCause: undefined,
       callState: r.callstate,
-      answeredUs: 0,
-      hangupUs: 0,
-      recordFile: undefined,
       vars,
-      synthetic: true,
     });
   }
   for (const c of calls) {
-    if (!c.b_uuid || known(c.b_uuid)) continue;
-    const at = Number(c.call_created_epoch) * 1e6 || nowUs;
-    out.push({
-      name: 'CHANNEL_BRIDGE',
-      uuid: c.uuid,
-      atUs: at,
-      direction: 'inbound',
-      channelName: '',
-      callerNumber: '',
-      destination: '',
-      calleeNumber: undefined,
-      otherLeg: undefined,
-      bridgeA: c.uuid,
-      bridgeB: c.b_uuid,
-      hangupCause: undefined,
-      callState: 'ACTIVE',
-      answeredUs: at,
-      hangupUs: 0,
-      recordFile: undefined,
-      vars: new Map(),
-      synthetic: true,
-    });
+    if (!c.b_uuid || view.knowsBridge(c.uuid, c.b_uuid)) continue;
+    const at =
+      epochUs(c.call_created_epoch) || Math.max(created.get(c.uuid) ?? 0, created.get(c.b_uuid) ?? 0) || switchNowUs;
+    out.push({ ...blank('CHANNEL_BRIDGE', c.uuid, at, 'inbound'), bridgeA: c.uuid, bridgeB: c.b_uuid });
   }
   return out;
+}
+
+/** A recorder a previous run saw start on this call (stored): made known to a rebuilt call. */
+export function recordStart(call: string, path: string, switchNowUs: number): ChannelEvent {
+  return { ...blank('RECORD_START', call, switchNowUs, 'inbound'), recordFile: path };
+}
+
+function blank(
+  name: 'CHANNEL_CREATE' | 'CHANNEL_BRIDGE' | 'RECORD_START',
+  uuid: string,
+  atUs: number,
+  direction: 'inbound' | 'outbound',
+): ChannelEvent {
+  return {
+    name,
+    uuid,
+    atUs,
+    direction,
+    channelName: '',
+    callerNumber: '',
+    destination: '',
+    calleeNumber: undefined,
+    otherLeg: undefined,
+    bridgeA: undefined,
+    bridgeB: undefined,
+    hangupCause: undefined,
+    callState: 'ACTIVE',
+    answeredUs: 0,
+    hangupUs: 0,
+    bridgedUs: 0,
+    recordFile: undefined,
+    vars: new Map(),
+    synthetic: true,
+  };
 }

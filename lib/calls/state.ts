@@ -22,6 +22,14 @@ export interface LegState {
   cause: string | undefined;
   sipTermStatus: string | undefined;
   firstBridgeUs: number;
+  /**
+   * `firstBridgeUs` is the leg's first bridge as the switch reported it (a CHANNEL_BRIDGE seen
+   * live); false when it was read later (`show calls`, a later event's bridged time): then
+   * it may be a transfer's re-bridge, and the switch's billsec is the talk time.
+   */
+  firstBridgeSure: boolean;
+  /** The leg's end was never reported (it was gone when the event socket came back). */
+  endMissed: boolean;
   completed: boolean;
   destroyed: boolean;
   billsec: number | null;
@@ -62,15 +70,21 @@ export interface CallState {
 }
 
 /**
- * Talk time of the client's leg: its billsec when it was answered as it was bridged
- * (FreeSWITCH's own figure), else hang-up minus first bridge (an IVR answered it
- * earlier, so billsec would count the IVR too).
+ * Talk time of the client's leg, always on the switch's clock: its billsec (FreeSWITCH's own
+ * answer → hang-up) unless the leg was seen answered well before its first bridge (an IVR
+ * answered it: billsec would count the IVR too), then hang-up minus first bridge. A leg whose
+ * end was missed (no billsec) talked at least until the last event seen before the gap.
  */
 export function talkSeconds(trunk: LegState): number {
-  const bridgedLate = trunk.answeredUs > 0 && trunk.firstBridgeUs - trunk.answeredUs > 1_000_000;
+  const bridgedLate =
+    trunk.firstBridgeSure && trunk.answeredUs > 0 && trunk.firstBridgeUs - trunk.answeredUs > 1_000_000;
   if (trunk.billsec !== null && !bridgedLate) return trunk.billsec;
-  return Math.max(1, Math.round((trunk.hangupUs - trunk.firstBridgeUs) / 1e6));
+  const from = bridgedLate || !trunk.answeredUs ? trunk.firstBridgeUs : trunk.answeredUs;
+  return Math.max(1, Math.round((trunk.hangupUs - from) / 1e6));
 }
+
+/** FAILED_REASON of an answered call whose end fell into an event-socket gap. */
+export const GAP_REASON = 'the call ended while the event socket was down; the duration is a lower bound';
 
 export const isoFromUs = (us: number): string =>
   new Date(Math.floor(us / 1000)).toISOString().replace(/\.\d{3}Z$/, '+00:00');
@@ -109,10 +123,23 @@ export function newLegState(
     cause: undefined,
     sipTermStatus: undefined,
     firstBridgeUs: 0,
+    firstBridgeSure: false,
+    endMissed: false,
     completed: false,
     destroyed: false,
     billsec: null,
   };
+}
+
+/** What any event of a leg says of its times, on the switch's clock (Caller-Channel-*-Time). */
+export function noteTimes(leg: LegState, ev: ChannelEvent): void {
+  if (ev.synthetic) return;
+  if (ev.answeredUs > 0) leg.answeredUs = ev.answeredUs;
+  // a bridge the model did not see itself (a gap): the switch's time of the leg's last bridge,
+  // or the µs of the one `show calls` gave to the second
+  const refine = !leg.firstBridgeSure && Math.abs(ev.bridgedUs - leg.firstBridgeUs) < 1e6;
+  if (ev.bridgedUs > 0 && ev.name !== 'CHANNEL_BRIDGE' && (!leg.firstBridgeUs || refine))
+    leg.firstBridgeUs = ev.bridgedUs;
 }
 
 export function newCallState(key: string, kind: CallState['kind'], atUs: number): CallState {
@@ -174,6 +201,7 @@ export function finishEffect(
   const trunk = call.trunkLeg ? legOf(call.trunkLeg) : undefined;
   const connected = call.phase === 'answered' && trunk !== undefined && trunk.firstBridgeUs > 0;
   const duration = connected && trunk ? talkSeconds(trunk) : 0;
+  const reason = connected && trunk?.endMissed ? { reason: GAP_REASON } : {};
   let status: string;
   if (connected) status = '200';
   else if (call.kind === 'inbound') status = incomingStatus(call.employeeCauses);
@@ -204,6 +232,7 @@ export function finishEffect(
     duration,
     status,
     addToChat,
+    ...reason,
   };
 }
 

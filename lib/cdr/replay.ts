@@ -50,6 +50,7 @@ export function eventsOf(legs: readonly CdrLeg[], call: string): ChannelEvent[] 
           hangupCause: undefined,
           callState: '',
           answeredUs: 0,
+          bridgedUs: 0,
           hangupUs: 0,
           recordFile: undefined,
           vars,
@@ -63,11 +64,17 @@ export function eventsOf(legs: readonly CdrLeg[], call: string): ChannelEvent[] 
     if (leg.answerUs > 0) ev('CHANNEL_ANSWER', leg.answerUs, { answeredUs: leg.answerUs });
     // a B leg bridged to the leg that dialled it: the bridge the A leg's CHANNEL_BRIDGE reports
     if (leg.originator && leg.bridgeUs > 0 && leg.partners.includes(leg.originator)) {
-      ev('CHANNEL_BRIDGE', leg.bridgeUs, { bridgeA: leg.originator, bridgeB: leg.uuid, answeredUs: leg.answerUs });
+      ev('CHANNEL_BRIDGE', leg.bridgeUs, {
+        bridgeA: leg.originator,
+        bridgeB: leg.uuid,
+        answeredUs: leg.answerUs,
+        bridgedUs: leg.bridgeUs,
+      });
     }
     ev('CHANNEL_HANGUP_COMPLETE', leg.endUs, {
       hangupCause: leg.hangupCause || undefined,
       answeredUs: leg.answerUs,
+      bridgedUs: leg.bridgeUs,
       hangupUs: leg.endUs,
     });
     ev('CHANNEL_DESTROY', leg.endUs);

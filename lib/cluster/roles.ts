@@ -18,7 +18,7 @@ export interface SocketSignals {
 export interface SwitchRoleDeps {
   socket: SocketSignals;
   /** A fresh model, then connect (the first `ready` resyncs and finishes orphans). */
-  start(): void;
+  start(): Promise<void> | void;
   stop(): void;
   /** Listen on the switch's box (originates, routed callers); resolves with the function that stops it. */
   serve(): Promise<() => Promise<void>>;
@@ -45,7 +45,7 @@ export function switchRole(d: SwitchRoleDeps): Role {
         d.socket.off('failed', failed);
       });
       timer.down('event socket not connected');
-      d.start();
+      await d.start();
       undo.push(() => d.stop());
       const unserve = await d.serve();
       undo.push(unserve);

@@ -33,6 +33,8 @@ export interface Stack {
   config: Readonly<ConfigShape>;
   /** Stop the service only (the switch and the portal keep their state). */
   stopService(): Promise<void>;
+  /** Kill the service as `kill -9` would (no shutdown); `restartService` then starts a new one. */
+  crashService(): void;
   /** Start a new service on the same data directory. */
   restartService(): Promise<Runtime>;
   /** Resolves when the service's event socket is up. */
@@ -103,6 +105,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     config,
     async stopService() {
       await service.stop();
+    },
+    crashService() {
+      service.crash();
     },
     async restartService() {
       service = make();

@@ -109,9 +109,13 @@ export class EslListener extends EventEmitter<ListenerEvents> {
     const client = new EslClient({ host, port, password, timeoutMs: 5000, clock: this.clock });
     this.client = client;
     let subscribedOk = false;
+    // events sent between the subscription and the snapshot are older than the snapshot: they
+    // are handed over first, then the snapshot (a hang-up in that window keeps its billsec)
+    let early: EslEvent[] | null = [];
     client.on('event', (e) => {
       this.lastEventAt = this.clock.now();
       if (subscribedOk) this.emit('event', e);
+      else early?.push(e);
     });
     client.on('bad', (err, frame) => {
       this.badFrames++;
@@ -135,6 +139,9 @@ export class EslListener extends EventEmitter<ListenerEvents> {
       this.lastEventAt = this.clock.now();
       this.armWatchdog(client);
       this.o.log.info({ host: this.o.host, port: this.o.port, liveChannels: rows.length }, 'event socket connected');
+      const before = early;
+      early = null;
+      for (const e of before) this.emit('event', e);
       this.emit('ready', { channels: rows, calls });
     } catch (err) {
       const e = err as Error;
@@ -145,6 +152,7 @@ export class EslListener extends EventEmitter<ListenerEvents> {
       else this.o.log.warn({ err: e, ...where }, 'event socket connect failed');
       const message = auth ? `${e.message}: check ${source} against event_socket.conf.xml` : e.message;
       this.lastError = { at: this.clock.now(), message: `${this.o.host}:${this.o.port}: ${message}` };
+      early = null;
       client.close();
       this.emit('failed', e);
     }

@@ -79,9 +79,11 @@ export interface ChannelEvent {
   hangupCause: string | undefined;
   /** `Channel-Call-State` as sent: the state before the event (fixtures/README.md). */
   callState: string;
-  /** µs; 0 when it has not happened. */
+  /** µs on the switch's clock (`Caller-Channel-*-Time`); 0 when it has not happened. */
   answeredUs: number;
   hangupUs: number;
+  /** When this leg was last bridged (`Caller-Channel-Bridged-Time`; a transfer's re-bridge moves it). */
+  bridgedUs: number;
   recordFile: string | undefined;
   vars: ReadonlyMap<string, string>;
   /** Made up after a (re)connect from `show channels` (lib/calls/resync.ts), not sent by the switch. */
@@ -143,6 +145,7 @@ export function toChannelEvent(e: EslEvent, extraVars: readonly string[] = []): 
     callState: e.get('Channel-Call-State') ?? '',
     answeredUs: us(e.get('Caller-Channel-Answered-Time')),
     hangupUs: us(e.get('Caller-Channel-Hangup-Time')),
+    bridgedUs: us(e.get('Caller-Channel-Bridged-Time')),
     recordFile: e.get('Record-File-Path'),
     vars,
   };

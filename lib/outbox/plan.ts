@@ -151,7 +151,7 @@ export function plan(
         later(job.nextAt);
         break;
       }
-      if (e.kind === 'connected') {
+      if (e.kind === 'connected' || e.kind === 'recording') {
         out.done.push(job.id); // bookkeeping only: read back after a restart
         continue;
       }

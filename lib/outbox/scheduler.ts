@@ -1,11 +1,8 @@
 /**
- * The outbox: effects are written to the store first, then delivered to Bitrix24. It waits
- * for the rate limiter (so a request takes everything that arrived meanwhile, up to 50
- * commands), asks the planner what goes, sends it (a batch, or one call when one command is
- * due), and applies the classifier's verdict to each job. While the portal is unreachable
- * it probes with one request at most every `probeMs`; the first success releases the
- * backlog at the bucket's pace. Recordings are checked on disk before they are planned, and
- * large ones are posted to their uploadUrl here.
+ * The outbox: effects are written to the store first, then delivered to Bitrix24. It waits for the rate limiter
+ * (a request takes all that arrived meanwhile, up to 50 commands), asks the planner what goes, sends it, and applies
+ * the classifier's verdict to each job. While the portal is unreachable it probes at most every `probeMs`; the
+ * first success releases the backlog. Recordings are checked on disk before planned; large ones posted here.
  */
 import { realClock, type Clock, type Timer } from '../clock.js';
 import type { Effect } from '../calls/effects.js';
@@ -17,6 +14,8 @@ import { contentOf, deliver, type RiderOutcome } from './deliver.js';
 import type { OutboxEvents, OutboxOptions } from './options.js';
 import { CallIds } from './callids.js';
 import { readView, type PlanView } from './view.js';
+import { OrderedWrites } from './writes.js';
+import { Reachability } from './reach.js';
 
 export type { OutboxEvents, OutboxOptions, RecordingsPort } from './options.js';
 
@@ -43,28 +42,25 @@ export class Outbox {
   /** A request of the card lane is in flight. */
   private laneBusy = false;
   private readonly quietWaiters: Array<() => void> = [];
-  /** Submitted effects are written one submit after the other: a call's effects keep their order. */
-  private writes: Promise<unknown> = Promise.resolve();
-  /** The portal is unreachable since (ms), and the next probe may go at. */
-  private down: { since: number; probeAt: number; reason: string } | null = null;
+  private readonly writes: OrderedWrites; // in submission order, retried (./writes.ts)
+  private readonly reach: Reachability;
   readonly events: OutboxEvents = {};
 
   constructor(private readonly o: OutboxOptions) {
     this.clock = o.clock ?? realClock;
     this.callIds = new CallIds(o.store, this.clock);
+    this.reach = new Reachability(this.clock, o.log, o.probeMs ?? 5000);
+    this.writes = new OrderedWrites(o.store, this.clock, o.log, () => this.running);
   }
 
-  /**
-   * Durable first: resolves once the effects are committed (after those submitted before,
-   * in submission order); rejects if the store refused them.
-   */
+  /** Durable first: resolves once the effects are committed (in submission order); rejects if the store refused. */
   submit(effects: readonly Effect[]): Promise<void> {
     if (effects.length === 0) return Promise.resolve();
-    const now = this.clock.now();
     this.enter();
-    const written = this.writes.then(() => this.o.store.enqueue(effects, now)).then(() => this.wake());
-    this.writes = written.catch(() => undefined).finally(() => this.leave());
-    return written;
+    return this.writes
+      .add(effects)
+      .then(() => this.wake())
+      .finally(() => this.leave());
   }
 
   start(): void {
@@ -75,11 +71,17 @@ export class Outbox {
   async stop(): Promise<void> {
     this.running = false;
     this.clock.clearTimeout(this.timer);
-    await this.writes;
+    await this.writes.stop();
     await this.pumping;
     await Promise.allSettled([...this.work]);
     for (const w of this.idleWaiters.splice(0)) w();
     for (const w of this.quietWaiters.splice(0)) w();
+  }
+
+  /** Stop at once, as a killed process would: nothing more sent or waited for (pending jobs stay for the next run). */
+  halt(): void {
+    this.running = false;
+    this.clock.clearTimeout(this.timer);
   }
 
   wake(): void {
@@ -89,19 +91,21 @@ export class Outbox {
       return;
     }
     this.enter();
-    this.pumping = this.pump().finally(() => {
-      this.pumping = null;
-      this.leave();
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      }
-    });
+    this.pumping = this.pump()
+      .catch((err: unknown) => this.stalled(err))
+      .finally(() => {
+        this.pumping = null;
+        this.leave();
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
   }
 
   /** Resolves once nothing is due: every job is delivered, failed, or waiting for a later time. */
   async idle(): Promise<void> {
-    await this.writes;
+    await this.writes.settled();
     const p = new Promise<void>((r) => this.idleWaiters.push(r));
     if (this.running) this.wake();
     else for (const w of this.idleWaiters.splice(0)) w();
@@ -116,7 +120,7 @@ export class Outbox {
 
   /** The portal has been unreachable since this time (ms), or null. */
   get downSince(): number | null {
-    return this.down?.since ?? null;
+    return this.reach.down?.since ?? null;
   }
 
   /** Resolves with the CALL_ID of a call once its register (or adopt) landed; null at the deadline. */
@@ -135,12 +139,13 @@ export class Outbox {
 
   private async pump(): Promise<void> {
     for (let round = 0; this.running && round < 1000; round++) {
+      const down = this.reach.down;
       // the next one to finish wakes the pump; while the portal is down, one probe at a time
-      const full = this.requests - (this.laneBusy ? 1 : 0) >= (this.down ? 1 : (this.o.concurrency ?? 2));
-      if (full && (this.down || this.laneBusy)) return;
+      const full = this.requests - (this.laneBusy ? 1 : 0) >= (down ? 1 : (this.o.concurrency ?? 2));
+      if (full && (down || this.laneBusy)) return;
       const lane = full; // the card lane: registers and shows only, beside the requests in flight
-      if (this.down && this.down.probeAt > this.clock.now()) {
-        this.schedule(this.down.probeAt);
+      if (down && down.probeAt > this.clock.now()) {
+        this.schedule(down.probeAt);
         this.resolveIdle();
         return;
       }
@@ -246,8 +251,9 @@ export class Outbox {
         },
         (o) => (outcome = o),
       );
-      if (d.kind === 'answered') this.up();
-      else this.requestFailed(d.kind, d.reason);
+      if (!this.running) return; // halted meanwhile: the reply is lost, as with a killed process
+      if (d.kind === 'answered') this.reach.answered();
+      else this.reach.failed(d.kind, d.reason);
       for (const [c, v] of d.verdicts) await this.apply(c, v);
     } catch (err) {
       outcome ??= { failed: err };
@@ -262,18 +268,10 @@ export class Outbox {
     }
   }
 
-  private requestFailed(kind: 'down' | 'throttled', reason: string): void {
-    if (kind === 'throttled') return; // the limiter took the bucket as full: the next request waits for it
-    const now = this.clock.now();
-    if (!this.down)
-      this.o.log.warn({ reason }, 'Bitrix24 is unreachable; probing it every few seconds, nothing is lost');
-    this.down = { since: this.down?.since ?? now, probeAt: now + (this.o.probeMs ?? 5000), reason };
-  }
-
-  private up(): void {
-    if (!this.down) return;
-    this.o.log.info({ downMs: this.clock.now() - this.down.since }, 'Bitrix24 answers again; sending the backlog');
-    this.down = null;
+  /** The store failed under the pump (a database restarting): nothing was lost; the pump tries again. */
+  private stalled(err: unknown): void {
+    this.o.log.error({ err }, 'the outbox cannot read or write its store; trying again in a few seconds');
+    this.schedule(this.clock.now() + (this.o.probeMs ?? 5000));
   }
 
   private async apply(c: Command, v: Verdict): Promise<void> {

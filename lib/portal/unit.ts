@@ -69,6 +69,7 @@ export class PortalUnit {
   readonly offline: OfflinePuller | null;
   private readonly effectListeners: Array<(e: Effect) => void> = [];
   private linksCache: RecordingLinks | null = null;
+  private stopped = false;
 
   constructor(private readonly deps: PortalDeps) {
     const c = deps.config;
@@ -294,14 +295,30 @@ export class PortalUnit {
 
   async start(): Promise<void> {
     const c = this.config;
+    this.stopped = false;
     await this.open();
-    this.outbox.start();
     await this.offline?.start();
-    if (this.client.mode === 'webhook' || (await this.store.tokens())) void this.directory.refresh();
+    if (this.client.mode === 'webhook' || (await this.store.tokens())) {
+      // a register names its employee: the outbox starts once the directory loaded (or failed),
+      // so a register pending from before a restart is not re-sent for the default user (Bitrix24
+      // would take it as another call: its dedup key holds USER_ID)
+      void this.directory.refresh().finally(() => {
+        if (!this.stopped) this.outbox.start();
+      });
+    } else this.outbox.start();
     this.directory.start(c.b24.directoryRefreshSec);
   }
 
+  /** A crash as far as a process can play one on itself (tests): nothing more is sent, nothing flushed. */
+  halt(): void {
+    this.stopped = true;
+    this.directory.stop();
+    this.outbox.halt();
+    void this.offline?.stop();
+  }
+
   async stop(): Promise<void> {
+    this.stopped = true;
     this.directory.stop();
     await this.offline?.stop();
     await this.outbox.stop();

@@ -129,15 +129,18 @@ export class PgStore implements Store {
     };
   }
 
-  /** Calls registered (or adopted) that never got a finish. */
+  /** Calls registered (or adopted) that never got a finish, with the recordings their recorders started. */
   async unfinishedCalls(): Promise<UnfinishedCall[]> {
-    const rows = await this.q<{ call: string; register: string | null; connected: string | null }>(
+    type Row = { call: string; register: string | null; connected: string | null; recordings: string[] | null };
+    const rows = await this.q<Row>(
       'unfinished',
       `SELECT s.call,
          (SELECT payload FROM fsb24_jobs r WHERE r.ns = $1 AND r.call = s.call AND r.kind = 'register' LIMIT 1)
            AS register,
          (SELECT payload FROM fsb24_jobs c WHERE c.ns = $1 AND c.call = s.call AND c.kind = 'connected'
-          ORDER BY c.id DESC LIMIT 1) AS connected
+          ORDER BY c.id DESC LIMIT 1) AS connected,
+         (SELECT array_agg(x.payload::jsonb ->> 'path' ORDER BY x.id) FROM fsb24_jobs x
+          WHERE x.ns = $1 AND x.call = s.call AND x.kind = 'recording') AS recordings
        FROM (SELECT DISTINCT call FROM fsb24_jobs WHERE ns = $1 AND kind IN ('register', 'adopt')) s
        WHERE NOT EXISTS (SELECT 1 FROM fsb24_jobs f WHERE f.ns = $1 AND f.call = s.call AND f.kind = 'finish')
        ORDER BY s.call`,
@@ -146,15 +149,13 @@ export class PgStore implements Store {
       call: r.call,
       register: r.register ? (JSON.parse(r.register) as Effect) : null,
       connected: r.connected ? (JSON.parse(r.connected) as Effect) : null,
+      recordings: (r.recordings ?? []).filter((p): p is string => typeof p === 'string'),
     }));
   }
 
+  /** An effect with this idempotency key was enqueued (a CDR's call recognised by `finish:<call>`). */
   async hasEffect(key: string): Promise<boolean> {
-    const rows = await this.q<{ one: number }>(
-      'has_idem',
-      'SELECT 1 AS one FROM fsb24_jobs WHERE ns = $1 AND idem = $2',
-      [key],
-    );
+    const rows = await this.q('has_idem', 'SELECT 1 FROM fsb24_jobs WHERE ns = $1 AND idem = $2', [key]);
     return rows.length > 0;
   }
 
@@ -228,7 +229,12 @@ export class PgStore implements Store {
     return rows[0] ? (JSON.parse(rows[0].value) as T) : null;
   }
 
+  /** null forgets the key. */
   async set(key: string, value: unknown): Promise<void> {
+    if (value === null) {
+      await this.q('kv_delete', 'DELETE FROM fsb24_kv WHERE ns = $1 AND key = $2', [key]);
+      return;
+    }
     await this.q(
       'kv_set',
       `INSERT INTO fsb24_kv (ns, key, value) VALUES ($1, $2, $3)

@@ -94,7 +94,9 @@ export class SqliteStore implements Store {
         SELECT s.call AS call,
                (SELECT payload FROM jobs r WHERE r.call = s.call AND r.kind = 'register' LIMIT 1) AS register,
                (SELECT payload FROM jobs c WHERE c.call = s.call AND c.kind = 'connected'
-                ORDER BY c.id DESC LIMIT 1) AS connected
+                ORDER BY c.id DESC LIMIT 1) AS connected,
+               (SELECT json_group_array(json_extract(x.payload, '$.path')) FROM
+                 (SELECT payload FROM jobs WHERE call = s.call AND kind = 'recording' ORDER BY id) x) AS recordings
         FROM (SELECT DISTINCT call FROM jobs WHERE kind IN ('register', 'adopt')) s
         WHERE NOT EXISTS (SELECT 1 FROM jobs f WHERE f.call = s.call AND f.kind = 'finish')`),
       registerFailed: this.db.prepare(
@@ -204,13 +206,13 @@ export class SqliteStore implements Store {
    * those no longer on the switch ended while the service was down.
    */
   async unfinishedCalls(): Promise<UnfinishedCall[]> {
-    return (this.stmts.orphans.all() as Array<{ call: string; register: string | null; connected: string | null }>).map(
-      (r) => ({
-        call: r.call,
-        register: r.register ? (JSON.parse(r.register) as Effect) : null,
-        connected: r.connected ? (JSON.parse(r.connected) as Effect) : null,
-      }),
-    );
+    type Row = { call: string; register: string | null; connected: string | null; recordings: string };
+    return (this.stmts.orphans.all() as Row[]).map((r) => ({
+      call: r.call,
+      register: r.register ? (JSON.parse(r.register) as Effect) : null,
+      connected: r.connected ? (JSON.parse(r.connected) as Effect) : null,
+      recordings: (JSON.parse(r.recordings) as unknown[]).filter((p): p is string => typeof p === 'string'),
+    }));
   }
 
   /** The reason a call's register failed for good, if it did. */

@@ -31,6 +31,8 @@ export interface UnfinishedCall {
   call: string;
   register: Effect | null;
   connected: Effect | null;
+  /** The paths of its `recording` effects (RECORD_START), in order. */
+  recordings: string[];
 }
 
 export interface FailedJob {
@@ -101,7 +103,7 @@ export interface CallIdStore {
   setCallId(call: string, b24CallId: string, userId: number | null, now: number): Promise<void>;
 }
 
-/** Small JSON values by key (`alive`, `c2c:<CALL_ID>`, `offline.*`). */
+/** Small JSON values by key (`alive`, `alive.switchUs`, `c2c:<CALL_ID>`, `offline.*`). */
 export interface KeyValueStore {
   /** The stored value, as the caller says it was written (JSON), or null. */
   get<T>(key: string): Promise<T | null>;
@@ -197,7 +199,7 @@ export interface Store extends JobStore, CallIdStore, KeyValueStore, SecretStore
   close(): Promise<void>;
 }
 
-/** One register, finish, adopt per call and one attach per file: repeated effects are no-ops. */
+/** One register, finish, adopt per call and one attach and recording per file: repeated effects are no-ops. */
 export function idempotencyKey(e: Effect): string | null {
   switch (e.kind) {
     case 'register':
@@ -206,6 +208,8 @@ export function idempotencyKey(e: Effect): string | null {
       return `${e.kind}:${e.call}`;
     case 'attach':
       return `attach:${e.call}:${e.path}`;
+    case 'recording':
+      return `recording:${e.call}:${e.path}`;
     default:
       return null;
   }

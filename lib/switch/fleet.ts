@@ -36,7 +36,7 @@ export class Switches {
 
   /** The switch whose model follows the call. */
   of(call: string): SwitchUnit | undefined {
-    return this.list.find((s) => s.model.knows(call));
+    return this.list.find((s) => s.model.tracks(call));
   }
 
   /** What the call's legs say about its tenant, on whichever switch it is. */

@@ -8,7 +8,7 @@ import { Registrations } from '../esl/registrations.js';
 import type { EslEvent } from '../esl/codec.js';
 import { CHANNEL_EVENT_NAMES, EventParseError, toChannelEvent } from '../events/channel-event.js';
 import { CallModel, type ModelConfig } from '../calls/model.js';
-import { synthesize } from '../calls/resync.js';
+import { recordStart, synthesize } from '../calls/resync.js';
 import type { Effect } from '../calls/effects.js';
 import { LegFactsTracker, type CallFacts } from './facts.js';
 import type { Clock, Timer } from '../clock.js';
@@ -34,10 +34,11 @@ export interface SwitchPorts {
   /** Where the call model's effects go, in the order of the events (each portal writes them in that order). */
   sink: (effects: Effect[]) => void;
   /**
-   * After the first connect: finish the calls that were registered before a restart and
-   * are gone from the switch (`live`), unless the model knows them.
+   * After the first connect: finish the calls that were registered before a restart and are
+   * gone from the switch (`live`), unless the model follows them. Returns the recordings the
+   * previous run stored for those still live (their RECORD_START may lie before the restart).
    */
-  orphans: (live: ReadonlySet<string>, known: (uuid: string) => boolean) => Effect[];
+  orphans: (live: ReadonlySet<string>, tracked: (call: string) => boolean) => ReadonlyMap<string, readonly string[]>;
   /**
    * After a reconnect: what the model had to guess of calls that ended while the socket was down
    * (hang-up time, status). Default: the sink; bin/ holds them a while for the calls' CDRs.
@@ -208,21 +209,30 @@ export class SwitchUnit {
     this.ports.sink(this.stamp(this.model.apply(ce)));
   }
 
+  /** The switch's time of the newest event it sent (µs, 0 before any): what a restart's orphans ended after. */
+  get lastSwitchUs(): number {
+    return this.model.lastSwitchUs;
+  }
+
   private onReady(snap: Snapshot): void {
-    const nowUs = this.clock.now() * 1000;
+    // the switch's clock, as far as we know it: stands in for an epoch missing from a row
+    const switchNowUs = this.clock.now() * 1000 + this.clockSkewUs;
     this.registrations.reset(); // events may have been missed while disconnected: ask again
     const live = new Set(snap.channels.map((r) => r.uuid));
     // calls that ended while we were away are closed first, then unknown live legs adopted
-    (this.ports.guessed ?? this.ports.sink)(this.stamp(this.model.reconcile(live, nowUs)));
+    (this.ports.guessed ?? this.ports.sink)(this.stamp(this.model.reconcile(live)));
+    let restored: ReadonlyMap<string, readonly string[]> = new Map();
     if (!this.orphansChecked) {
       this.orphansChecked = true;
-      this.ports.sink(this.ports.orphans(live, (u) => this.model.knows(u)));
+      restored = this.ports.orphans(live, (call) => this.model.tracks(call));
     }
-    const known = (u: string): boolean => this.model.knows(u);
-    for (const ev of synthesize(snap.channels, snap.calls, known, nowUs)) {
+    for (const ev of synthesize(snap.channels, snap.calls, this.model, switchNowUs)) {
       this.legFacts.note(ev);
       this.ports.sink(this.stamp(this.model.apply(ev)));
     }
+    // recorders a previous run saw start (stored), for the calls just rebuilt from the tables
+    for (const [call, paths] of restored)
+      for (const path of paths) this.ports.sink(this.stamp(this.model.apply(recordStart(call, path, switchNowUs))));
   }
 
   /** Registers and connections name this switch: a restart asks only it whether the call ended. */

@@ -21,7 +21,8 @@ function rowsJson(rows: Array<Record<string, string>>): string {
   return JSON.stringify({ row_count: rows.length, rows });
 }
 
-function channelRow(sw: SimSwitch, l: Leg, prefix = ''): Record<string, string> {
+/** A channel's columns: all of the `channels` table, or those the basic_calls view takes of either side. */
+function channelRow(sw: SimSwitch, l: Leg, side: 'a' | 'b' | null = null): Record<string, string> {
   const created = l.times.created;
   const app = l.getVar('current_application');
   const appData = l.getVar('current_application_data');
@@ -37,7 +38,7 @@ function channelRow(sw: SimSwitch, l: Leg, prefix = ''): Record<string, string> 
     ip_addr: l.init.networkAddr ?? '',
     dest: l.init.destination,
   };
-  if (!prefix) {
+  if (!side) {
     Object.assign(base, {
       application: typeof app === 'string' ? app : '',
       application_data: typeof appData === 'string' ? appData : '',
@@ -88,32 +89,28 @@ export function show(sw: SimSwitch, args: string): string {
       : rows.map((r) => Object.values(r).join(',')).join('\n') + `\n\n${rows.length} total.\n`;
   }
   if (what === 'calls') {
-    // one row per bridged call (caller side + b_*); still-ringing legs are rows of their own
+    // the basic_calls view (src/switch_core_sqldb.c): one row per channel that is not the B side
+    // of a bridge, its partner's columns as b_*, all "" (NULL) while it is not bridged;
+    // call_created_epoch is when the bridge wrote its `calls` row (fixtures/esl/api-replies)
     const rows: Array<Record<string, string>> = [];
-    const seen = new Set<string>();
     for (const l of legs) {
-      if (seen.has(l.uuid)) continue;
+      if (l.otherType === 'originator' && l.times.bridged && l.other && sw.legs.has(l.other.uuid)) continue;
       const partner =
         l.otherType === 'originatee' && l.times.bridged && l.other && sw.legs.has(l.other.uuid) && !l.other.hangupCause
           ? l.other
           : null;
-      if (l.otherType === 'originator' && l.times.bridged && l.other && sw.legs.has(l.other.uuid)) continue;
-      seen.add(l.uuid);
       const row: Record<string, string> = {
-        ...channelRow(sw, l),
+        ...channelRow(sw, l, 'a'),
         call_uuid: l.callUuid,
         hostname: sw.hostname,
         sent_callee_name: l.calleeIdName ?? '',
         sent_callee_num: l.calleeIdNumber ?? '',
       };
-      delete row.application;
-      if (partner) {
-        seen.add(partner.uuid);
-        for (const [k, v] of Object.entries(channelRow(sw, partner, 'b_'))) row[`b_${k}`] = v;
-        row.b_sent_callee_name = partner.callerIdName;
-        row.b_sent_callee_num = partner.callerIdNumber;
-        row.call_created_epoch = String(Math.floor(l.times.bridged / 1e6));
-      }
+      const b = partner ? channelRow(sw, partner, 'b') : null;
+      for (const k of Object.keys(channelRow(sw, l, 'b'))) row[`b_${k}`] = b?.[k] ?? '';
+      row.b_sent_callee_name = partner?.callerIdName ?? '';
+      row.b_sent_callee_num = partner?.callerIdNumber ?? '';
+      row.call_created_epoch = partner ? String(Math.floor(l.times.bridged / 1e6)) : '';
       rows.push(row);
     }
     return json ? rowsJson(rows) : `${rows.length} total.\n`;

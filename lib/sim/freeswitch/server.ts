@@ -29,6 +29,8 @@ export class FreeswitchSim {
   readonly connections = new Set<Connection>();
   private server: net.Server | null = null;
   private stallRelease: (() => void) | null = null;
+  /** New connections are reset at once (`refuse(true)`): FreeSWITCH restarting, a firewall, mod_event_socket down. */
+  private refusing = false;
   stalled: Promise<void> = Promise.resolve();
   port = 0;
   host = '127.0.0.1';
@@ -61,7 +63,10 @@ export class FreeswitchSim {
       this.heartbeat.unref();
     }
     this.host = host;
-    const server = net.createServer((socket) => this.connections.add(new Connection(socket, this)));
+    const server = net.createServer((socket) => {
+      if (this.refusing) socket.resetAndDestroy();
+      else this.connections.add(new Connection(socket, this));
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -82,6 +87,11 @@ export class FreeswitchSim {
   dropConnections(): void {
     for (const c of this.connections) c.socket.resetAndDestroy();
     this.connections.clear();
+  }
+
+  /** While on, every new connection is reset before the greeting (existing ones stay: `dropConnections`). */
+  refuse(on: boolean): void {
+    this.refusing = on;
   }
 
   /** Hold every reply until `resume()`. */

@@ -21,6 +21,12 @@ export interface SimEvent {
   body: string | null;
 }
 
+/** What the switch needs of a clock (the service's ManualClock fits; the stand-ins import no product code). */
+export interface SimClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
 export type PstnMode = 'answer' | 'noanswer' | 'busy' | 'reject' | 'unallocated';
 
 export interface SimSwitchOptions {
@@ -28,10 +34,7 @@ export interface SimSwitchOptions {
   domain?: string;
   /** Extensions of the switch's own domain and how their phones behave; unknown extensions are not registered. */
   extensions?: Record<string, Partial<ExtensionSetup>>;
-  /**
-   * Tenant domains (FusionPBX): each with its own users (the same extension may be in several)
-   * and a dialplan context named after it.
-   */
+  /** Tenant domains (FusionPBX): each with its own users (an extension may be in several) and context. */
   domains?: Record<string, DomainSetup>;
   /** How the PSTN behind the gateway answers a number (default: answer after 1 s). */
   pstn?: Record<string, { mode: PstnMode; ringMs?: number; talkMs?: number }>;
@@ -41,12 +44,11 @@ export interface SimSwitchOptions {
   recordingsDir?: string;
   /** 0 = virtual time only (tests); N > 0 = also sleep ms/N of real time per step (demo). */
   speed?: number;
+  /** The switch's clock (a ManualClock in tests: overlapping calls interleave); else waits move one counter. */
+  clock?: SimClock;
   /** Default talk time of calls the PSTN answers on an originate. */
   defaultTalkMs?: number;
-  /**
-   * Dialplan contexts loaded, with their extensions (`xml_locate`, originate into a context).
-   * Default: `default` and `public`; the service's `freeswitch-bitrix24` only when a test installs it.
-   */
+  /** Dialplan contexts with their extensions (`xml_locate`, originate); default: `default` and `public`. */
   contexts?: Record<string, string[]>;
 }
 
@@ -89,6 +91,7 @@ export class SimSwitch implements Switchboard {
   readonly defaultTalkMs: number;
   private readonly listeners = new Set<(e: SimEvent) => void>();
   private clockUs: number;
+  private readonly clock: SimClock | null;
   private sequence = 1000;
   private sessions = 0;
   private readonly startedUs: number;
@@ -121,7 +124,8 @@ export class SimSwitch implements Switchboard {
     }
     // a whole second: billsec subtracts whole-second epochs, so a run must not depend on where
     // in a second it started (freeswitch-esl.md §2.3)
-    this.clockUs = Math.floor(Date.now() / 1000) * 1_000_000;
+    this.clock = opts.clock ?? null;
+    this.clockUs = Math.floor((this.clock?.now() ?? Date.now()) / 1000) * 1_000_000;
     this.startedUs = this.clockUs;
   }
 
@@ -141,7 +145,7 @@ export class SimSwitch implements Switchboard {
   }
 
   nowUs(): number {
-    return this.clockUs;
+    return this.clock ? this.clock.now() * 1000 : this.clockUs;
   }
 
   nextSequence(): number {
@@ -155,6 +159,7 @@ export class SimSwitch implements Switchboard {
 
   /** Move the virtual clock; in demo mode also let real time pass (scaled). */
   async wait(ms: number): Promise<void> {
+    if (this.clock) return this.clock.sleep(ms);
     this.clockUs += Math.round(ms * 1000);
     if (this.speed > 0 && ms > 0) await sleep(ms / this.speed);
     else await new Promise<void>((r) => setImmediate(r));
@@ -184,7 +189,7 @@ export class SimSwitch implements Switchboard {
   }
 
   get uptimeUs(): number {
-    return this.clockUs - this.startedUs;
+    return this.nowUs() - this.startedUs;
   }
 
   get sessionsSinceStart(): number {
@@ -228,14 +233,14 @@ export class SimSwitch implements Switchboard {
 
   /** 180 Ringing (outbound leg received it / inbound leg sent it). */
   progress(leg: Leg): void {
-    leg.times.progress = this.clockUs;
+    leg.times.progress = this.nowUs();
     this.fire(leg, 'CHANNEL_PROGRESS');
     leg.callState = 'RINGING';
   }
 
   /** 183 with SDP. */
   progressMedia(leg: Leg): void {
-    leg.times.progressMedia = this.clockUs;
+    leg.times.progressMedia = this.nowUs();
     if (leg.callState === 'DOWN') leg.callState = 'RINGING';
     leg.answerState = 'early';
     leg.hasMedia = true;
@@ -244,7 +249,7 @@ export class SimSwitch implements Switchboard {
   }
 
   answer(leg: Leg): void {
-    leg.times.answered = this.clockUs;
+    leg.times.answered = this.nowUs();
     leg.answerState = 'answered';
     leg.hasMedia = true;
     if (leg.callState === 'DOWN') leg.callState = 'RINGING';
@@ -256,13 +261,13 @@ export class SimSwitch implements Switchboard {
       leg.setVar('current_application', 'record_session');
       leg.setVar('current_application_data', rec[1] as string);
       this.recordStart(leg, rec[1] as string);
-      this.recorders.set(leg.uuid, { path: rec[1] as string, startedUs: this.clockUs });
+      this.recorders.set(leg.uuid, { path: rec[1] as string, startedUs: this.nowUs() });
     }
     leg.callState = 'ACTIVE';
   }
 
   bridge(a: Leg, b: Leg): void {
-    const now = this.clockUs;
+    const now = this.nowUs();
     a.times.bridged = now;
     b.times.bridged = now;
     a.other = b;
@@ -297,13 +302,12 @@ export class SimSwitch implements Switchboard {
   }
 
   /**
-   * A leg hangs up. As captured: a received CANCEL or refusal is known before the
-   * HANGUP event (recv_cancel, recv_refuse), a received BYE and anything we send only
-   * after it; the call state stays what it was until HANGUP_COMPLETE.
+   * A leg hangs up. As captured: a received CANCEL or refusal is known before the HANGUP event (recv_cancel,
+   * recv_refuse), a received BYE and anything we send only after it; the call state stays until HANGUP_COMPLETE.
    */
   hangup(leg: Leg, cause: string, opts: HangupOptions = {}): void {
     if (leg.hangupCause) return;
-    leg.times.hangup = this.clockUs;
+    leg.times.hangup = this.nowUs();
     leg.hangupCause = cause;
     leg.answerState = 'hangup';
     leg.stateNumber = '10';
@@ -331,7 +335,7 @@ export class SimSwitch implements Switchboard {
     if (rec && !leg.reported) {
       // the recorder closes after the leg's CHANNEL_HANGUP, just before its HANGUP_COMPLETE
       this.recorders.delete(leg.uuid);
-      this.recordStop(leg, rec.path, (this.clockUs - rec.startedUs) / 1e6);
+      this.recordStop(leg, rec.path, (this.nowUs() - rec.startedUs) / 1e6);
     }
     if (!leg.reported) {
       leg.setCdrVariables();
@@ -385,7 +389,7 @@ export class SimSwitch implements Switchboard {
     sofiaUnregister(this, ext, domain);
   }
 
-  stamp(us = this.clockUs): string {
+  stamp(us = this.nowUs()): string {
     return localStamp(us);
   }
 }

@@ -41,6 +41,8 @@ t.test(
       t.same(
         shape(eff),
         [
+          // the recorder starts at once (record_session before the bridge): kept from here on
+          { kind: 'recording', call: 'C', path: '/var/lib/freeswitch/recordings/C.wav' },
           {
             kind: 'register',
             call: 'C',
@@ -73,11 +75,11 @@ t.test(
     }
     const eff = run('inbound-ringgroup-answered.plain.txt');
     t.equal(
-      (eff[0] as { externalCallId: string }).externalCallId,
+      (eff[1] as { externalCallId: string }).externalCallId,
       'f001d57b-1a63-44d4-b27d-3f019304fb31',
       'EXTERNAL_CALL_ID is the call UUID',
     );
-    t.equal((eff[0] as { startIso: string }).startIso, '2026-11-24T23:14:34+00:00');
+    t.equal((eff[1] as { startIso: string }).startIso, '2026-11-24T23:14:34+00:00');
   },
 );
 
@@ -85,7 +87,7 @@ t.test('inbound ring group missed: finish 304 with no employee, the ringing ones
   for (const fmt of ['plain', 'json']) {
     const eff = run(`inbound-ringgroup-missed.${fmt}.txt`);
     t.same(
-      shape(eff).slice(2),
+      shape(eff).slice(3),
       [
         {
           kind: 'finish',
@@ -258,7 +260,7 @@ t.test('rejected before answer: the recorder never started (no RECORD_START), so
     t.same(
       eff.map((e) => e.kind),
       ['register', 'finish'],
-      fmt,
+      `${fmt}: nothing recorded`,
     );
     const missed = runNamed(`inbound-ringgroup-missed.${fmt}.txt`, (u) => `/var/lib/freeswitch/recordings/${u}.wav`);
     const attached = shape(missed.filter((e) => e.kind === 'attach'));

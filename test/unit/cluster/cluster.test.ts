@@ -74,7 +74,7 @@ t.test('switch role: deaf when the socket is not up 3 s after the take, or 3 s a
   const deaf: string[] = [];
   const role = switchRole({
     socket,
-    start: () => story.push('start'),
+    start: () => void story.push('start'),
     stop: () => story.push('stop'),
     serve: async () => (story.push('serve'), async () => void story.push('unserve')),
     clock,

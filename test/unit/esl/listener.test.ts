@@ -133,3 +133,23 @@ t.test('the switch stalls: a command gets no reply within 5 s, the connection is
   await again;
   t.match(await l.api('status'), /^UP /);
 });
+
+t.test('events sent between the subscription and the snapshot are handed over first, never dropped', async (t) => {
+  const clock = new ManualClock();
+  const sim = await startFreeswitchSim();
+  t.teardown(() => sim.close());
+  const l = listener(sim.port, clock);
+  t.teardown(() => l.stop());
+  const seen: string[] = [];
+  l.on('event', (e) => seen.push(`${e.name} ${e.get('Unique-ID') ?? ''}`));
+  const ready = new Promise<number>((r) => l.once('ready', (snap) => r(snap.channels.length)));
+  const subscribed = sim.nextCommand('event');
+  l.start();
+  await subscribed;
+  sim.stall(); // the snapshot's `show channels` waits: the switch goes on meanwhile
+  const leg = sim.sw.trunkInbound('+79161234567', '4951234567');
+  sim.sw.create(leg);
+  sim.resume();
+  t.equal(await ready, 1, 'the snapshot has the leg');
+  t.same(seen, [`CHANNEL_CREATE ${leg.uuid}`], 'and its CHANNEL_CREATE came before it');
+});

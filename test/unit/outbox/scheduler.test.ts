@@ -223,3 +223,24 @@ t.test('offline mode under load: the pull rides in the batches, no request of it
   );
   t.equal(sub(emu, 'telephony.externalcall.finish', (r) => r.status === 200).length, 150, 'every call finished');
 });
+
+t.test('the store failing under the outbox (a database restarting): it tries again, nothing is lost', async (t) => {
+  const { emu, store, outbox, run } = await setup(t);
+  const pending = store.pending.bind(store);
+  let failed = 0;
+  store.pending = async () => {
+    if (failed < 3) {
+      failed++;
+      throw new Error('Connection terminated unexpectedly');
+    }
+    return pending();
+  };
+  await outbox.submit(call());
+  await run(1000);
+  t.equal(sub(emu, 'telephony.externalcall.register').length, 0, 'nothing sent while the store fails');
+  t.equal(failed, 1, 'not read again at once');
+  await run(15_000);
+  t.equal(failed, 3, 'read again every few seconds');
+  t.equal(sub(emu, 'telephony.externalcall.register', (r) => r.status === 200).length, 1, 'then registered');
+  t.equal(sub(emu, 'telephony.externalcall.finish', (r) => r.status === 200).length, 1, 'and finished');
+});

@@ -1,10 +1,13 @@
 /**
  * Submitting effects: durable first, and in submission order whatever the store's
  * latency (a database answers writes in any order; a call's finish must never be stored
- * before its register, or it would wait behind it).
+ * before its register, or it would wait behind it); a write the store fails for a while
+ * is tried again, in order, not dropped.
  */
 import t from 'tap';
+import { Writable } from 'node:stream';
 import { SqliteStore } from '../../../lib/store/sqlite.js';
+import { OrderedWrites } from '../../../lib/outbox/writes.js';
 import { Outbox } from '../../../lib/outbox/scheduler.js';
 import { createLogger } from '../../../lib/log.js';
 import { ManualClock } from '../../../lib/clock.js';
@@ -72,4 +75,50 @@ t.test('a slow write holds the ones submitted after it; each resolves once durab
   t.equal((await store.pending()).length, 3);
   await outbox.submit([hide]);
   t.equal((await store.pending()).length, 4, 'and the next ones still go in');
+});
+
+t.test('a write the store fails is tried again, the ones behind it wait; a stop ends the wait', async (t) => {
+  const clock = new ManualClock();
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(String(JSON.parse(chunk.toString()).msg));
+      done();
+    },
+  });
+  let fails = 2;
+  const stored: string[] = [];
+  const store = {
+    enqueue: async (effects: readonly Effect[]): Promise<number> => {
+      if (effects[0]!.kind === 'register' && fails-- > 0) throw new Error('Connection terminated unexpectedly');
+      stored.push(...effects.map((e) => e.kind));
+      return effects.length;
+    },
+  };
+  let running = true;
+  const writes = new OrderedWrites(store, clock, createLogger('info', { destination: sink }), () => running);
+  const first = writes.add([reg]);
+  const second = writes.add([show, hide]);
+  await clock.advance(0);
+  t.same(stored, [], 'the register failed; the show and hide wait behind it');
+  await clock.advance(500);
+  t.same(stored, [], 'failed again');
+  await clock.advance(1000);
+  await Promise.all([first, second]);
+  t.same(stored, ['register', 'show', 'hide'], 'then all of it, in order');
+  t.same(
+    lines,
+    [
+      'the store refuses writes; call effects wait in memory, in order, and are retried',
+      'the store takes writes again',
+    ],
+    'said once when it starts, once when it ends',
+  );
+  fails = 2;
+  const last = writes.add([reg]);
+  await clock.advance(0);
+  running = false;
+  await writes.stop();
+  await t.rejects(last, /Connection terminated/, 'stopping: one last try at once, then refused');
+  t.equal(clock.pending, 0, 'no timer left behind');
 });

@@ -105,7 +105,7 @@ const call = (uuid: string, sw?: string, by: 'register' | 'connected' = 'registe
     sw && by === 'connected'
       ? { kind: 'connected' as const, call: uuid, extension: '1001', atUs: 1, switch: sw }
       : null;
-  return { call: uuid, register: by === 'register' ? register : null, connected };
+  return { call: uuid, register: by === 'register' ? register : null, connected, recordings: [] };
 };
 
 t.test("a call recorded on a switch is settled at that switch's first connect only", async (t) => {
