@@ -41,6 +41,15 @@ export function sharedOf(store: SharingStore): Shared {
         });
         return { lost, release: () => l.release() };
       },
+      async tryAcquire(name) {
+        const l = await store.lease(name, { wait: false });
+        if (!l) return null;
+        const lost = new Promise<void>((resolve) => {
+          if (l.lost.aborted) resolve();
+          else l.lost.addEventListener('abort', () => resolve(), { once: true });
+        });
+        return { lost, release: () => l.release() };
+      },
     },
     bus: { notify: (c, p) => store.notify(c, p), listen: (c, fn) => store.listen(c, fn) },
     claims: { claim: (k, v) => store.claim(k, v) },
@@ -119,7 +128,7 @@ export class Cluster {
       },
     });
     this.seats.set(lease, s);
-    if (this.started) s.start();
+    if (this.started) void s.start();
     return s;
   }
 
@@ -136,7 +145,8 @@ export class Cluster {
     this.started = true;
     await this.mailbox.start();
     await this.mailbox.askWho().catch((err: unknown) => this.o.log.warn({ err }, 'cluster: holders not asked'));
-    for (const s of this.seats.values()) s.start();
+    // free leases are taken before this resolves (a lone instance starts as it always did)
+    await Promise.all([...this.seats.values()].map((s) => s.start()));
   }
 
   async stop(): Promise<void> {

@@ -20,6 +20,8 @@ export interface Lease {
 export interface Leases {
   /** Resolves once this instance holds `name` (waits for as long as another holds it); rejects on `signal`. */
   acquire(name: string, signal: AbortSignal): Promise<Lease>;
+  /** The lease now if it is free, else null at once (no wait). */
+  tryAcquire?(name: string): Promise<Lease | null>;
 }
 
 /** What a seat runs while it holds the lease. */
@@ -72,9 +74,27 @@ export class Seat {
     return this.holdingSince;
   }
 
-  start(): void {
+  /**
+   * Start the loop. Resolves once the role is taken when the lease is free now (a lone instance
+   * starts as it always did: its switch and portal running when `start` returns), else at once.
+   */
+  async start(): Promise<void> {
     if (this.loop) return;
-    this.loop = this.run();
+    let first: Lease | null = null;
+    try {
+      first = (await this.o.leases.tryAcquire?.(this.name)) ?? null;
+    } catch (err) {
+      this.o.log.warn({ err, lease: this.name }, 'lease could not be asked for; trying again');
+    }
+    if (!first) {
+      this.loop = this.run();
+      return;
+    }
+    const held = first;
+    let taken!: () => void;
+    const ready = new Promise<void>((r) => (taken = r));
+    this.loop = this.run(held, taken);
+    await ready;
   }
 
   /** Leave the role and release the lease; a wait for the lease is given up. */
@@ -104,12 +124,14 @@ export class Seat {
     for (const w of [...this.watchers]) w();
   }
 
-  private async run(): Promise<void> {
+  private async run(first?: Lease, taken?: () => void): Promise<void> {
     const { log } = this.o;
+    let given = first;
     while (!this.stopping) {
       let lease: Lease;
       try {
-        lease = await this.o.leases.acquire(this.name, this.abort.signal);
+        lease = given ?? (await this.o.leases.acquire(this.name, this.abort.signal));
+        given = undefined;
       } catch (err) {
         if (this.stopping) return;
         this.counts.errors++;
@@ -121,13 +143,14 @@ export class Seat {
         await lease.release().catch(() => undefined);
         return;
       }
-      const why = await this.hold(lease);
+      const why = await this.hold(lease, taken);
+      taken = undefined;
       if (why === 'deaf') await this.pause(this.o.backOffMs ?? 2000);
     }
   }
 
   /** Take the role, hold it until something ends the tenure, leave it, release the lease. */
-  private async hold(lease: Lease): Promise<Why> {
+  private async hold(lease: Lease, taken?: () => void): Promise<Why> {
     const { log, role } = this.o;
     let deafNow: ((why: string) => void) | null = null;
     const deaf = new Promise<string>((r) => (deafNow = r));
@@ -137,6 +160,7 @@ export class Seat {
       this.changed(true);
       log.info({ lease: this.name }, 'lease taken');
       await role.take((reason) => deafNow?.(reason));
+      taken?.();
       why = await Promise.race([
         lease.lost.then(() => 'lost' as const),
         deaf.then((reason) => {

@@ -41,9 +41,9 @@ t.test('one holder; the other takes over at once when the holder loses its lease
   const story: string[] = [];
   const a = seat(table, 'A', role('A', story), clock);
   const b = seat(table, 'B', role('B', story), clock);
-  a.start();
+  void a.start();
   await a.until(true);
-  b.start();
+  void b.start();
   await clock.advance(60_000);
   t.same(story, ['A take'], 'B waits while A holds (no polling: nothing on the clock)');
   t.equal(clock.pending, 0);
@@ -65,10 +65,10 @@ t.test('a deaf holder gives the seat up, and asks again only after the back-off'
   const story: string[] = [];
   const ra = role('A', story);
   const a = seat(table, 'A', ra, clock);
-  a.start();
+  void a.start();
   await a.until(true);
   const b = seat(table, 'B', role('B', story), clock);
-  b.start();
+  void b.start();
   await clock.advance(0);
   ra.deaf('event socket down');
   await b.until(true);
@@ -90,7 +90,7 @@ t.test('alone, a deaf holder takes its seat back after the back-off', async (t) 
   const story: string[] = [];
   const ra = role('A', story);
   const a = seat(table, 'A', ra, clock);
-  a.start();
+  void a.start();
   await a.until(true);
   ra.deaf('event socket down');
   await a.until(false);
@@ -107,9 +107,9 @@ t.test('stop while waiting for the lease gives the wait up; nothing is taken', a
   const story: string[] = [];
   const a = seat(table, 'A', role('A', story), clock);
   const b = seat(table, 'B', role('B', story), clock);
-  a.start();
+  void a.start();
   await a.until(true);
-  b.start();
+  void b.start();
   await clock.advance(0);
   await b.stop();
   await a.stop();
@@ -125,9 +125,9 @@ t.test('a role that cannot be taken releases the lease and is tried again after 
   ra.failTake = true;
   const a = seat(table, 'A', ra, clock);
   const b = seat(table, 'B', role('B', story), clock);
-  a.start();
+  void a.start();
   await clock.advance(0);
-  b.start();
+  void b.start();
   await b.until(true);
   t.same(story, ['A take failed', 'A leave', 'B take'], 'leave is called after a failed take, then B takes');
   t.equal(a.counts.errors, 1);
@@ -140,7 +140,7 @@ t.test('the database down: the lease is asked for again every second until it an
   table.failing = new Error('connect ECONNREFUSED');
   const story: string[] = [];
   const a = seat(table, 'A', role('A', story), clock);
-  a.start();
+  void a.start();
   await clock.advance(2500);
   t.equal(a.counts.errors, 3, 'at 0, 1 and 2 s');
   t.same(story, []);
