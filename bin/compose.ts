@@ -29,6 +29,10 @@ import { Backfill, type CallSent } from '../lib/cdr/backfill.js';
 import { parseCdrBody, parseCdrText } from '../lib/cdr/parse.js';
 import { cdrRoutes } from '../lib/http/cdr.js';
 import type { CallFacts } from '../lib/switch/facts.js';
+import type { RoutePortal } from '../lib/http/routes.js';
+import { ClusterSide } from './cluster.js';
+import { instanceName, sharedOf } from '../lib/cluster/cluster.js';
+import { withLease } from '../lib/cluster/seat.js';
 import type { UnfinishedCall } from '../lib/store/store.js';
 
 /** How often the service stamps "alive" (a restart finishes orphans up to it). */
@@ -42,6 +46,10 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const log = o.log;
   // FSB24_DATABASE_URL: PostgreSQL (a namespace per portal), else SQLite in FSB24_DATA_DIR (a file per portal)
   const store = openStore(c, { dir: c.dataDir, namespace: '' });
+  /** A database shared with other instances (FSB24_DATABASE_URL, or a test's): the cluster side runs. */
+  const shared = o.shared ?? (c.database.url ? sharedOf(store) : undefined);
+  /** This instance's name among several on one database (FSB24_INSTANCE_ID), or null: alone. */
+  const instance = shared ? instanceName(c.instanceId) : null;
   const tenants = new Tenants(c);
   let url = '';
   /** Each switch's time of the last event the previous run saw (µs; 0: unknown), stamped with `alive`. */
@@ -170,19 +178,69 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         clock,
         registry: metrics.registry,
         onRequest: (method, result) => metrics.rest.inc({ portal: labelOf(t), method, result }),
+        // several instances: each switch answers where its lease is held (bin/cluster.ts)
         switchPort: {
-          originate: (cmd, jobUuid, name) => (switches.byName(name ?? '') ?? sw).listener.bgapi(cmd, jobUuid),
+          originate: (cmd, jobUuid, name) =>
+            cl ? cl.originate(cmd, jobUuid, name) : (switches.byName(name ?? '') ?? sw).listener.bgapi(cmd, jobUuid),
           // a portal's phones are in its domain (FSB24_TENANTS, FSB24_DOMAIN), else in any
-          isRegistered: (ext) => switches.isRegistered(ext, pc.calls.domain || null),
-          locate: (ext, domain) => switches.locate(ext, domain),
+          isRegistered: (ext) => (cl ?? switches).isRegistered(ext, pc.calls.domain || null),
+          locate: (ext, domain) => (cl ?? switches).locate(ext, domain),
         },
         listenUrl: () => url,
+        ...(instance ? { userAgent: `freeswitch-bitrix24 (instance ${instance})` } : {}),
+        ...(shared
+          ? { refreshLock: <T>(fn: () => Promise<T>) => withLease(shared.leases, `refresh:${t.host}`, fn) }
+          : {}),
         ...(o.recordingsStableMs !== undefined ? { recordingsStableMs: o.recordingsStableMs } : {}),
         ...(tenants.single ? {} : { foreignLine: (line: string) => foreignLine(tenants, t, line) }),
       }),
     );
   }
   const portal = unitsList()[0] as PortalUnit;
+  /** A routed caller's effects on one switch, to the portal asked (where that switch is held). */
+  const routedHere = async (x: SwitchUnit, caller: string, ext: string, t: Tenant): Promise<void> => {
+    const effects = x.routed(caller, ext);
+    for (const e of effects) router.assign(e.call, t);
+    await units.get(t)?.submit(effects);
+  };
+  /** The cluster side (FSB24_DATABASE_URL): a seat for each switch and each portal; null: one instance. */
+  const cl =
+    shared && instance
+      ? new ClusterSide({
+          config: c,
+          log,
+          clock,
+          instance,
+          shared,
+          switches: switches.list,
+          units,
+          // a takeover settles what ended since the last holder's last stamp, from the store as it is now
+          retake: async (x) => {
+            sweep.again(x.name);
+            previousSwitchUs.set(x.name, (await store.get<number>(`alive.switchUs:${x.name}`)) ?? 0);
+            for (const p of units.values()) unfinishedAtStart.set(p, await p.store.unfinishedCalls());
+          },
+          routedHere,
+        })
+      : null;
+  const tenantOfUnit = (p: PortalUnit): Tenant =>
+    [...units].find(([, u]) => u === p)?.[0] ?? (tenants.list[0] as Tenant);
+  /** What the HTTP routes see of each portal: with several instances, its lookups go to its holder. */
+  const routePortals = new Map<Tenant, RoutePortal>(
+    [...units].map(([t, u]) => [
+      t,
+      cl
+        ? {
+            router: cl.router(t, u),
+            get links() {
+              return u.links;
+            },
+            uploader: u.uploader,
+          }
+        : u,
+    ]),
+  );
+  const routePortalOf = (p: PortalUnit): RoutePortal => routePortals.get(tenantOfUnit(p)) ?? p;
   /** Into a portal's outbox, counted (durable when it returns). */
   function deliver(unit: PortalUnit, effects: Effect[], switchName?: string): Promise<void> {
     for (const e of effects)
@@ -252,7 +310,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     return t ? (units.get(t) ?? null) : null;
   };
   const health = async (): Promise<{ ok: boolean; body: Record<string, unknown> }> => {
-    const esl = switches.health();
+    // a standby holds no switch: each switch's holder, when one is known, answers for its socket
+    const esl = cl ? cl.switchesHealth() : switches.health();
     const p = await portal.health();
     const all = await Promise.all([...units].map(async ([t, u]) => ({ t, h: await u.health() })));
     const ok = esl.ok && all.every((x) => x.h.ok);
@@ -266,6 +325,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         ...each,
         calls: { live: switches.liveCalls },
         cdr: cdr.health(),
+        ...(cl ? { cluster: cl.health() } : {}),
       },
     };
   };
@@ -274,20 +334,25 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     bodyLimit: c.http.bodyLimit,
     events: {
       verify: async (ev) => (await portalOfEvent(ev)).verify(ev),
-      handle: async (ev) => (await portalOfEvent(ev)).handle(ev),
+      handle: async (ev) => {
+        const unit = await portalOfEvent(ev);
+        return cl ? cl.handle(tenantOfUnit(unit), unit, ev) : unit.handle(ev);
+      },
     },
     health,
     extraRoutes: (a) => {
       serviceRoutes(a, {
         log,
-        portal,
-        portalFor: portalOfLookup,
-        portals: unitsList,
+        portal: routePortalOf(portal),
+        portalFor: (did, domain) => {
+          const p = portalOfLookup(did, domain);
+          return p ? routePortalOf(p) : null;
+        },
+        portals: () => [...routePortals.values()],
         routed: async (caller, ext, to) => {
-          const effects = switches.routed(caller, ext);
-          const [t, unit] = [...units].find(([, p]) => p === to) ?? [tenants.list[0] as Tenant, portal];
-          for (const e of effects) router.assign(e.call, t);
-          await unit.submit(effects);
+          const t = [...routePortals].find(([, p]) => p === to)?.[0] ?? (tenants.list[0] as Tenant);
+          if (cl) await cl.routed(caller, ext, t);
+          else for (const x of switches.list) await routedHere(x, caller, ext, t);
         },
         registry: metrics.registry,
       });
@@ -317,7 +382,10 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   /** Alive now, and each switch's time of the newest event seen (a restart's orphans ended after it). */
   const stampAlive = async (): Promise<void> => {
     await store.set('alive', clock.now());
-    for (const x of switches.list) if (x.lastSwitchUs > 0) await store.set(`alive.switchUs:${x.name}`, x.lastSwitchUs);
+    for (const x of switches.list)
+      // several instances: only the switch's holder knows its time now
+      if (x.lastSwitchUs > 0 && (!cl || cl.holdsSwitch(x.name)))
+        await store.set(`alive.switchUs:${x.name}`, x.lastSwitchUs);
   };
   const beat = (): void => {
     const purge = (sincePurgeMs += ALIVE_EVERY_MS) >= PURGE_EVERY_MS;
@@ -344,6 +412,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     router,
     switch: sw,
     switches: switches.list,
+    cluster: cl,
     get url() {
       return url;
     },
@@ -356,23 +425,29 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       await cdr.load();
       for (const p of units.values()) await p.open();
       url = await app.listen({ host: c.http.host, port: c.http.port });
-      for (const p of units.values()) await p.start();
+      if (!cl) for (const p of units.values()) await p.start();
       // FreeSWITCH's spool first: calls that ended while the service was down, before any orphan guess
       await cdr.start();
       for (const p of units.values()) unfinishedAtStart.set(p, await p.store.unfinishedCalls());
-      switches.start();
+      // several instances: each switch and each portal start where their lease is held
+      if (cl) await cl.start();
+      else switches.start();
       const served = tenants.single ? {} : { portals: tenants.list.map((t) => t.host) };
       // the addresses only: the passwords never reach the log
       const esl = c.switches.map((s) => (c.switches.length > 1 ? `${s.name}=` : '') + `${s.host}:${s.port}`).join(', ');
-      log.info({ http: url, esl, mode: portal.client.mode, store: storeLabel(c), ...served }, 'service started');
+      const at = { store: storeLabel(c), ...(cl ? { instance: cl.instance } : {}) };
+      log.info({ http: url, esl, mode: portal.client.mode, ...at, ...served }, 'service started');
     },
     async stop() {
       clock.clearTimeout(aliveTimer);
       cdr.stop();
       // the store may be closed already (a second stop)
       await stampAlive().catch(() => undefined);
-      switches.stop();
-      for (const p of units.values()) await p.stop();
+      if (cl) await cl.stop();
+      else {
+        switches.stop();
+        for (const p of units.values()) await p.stop();
+      }
       await app.close();
       for (const p of units.values()) if (p.store !== store) await p.store.close();
       await store.close();

@@ -382,6 +382,12 @@ export const schema = {
     default: '',
     env: 'FSB24_TENANTS',
   },
+  instanceId: {
+    doc: "This instance's name among several on one database (/healthz, leases); empty: <hostname>:<pid>",
+    format: String,
+    default: '',
+    env: 'FSB24_INSTANCE_ID',
+  },
   logLevel: {
     doc: 'pino log level',
     format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],

@@ -80,6 +80,7 @@ export interface ConfigShape {
   };
   cdr: { spoolDirs: string[]; credentials: string; graceMs: number; maxAgeHours: number };
   tenants: Record<string, TenantShape>;
+  instanceId: string;
   logLevel: string;
 }
 

@@ -4,9 +4,9 @@
  * Every error the service throws is an `Fsb24Error`: a stable `code` from the one union below, a
  * literal `name` per class, a typed `context` and the `cause`. Codes read `<AREA>_ERR_<WHAT>`, the
  * area naming the folder that throws it: B24 (bitrix24/), ESL (esl/), EVENT (events/),
- * HTTP (http/), CFG (config.ts), ORIG (originate/), CDR (cdr/). Codes are a public contract (they appear in
- * HTTP replies and logs): add, never rename. Decisions about an error are taken here, from its
- * code, in one place each: `retryable`, `httpStatusOf`, `logLevelOf`.
+ * HTTP (http/), CFG (config.ts), ORIG (originate/), CDR (cdr/), CLUSTER (cluster/). Codes are a
+ * public contract (they appear in HTTP replies and logs): add, never rename. Decisions about an
+ * error are taken here, from its code, in one place each: `retryable`, `httpStatusOf`, `logLevelOf`.
  *
  * Logs pass the error itself, `log.warn({ err }, '...')`: pino's serializer keeps the stack,
  * the code, the context and the chain of causes.
@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   CFG_ERR_INVALID: 'the configuration is invalid',
   ORIG_ERR_UNSAFE: 'a value does not fit the originate whitelist',
   OFFLINE_ERR_BIND: 'offline events could not be bound (an administrator is needed)',
+  CLUSTER_ERR_MESSAGE: 'a message between instances does not parse',
+  CLUSTER_ERR_NO_HOLDER: 'no instance holding the lease took the work in time',
   CDR_ERR_PARSE: 'a CDR from mod_json_cdr (a POST or a spool file) does not parse',
   CDR_ERR_UNAUTHORIZED: 'a CDR POST without the credentials of FSB24_CDR_CREDENTIALS',
 } as const;
@@ -97,6 +99,8 @@ const RETRYABLE: Record<ErrorCode, boolean> = {
   CFG_ERR_INVALID: false,
   ORIG_ERR_UNSAFE: false,
   OFFLINE_ERR_BIND: false,
+  CLUSTER_ERR_MESSAGE: false,
+  CLUSTER_ERR_NO_HOLDER: true,
   CDR_ERR_PARSE: false,
   CDR_ERR_UNAUTHORIZED: false,
 };
@@ -141,6 +145,8 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   CFG_ERR_INVALID: 500,
   ORIG_ERR_UNSAFE: 400,
   OFFLINE_ERR_BIND: 502,
+  CLUSTER_ERR_MESSAGE: 500,
+  CLUSTER_ERR_NO_HOLDER: 503,
   CDR_ERR_PARSE: 400,
   CDR_ERR_UNAUTHORIZED: 401,
 };

@@ -12,6 +12,7 @@ import type { PortalUnit } from './portal/unit.js';
 import type { SwitchUnit } from './switch/unit.js';
 import type { Tenant } from './tenancy/tenants.js';
 import type { TenantRouter } from './tenancy/router.js';
+import type { ClusterHealth, Shared } from './cluster/cluster.js';
 
 export interface Runtime {
   readonly config: Readonly<ConfigShape>;
@@ -28,6 +29,8 @@ export interface Runtime {
   readonly router: TenantRouter;
   /** The first switch (the only one without FSB24_SWITCHES). */
   readonly switch: SwitchUnit;
+  /** Several instances on one database: which leases this one holds, and each change of them; null: alone. */
+  readonly cluster: { health(): ClusterHealth; onChange(fn: (h: ClusterHealth) => void): void } | null;
   /** Every switch, in the order of FSB24_SWITCHES. */
   readonly switches: readonly SwitchUnit[];
   /** The HTTP side's listen address, once started. */
@@ -48,6 +51,11 @@ export interface ComposeOptions {
   /** Routes of a test or the demo, added to the HTTP side. */
   extraRoutes?: (app: FastifyInstance) => void;
   recordingsStableMs?: number;
+  /**
+   * A database shared with other instances (leases, LISTEN/NOTIFY, claims): the switch and each
+   * portal run where their lease is held. bin/ builds it from FSB24_DATABASE_URL; tests may pass one.
+   */
+  shared?: Shared;
 }
 
 /** bin/compose.ts's signature, handed to the demo and the test stack. */

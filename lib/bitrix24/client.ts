@@ -25,6 +25,13 @@ export interface ClientOptions {
   operating?: OperatingLimits;
   timeoutMs: number;
   log: Logger;
+  /** Sent with every request (several instances: which one sent it). */
+  userAgent?: string;
+  /**
+   * Several instances on one database: a token refresh runs under this lock (Bitrix24 rotates
+   * refresh tokens: two instances refreshing with the same one would lose the portal).
+   */
+  refreshLock?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface BatchResult {
@@ -178,6 +185,7 @@ export class Bitrix24Client {
   ): Promise<Envelope> {
     let url: URL;
     let body: Record<string, unknown> = params;
+    let sentToken: string | undefined;
     if (this.o.mode === 'webhook') {
       url = new URL(`${method}.json`, this.o.webhookUrl!.endsWith('/') ? this.o.webhookUrl : `${this.o.webhookUrl}/`);
     } else {
@@ -188,6 +196,7 @@ export class Bitrix24Client {
         });
       url = new URL(`${method}.json`, t.clientEndpoint);
       body = { ...params, auth: t.accessToken };
+      sentToken = t.accessToken;
     }
     await this.o.limiter.acquire(urgent);
     this.requests++;
@@ -206,6 +215,7 @@ export class Bitrix24Client {
         headers: {
           'content-type': 'application/json',
           accept: 'application/json',
+          ...(this.o.userAgent ? { 'user-agent': this.o.userAgent } : {}),
           ...(payload.length !== undefined ? { 'content-length': String(payload.length) } : {}),
         },
         body: payload.body,
@@ -252,7 +262,7 @@ export class Bitrix24Client {
         throw e;
       }
       if (env.error === 'expired_token' && this.o.mode === 'oauth' && !refreshed) {
-        await this.refresh();
+        await this.refresh(sentToken);
         return this.send(method, params, urgent, true, file);
       }
       const code = status === 401 ? 'B24_ERR_AUTH' : 'B24_ERR_REST';
@@ -282,19 +292,28 @@ export class Bitrix24Client {
     this.o.log.warn({ err: e }, 'bitrix24 request failed');
   }
 
-  /** Concurrent 401s share one refresh: a refresh token is good for one use only (§2.2). */
-  refresh(): Promise<StoredTokens> {
+  /**
+   * Concurrent 401s share one refresh: a refresh token is good for one use only (§2.2).
+   * `spent`: the access token the portal called expired; under the lock, stored tokens that
+   * differ from it were refreshed meanwhile (by another instance) and are used as they are.
+   */
+  refresh(spent?: string): Promise<StoredTokens> {
     if (!this.refreshing) {
-      this.refreshing = this.doRefresh().finally(() => {
+      const run = (): Promise<StoredTokens> => this.doRefresh(spent);
+      this.refreshing = (this.o.refreshLock ? this.o.refreshLock(run) : run()).finally(() => {
         this.refreshing = null;
       });
     }
     return this.refreshing;
   }
 
-  private async doRefresh(): Promise<StoredTokens> {
+  private async doRefresh(spent?: string): Promise<StoredTokens> {
     const t = await this.tokens();
     if (!t) throw new B24Error('B24_ERR_NOT_INSTALLED', 'no refresh token: install the application');
+    if (spent !== undefined && t.accessToken !== spent) {
+      this.o.log.info('oauth tokens were refreshed by another instance; using them');
+      return t;
+    }
     const u = new URL('/oauth/token/', this.o.oauthUrl);
     u.searchParams.set('grant_type', 'refresh_token');
     u.searchParams.set('client_id', this.o.clientId ?? '');

@@ -82,6 +82,7 @@ export class EslListener extends EventEmitter<ListenerEvents> {
 
   start(): void {
     this.stopped = false;
+    this.attempt = 0; // a new start (a cluster's new tenure) retries quickly again
     void this.connect();
   }
 

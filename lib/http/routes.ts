@@ -12,7 +12,7 @@ import { PHONE } from '../patterns.js';
 /** What the routes need: the portal (lookup, links, uploads) and the switch's model. */
 export interface RoutePorts {
   log: Logger;
-  portal: Pick<PortalUnit, 'router' | 'links' | 'uploader'>;
+  portal: RoutePortal;
   /** With several portals: the one a lookup's domain, else DID, belongs to (null: none). */
   portalFor?: (did: string | undefined, domain: string | undefined) => RoutePortal | null;
   /** Every portal (a recording link is checked against each one's secret). */
@@ -22,7 +22,8 @@ export interface RoutePorts {
   registry: Registry;
 }
 
-type RoutePortal = Pick<PortalUnit, 'router' | 'links' | 'uploader'>;
+/** A portal's lookup (several instances: answered by the instance holding the portal), links and files. */
+export type RoutePortal = Pick<PortalUnit, 'links' | 'uploader'> & { router: Pick<PortalUnit['router'], 'route'> };
 
 export function serviceRoutes(app: FastifyInstance, svc: RoutePorts): void {
   // the dialplan asks (mod_curl): which extension should ring first for this caller?

@@ -49,7 +49,7 @@ export interface CallEventPorts {
   config: Readonly<ConfigShape>;
   log: Logger;
   /** CALL_IDs already handled (a repeated event places no second call): durable. */
-  store: Pick<Store, 'get' | 'set'>;
+  store: Pick<Store, 'claim'>;
   directory: Pick<UserDirectory, 'extensionOf' | 'userFor' | 'refresh'>;
   /** `bgapi <cmd>` with our Job-UUID, on the switch `locate` chose (none named: the one switch). */
   originate: (cmd: string, jobUuid: string, switchName?: string) => Promise<BackgroundJob>;
@@ -145,10 +145,8 @@ export class CallEvents {
     } catch {
       return; // no CALL_ID Bitrix24 could have made: nothing to finish
     }
-    const seenKey = `c2c:${b24CallId}`;
-    if (await this.svc.store.get(seenKey)) return;
     const key = randomUUID();
-    await this.svc.store.set(seenKey, { aLeg: key, at: this.now(), refused: reason });
+    if (!(await this.svc.store.claim(`c2c:${b24CallId}`, { aLeg: key, at: this.now(), refused: reason }))) return;
     const userId = Number(d.USER_ID);
     this.svc.log.warn({ mod: 'click2call', b24CallId, reason }, 'click-to-call refused; finishing its Bitrix24 call');
     const status = /NUMBER/.test(reason) ? '484' : 'OTHER';
@@ -174,13 +172,12 @@ export class CallEvents {
   /** Ring the employee, then the client; Bitrix24 registered the call already. */
   private async clickToCall(d: ClickData): Promise<void> {
     const log = this.svc.log.child({ mod: 'click2call', b24CallId: d.callId });
-    const seenKey = `c2c:${d.callId}`;
-    if (await this.svc.store.get(seenKey)) {
+    const aLeg = randomUUID();
+    // one claim, atomic in the store: a repeat handled at the same time (here or on another instance) loses it
+    if (!(await this.svc.store.claim(`c2c:${d.callId}`, { aLeg, at: this.now() }))) {
       log.info('repeated ONEXTERNALCALLSTART ignored: this CALL_ID was placed already');
       return;
     }
-    const aLeg = randomUUID();
-    await this.svc.store.set(seenKey, { aLeg, at: this.now() });
     const ext =
       this.svc.directory.extensionOf(d.userId) ??
       (await this.svc.directory.refresh(), this.svc.directory.extensionOf(d.userId));

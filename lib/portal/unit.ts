@@ -47,6 +47,10 @@ export interface PortalDeps {
   recordingsStableMs?: number;
   /** A LINE_NUMBER of another portal of the tenant map (click-to-call refuses it). */
   foreignLine?: (line: string) => boolean;
+  /** The User-Agent of its REST requests (several instances: which one sent it). */
+  userAgent?: string;
+  /** Several instances: token refreshes run under this lock (see Bitrix24Client). */
+  refreshLock?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 export class PortalUnit {
@@ -84,6 +88,8 @@ export class PortalUnit {
       limiter: this.limiter,
       timeoutMs: c.b24.requestTimeoutMs,
       log: deps.log.child({ mod: 'bitrix24' }),
+      ...(deps.userAgent ? { userAgent: deps.userAgent } : {}),
+      ...(deps.refreshLock ? { refreshLock: deps.refreshLock } : {}),
     });
     if (deps.onRequest) this.client.onRequest = deps.onRequest;
     this.directory = new UserDirectory(this.client, deps.log.child({ mod: 'directory' }), deps.clock);

@@ -243,6 +243,16 @@ export class PgStore implements Store {
     );
   }
 
+  /** One statement: of those inserting the key at once, exactly one gets the row back. */
+  async claim(key: string, value: unknown): Promise<boolean> {
+    const rows = await this.q<{ key: string }>(
+      'kv_claim',
+      'INSERT INTO fsb24_kv (ns, key, value) VALUES ($1, $2, $3) ON CONFLICT (ns, key) DO NOTHING RETURNING key',
+      [key, JSON.stringify(value)],
+    );
+    return rows.length > 0;
+  }
+
   tokens(): Promise<StoredTokens | null> {
     return this.get<StoredTokens>(TOKENS_KEY);
   }
@@ -289,7 +299,8 @@ export class PgStore implements Store {
         [ns],
       );
       await c.query(
-        `DELETE FROM fsb24_kv WHERE ns = $1 AND key LIKE 'c2c:%' AND (value::jsonb ->> 'at')::float8 < $2`,
+        `DELETE FROM fsb24_kv WHERE ns = $1 AND (key LIKE 'c2c:%' OR key LIKE 'mail:%')
+         AND (value::jsonb ->> 'at')::float8 < $2`,
         [ns, before],
       );
       return gone.rowCount ?? 0;

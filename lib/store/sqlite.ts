@@ -121,6 +121,7 @@ export class SqliteStore implements Store {
       kvSet: this.db.prepare(
         'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
       ),
+      kvClaim: this.db.prepare('INSERT OR IGNORE INTO kv (key, value) VALUES (?, ?)'),
       counts: this.db.prepare(`SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs GROUP BY state`),
       failed: this.db.prepare(
         'SELECT id, call, kind, payload, attempts, last_error ' +
@@ -131,11 +132,24 @@ export class SqliteStore implements Store {
           "(SELECT call FROM jobs WHERE kind = 'finish' AND state = 'done' AND created_at < ?)",
       ),
       purgeCalls: this.db.prepare(`DELETE FROM calls WHERE call NOT IN (SELECT call FROM jobs)`),
-      // click-to-call CALL_IDs already placed (`c2c:<CALL_ID>` → { at }): a repeat comes within seconds
-      purgeSeen: this.db.prepare(`DELETE FROM kv WHERE key LIKE 'c2c:%' AND json_extract(value, '$.at') < ?`),
+      // click-to-call CALL_IDs already placed (`c2c:<CALL_ID>` → { at }): a repeat comes within seconds;
+      // messages between instances claimed (`mail:<id>` → { at })
+      purgeSeen: this.db.prepare(
+        `DELETE FROM kv WHERE (key LIKE 'c2c:%' OR key LIKE 'mail:%') AND json_extract(value, '$.at') < ?`,
+      ),
     };
     this.inbox = new SqliteInbox(this.db);
-    for (const r of this.stmts.pending.all() as JobRow[]) this.live.set(r.id, rowJob(r));
+    this.readBack();
+  }
+
+  /** Pending jobs from the table (another connection may have written some), card history forgotten. */
+  async reload(): Promise<void> {
+    this.readBack();
+  }
+
+  private readBack(): void {
+    this.live = new Map((this.stmts.pending.all() as JobRow[]).map((r) => [r.id, rowJob(r)]));
+    this.cards.clear();
   }
 
   /** Write effects durably, in one transaction; an effect with a known idempotency key is ignored. */
@@ -252,6 +266,10 @@ export class SqliteStore implements Store {
       return;
     }
     this.stmts.kvSet.run(key, JSON.stringify(value));
+  }
+
+  async claim(key: string, value: unknown): Promise<boolean> {
+    return this.stmts.kvClaim.run(key, JSON.stringify(value)).changes > 0;
   }
 
   async tokens(): Promise<StoredTokens | null> {

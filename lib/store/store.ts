@@ -109,6 +109,12 @@ export interface KeyValueStore {
   get<T>(key: string): Promise<T | null>;
   /** null forgets the key. */
   set(key: string, value: unknown): Promise<void>;
+  /**
+   * Write `value` under `key` unless the key exists: atomic, so exactly one caller gets true
+   * (a click-to-call placed once, a message between instances done once). Keys `c2c:*` and
+   * `mail:*` carry `at` (ms) and are purged with finished calls.
+   */
+  claim(key: string, value: unknown): Promise<boolean>;
 }
 
 /** Typed homes for the secrets the service keeps. */
@@ -184,6 +190,12 @@ export interface Store extends JobStore, CallIdStore, KeyValueStore, SecretStore
    * number of jobs forgotten.
    */
   purgeFinished(before: number): Promise<number>;
+  /**
+   * Several instances on one database: read back what others changed (pending jobs, card
+   * history) before this one delivers for the portal again. A store that keeps nothing in
+   * memory need not have it.
+   */
+  reload?(): Promise<void>;
   close(): Promise<void>;
 }
 

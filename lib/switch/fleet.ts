@@ -149,6 +149,11 @@ export class OrphanSweep {
 
   constructor(private readonly names: readonly string[]) {}
 
+  /** Several instances: a switch taken over settles its calls' orphans again at its next connect. */
+  again(name: string): void {
+    this.seen.delete(name);
+  }
+
   connected(name: string, live: ReadonlySet<string>, known: (uuid: string) => boolean): OrphanGroup[] {
     if (this.seen.has(name)) return [];
     this.seen.set(name, { live, known });

@@ -56,9 +56,9 @@ export class SwitchUnit {
   readonly name: string;
   readonly listener: EslListener;
   readonly registrations: Registrations;
-  readonly model: CallModel;
+  private current: CallModel;
   readonly counters = { events: 0, badEvents: 0 };
-  private readonly legFacts = new LegFactsTracker();
+  private legFacts = new LegFactsTracker();
   private readonly eventListeners: Array<(e: EslEvent) => void> = [];
   private tickTimer: Timer | null = null;
   private clockSkewUs = 0;
@@ -72,7 +72,7 @@ export class SwitchUnit {
     private readonly log: Logger,
   ) {
     this.name = cfg.name;
-    this.model = new CallModel(cfg.model);
+    this.current = new CallModel(cfg.model);
     this.listener = new EslListener({
       host: cfg.host,
       port: cfg.port,
@@ -94,6 +94,23 @@ export class SwitchUnit {
     this.listener.on('event', (e: EslEvent) => this.onEvent(e));
     this.listener.on('ready', (snap: Snapshot) => this.onReady(snap));
     this.listener.on('bad', () => this.ports.onBadEvent?.());
+  }
+
+  /** The call model of the switch's channels. */
+  get model(): CallModel {
+    return this.current;
+  }
+
+  /**
+   * Forget what a previous tenure knew (several instances: another one may have carried its
+   * calls on since): a fresh model, and the next connect resyncs and finishes the calls that
+   * ended meanwhile as a start does. Before `start`.
+   */
+  reset(): void {
+    this.current = new CallModel(this.cfg.model);
+    this.legFacts = new LegFactsTracker();
+    this.orphansChecked = false;
+    this.registrations.reset();
   }
 
   /** What the call's legs say about its tenant (domains, line, gateway); null: not a call of the model. */

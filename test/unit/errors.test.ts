@@ -25,6 +25,7 @@ import { InstallRefused } from '../../lib/portal/install.js';
 import { ConfigError } from '../../lib/config.js';
 import { UnsafeValue } from '../../lib/originate/build.js';
 import { OfflineBindError } from '../../lib/offline/bind.js';
+import { BadMessage, NoHolder } from '../../lib/cluster/messages.js';
 import { CdrParseError, CdrUnauthorized } from '../../lib/cdr/parse.js';
 import { createLogger } from '../../lib/log.js';
 
@@ -52,6 +53,10 @@ function sample(code: ErrorCode): Fsb24Error {
       return new UnsafeValue('client', 'not a phone number');
     case 'OFFLINE_ERR_BIND':
       return new OfflineBindError('ACCESS_DENIED');
+    case 'CLUSTER_ERR_MESSAGE':
+      return new BadMessage('originate: cmd is not text');
+    case 'CLUSTER_ERR_NO_HOLDER':
+      return new NoHolder('switch:default', null, 'nobody took it');
     case 'CDR_ERR_PARSE':
       return new CdrParseError('not JSON');
     case 'CDR_ERR_UNAUTHORIZED':
@@ -95,6 +100,8 @@ t.test('every code, with the class (name) that carries it', async (t) => {
       CFG_ERR_INVALID: 'ConfigError',
       ORIG_ERR_UNSAFE: 'UnsafeValue',
       OFFLINE_ERR_BIND: 'OfflineBindError',
+      CLUSTER_ERR_MESSAGE: 'BadMessage',
+      CLUSTER_ERR_NO_HOLDER: 'NoHolder',
       CDR_ERR_PARSE: 'CdrParseError',
       CDR_ERR_UNAUTHORIZED: 'CdrUnauthorized',
     },
@@ -103,7 +110,7 @@ t.test('every code, with the class (name) that carries it', async (t) => {
     const e = sample(code);
     t.equal(e.code, code);
     t.ok(e instanceof Fsb24Error && e instanceof Error, `${code} is one of the family`);
-    t.match(code, /^(B24|ESL|EVENT|HTTP|CFG|ORIG|OFFLINE|CDR)_ERR_[A-Z_]+$/, 'one scheme: <AREA>_ERR_<WHAT>');
+    t.match(code, /^(B24|ESL|EVENT|HTTP|CFG|ORIG|OFFLINE|CDR|CLUSTER)_ERR_[A-Z_]+$/, 'one scheme: <AREA>_ERR_<WHAT>');
     t.equal(e.constructor.name, e.name, 'name is the class');
   }
 });
@@ -147,6 +154,8 @@ t.test('retryable: one rule for the whole service', async (t) => {
     CFG_ERR_INVALID: false,
     ORIG_ERR_UNSAFE: false,
     OFFLINE_ERR_BIND: false,
+    CLUSTER_ERR_MESSAGE: false,
+    CLUSTER_ERR_NO_HOLDER: true,
     CDR_ERR_PARSE: false,
     CDR_ERR_UNAUTHORIZED: false,
   });
@@ -186,6 +195,8 @@ t.test('httpStatusOf: the caller’s fault 4xx, a peer’s 502/503/504, ours 500
     CFG_ERR_INVALID: 500,
     ORIG_ERR_UNSAFE: 400,
     OFFLINE_ERR_BIND: 502,
+    CLUSTER_ERR_MESSAGE: 500,
+    CLUSTER_ERR_NO_HOLDER: 503,
     CDR_ERR_PARSE: 400,
     CDR_ERR_UNAUTHORIZED: 401,
   });

@@ -22,6 +22,11 @@ export interface ClickToCall {
   crmEntityType?: string;
   crmEntityId?: number;
   twice?: boolean;
+  /**
+   * Post to these addresses, one after the other, instead of the bound handler (a load balancer
+   * in front of several instances sends each delivery to one of them).
+   */
+  to?: string[];
 }
 
 export interface CallbackRequest {
@@ -116,7 +121,7 @@ export async function clickToCall(
   };
   const tokens = emu.issueTokens(o.userId);
   const statuses: number[] = [];
-  for (const h of handlers) {
+  for (const h of o.to ?? handlers) {
     statuses.push(await postEvent(emu, h, 'ONEXTERNALCALLSTART', data, emu.authBlock(tokens, o.userId)));
     if (o.twice) statuses.push(await postEvent(emu, h, 'ONEXTERNALCALLSTART', data, emu.authBlock(tokens, o.userId)));
   }

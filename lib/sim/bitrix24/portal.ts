@@ -289,6 +289,7 @@ export class Bitrix24Emulator {
       auth: pathUser ? 'webhook' : typeof params.auth === 'string' ? 'oauth' : 'none',
       status: 200,
       at: this.now(),
+      ...(req.headers['user-agent'] ? { agent: req.headers['user-agent'] } : {}),
     };
     const started = this.now();
     try {
@@ -301,7 +302,14 @@ export class Bitrix24Emulator {
           ? await runBatch(
               rest,
               (sub, p) => this.call(sub, p, ctx),
-              (e) => this.journal.push({ ...e, auth: ctx.authType, at: this.now(), batch: true }),
+              (e) =>
+                this.journal.push({
+                  ...e,
+                  auth: ctx.authType,
+                  at: this.now(),
+                  batch: true,
+                  ...(entry.agent ? { agent: entry.agent } : {}),
+                }),
             )
           : await this.call(method, rest, ctx);
       entry.result = out.result;

@@ -145,4 +145,6 @@ export interface PortalRequest {
   at: number;
   /** Set for sub-calls of a batch. */
   batch?: boolean;
+  /** The client's User-Agent (which instance of a cluster sent it). */
+  agent?: string;
 }

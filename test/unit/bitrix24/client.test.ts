@@ -6,6 +6,7 @@ import { ManualClock } from '../../../lib/clock.js';
 import { UserDirectory } from '../../../lib/bitrix24/directory.js';
 import { createLogger } from '../../../lib/log.js';
 import { installedClient } from '../../helpers/tokens.js';
+import { Bitrix24Client, type ClientOptions } from '../../../lib/bitrix24/client.js';
 
 const log = createLogger('silent');
 
@@ -31,6 +32,39 @@ t.test('expired token: ten concurrent calls share one refresh; the new refresh t
   const after = (await store.tokens())!.refreshToken;
   t.not(after, before, 'rotated');
   t.equal(emu.journal.entries.filter((r) => r.error === 'expired_token').length, 10);
+});
+
+t.test('two instances on one store: one refreshes under the lock, the other uses what it stored', async (t) => {
+  const { emu, store, client } = await setup(t);
+  let held: Promise<void> = Promise.resolve();
+  // the cluster's lease, as a mutex: one holder at a time, in order
+  const refreshLock = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const before = held;
+    let release!: () => void;
+    held = new Promise((r) => (release = r));
+    await before;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  };
+  const locked = (c: Bitrix24Client): Bitrix24Client =>
+    new Bitrix24Client({ ...(c as unknown as { o: ClientOptions }).o, refreshLock });
+  const a = locked(client);
+  const b = locked(client);
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  let refreshes = 0;
+  const setTokens = store.setTokens.bind(store);
+  store.setTokens = async (tk) => {
+    refreshes++;
+    return setTokens(tk);
+  };
+  emu.expireTokens();
+  const results = await Promise.all([a.call('user.get'), b.call('user.get'), a.call('user.get'), b.call('user.get')]);
+  t.equal(results.length, 4, 'every call went through');
+  t.equal(refreshes, 1, 'one refresh: the second instance found fresh tokens under the lock');
+  t.equal(emu.journal.entries.filter((r) => r.error === 'expired_token').length, 4);
 });
 
 t.test('a spent refresh token is an auth error that says to reinstall', async (t) => {

@@ -180,6 +180,23 @@ for (const [name, make] of Object.entries(implementations)) {
     t.equal(await s.get('alive'), 1000, 'other keys stay');
   });
 
+  t.test(`${name}: a claim is won once, by one of those asking at the same time, and purged like c2c`, async (t) => {
+    const { store: s, reopen } = await make(t);
+    const other = await reopen(); // a second connection (another instance on a shared database)
+    const won = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => (i % 2 ? other : s).claim('c2c:externalCall.x', { by: i, at: 1000 })),
+    );
+    t.equal(won.filter(Boolean).length, 1, 'exactly one winner');
+    t.same(await s.get('c2c:externalCall.x'), { by: won.indexOf(true), at: 1000 }, "the winner's value is kept");
+    t.equal(await s.claim('c2c:externalCall.x', { by: 'late', at: 5000 }), false);
+    t.equal(await s.claim('mail:m1', { by: 'A', at: 1000 }), true);
+    t.equal(await s.claim('mail:m2', { by: 'A', at: 3000 }), true);
+    await s.purgeFinished(2000);
+    t.equal(await s.get('c2c:externalCall.x'), null, 'purged');
+    t.equal(await s.get('mail:m1'), null, 'purged');
+    t.same(await s.get('mail:m2'), { by: 'A', at: 3000 }, 'claimed after the cut: kept');
+  });
+
   t.test(`${name}: CALL_IDs`, async (t) => {
     const { store: s, reopen } = await make(t);
     t.equal(await s.callId('a'), null);
