@@ -33,8 +33,8 @@ function recordedCall(prefix: string, dir: string): CdrCapture[] {
   return [...legs.slice(1), a];
 }
 
-/** A call registered live and answered; then the service stops while it goes on. */
-async function answeredThenStopped(t: Test): Promise<{ spool: string; s: Stack; liveReg: PortalRequest }> {
+/** A call registered live and answered (its `connected` stored), on a stack that imports a spool. */
+async function answeredLive(t: Test): Promise<{ spool: string; s: Stack; liveReg: PortalRequest }> {
   const spool = join(t.testdir({}), 'json_cdr');
   mkdirSync(spool);
   const s = await stack(t, { config: { ...CDR, 'cdr.spoolDirs': [spool] } });
@@ -49,9 +49,15 @@ async function answeredThenStopped(t: Test): Promise<{ spool: string; s: Stack; 
   });
   const liveReg = await s.portal.journal.next(ok(REGISTER));
   await connected;
-  await s.service.portal.outbox.idle();
-  await s.stopService();
   return { spool, s, liveReg };
+}
+
+/** That call; then the service stops while it goes on. */
+async function answeredThenStopped(t: Test): Promise<{ spool: string; s: Stack; liveReg: PortalRequest }> {
+  const live = await answeredLive(t);
+  await live.s.service.portal.outbox.idle();
+  await live.s.stopService();
+  return live;
 }
 
 /** That call ends while nobody listens (the last leg's CHANNEL_DESTROY goes out before the switch forgets it). */
@@ -184,20 +190,7 @@ t.test('a CDR of a call already sent live changes nothing', async (t) => {
 });
 
 t.test('the event socket is deaf while an answered call ends: the finish is the CDR’s, not a guess', async (t) => {
-  const spool = join(t.testdir({}), 'json_cdr');
-  mkdirSync(spool);
-  const s = await stack(t, { config: { ...CDR, 'cdr.spoolDirs': [spool] } });
-  s.sim.sw.setExtension('1001', { ringMs: 1000 });
-  const connected = new Promise<void>((r) => s.service.portal.onEffect((e) => e.kind === 'connected' && r()));
-  void inboundCall(s.sim.sw, {
-    caller: '+79161234567',
-    did: '4951234567',
-    extensions: ['1001'],
-    talkMs: -1,
-    uuid: IN_ANSWERED,
-  });
-  const reg = await s.portal.journal.next(ok(REGISTER));
-  await connected;
+  const { s, liveReg: reg } = await answeredLive(t);
   s.service.switch.listener.stop(); // deaf: the call's end is never heard
   const a = [...s.sim.sw.legs.values()].find((l) => l.uuid === IN_ANSWERED);
   // the last leg's CHANNEL_DESTROY goes out before the switch forgets it
