@@ -12,6 +12,7 @@ import { buildApp } from '../lib/http/app.js';
 import { serviceRoutes } from '../lib/http/routes.js';
 import { connectRoutes } from '../lib/http/connect.js';
 import { Metrics } from '../lib/metrics.js';
+import { metricSources } from './metric-sources.js';
 import { openStore, storeLabel } from '../lib/store/open.js';
 import { PortalUnit } from '../lib/portal/unit.js';
 import { SwitchUnit } from '../lib/switch/unit.js';
@@ -25,8 +26,8 @@ import type { Effect } from '../lib/calls/effects.js';
 import { Unauthorized, type ParsedEvent } from '../lib/bitrix24/event-body.js';
 import { Tenants, portalConfig, portalStoreAt, foreignLine, type Tenant } from '../lib/tenancy/tenants.js';
 import { TenantRouter } from '../lib/tenancy/router.js';
-import { Backfill, type CallSent } from '../lib/cdr/backfill.js';
-import { parseCdrBody, parseCdrText } from '../lib/cdr/parse.js';
+import { parseCdrBody } from '../lib/cdr/parse.js';
+import { wireBackfill } from './cdr-wiring.js';
 import { cdrRoutes } from '../lib/http/cdr.js';
 import type { CallFacts } from '../lib/switch/facts.js';
 import type { RoutePortal } from '../lib/http/routes.js';
@@ -57,7 +58,6 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   /** What each portal's store held unfinished when this run started (after the CDR spool): the orphans. */
   const unfinishedAtStart = new Map<PortalUnit, UnfinishedCall[]>();
   const units = new Map<Tenant, PortalUnit>();
-  const unitsList = (): PortalUnit[] => [...units.values()];
   const lost = (err: unknown): void => log.error({ err }, 'call effects could not be written to the store');
   /** What a back-filled call's CDRs say of its portal, while the router decides it. */
   const cdrFacts = new Map<string, CallFacts>();
@@ -69,55 +69,36 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   /** A portal's host names it on /metrics (a webhook's host when no portal address is set). */
   const labelOf = (t: Tenant): string => t.host || (c.b24.webhookUrl ? new URL(c.b24.webhookUrl).host : '');
   const metrics = new Metrics(
-    {
-      outbox: async () => {
-        const all = await Promise.all(unitsList().map((p) => p.store.stats()));
-        const oldest = all.map((s) => s.oldestPendingAt).filter((x): x is number => x !== null);
-        return {
-          pending: all.reduce((n, s) => n + s.pending, 0),
-          failed: all.reduce((n, s) => n + s.failed, 0),
-          oldestPendingAt: oldest.length > 0 ? Math.min(...oldest) : null,
-        };
-      },
-      limiterWaitMs: () => unitsList().reduce((n, p) => n + p.limiter.waitedMs, 0),
-      uploads: () => ({
-        count: unitsList().reduce((n, p) => n + p.uploader.uploads, 0),
-        bytes: unitsList().reduce((n, p) => n + p.uploader.bytes, 0),
-      }),
-      switches: () => switches.figures(),
-      portals: () =>
-        Promise.all(
-          [...units].map(async ([t, p]) => {
-            const [s, h] = await Promise.all([p.store.stats(), p.health()]);
-            const { pending, failed } = s;
-            return { portal: t.host, pending, failed, limiterWaitMs: p.limiter.waitedMs, installed: h.ok };
-          }),
-        ),
-      unmatchedCalls: () => router.unmatched,
-      operating: () =>
-        [...units].flatMap(([t, p]) => p.client.operating.totals().map((x) => ({ ...x, portal: labelOf(t) }))),
-    },
+    metricSources(
+      units,
+      () => switches,
+      () => router,
+      labelOf,
+    ),
     clock,
   );
   const sweep = new OrphanSweep(c.switches.map((s) => s.name));
-  const makeSwitch = (s: (typeof c.switches)[number]): SwitchUnit => {
-    const counted = (effects: readonly Effect[]): void => {
-      for (const e of effects)
-        if (e.kind === 'finish') metrics.calls.inc({ switch: s.name, direction: e.direction, outcome: e.status });
-    };
-    return new SwitchUnit(
+  /** Finished calls on /metrics, by switch, direction and outcome. */
+  const countFinishes = (effects: readonly Effect[], switchName: string): void => {
+    for (const e of effects)
+      if (e.kind === 'finish') metrics.calls.inc({ switch: switchName, direction: e.direction, outcome: e.status });
+  };
+  /** Channel variables that name a recording (b24_record_path): read from events and from CDRs. */
+  const recordVariables = c.recordings.variable ? [c.recordings.variable] : [];
+  const makeSwitch = (s: (typeof c.switches)[number]): SwitchUnit =>
+    new SwitchUnit(
       {
         name: s.name,
         host: s.host,
         port: s.port,
         password: s.password,
         model: modelConfig(c),
-        recordVariables: c.recordings.variable ? [c.recordings.variable] : [],
+        recordVariables,
         ...(isEslSwitch(c, s.name) ? {} : { passwordSource: `the password of "${s.name}" in FSB24_SWITCHES` }),
       },
       {
         sink: (effects) => {
-          counted(effects);
+          countFinishes(effects, s.name);
           // called after every event: a waiting call may have learnt its domain from it
           // (each portal's outbox writes in submission order: a call's effects keep the order of its events)
           for (const [t, mine] of router.route(effects)) units.get(t)?.submit(mine).catch(lost);
@@ -162,7 +143,6 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       clock,
       c.switches.length > 1 ? log.child({ switch: s.name }) : log,
     );
-  };
   const switches = new Switches(c.switches.map(makeSwitch));
   const sw = switches.first;
   for (const t of tenants.list) {
@@ -196,7 +176,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       }),
     );
   }
-  const portal = unitsList()[0] as PortalUnit;
+  const portal = [...units.values()][0] as PortalUnit;
   /** A routed caller's effects on one switch, to the portal asked (where that switch is held). */
   const routedHere = async (x: SwitchUnit, caller: string, ext: string, t: Tenant): Promise<void> => {
     const effects = x.routed(caller, ext);
@@ -243,51 +223,21 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const routePortalOf = (p: PortalUnit): RoutePortal => routePortals.get(tenantOfUnit(p)) ?? p;
   /** Into a portal's outbox, counted (durable when it returns). */
   function deliver(unit: PortalUnit, effects: Effect[], switchName?: string): Promise<void> {
-    for (const e of effects)
-      if (e.kind === 'finish')
-        metrics.calls.inc({ switch: switchName ?? sw.name, direction: e.direction, outcome: e.status });
+    countFinishes(effects, switchName ?? sw.name);
     return unit.submit(effects);
   }
-  /** The portal a back-filled call belongs to, decided with its CDR's facts when the switch has none. */
-  const unitOfCdr = (call: string, facts?: CallFacts): PortalUnit | undefined => {
-    if (facts) cdrFacts.set(call, facts);
-    const t = router.portalOf(call);
-    cdrFacts.delete(call);
-    return t ? units.get(t) : undefined;
-  };
-  const extraVars = c.recordings.variable ? [c.recordings.variable] : [];
-  const cdr = new Backfill(
-    {
-      kv: { get: async (k) => store.get(k), set: async (k, v) => store.set(k, v) },
-      sent: async (call, facts): Promise<CallSent> => {
-        const s = unitOfCdr(call, facts)?.store;
-        if (!s) return 'nowhere';
-        if (await s.hasEffect(`finish:${call}`)) return 'finished';
-        return (await s.hasEffect(`register:${call}`)) || (await s.hasEffect(`adopt:${call}`))
-          ? 'registered'
-          : 'unknown';
-      },
-      submit: async (call, effects) => {
-        const unit = unitOfCdr(call);
-        if (unit) await deliver(unit, effects);
-      },
-      followed: (call) => switches.list.some((x) => x.listener.connected && x.model.tracks(call)),
-    },
-    {
-      model: modelConfig(c),
-      spoolDirs: c.cdr.spoolDirs,
-      graceMs: c.cdr.graceMs,
-      maxAgeMs: c.cdr.maxAgeHours * 3_600_000,
-      parse: (text) => parseCdrText(text, { extraVars }),
-      clock,
-      log: log.child({ mod: 'cdr' }),
-    },
-  );
-  // after every (re)connect: FreeSWITCH's spool, then the calls held for the switch looked at again
-  for (const x of switches.list)
-    x.listener.on('ready', () => {
-      cdr.reconnected().catch((err: unknown) => log.error({ err }, 'CDR spool import failed'));
-    });
+  const cdr = wireBackfill({
+    config: c,
+    log,
+    clock,
+    store,
+    router,
+    facts: cdrFacts,
+    units,
+    switches,
+    recordVariables,
+    deliver,
+  });
   /** The portal an event of Bitrix24 comes from: its member_id, else its domain; none is refused. */
   const portalOfEvent = async (ev: ParsedEvent): Promise<PortalUnit> => {
     if (tenants.single) return portal;
@@ -302,6 +252,15 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     const t = byMember ?? named;
     if (!t) throw new Unauthorized(`${ev.auth.domain} is not a portal of this service (FSB24_TENANTS)`);
     return units.get(t) as PortalUnit;
+  };
+  /** An event's portal is looked up once (its stored tokens read once), for its check and its handling. */
+  const eventPortals = new WeakMap<ParsedEvent, Promise<PortalUnit>>();
+  const eventPortal = (ev: ParsedEvent): Promise<PortalUnit> => {
+    const known = eventPortals.get(ev);
+    if (known) return known;
+    const found = portalOfEvent(ev);
+    eventPortals.set(ev, found);
+    return found;
   };
   /** The routing lookup asks only the portal the domain, else the DID, belongs to. */
   const portalOfLookup = (did: string | undefined, domain: string | undefined): PortalUnit | null => {
@@ -333,9 +292,9 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     log: log.child({ mod: 'http' }),
     bodyLimit: c.http.bodyLimit,
     events: {
-      verify: async (ev) => (await portalOfEvent(ev)).verify(ev),
+      verify: async (ev) => (await eventPortal(ev)).verify(ev),
       handle: async (ev) => {
-        const unit = await portalOfEvent(ev);
+        const unit = await eventPortal(ev);
         return cl ? cl.handle(tenantOfUnit(unit), unit, ev) : unit.handle(ev);
       },
     },
@@ -370,7 +329,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       cdrRoutes(a, {
         log: log.child({ mod: 'cdr' }),
         credentials: c.cdr.credentials,
-        parse: (body, type) => parseCdrBody(body, type, { extraVars }),
+        parse: (body, type) => parseCdrBody(body, type, { extraVars: recordVariables }),
         accept: (leg) => cdr.accept(leg),
       });
       o.extraRoutes?.(a);
@@ -407,7 +366,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     metrics,
     app,
     portal,
-    portals: unitsList(),
+    portals: [...units.values()],
     tenants: tenants.list,
     router,
     switch: sw,
