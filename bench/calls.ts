@@ -1,11 +1,12 @@
 /**
  * npm run bench -- [--rate 15 | --rates 2,5,15] [--duration 60] [--seed 1] [--bucket 50,2]
- *                  [--talk 1] [--live 5000] [--no-baseline]
+ *                  [--talk 1] [--live 5000] [--no-baseline] [--pg <url> | --no-pg]
  * A real office through simulator → service (its own process, started as the entry
  * point starts it) → portal emulator with Bitrix24's leaky bucket: the mix of
  * bench/office.ts with recordings, Poisson arrivals from a seed. Each rate runs twice
  * over the same schedule: the service, and a one-request-per-command baseline (the
- * same service with FSB24_B24_BATCH_MAX=1). Prints one table; then the service's RSS
+ * same service with FSB24_B24_BATCH_MAX=1), and (a third time) two instances of the service on
+ * one PostgreSQL database (bench/cluster-run.ts). Prints one table; then the service's RSS
  * with --live calls up at once. Figures, not pass/fail.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -17,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startFreeswitchSim, inboundCall } from '../lib/sim/freeswitch/index.js';
 import { startBitrix24Emulator, type Bitrix24Emulator } from '../lib/sim/bitrix24/index.js';
 import { office, play, schedule, ANSWERING, type Arrival } from './office.js';
+import { perInstance, pgServer, startPair, type PgServer, type Started } from './cluster-run.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -31,8 +33,10 @@ const TALK_MS = Number(opt('talk', '1')) * 1000;
 const LIVE = Number(opt('live', '5000'));
 const BASELINE = !argv.includes('--no-baseline');
 const DRAIN_LIMIT_MS = Number(opt('drain-limit', '120')) * 1000;
+// the PostgreSQL column (issue 15): --pg <url> a server of yours, --no-pg none, else a throwaway cluster
+const PG = await pgServer(argv.includes('--no-pg') ? false : opt('pg', ''));
 
-type Stats = { rss: number; peak: number; cpu: number; url: string; liveCalls: number };
+type Stats = { rss: number; peak: number; cpu: number; url: string; liveCalls: number; each?: Stats[] };
 interface Result {
   offered: number;
   landed: number;
@@ -43,6 +47,8 @@ interface Result {
   peakRss: number;
   cpuSec: number;
   limited: number;
+  /** Two instances: each one's peak RSS and CPU seconds (peakRss and cpuSec are their sums). */
+  each?: Stats[];
 }
 
 const pct = (xs: number[], p: number): number => {
@@ -55,7 +61,9 @@ async function startService(
   esl: { host: string; port: number },
   portal: Bitrix24Emulator,
   batchMax: number,
-): Promise<{ child: ChildProcess; ask: () => Promise<Stats> }> {
+  extra: Record<string, string> = {},
+  install = true,
+): Promise<{ child: ChildProcess; ask: () => Promise<Stats>; stop: () => Promise<void> }> {
   // the V8 flag the shipped entry point and systemd unit run the service with
   const child = fork(fileURLToPath(new URL('./service-child.js', import.meta.url)), [], {
     execArgv: ['--max-semi-space-size=4', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
@@ -75,6 +83,7 @@ async function startService(
       FSB24_B24_RATE_DRAIN: String(DRAIN),
       FSB24_B24_BATCH_MAX: String(batchMax),
       FSB24_RECORDINGS_STABLE_MS: '0',
+      ...extra,
     },
   });
   const ask = (): Promise<Stats> =>
@@ -83,9 +92,11 @@ async function startService(
       child.send({ cmd: 'stats' });
     });
   const ready = await new Promise<{ url: string }>((r) => child.once('message', (m) => r(m as { url: string })));
-  await portal.install(`${ready.url}/bitrix24/events`);
-  while (portal.state.handlers.length < 2) await sleep(10);
-  return { child, ask };
+  if (install) {
+    await portal.install(`${ready.url}/bitrix24/events`);
+    while (portal.state.handlers.length < 2) await sleep(10);
+  }
+  return { child, ask, stop: () => stop(child) };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -93,7 +104,7 @@ async function stop(child: ChildProcess): Promise<void> {
   await new Promise((r) => child.once('exit', r));
 }
 
-async function run(arrivals: Arrival[], batchMax: number): Promise<Result> {
+async function run(arrivals: Arrival[], batchMax: number, pg?: PgServer): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'fsb24-bench-'));
   const sim = await startFreeswitchSim({ recordingsDir: join(dir, 'rec'), speed: 1 });
   office(sim.sw);
@@ -103,7 +114,10 @@ async function run(arrivals: Arrival[], batchMax: number): Promise<Result> {
     portal.state.addUser({ ID: 100 + i, UF_PHONE_INNER: String(2000 + i) });
     portal.state.addUser({ ID: 300 + i, UF_PHONE_INNER: String(3000 + i) });
   }
-  const { child, ask } = await startService(dir, sim, portal, batchMax);
+  // two instances on a PostgreSQL database (bench/cluster-run.ts), else the one on SQLite
+  const service: Started<Stats> = pg
+    ? await startPair(pg, (env, install) => startService(dir, sim, portal, batchMax, env, install))
+    : await startService(dir, sim, portal, batchMax);
   // the emulator would keep every recording's bytes and base64 (GBs in 5 minutes): keep their size only
   const slim = setInterval(() => {
     for (const f of portal.state.files) if (f.bytes.length > 0) (f as { bytes: Buffer }).bytes = Buffer.alloc(0);
@@ -155,7 +169,7 @@ async function run(arrivals: Arrival[], batchMax: number): Promise<Result> {
     await sleep(250);
     done = landedOf();
   }
-  const stats = await ask();
+  const stats = await service.ask();
   const lat: number[] = [];
   for (const r of portal.journal.entries) {
     if (r.method !== 'telephony.externalcall.register' || r.status !== 200) continue;
@@ -173,9 +187,10 @@ async function run(arrivals: Arrival[], batchMax: number): Promise<Result> {
     peakRss: stats.peak,
     cpuSec: stats.cpu,
     limited: entries.filter((r) => r.error === 'QUERY_LIMIT_EXCEEDED' || r.error === 'OPERATION_TIME_LIMIT').length,
+    each: stats.each,
   };
   clearInterval(slim);
-  await stop(child);
+  await service.stop();
   await sim.close();
   await portal.close();
   return result;
@@ -223,21 +238,28 @@ const rows: Array<[string, (r: Result) => string]> = [
     (r) => (r.drainMs === null ? `> ${DRAIN_LIMIT_MS / 1000} s` : `${(r.drainMs / 1000).toFixed(1)} s`),
   ],
   ['QUERY_LIMIT_EXCEEDED + OPERATION_TIME_LIMIT', (r) => String(r.limited)],
-  ['peak RSS of the service', (r) => `${(r.peakRss / 1048576).toFixed(0)} MB`],
-  ['CPU seconds of the service', (r) => r.cpuSec.toFixed(1)],
+  [
+    'peak RSS of the service',
+    (r) => `${(r.peakRss / 1048576).toFixed(0)} MB${perInstance(r.each, (s) => (s.peak / 1048576).toFixed(0))}`,
+  ],
+  ['CPU seconds of the service', (r) => `${r.cpuSec.toFixed(1)}${perInstance(r.each, (s) => s.cpu.toFixed(1))}`],
 ];
 
 console.log(
   `office mix (40 % in answered+recorded, 20 % missed, 30 % out answered+recorded, 10 % out busy), Poisson seed ${SEED}, ${DURATION} s, talk ${TALK_MS / 1000} s, bucket ${BURST},${DRAIN}/s, node ${process.version}`,
 );
+const pgHead = PG.server ? ' two instances, PostgreSQL (batched) |' : ''; // the PostgreSQL column (issue 15)
+if (PG.note) console.log(PG.note);
 console.log('');
-console.log(`| calls/s | figure | service (batched) | baseline (one request per command) |`);
-console.log(`|---|---|---|---|`);
+console.log(`| calls/s | figure | service (batched, SQLite) | baseline (one request per command) |${pgHead}`);
+console.log(`|---|---|---|---|${PG.server ? '---|' : ''}`);
 for (const rate of RATES) {
   const arrivals = schedule(rate, DURATION, SEED);
   const svc = await run(arrivals, 50);
   const base = BASELINE ? await run(arrivals, 1) : undefined;
-  for (const [name, f] of rows) console.log(`| ${rate} | ${name} | ${fmt(svc, f)} | ${fmt(base, f)} |`);
+  const two = PG.server ? await run(arrivals, 50, PG.server) : undefined;
+  for (const [name, f] of rows)
+    console.log(`| ${rate} | ${name} | ${fmt(svc, f)} | ${fmt(base, f)} |${two ? ` ${fmt(two, f)} |` : ''}`);
 }
 if (LIVE > 0) {
   console.log('');

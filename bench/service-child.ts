@@ -25,6 +25,7 @@ process.on('message', async (m: { cmd: string }) => {
       external: m.external,
       url: svc.url,
       liveCalls: svc.switch.model.liveCalls,
+      holds: svc.cluster?.health().holds, // several instances on PostgreSQL (bench/cluster-run.ts)
       events: svc.switch.counters.events,
       outbox,
     });

@@ -9,8 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { startCluster, stopCluster } from './pg-cluster.js';
+import { createDatabase, dropDatabase, startCluster, stopCluster } from './pg-cluster.js';
 
 /** Where the `before` hook leaves the cluster's address (or why there is none) for the test processes. */
 export const STATE_FILE = resolve(dirname(fileURLToPath(import.meta.url)), '../../.tap/fsb24-pg.json');
@@ -42,23 +41,7 @@ let made = 0;
 export async function testDatabase(t: { teardown: (f: () => unknown) => void }): Promise<string> {
   const base = await serverUrl();
   const name = `fsb24_test_${process.pid}_${++made}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  t.teardown(async () => {
-    const c = new pg.Client({ connectionString: base });
-    await c.connect();
-    try {
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    } finally {
-      await c.end();
-    }
-  });
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return u.href;
+  const url = await createDatabase(base, name);
+  t.teardown(() => dropDatabase(base, name));
+  return url;
 }
