@@ -13,6 +13,10 @@ import { Fsb24Error } from '../errors.js';
 
 export const SWITCH_LEASE = (name: string): string => `switch:${name}`;
 export const PORTAL_LEASE = (host: string): string => `portal:${host}`;
+/** Held while a portal's token is refreshed (the refresh token rotates: one refresh at a time). */
+export const REFRESH_LEASE = (host: string): string => `refresh:${host}`;
+/** Held during a pass over FreeSWITCH's CDR spool (never two passes at once, even during a handover). */
+export const CDR_SPOOL_LEASE = 'cdr:spool';
 /** The channel a portal's holder wakes its outbox on. */
 export const OUTBOX_CHANNEL = (host: string): string => `outbox:${host}`;
 
