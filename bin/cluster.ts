@@ -13,7 +13,7 @@ import type { ConfigShape } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import type { BackgroundJob } from '../lib/esl/client.js';
 import { EslJobLost } from '../lib/esl/errors.js';
-import type { ParsedEvent } from '../lib/bitrix24/event-body.js';
+import { Unauthorized, type ParsedEvent } from '../lib/bitrix24/event-body.js';
 import type { RouteAnswer } from '../lib/routing/responsible.js';
 import type { PortalUnit } from '../lib/portal/unit.js';
 import type { SwitchUnit } from '../lib/switch/unit.js';
@@ -39,7 +39,13 @@ import {
   parseRouteAsk,
   parseRouted,
   toWire,
+  installToWire,
+  parseInstall,
+  parseInstallAnswer,
+  parseConnectGrant,
+  parseConnectPage,
 } from '../lib/cluster/messages.js';
+import { completeConnect, type ConnectGrant, type ConnectPage } from '../lib/http/connect.js';
 
 export interface ClusterDeps {
   config: Readonly<ConfigShape>;
@@ -76,6 +82,10 @@ const ORIGINATE_RESULT_MS = 125_000;
 /** An event waits this long for a portal's holder (a takeover takes up to 5 s). */
 const EVENT_PICKUP_MS = 10_000;
 const EVENT_RESULT_MS = 120_000;
+/** An install or a browser connect waits this long for the portal's holder, then for its REST calls. */
+const INSTALL_PICKUP_MS = 5_000;
+const INSTALL_RESULT_MS = 20_000;
+const CONNECT_RESULT_MS = 60_000;
 /** A CDR posted here waits this long for the back-fill's owner (mod_json_cdr's timeout is 5 s; after it, it retries). */
 const CDR_PICKUP_MS = 2_000;
 const CDR_RESULT_MS = 4_500;
@@ -176,6 +186,17 @@ export class ClusterSide {
                   return null;
                 },
                 route: async (body) => p.router.route(parseRouteAsk(body).caller),
+                // installs and browser connects: every REST call of them from here, the portal's sender
+                install: async (body) => {
+                  try {
+                    await p.verify(parseInstall(body));
+                    return { refused: null };
+                  } catch (err) {
+                    if (err instanceof Unauthorized) return { refused: err.message };
+                    throw err;
+                  }
+                },
+                connect: async (body) => completeConnect(p, parseConnectGrant(body)),
               }),
             ),
         }),
@@ -292,6 +313,29 @@ export class ClusterSide {
         { event: ev.event, portal: t.host, why: a.why, reason: a.message, holder: a.holder },
         'event not handled by the holder of its portal',
       );
+  }
+
+  /**
+   * An install (ONAPPINSTALL) arriving here: its tokens proved on the portal (app.info) and stored
+   * by the portal's holder, so only it sends to the portal. Refused there: a 401 here; nobody
+   * could say: a 503 (Bitrix24's install fails; the admin installs again).
+   */
+  async verifyInstall(t: Tenant, p: PortalUnit, ev: ParsedEvent): Promise<void> {
+    if (this.holdsPortal(t)) return p.verify(ev);
+    const lease = PORTAL_LEASE(t.host);
+    const a = await this.cluster.mailbox.ask(lease, 'install', installToWire(ev), INSTALL_PICKUP_MS, INSTALL_RESULT_MS);
+    if (!a.ok) throw new NoHolder(lease, a.holder, `install not verified: ${a.message}`);
+    const { refused } = parseInstallAnswer(a.value);
+    if (refused !== null) throw new Unauthorized(refused);
+  }
+
+  /** The browser connect's callback: the code exchange, the bindings and lines, by the portal's holder. */
+  async connect(t: Tenant, p: PortalUnit, g: ConnectGrant): Promise<ConnectPage> {
+    if (this.holdsPortal(t)) return completeConnect(p, g);
+    const a = await this.cluster.mailbox.ask(PORTAL_LEASE(t.host), 'connect', g, INSTALL_PICKUP_MS, CONNECT_RESULT_MS);
+    if (a.ok) return parseConnectPage(a.value);
+    const lines = [a.message, 'Open /bitrix24/connect again in a few seconds.'];
+    return { status: 503, title: 'Not connected: no instance sends for this portal now', lines };
   }
 
   /** The routing lookup of a portal, answered by its holder (its REST client and caches). */

@@ -312,7 +312,12 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     log: log.child({ mod: 'http' }),
     bodyLimit: c.http.bodyLimit,
     events: {
-      verify: async (ev) => (await eventPortal(ev)).verify(ev),
+      verify: async (ev) => {
+        const unit = await eventPortal(ev);
+        // several instances: an install's tokens are proved on the portal by the portal's holder
+        if (cl && ev.event === 'ONAPPINSTALL') return cl.verifyInstall(tenantOfUnit(unit), unit, ev);
+        return unit.verify(ev);
+      },
       handle: async (ev) => {
         const unit = await eventPortal(ev);
         return cl ? cl.handle(tenantOfUnit(unit), unit, ev) : unit.handle(ev);
@@ -345,6 +350,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
               const t = host ? tenants.ofHost(host) : undefined;
               return t ? units.get(t) : undefined;
             },
+        // several instances: the callback's calls to Bitrix24 are made by the portal's holder
+        cl ? (svc, g) => cl.connect(tenantOfUnit(svc), svc, g) : undefined,
       );
       cdrRoutes(a, {
         log: log.child({ mod: 'cdr' }),
