@@ -31,6 +31,14 @@ export interface BackfillWiring {
   recordVariables: readonly string[];
   /** Into a portal's outbox, counted (durable when it resolves). */
   deliver: (unit: PortalUnit, effects: Effect[]) => Promise<void>;
+  /**
+   * Several instances (bin/cluster.ts): the back-fill is owned by one at a time (`own`), its spool
+   * passes under a lease, and a switch's reconnect asks the owner for a pass.
+   */
+  cluster?: {
+    spoolLock: <T>(fn: () => Promise<T>) => Promise<T>;
+    reconnected: () => Promise<void>;
+  };
 }
 
 export function wireBackfill(w: BackfillWiring): Backfill {
@@ -67,12 +75,14 @@ export function wireBackfill(w: BackfillWiring): Backfill {
       parse: (text) => parseCdrText(text, { extraVars: [...w.recordVariables] }),
       clock: w.clock,
       log: w.log.child({ mod: 'cdr' }),
+      ...(w.cluster ? { owned: false, spoolLock: w.cluster.spoolLock } : {}),
     },
   );
   // after every (re)connect: FreeSWITCH's spool, then the calls held for the switch looked at again
+  const reconnected = w.cluster?.reconnected ?? (() => cdr.reconnected());
   for (const x of w.switches.list)
     x.listener.on('ready', () => {
-      cdr.reconnected().catch((err: unknown) => w.log.error({ err }, 'CDR spool import failed'));
+      reconnected().catch((err: unknown) => w.log.error({ err }, 'CDR spool import failed'));
     });
   return cdr;
 }

@@ -4,19 +4,23 @@
  * portal (`portal:<host>`: its outbox, offline pull, directory, event handling and lookups), each
  * run by the instance holding its lease. Any instance answers HTTP: what it cannot do itself goes
  * to the holder through the mailbox (lib/cluster/), what it commits to a portal's outbox wakes
- * that portal's holder. Without a shared database compose.ts does not build this at all.
+ * that portal's holder. The first switch's holder also owns the CDR back-fill: CDRs posted to any
+ * instance are taken there, and only there is the spool imported. Without a shared database
+ * compose.ts does not build this at all.
  */
 import type { Clock } from '../lib/clock.js';
 import type { ConfigShape } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import type { BackgroundJob } from '../lib/esl/client.js';
 import { EslJobLost } from '../lib/esl/errors.js';
-import type { ParsedEvent } from '../lib/bitrix24/event-body.js';
+import { Unauthorized, type ParsedEvent } from '../lib/bitrix24/event-body.js';
 import type { RouteAnswer } from '../lib/routing/responsible.js';
 import type { PortalUnit } from '../lib/portal/unit.js';
 import type { SwitchUnit } from '../lib/switch/unit.js';
 import type { Tenant } from '../lib/tenancy/tenants.js';
 import type { Placement } from '../lib/switch/fleet.js';
+import type { CdrLeg } from '../lib/cdr/parse.js';
+import { cdrLegFromWire } from '../lib/cdr/wire.js';
 import { Cluster, type ClusterHealth, type Shared } from '../lib/cluster/cluster.js';
 import { channel } from '../lib/cluster/mailbox.js';
 import { portalRole, switchRole } from '../lib/cluster/roles.js';
@@ -35,7 +39,13 @@ import {
   parseRouteAsk,
   parseRouted,
   toWire,
+  installToWire,
+  parseInstall,
+  parseInstallAnswer,
+  parseConnectGrant,
+  parseConnectPage,
 } from '../lib/cluster/messages.js';
+import { completeConnect, type ConnectGrant, type ConnectPage } from '../lib/http/connect.js';
 
 export interface ClusterDeps {
   config: Readonly<ConfigShape>;
@@ -51,6 +61,18 @@ export interface ClusterDeps {
   retake: (sw: SwitchUnit) => Promise<void>;
   /** On a switch's holder: a routed caller's effects, to their portal (what a lone instance does). */
   routedHere: (sw: SwitchUnit, caller: string, extension: string, t: Tenant) => Promise<void>;
+  /** The CDR back-fill (lib/cdr/backfill.ts): owned by the holder of the first switch's lease. */
+  cdr: CdrOwner;
+}
+
+/** What the cluster does with the CDR back-fill of this instance. */
+export interface CdrOwner {
+  readonly owner: boolean;
+  own(): Promise<void>;
+  disown(): Promise<void>;
+  accept(leg: CdrLeg): Promise<void>;
+  reconnected(): Promise<void>;
+  noteSeen(): void;
 }
 
 /** Nobody took an originate within this: the call is finished as when the switch is unreachable. */
@@ -60,6 +82,13 @@ const ORIGINATE_RESULT_MS = 125_000;
 /** An event waits this long for a portal's holder (a takeover takes up to 5 s). */
 const EVENT_PICKUP_MS = 10_000;
 const EVENT_RESULT_MS = 120_000;
+/** An install or a browser connect waits this long for the portal's holder, then for its REST calls. */
+const INSTALL_PICKUP_MS = 5_000;
+const INSTALL_RESULT_MS = 20_000;
+const CONNECT_RESULT_MS = 60_000;
+/** A CDR posted here waits this long for the back-fill's owner (mod_json_cdr's timeout is 5 s; after it, it retries). */
+const CDR_PICKUP_MS = 2_000;
+const CDR_RESULT_MS = 4_500;
 
 export class ClusterSide {
   readonly cluster: Cluster;
@@ -80,16 +109,22 @@ export class ClusterSide {
     const mailbox = this.cluster.mailbox;
     for (const sw of d.switches) {
       const switchLease = SWITCH_LEASE(sw.name);
+      // the first switch's holder owns the CDR back-fill: the spool first, then orphans (as a lone start)
+      const first = sw === d.switches[0];
       this.cluster.seat(
         switchLease,
         switchRole({
           socket: sw.listener,
           start: async () => {
             sw.reset();
+            if (first) await d.cdr.own();
             await d.retake(sw);
             sw.start();
           },
-          stop: () => sw.stop(),
+          stop: async () => {
+            sw.stop();
+            if (first) await d.cdr.disown();
+          },
           serve: () =>
             mailbox.serve(
               switchLease,
@@ -111,6 +146,15 @@ export class ClusterSide {
                   const r = parseRouted(body);
                   const t = this.tenantOf(r.portal);
                   if (t) await d.routedHere(sw, r.caller, r.extension, t);
+                  return null;
+                },
+                // the back-fill's owner: a CDR posted to another instance, durable here when this answers
+                cdr: async (body) => {
+                  await d.cdr.accept(cdrLegFromWire(body));
+                  return null;
+                },
+                cdrSpool: async () => {
+                  await d.cdr.reconnected();
                   return null;
                 },
               }),
@@ -142,6 +186,17 @@ export class ClusterSide {
                   return null;
                 },
                 route: async (body) => p.router.route(parseRouteAsk(body).caller),
+                // installs and browser connects: every REST call of them from here, the portal's sender
+                install: async (body) => {
+                  try {
+                    await p.verify(parseInstall(body));
+                    return { refused: null };
+                  } catch (err) {
+                    if (err instanceof Unauthorized) return { refused: err.message };
+                    throw err;
+                  }
+                },
+                connect: async (body) => completeConnect(p, parseConnectGrant(body)),
               }),
             ),
         }),
@@ -184,6 +239,25 @@ export class ClusterSide {
     if (a.why === 'lost')
       return { jobUuid, ok: false, lost: new EslJobLost('ESL_ERR_CONNECTION_LOST', jobUuid, a.message) };
     throw new NoHolder(lease, a.holder, a.message);
+  }
+
+  /**
+   * A CDR posted to this instance: taken here when this instance owns the back-fill, else by its
+   * owner (the first switch's holder); resolves once it is durable there. Nobody took it: a 503,
+   * and FreeSWITCH posts it again, then spools it (imported by the owner).
+   */
+  async acceptCdr(leg: CdrLeg): Promise<void> {
+    if (this.d.cdr.owner) return this.d.cdr.accept(leg);
+    this.d.cdr.noteSeen();
+    const lease = SWITCH_LEASE((this.d.switches[0] as SwitchUnit).name);
+    const a = await this.cluster.mailbox.ask(lease, 'cdr', leg, CDR_PICKUP_MS, CDR_RESULT_MS);
+    if (!a.ok) throw new NoHolder(lease, a.holder, `CDR ${leg.uuid} not taken: ${a.message}`);
+  }
+
+  /** A switch (re)connected here: a spool pass by the back-fill's owner. */
+  async cdrReconnected(): Promise<void> {
+    if (this.d.cdr.owner) return this.d.cdr.reconnected();
+    await this.cluster.mailbox.tell(SWITCH_LEASE((this.d.switches[0] as SwitchUnit).name), 'cdrSpool', {});
   }
 
   /** A question about a phone, to a switch's holder (null: nobody could say in time). */
@@ -239,6 +313,29 @@ export class ClusterSide {
         { event: ev.event, portal: t.host, why: a.why, reason: a.message, holder: a.holder },
         'event not handled by the holder of its portal',
       );
+  }
+
+  /**
+   * An install (ONAPPINSTALL) arriving here: its tokens proved on the portal (app.info) and stored
+   * by the portal's holder, so only it sends to the portal. Refused there: a 401 here; nobody
+   * could say: a 503 (Bitrix24's install fails; the admin installs again).
+   */
+  async verifyInstall(t: Tenant, p: PortalUnit, ev: ParsedEvent): Promise<void> {
+    if (this.holdsPortal(t)) return p.verify(ev);
+    const lease = PORTAL_LEASE(t.host);
+    const a = await this.cluster.mailbox.ask(lease, 'install', installToWire(ev), INSTALL_PICKUP_MS, INSTALL_RESULT_MS);
+    if (!a.ok) throw new NoHolder(lease, a.holder, `install not verified: ${a.message}`);
+    const { refused } = parseInstallAnswer(a.value);
+    if (refused !== null) throw new Unauthorized(refused);
+  }
+
+  /** The browser connect's callback: the code exchange, the bindings and lines, by the portal's holder. */
+  async connect(t: Tenant, p: PortalUnit, g: ConnectGrant): Promise<ConnectPage> {
+    if (this.holdsPortal(t)) return completeConnect(p, g);
+    const a = await this.cluster.mailbox.ask(PORTAL_LEASE(t.host), 'connect', g, INSTALL_PICKUP_MS, CONNECT_RESULT_MS);
+    if (a.ok) return parseConnectPage(a.value);
+    const lines = [a.message, 'Open /bitrix24/connect again in a few seconds.'];
+    return { status: 503, title: 'Not connected: no instance sends for this portal now', lines };
   }
 
   /** The routing lookup of a portal, answered by its holder (its REST client and caches). */

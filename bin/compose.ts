@@ -34,6 +34,7 @@ import type { RoutePortal } from '../lib/http/routes.js';
 import { ClusterSide } from './cluster.js';
 import { instanceName, sharedOf } from '../lib/cluster/cluster.js';
 import { withLease } from '../lib/cluster/seat.js';
+import { CDR_SPOOL_LEASE, REFRESH_LEASE } from '../lib/cluster/messages.js';
 import type { UnfinishedCall } from '../lib/store/store.js';
 
 /** How often the service stamps "alive" (a restart finishes orphans up to it). */
@@ -47,10 +48,10 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const log = o.log;
   // FSB24_DATABASE_URL: PostgreSQL (a namespace per portal), else SQLite in FSB24_DATA_DIR (a file per portal)
   const store = openStore(c, { dir: c.dataDir, namespace: '' });
-  /** A database shared with other instances (FSB24_DATABASE_URL, or a test's): the cluster side runs. */
-  const shared = o.shared ?? (c.database.url ? sharedOf(store) : undefined);
   /** This instance's name among several on one database (FSB24_INSTANCE_ID), or null: alone. */
-  const instance = shared ? instanceName(c.instanceId) : null;
+  const instance = o.shared || c.database.url ? instanceName(c.instanceId) : null;
+  /** A database shared with other instances (FSB24_DATABASE_URL, or a test's): the cluster side runs. */
+  const shared = o.shared ?? (c.database.url && instance ? sharedOf(store, instance) : undefined);
   const tenants = new Tenants(c);
   let url = '';
   /** Each switch's time of the last event the previous run saw (µs; 0: unknown), stamped with `alive`. */
@@ -169,7 +170,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
         listenUrl: () => url,
         ...(instance ? { userAgent: `freeswitch-bitrix24 (instance ${instance})` } : {}),
         ...(shared
-          ? { refreshLock: <T>(fn: () => Promise<T>) => withLease(shared.leases, `refresh:${t.host}`, fn) }
+          ? { refreshLock: <T>(fn: () => Promise<T>) => withLease(shared.leases, REFRESH_LEASE(t.host), fn) }
           : {}),
         ...(o.recordingsStableMs !== undefined ? { recordingsStableMs: o.recordingsStableMs } : {}),
         ...(tenants.single ? {} : { foreignLine: (line: string) => foreignLine(tenants, t, line) }),
@@ -184,7 +185,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     await units.get(t)?.submit(effects);
   };
   /** The cluster side (FSB24_DATABASE_URL): a seat for each switch and each portal; null: one instance. */
-  const cl =
+  const cl: ClusterSide | null =
     shared && instance
       ? new ClusterSide({
           config: c,
@@ -201,6 +202,16 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
             for (const p of units.values()) unfinishedAtStart.set(p, await p.store.unfinishedCalls());
           },
           routedHere,
+          cdr: {
+            get owner() {
+              return cdr.owner;
+            },
+            own: () => cdr.own(),
+            disown: () => cdr.disown(),
+            accept: (leg) => cdr.accept(leg),
+            reconnected: () => cdr.reconnected(),
+            noteSeen: () => cdr.noteSeen(),
+          },
         })
       : null;
   const tenantOfUnit = (p: PortalUnit): Tenant =>
@@ -237,6 +248,15 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     switches,
     recordVariables,
     deliver,
+    // several instances: the first switch's holder owns the back-fill (bin/cluster.ts)
+    ...(cl && shared
+      ? {
+          cluster: {
+            spoolLock: <T>(fn: () => Promise<T>) => withLease(shared.leases, CDR_SPOOL_LEASE, fn),
+            reconnected: () => cl.cdrReconnected(),
+          },
+        }
+      : {}),
   });
   /** The portal an event of Bitrix24 comes from: its member_id, else its domain; none is refused. */
   const portalOfEvent = async (ev: ParsedEvent): Promise<PortalUnit> => {
@@ -292,7 +312,12 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     log: log.child({ mod: 'http' }),
     bodyLimit: c.http.bodyLimit,
     events: {
-      verify: async (ev) => (await eventPortal(ev)).verify(ev),
+      verify: async (ev) => {
+        const unit = await eventPortal(ev);
+        // several instances: an install's tokens are proved on the portal by the portal's holder
+        if (cl && ev.event === 'ONAPPINSTALL') return cl.verifyInstall(tenantOfUnit(unit), unit, ev);
+        return unit.verify(ev);
+      },
       handle: async (ev) => {
         const unit = await eventPortal(ev);
         return cl ? cl.handle(tenantOfUnit(unit), unit, ev) : unit.handle(ev);
@@ -325,12 +350,15 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
               const t = host ? tenants.ofHost(host) : undefined;
               return t ? units.get(t) : undefined;
             },
+        // several instances: the callback's calls to Bitrix24 are made by the portal's holder
+        cl ? (svc, g) => cl.connect(tenantOfUnit(svc), svc, g) : undefined,
       );
       cdrRoutes(a, {
         log: log.child({ mod: 'cdr' }),
         credentials: c.cdr.credentials,
         parse: (body, type) => parseCdrBody(body, type, { extraVars: recordVariables }),
-        accept: (leg) => cdr.accept(leg),
+        // several instances: taken by the back-fill's owner, wherever it was posted
+        accept: (leg) => (cl ? cl.acceptCdr(leg) : cdr.accept(leg)),
       });
       o.extraRoutes?.(a);
     },

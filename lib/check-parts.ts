@@ -1,7 +1,7 @@
 /**
  * Points of `freeswitch-bitrix24 check` that stand alone: each switch's event socket and
  * the callback context on it, what a token failure means, FSB24_PUBLIC_URL as Bitrix24
- * reaches it, and the database of FSB24_DATABASE_URL.
+ * reaches it, and the database of FSB24_DATABASE_URL with the leases of the instances on it.
  */
 import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
@@ -11,7 +11,7 @@ import { EslError } from './esl/errors.js';
 import { parseRows } from './esl/listener.js';
 import { B24Error } from './bitrix24/errors.js';
 import { callbackUsesContext } from './originate/build.js';
-import { inspectDatabase, storeLabel } from './store/index.js';
+import { inspectDatabase, leaseStates, storeLabel } from './store/index.js';
 
 /**
  * The callback context, only when callbacks have something to say (TTS or a prompt): without
@@ -222,4 +222,53 @@ export async function checkDatabase(c: Readonly<ConfigShape>, add: (r: CheckResu
       fix: 'start the service once: it creates and migrates its tables (its user needs CREATE on the database)',
     });
   return db.version === db.current;
+}
+
+/** A lease `check` reports, and what it means when no instance holds it. */
+export interface LeaseToCheck {
+  name: string;
+  /** Free is normal (a lease taken only for a moment, as a token refresh's): passed, not warned. */
+  transient?: boolean;
+  /** What is not done while nobody holds it. */
+  unheld: string;
+}
+
+/**
+ * Who holds each lease of the instances sharing FSB24_DATABASE_URL, as PostgreSQL says now (the
+ * instance its connection names, FSB24_INSTANCE_ID; a dead instance's session and locks are gone,
+ * so it never shows), and who stands by for it.
+ */
+export async function checkLeases(
+  c: Readonly<ConfigShape>,
+  leases: readonly LeaseToCheck[],
+  add: (r: CheckResult) => void,
+): Promise<void> {
+  if (!c.database.url || leases.length === 0) return;
+  let states: Awaited<ReturnType<typeof leaseStates>>;
+  try {
+    states = await leaseStates(
+      c.database.url,
+      '',
+      leases.map((l) => l.name),
+    );
+  } catch (err) {
+    add({ name: 'leases', ok: false, detail: `not read: ${(err as Error).message}`, fix: 'see the database above' });
+    return;
+  }
+  for (const l of leases) {
+    const s = states.get(l.name);
+    const name = `lease ${l.name}`;
+    const waiting = s && s.waiting.length > 0 ? `; standing by: ${s.waiting.join(', ')}` : '';
+    if (s?.holder)
+      add({ name, ok: true, detail: `held by ${s.holder}${s.cut ? '… (name cut at 63 bytes)' : ''}${waiting}` });
+    else if (l.transient) add({ name, ok: true, detail: `free (${l.unheld})${waiting}` });
+    else
+      add({
+        name,
+        ok: true,
+        warn: true,
+        detail: `held by no instance${waiting}: ${l.unheld}`,
+        fix: 'start the service (an instance with this FSB24_DATABASE_URL takes it within seconds)',
+      });
+  }
 }

@@ -11,7 +11,17 @@ import { boundHandlers, CALL_EVENTS, configuredLines } from './bitrix24/provisio
 import { createLogger } from './log.js';
 import { checkOffline } from './offline/check.js';
 import { Tenants, portalConfig, portalStoreAt } from './tenancy/tenants.js';
-import { checkDatabase, checkPublicUrl, checkSwitches, OUTAGE_FIX, tokenFix, type CheckResult } from './check-parts.js';
+import {
+  checkDatabase,
+  checkLeases,
+  checkPublicUrl,
+  checkSwitches,
+  OUTAGE_FIX,
+  tokenFix,
+  type CheckResult,
+  type LeaseToCheck,
+} from './check-parts.js';
+import { PORTAL_LEASE, REFRESH_LEASE, SWITCH_LEASE } from './cluster/messages.js';
 import { checkCdr } from './cdr/check.js';
 
 export { tokenFix, type CheckResult } from './check-parts.js';
@@ -66,6 +76,7 @@ export async function check(o: {
   const log = createLogger('silent');
   // each portal of the tenant map on its own (FSB24_B24_PORTAL_URL alone: the one portal, unnamed)
   const tenants = new Tenants(c);
+  await checkLeases(c, leasesOf(c, tenants), add);
   for (const t of tenants.list) {
     const pc = portalConfig(c, t, tenants.single);
     // check reads the store, it never migrates it (checkDatabase said whether it is current)
@@ -95,6 +106,17 @@ export async function check(o: {
     }
   }
   return results;
+}
+
+/** The leases instances on one database take (bin/cluster.ts): each switch's, each portal's, its token refresh's. */
+function leasesOf(c: Readonly<ConfigShape>, tenants: Tenants): LeaseToCheck[] {
+  return [
+    ...c.switches.map((s) => ({ name: SWITCH_LEASE(s.name), unheld: 'nobody listens to this switch' })),
+    ...tenants.list.flatMap((t) => [
+      { name: PORTAL_LEASE(t.host), unheld: 'nothing is sent to this portal' },
+      { name: REFRESH_LEASE(t.host), transient: true, unheld: 'taken only while a token is refreshed' },
+    ]),
+  ];
 }
 
 /** freeswitch-bitrix24 tenants: each portal, what of the switch is its, and its state (from the store). */

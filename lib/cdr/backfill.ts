@@ -11,6 +11,10 @@
  * Finishes the service would otherwise have to guess (a restart's orphans, calls that ended while
  * the event socket was down) wait `graceMs`, and for any spool pass under way, so that a CDR
  * arriving meanwhile (FreeSWITCH retries, or the spool) replaces the guess with the truth.
+ *
+ * Several instances on one database: one of them owns the back-fill at a time (`own`/`disown`,
+ * bin/ ties it to a lease): only the owner takes CDRs, holds legs and imports the spool (each
+ * pass under `spoolLock`); the others only wait out their guesses.
  */
 import type { Clock, Timer } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -47,6 +51,15 @@ export interface BackfillOptions {
   log: Logger;
   /** A spool file changed more recently may still be being written. */
   stableMs?: number;
+  /** false: another instance owns the back-fill until `own()` (default true: this one, alone). */
+  owned?: boolean;
+  /** Each spool pass runs inside it (several instances: a lease, so no two passes ever overlap). */
+  spoolLock?: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+/** CDRs taken by an instance that does not own the back-fill (bin/ sends them to the owner). */
+export class NotOwner extends Error {
+  override readonly name = 'NotOwner';
 }
 
 /** B legs whose A leg never came are dropped after a day; legs of followed calls forgotten after an hour. */
@@ -61,7 +74,8 @@ interface Guess {
 }
 
 export class Backfill {
-  private readonly held: HeldGroups;
+  private held: HeldGroups;
+  private owning: boolean;
   private readonly followedLegs = new Map<string, { at: number; legs: CdrLeg[] }>();
   private readonly settled = new Set<string>();
   private readonly guesses = new Map<string, Guess>();
@@ -81,6 +95,41 @@ export class Backfill {
     private readonly o: BackfillOptions,
   ) {
     this.held = new HeldGroups(ports.kv);
+    this.owning = o.owned ?? true;
+  }
+
+  /** This instance owns the back-fill (takes CDRs, holds legs, imports the spool). */
+  get owner(): boolean {
+    return this.owning;
+  }
+
+  /**
+   * Take the back-fill over: what the previous owner held read back from the store, then a spool
+   * pass and a look at everything held (as `start`). Before the switch is listened to.
+   */
+  async own(): Promise<void> {
+    this.owning = true;
+    this.stopped = false;
+    this.held = new HeldGroups(this.ports.kv);
+    this.followedLegs.clear();
+    this.settled.clear();
+    this.loaded = null;
+    await this.start();
+  }
+
+  /** Another instance owns it now: a pass under way ends first; what is held stays in the store for it. */
+  async disown(): Promise<void> {
+    this.owning = false;
+    await this.running?.catch(() => undefined);
+    await this.chain;
+    this.held = new HeldGroups(this.ports.kv);
+    this.followedLegs.clear();
+    this.settled.clear();
+  }
+
+  /** A CDR was posted here and sent to the owner: guesses wait for CDRs from now on. */
+  noteSeen(): void {
+    this.lastSeen ??= this.o.clock.now();
   }
 
   /** CDRs are in use (spool dirs configured, or FreeSWITCH posted one): guesses wait for them. */
@@ -91,7 +140,7 @@ export class Backfill {
   /** What a previous run held (before any CDR is taken). */
   load(): Promise<void> {
     this.loaded ??= (async () => {
-      await this.held.load();
+      if (this.owning) await this.held.load();
       this.lastSeen = await this.ports.kv.get<number>(LAST_AT);
     })();
     return this.loaded;
@@ -112,6 +161,7 @@ export class Backfill {
 
   /** A CDR posted by FreeSWITCH: durable (or known to be unneeded) when it resolves. */
   async accept(leg: CdrLeg): Promise<void> {
+    if (!this.owning) throw new NotOwner('this instance does not own the CDR back-fill');
     await this.load();
     const now = this.o.clock.now();
     if (this.lastSeen === null || now - this.lastSeen > 60_000) {
@@ -145,7 +195,7 @@ export class Backfill {
 
   /** One pass over the spool directories (a pass asked for while one runs makes it run once more). */
   importSpool(): Promise<void> {
-    if (this.o.spoolDirs.length === 0) return Promise.resolve();
+    if (this.o.spoolDirs.length === 0 || !this.owning) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;
@@ -154,8 +204,9 @@ export class Backfill {
     this.running = (async () => {
       do {
         this.again = false;
-        await this.onePass();
-      } while (this.again && !this.stopped);
+        const pass = (): Promise<void> => (this.owning ? this.onePass() : Promise.resolve());
+        await (this.o.spoolLock ? this.o.spoolLock(pass) : pass());
+      } while (this.again && !this.stopped && this.owning);
     })().finally(() => {
       this.running = null;
       this.passing--;
@@ -166,6 +217,7 @@ export class Backfill {
 
   health(): Record<string, unknown> {
     return {
+      owner: this.owning,
       spoolDirs: this.o.spoolDirs,
       heldCalls: this.held.size,
       waitingGuesses: this.guesses.size,
@@ -188,7 +240,7 @@ export class Backfill {
     const byGroup = new Map<string, SpoolEntry[]>();
     for (const e of scan.ready) byGroup.set(groupOf(e.leg), [...(byGroup.get(groupOf(e.leg)) ?? []), e]);
     for (const [group, entries] of byGroup) {
-      if (this.stopped) return;
+      if (this.stopped || !this.owning) return;
       await this.serial(() =>
         this.acceptLegs(
           group,

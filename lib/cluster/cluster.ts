@@ -21,19 +21,22 @@ export interface Shared {
 export interface SharingStore {
   lease(
     name: string,
-    o?: { wait?: boolean; signal?: AbortSignal },
+    o?: { wait?: boolean; signal?: AbortSignal; holder?: string },
   ): Promise<{ lost: AbortSignal; release(): Promise<void> } | null>;
   notify(channel: string, payload: string): Promise<void>;
   listen(channel: string, fn: (payload: string | null) => void): Promise<() => Promise<void>>;
   claim(key: string, value: unknown): Promise<boolean>;
 }
 
-/** The cluster's ports on a store shared by the instances (PostgreSQL). */
-export function sharedOf(store: SharingStore): Shared {
+/**
+ * The cluster's ports on a store shared by the instances (PostgreSQL); each lease taken names
+ * `instance` as its holder (`check` reads it from the server).
+ */
+export function sharedOf(store: SharingStore, instance: string): Shared {
   return {
     leases: {
       async acquire(name, signal) {
-        const l = await store.lease(name, { signal });
+        const l = await store.lease(name, { signal, holder: instance });
         if (!l) throw new Error(`lease ${name} not granted`);
         const lost = new Promise<void>((resolve) => {
           if (l.lost.aborted) resolve();
@@ -42,7 +45,7 @@ export function sharedOf(store: SharingStore): Shared {
         return { lost, release: () => l.release() };
       },
       async tryAcquire(name) {
-        const l = await store.lease(name, { wait: false });
+        const l = await store.lease(name, { wait: false, holder: instance });
         if (!l) return null;
         const lost = new Promise<void>((resolve) => {
           if (l.lost.aborted) resolve();

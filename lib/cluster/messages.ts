@@ -2,17 +2,23 @@
  * What instances say to a seat's holder, typed at the edge (a message comes from the
  * database: it is read like any outside input). A switch's holder places originates and
  * hears routed callers; a portal's holder handles its events and answers routing lookups.
- * Forwarded events carry no secret: the receiving instance checked the application token.
+ * Forwarded events carry no secret: the receiving instance checked the application token. Two
+ * messages carry one because the holder must use it: an install's tokens (the holder proves them
+ * on the portal and stores them) and a browser connect's authorization code (the holder exchanges it).
  */
 import type { BackgroundJob } from '../esl/client.js';
 import { EslJobLost } from '../esl/errors.js';
-import type { ParsedEvent } from '../bitrix24/event-body.js';
+import type { EventAuth, ParsedEvent } from '../bitrix24/event-body.js';
 import type { RouteAnswer } from '../routing/responsible.js';
 import type { Handler } from './mailbox.js';
 import { Fsb24Error } from '../errors.js';
 
 export const SWITCH_LEASE = (name: string): string => `switch:${name}`;
 export const PORTAL_LEASE = (host: string): string => `portal:${host}`;
+/** Held while a portal's token is refreshed (the refresh token rotates: one refresh at a time). */
+export const REFRESH_LEASE = (host: string): string => `refresh:${host}`;
+/** Held during a pass over FreeSWITCH's CDR spool (never two passes at once, even during a handover). */
+export const CDR_SPOOL_LEASE = 'cdr:spool';
 /** The channel a portal's holder wakes its outbox on. */
 export const OUTBOX_CHANNEL = (host: string): string => `outbox:${host}`;
 
@@ -138,4 +144,69 @@ export function dispatch(handlers: Record<string, (body: unknown) => Promise<unk
     if (!h) throw new BadMessage(`unknown message ${kind}`);
     return h(body);
   };
+}
+
+function optText(o: Record<string, unknown>, key: string, what: string): string | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new BadMessage(`${what}: ${key} is not text`);
+  return v;
+}
+
+function optNumber(o: Record<string, unknown>, key: string, what: string): number | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new BadMessage(`${what}: ${key} is not a number`);
+  return v;
+}
+
+/** An install (ONAPPINSTALL) with its tokens, for the portal's holder to prove and store. */
+export function installToWire(ev: ParsedEvent): unknown {
+  return { event: ev.event, data: ev.data, auth: ev.auth };
+}
+
+export function parseInstall(v: unknown): ParsedEvent {
+  const o = record(v, 'install');
+  const a = record(o.auth, 'install auth');
+  const what = 'install auth';
+  const auth: EventAuth = {
+    domain: text(a, 'domain', what),
+    memberId: text(a, 'memberId', what),
+    applicationToken: text(a, 'applicationToken', what),
+  };
+  for (const k of ['accessToken', 'refreshToken', 'clientEndpoint', 'serverEndpoint', 'scope'] as const) {
+    const x = optText(a, k, what);
+    if (x !== undefined) auth[k] = x;
+  }
+  for (const k of ['expires', 'userId'] as const) {
+    const x = optNumber(a, k, what);
+    if (x !== undefined) auth[k] = x;
+  }
+  const data: Record<string, string> = {};
+  for (const [k, x] of Object.entries(record(o.data, 'install data'))) if (typeof x === 'string') data[k] = x;
+  if (text(o, 'event', 'install') !== 'ONAPPINSTALL') throw new BadMessage('install: not an ONAPPINSTALL');
+  return { event: 'ONAPPINSTALL', data, auth };
+}
+
+/** The holder's verdict on an install: null, or why it was refused (a 401 where it arrived). */
+export function parseInstallAnswer(v: unknown): { refused: string | null } {
+  const o = record(v, 'install answer');
+  return { refused: optText(o, 'refused', 'install answer') ?? null };
+}
+
+/** A browser connect's authorization code, for the portal's holder to exchange (lib/http/connect.ts). */
+export function parseConnectGrant(v: unknown): { code: string; memberId: string | undefined } {
+  const o = record(v, 'connect');
+  return { code: text(o, 'code', 'connect'), memberId: optText(o, 'memberId', 'connect') };
+}
+
+/** The page the holder's connect ended with. */
+export function parseConnectPage(v: unknown): { status: number; title: string; lines: string[] } {
+  const o = record(v, 'connect page');
+  const status = optNumber(o, 'status', 'connect page');
+  if (status === undefined || status < 100 || status > 599) throw new BadMessage('connect page: bad status');
+  const lines = o.lines;
+  if (!Array.isArray(lines) || !lines.every((l): l is string => typeof l === 'string'))
+    throw new BadMessage('connect page: lines are not text');
+  return { status, title: text(o, 'title', 'connect page'), lines };
 }

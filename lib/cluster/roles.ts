@@ -19,7 +19,7 @@ export interface SwitchRoleDeps {
   socket: SocketSignals;
   /** A fresh model, then connect (the first `ready` resyncs and finishes orphans). */
   start(): Promise<void> | void;
-  stop(): void;
+  stop(): Promise<void> | void;
   /** Listen on the switch's box (originates, routed callers); resolves with the function that stops it. */
   serve(): Promise<() => Promise<void>>;
   clock: Clock;

@@ -92,6 +92,8 @@ export function connectRoutes(
   states = new ConnectStates(() => only.clock.now()),
   /** Several portals (FSB24_TENANTS): the one a host names (`?portal=` here, the callback's `domain`). */
   pick?: (host: string | undefined) => PortalUnit | undefined,
+  /** Several instances: the callback's calls to Bitrix24 made by the portal's holder (default: here). */
+  complete: (svc: PortalUnit, g: ConnectGrant) => Promise<ConnectPage> = completeConnect,
 ): void {
   app.get('/bitrix24/connect', async (req, reply) => {
     const asked = (req.query as Record<string, unknown>).portal;
@@ -157,96 +159,131 @@ export function connectRoutes(
         `The application lacks the scope(s) ${missing.join(', ')}: ` +
           'add them in its settings, then open /bitrix24/connect again.',
       );
-    // the code lives 30 s: exchange it at once (an outbound call to the OAuth server)
-    const u = new URL('/oauth/token/', c.b24.oauthUrl);
-    u.searchParams.set('grant_type', 'authorization_code');
-    u.searchParams.set('client_id', c.b24.clientId);
-    u.searchParams.set('client_secret', c.b24.clientSecret);
-    u.searchParams.set('code', code);
-    let body: Record<string, unknown>;
-    try {
-      const res = await request(u, {
-        method: 'GET',
-        headersTimeout: c.b24.requestTimeoutMs,
-        bodyTimeout: c.b24.requestTimeoutMs,
-      });
-      body = ((await res.body.json().catch(() => ({}))) ?? {}) as Record<string, unknown>;
-    } catch (err) {
-      return fail('the OAuth server is unreachable', `${new URL(c.b24.oauthUrl).host}: ${(err as Error).message}`);
-    }
-    if (typeof body.access_token !== 'string' || typeof body.refresh_token !== 'string') {
-      const error = String(body.error ?? 'no tokens');
-      const why =
-        error === 'invalid_grant'
-          ? 'The authorization code was already used or expired (it lives 30 seconds): open /bitrix24/connect again.'
-          : error === 'invalid_client'
-            ? 'FSB24_B24_CLIENT_ID / FSB24_B24_CLIENT_SECRET do not match the application on the portal.'
-            : `The OAuth server answered ${error}: ${String(body.error_description ?? '')}`;
-      return fail(error === 'invalid_grant' ? 'code already used or expired' : 'code exchange refused', why);
-    }
-    const tokenScopes = String(body.scope ?? '').split(',');
-    const lacking = NEEDED_SCOPES.filter((x) => !tokenScopes.includes(x));
-    if (lacking.length)
-      return fail(
-        'scopes missing',
-        `The tokens lack the scope(s) ${lacking.join(', ')}: add them to the application, then connect again.`,
-      );
-    const previous = await svc.store.tokens();
-    const expiresIn = Number(body.expires_in ?? 3600);
-    let tokens: StoredTokens;
-    try {
-      tokens = await acceptInstall(
-        {
-          accessToken: body.access_token,
-          refreshToken: body.refresh_token,
-          domain: portal.host,
-          expires: typeof body.expires === 'number' ? body.expires : Math.floor(svc.clock.now() / 1000) + expiresIn,
-          clientEndpoint:
-            typeof body.client_endpoint === 'string' ? body.client_endpoint : new URL('/rest/', portal).href,
-          memberId: String(body.member_id ?? s('member_id') ?? ''),
-          applicationToken: previous?.applicationToken ?? '',
-          scope: String(body.scope ?? ''),
-        },
-        c.b24.portalUrl,
-        svc.store,
-        c.b24.requestTimeoutMs,
-        svc.clock,
-      );
-    } catch (err) {
-      return fail('tokens refused', (err as Error).message);
-    }
-    svc.log.info({ domain: tokens.domain, memberId: tokens.memberId }, 'connected through the browser');
-    const done = [
-      `Connected to ${portal.host} (member ${tokens.memberId}); the tokens work on the portal and are stored.`,
-    ];
-    try {
-      const r = await svc.bind();
-      done.push(
-        c.events.mode === 'offline'
-          ? `Bound ${r.bound.join(', ')} as offline events: ` +
-              `the service pulls them every ${c.events.offlinePollMs} ms, no inbound address needed.`
-          : `Bound ${r.bound.join(', ')} to ${svc.handlerUrl()}.`,
-      );
-      done.push(
-        r.lines.length
-          ? `Lines registered: ${r.lines.join(', ')}.`
-          : 'No lines configured (FSB24_LINES, FSB24_LINE_GATEWAYS).',
-      );
-    } catch (err) {
-      return page(reply, 502, 'Connected, but the events are not bound', [...done, (err as Error).message]);
-    }
-    void svc.directory.refresh();
-    svc.offline?.kick();
-    if (c.events.mode === 'online' && !tokens.applicationToken) {
-      done.push(
-        'Online mode: events are verified by the application_token that arrives with the install event; ' +
-          'set the initial installation path to …/bitrix24/events and reinstall, or use FSB24_EVENTS_MODE=offline.',
-      );
-    }
-    done.push(
-      "Next: Telephony → Settings → Default number for outgoing calls: choose the application's line; " +
-        'give every employee their extension in Internal phone; run freeswitch-bitrix24 check.',
-    );
-    return page(reply, 200, 'Connected to Bitrix24', done);
+    // the code lives 30 s: exchanged at once, where the portal's REST calls are made (several instances: its holder)
+    const done = await complete(svc, { code, memberId: s('member_id') });
+    if (done.status !== 200) svc.log.warn({ reason: done.title }, 'connect failed');
+    return page(reply, done.status, done.title, done.lines);
   });
+}
+
+/** What the admin's browser came back with, once its state, portal and scopes are checked. */
+export interface ConnectGrant {
+  code: string;
+  memberId: string | undefined;
+}
+
+/** The page the callback answers: what was done, or exactly what went wrong. */
+export interface ConnectPage {
+  status: number;
+  title: string;
+  lines: string[];
+}
+
+/**
+ * The rest of the callback, every call to Bitrix24 in it (the code exchange, the tokens proved on
+ * the portal, the bindings and lines, the directory): run by whichever instance sends for the
+ * portal (bin/cluster.ts hands it there).
+ */
+export async function completeConnect(svc: PortalUnit, g: ConnectGrant): Promise<ConnectPage> {
+  const c = svc.config;
+  const portal = new URL(c.b24.portalUrl);
+  const fail = (title: string, ...lines: string[]): ConnectPage => ({
+    status: 400,
+    title: `Not connected: ${title}`,
+    lines,
+  });
+  const { code } = g;
+  // the code lives 30 s: exchange it at once (an outbound call to the OAuth server)
+  const u = new URL('/oauth/token/', c.b24.oauthUrl);
+  u.searchParams.set('grant_type', 'authorization_code');
+  u.searchParams.set('client_id', c.b24.clientId);
+  u.searchParams.set('client_secret', c.b24.clientSecret);
+  u.searchParams.set('code', code);
+  let body: Record<string, unknown>;
+  try {
+    const res = await request(u, {
+      method: 'GET',
+      ...(svc.userAgent ? { headers: { 'user-agent': svc.userAgent } } : {}),
+      headersTimeout: c.b24.requestTimeoutMs,
+      bodyTimeout: c.b24.requestTimeoutMs,
+    });
+    body = ((await res.body.json().catch(() => ({}))) ?? {}) as Record<string, unknown>;
+  } catch (err) {
+    return fail('the OAuth server is unreachable', `${new URL(c.b24.oauthUrl).host}: ${(err as Error).message}`);
+  }
+  if (typeof body.access_token !== 'string' || typeof body.refresh_token !== 'string') {
+    const error = String(body.error ?? 'no tokens');
+    const why =
+      error === 'invalid_grant'
+        ? 'The authorization code was already used or expired (it lives 30 seconds): open /bitrix24/connect again.'
+        : error === 'invalid_client'
+          ? 'FSB24_B24_CLIENT_ID / FSB24_B24_CLIENT_SECRET do not match the application on the portal.'
+          : `The OAuth server answered ${error}: ${String(body.error_description ?? '')}`;
+    return fail(error === 'invalid_grant' ? 'code already used or expired' : 'code exchange refused', why);
+  }
+  const tokenScopes = String(body.scope ?? '').split(',');
+  const lacking = NEEDED_SCOPES.filter((x) => !tokenScopes.includes(x));
+  if (lacking.length)
+    return fail(
+      'scopes missing',
+      `The tokens lack the scope(s) ${lacking.join(', ')}: add them to the application, then connect again.`,
+    );
+  const previous = await svc.store.tokens();
+  const expiresIn = Number(body.expires_in ?? 3600);
+  let tokens: StoredTokens;
+  try {
+    tokens = await acceptInstall(
+      {
+        accessToken: body.access_token,
+        refreshToken: body.refresh_token,
+        domain: portal.host,
+        expires: typeof body.expires === 'number' ? body.expires : Math.floor(svc.clock.now() / 1000) + expiresIn,
+        clientEndpoint:
+          typeof body.client_endpoint === 'string' ? body.client_endpoint : new URL('/rest/', portal).href,
+        memberId: String(body.member_id ?? g.memberId ?? ''),
+        applicationToken: previous?.applicationToken ?? '',
+        scope: String(body.scope ?? ''),
+      },
+      c.b24.portalUrl,
+      svc.store,
+      c.b24.requestTimeoutMs,
+      svc.clock,
+      svc.userAgent,
+    );
+  } catch (err) {
+    return fail('tokens refused', (err as Error).message);
+  }
+  svc.log.info({ domain: tokens.domain, memberId: tokens.memberId }, 'connected through the browser');
+  const done = [
+    `Connected to ${portal.host} (member ${tokens.memberId}); the tokens work on the portal and are stored.`,
+  ];
+  try {
+    const r = await svc.bind();
+    done.push(
+      c.events.mode === 'offline'
+        ? `Bound ${r.bound.join(', ')} as offline events: ` +
+            `the service pulls them every ${c.events.offlinePollMs} ms, no inbound address needed.`
+        : `Bound ${r.bound.join(', ')} to ${svc.handlerUrl()}.`,
+    );
+    done.push(
+      r.lines.length
+        ? `Lines registered: ${r.lines.join(', ')}.`
+        : 'No lines configured (FSB24_LINES, FSB24_LINE_GATEWAYS).',
+    );
+  } catch (err) {
+    return { status: 502, title: 'Connected, but the events are not bound', lines: [...done, (err as Error).message] };
+  }
+  void svc.directory.refresh();
+  svc.offline?.kick();
+  if (c.events.mode === 'online' && !tokens.applicationToken) {
+    done.push(
+      'Online mode: events are verified by the application_token that arrives with the install event; ' +
+        'set the initial installation path to …/bitrix24/events and reinstall, or use FSB24_EVENTS_MODE=offline.',
+    );
+  }
+  done.push(
+    "Next: Telephony → Settings → Default number for outgoing calls: choose the application's line; " +
+      'give every employee their extension in Internal phone; run freeswitch-bitrix24 check.',
+  );
+  return { status: 200, title: 'Connected to Bitrix24', lines: done };
 }

@@ -30,6 +30,8 @@ export async function acceptInstall(
   store: Store,
   timeoutMs: number,
   clock: Pick<Clock, 'now'> = realClock,
+  /** Several instances: which one proves the tokens (the portal's holder). */
+  userAgent?: string,
 ): Promise<StoredTokens> {
   if (!portalUrl)
     throw new InstallRefused('FSB24_B24_PORTAL_URL is not set: refusing installs until the portal is configured');
@@ -46,7 +48,7 @@ export async function acceptInstall(
   // the token must work on the portal itself
   const res = await request(new URL('app.info.json', endpoint), {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(userAgent ? { 'user-agent': userAgent } : {}) },
     body: JSON.stringify({ auth: auth.accessToken }),
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,

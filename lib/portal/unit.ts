@@ -70,10 +70,13 @@ export class PortalUnit {
   private readonly effectListeners: Array<(e: Effect) => void> = [];
   private linksCache: RecordingLinks | null = null;
   private stopped = false;
+  /** The User-Agent of its requests to Bitrix24 (several instances: which one sent it). */
+  readonly userAgent: string | undefined;
 
   constructor(private readonly deps: PortalDeps) {
     const c = deps.config;
     this.config = c;
+    this.userAgent = deps.userAgent;
     this.log = deps.log;
     this.store = deps.store;
     this.clock = deps.clock;
@@ -207,7 +210,7 @@ export class PortalUnit {
           'webhook mode: installs are not used (unset FSB24_B24_WEBHOOK_URL to use the application)',
         );
       try {
-        await acceptInstall(ev.auth, c.b24.portalUrl, this.store, c.b24.requestTimeoutMs, this.clock);
+        await acceptInstall(ev.auth, c.b24.portalUrl, this.store, c.b24.requestTimeoutMs, this.clock, this.userAgent);
       } catch (err) {
         if (err instanceof InstallRefused) throw new Unauthorized(err.message, { cause: err });
         throw err;

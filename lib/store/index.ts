@@ -4,3 +4,4 @@ export { SqliteStore } from './sqlite.js';
 export { PgStore } from './pg.js';
 export { openStore, storeLabel, type StoreAt } from './open.js';
 export { inspectDatabase } from './pg-schema.js';
+export { leaseStates, type LeaseState } from './pg-lease.js';

@@ -8,6 +8,7 @@
 import type { Effect } from '../calls/effects.js';
 import { PgDatabase, type PgOptions } from './pg-db.js';
 import { PgInbox } from './pg-inbox.js';
+import { leaseKey } from './pg-lease.js';
 import {
   idempotencyKey,
   type FailedJob,
@@ -308,7 +309,7 @@ export class PgStore implements Store {
   }
 
   lease(name: string, options?: LeaseOptions): Promise<Lease | null> {
-    return this.db.lease(`freeswitch-bitrix24:${this.namespace}:${name}`, name, options);
+    return this.db.lease(leaseKey(this.namespace, name), name, options);
   }
 
   notify(channel: string, payload: string): Promise<void> {

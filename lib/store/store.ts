@@ -162,6 +162,8 @@ export interface LeaseOptions {
   wait?: boolean;
   /** Stop waiting: the promise rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Who holds it (the instance): PostgreSQL shows it as the lease connection's application_name (`check`). */
+  holder?: string;
 }
 
 /** Signals between everyone sharing the store (PostgreSQL LISTEN/NOTIFY; in-process with SQLite). */

@@ -14,13 +14,15 @@ import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import { inboundCall, killLeg } from '../../lib/sim/freeswitch/index.js';
 import { FakeLeaseTable } from '../helpers/leases.js';
 import { FakeBusNetwork } from '../helpers/bus.js';
+import { Browser } from '../../lib/sim/bitrix24/browser.js';
+import { installLocalApp } from '../../lib/sim/bitrix24/authorize.js';
 
 const ok =
   (m: string) =>
   (r: PortalRequest): boolean =>
     r.method === m && r.status === 200;
 
-async function twoInstances(t: { teardown: (fn: () => unknown) => void }) {
+async function twoInstances(t: { teardown: (fn: () => unknown) => void }, install = true) {
   const table = new FakeLeaseTable();
   const net = new FakeBusNetwork();
   const shared = (n: string) => ({ leases: table.for(n), bus: net.bus(n), claims: net.claims() });
@@ -30,6 +32,7 @@ async function twoInstances(t: { teardown: (fn: () => unknown) => void }) {
     recordingsDir: join(dir, 'rec'),
     config: { instanceId: 'A' },
     compose: (o) => compose({ ...o, shared: shared('A') }),
+    install,
   });
   t.teardown(() => s.close());
   const b = compose({
@@ -129,3 +132,36 @@ t.test(
     t.equal(new Set(finishes().map((r) => r.params.CALL_ID)).size, 5);
   },
 );
+
+t.test(
+  'an install posted to the standby: the holder proves the tokens and binds; the portal hears only it',
+  async (t) => {
+    const { s, a, b } = await twoInstances(t, false);
+    t.equal(await s.portal.install(`${b.url}/bitrix24/events`), 200, 'B answered the install');
+    await s.portal.journal.until(() => s.portal.state.handlers.length >= 2, 10_000);
+    t.match(await a.portal.store.tokens(), { memberId: s.portal.app.memberId }, 'the tokens stored');
+    const proof = s.portal.journal.entries.find((r) => r.method === 'app.info');
+    t.equal(proof?.agent, 'freeswitch-bitrix24 (instance A)', 'the tokens proved on the portal by A');
+    t.ok(s.portal.journal.entries.some(ok('event.bind')), 'the events bound');
+    const agents = new Set(s.portal.journal.entries.map((r) => r.agent));
+    t.same([...agents], ['freeswitch-bitrix24 (instance A)'], 'every request to the portal came from the holder');
+    // an install the holder refuses is refused where it arrived
+    s.portal.app.memberId = 'another-installation';
+    t.equal(await s.portal.install(`${b.url}/bitrix24/events`), 401, 'another member_id: refused by A, 401 from B');
+  },
+);
+
+t.test('a browser connect through the standby: the holder exchanges the code and binds', async (t) => {
+  const { s, a, b } = await twoInstances(t, false);
+  installLocalApp(s.portal, `${b.url}/bitrix24/oauth/callback`);
+  const browser = new Browser();
+  const r = await browser.get(`${b.url}/bitrix24/connect`);
+  t.equal(r.status, 200, r.body);
+  t.match(r.body, /Connected to Bitrix24/);
+  t.match(r.body, /Bound ONEXTERNALCALLSTART, ONEXTERNALCALLBACKSTART to /);
+  t.match(browser.visited[2], new RegExp(`^${b.url}/bitrix24/oauth/callback`), 'the portal sent the browser to B');
+  t.match(await a.portal.store.tokens(), { memberId: s.portal.app.memberId });
+  const rest = s.portal.journal.entries.filter((r) => r.method !== 'oauth.authorize');
+  t.ok(rest.some((r) => r.method === 'app.info') && rest.some((r) => r.method === 'event.bind'));
+  t.same([...new Set(rest.map((r) => r.agent))], ['freeswitch-bitrix24 (instance A)'], 'every REST call by A');
+});

@@ -2,6 +2,10 @@
 export class LeakyBucket {
   private level = 0;
   private last: number;
+  /** Requests let in, and refused with QUERY_LIMIT_EXCEEDED, since the start; the highest level reached. */
+  admitted = 0;
+  refused = 0;
+  peak = 0;
 
   constructor(
     public burst: number,
@@ -16,8 +20,13 @@ export class LeakyBucket {
     const t = this.now();
     this.level = Math.max(0, this.level - ((t - this.last) / 1000) * this.drainPerSec);
     this.last = t;
-    if (this.level >= this.burst) return false;
+    if (this.level >= this.burst) {
+      this.refused++;
+      return false;
+    }
     this.level += 1;
+    this.admitted++;
+    this.peak = Math.max(this.peak, this.level);
     return true;
   }
 

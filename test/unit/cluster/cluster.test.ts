@@ -75,7 +75,7 @@ t.test('switch role: deaf when the socket is not up 3 s after the take, or 3 s a
   const role = switchRole({
     socket,
     start: () => void story.push('start'),
-    stop: () => story.push('stop'),
+    stop: () => void story.push('stop'),
     serve: async () => (story.push('serve'), async () => void story.push('unserve')),
     clock,
   });

@@ -12,6 +12,11 @@ import {
   parseOriginate,
   parseRouteAnswer,
   toWire,
+  installToWire,
+  parseInstall,
+  parseInstallAnswer,
+  parseConnectGrant,
+  parseConnectPage,
 } from '../../../lib/cluster/messages.js';
 import { EslJobLost } from '../../../lib/esl/errors.js';
 
@@ -65,4 +70,30 @@ t.test('an event travels without its tokens', async (t) => {
     cached: true,
   });
   t.same(parseRouteAnswer({ extension: 5 }), { extension: null, userId: null, reason: '', cached: false });
+});
+
+t.test("an install crosses with the tokens the portal's holder proves; a connect with its code", async (t) => {
+  const auth = {
+    domain: 'a.bitrix24.com',
+    memberId: 'm1',
+    applicationToken: 'app',
+    accessToken: 'at',
+    refreshToken: 'rt',
+    clientEndpoint: 'https://a.bitrix24.com/rest/',
+    expires: 1800000000,
+    scope: 'telephony,user',
+  };
+  const ev = { event: 'ONAPPINSTALL', data: { VERSION: '1' }, auth };
+  t.same(parseInstall(JSON.parse(JSON.stringify(installToWire(ev)))), ev);
+  t.throws(() => parseInstall({ ...ev, event: 'ONEXTERNALCALLSTART' }), { message: /not an ONAPPINSTALL/ });
+  t.throws(() => parseInstall({ ...ev, auth: { ...auth, expires: 'soon' } }), { message: /expires is not a number/ });
+  t.throws(() => parseInstall({ ...ev, auth: { ...auth, memberId: undefined } }), { message: /memberId/ });
+  t.same(parseInstallAnswer({ refused: null }), { refused: null });
+  t.same(parseInstallAnswer({ refused: 'another installation' }), { refused: 'another installation' });
+  t.same(parseConnectGrant({ code: 'c1' }), { code: 'c1', memberId: undefined });
+  t.throws(() => parseConnectGrant({ code: 1 }), BadMessage);
+  const page = { status: 200, title: 'Connected to Bitrix24', lines: ['done'] };
+  t.same(parseConnectPage(page), page);
+  t.throws(() => parseConnectPage({ ...page, status: 9000 }), { message: /bad status/ });
+  t.throws(() => parseConnectPage({ ...page, lines: [1] }), { message: /lines/ });
 });

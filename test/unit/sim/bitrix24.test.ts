@@ -179,7 +179,7 @@ t.test('webhooks: register refused by default, allowed by the switch; form bodie
 
 t.test('leaky bucket on a fake clock: burst, 503, drain', async (t) => {
   let now = 1_000_000;
-  const { call } = await setup(t, { burst: 5, drainPerSec: 2, now: () => now });
+  const { emu, call } = await setup(t, { burst: 5, drainPerSec: 2, now: () => now });
   const statuses: number[] = [];
   for (let i = 0; i < 7; i++) statuses.push((await call('user.get')).status);
   t.same(statuses, [200, 200, 200, 200, 200, 503, 503]);
@@ -189,6 +189,8 @@ t.test('leaky bucket on a fake clock: burst, 503, drain', async (t) => {
   t.equal((await call('user.get')).status, 200);
   t.equal((await call('user.get')).status, 200);
   t.equal((await call('user.get')).status, 503);
+  const { admitted, refused, peak } = emu.bucket;
+  t.same({ admitted, refused, peak }, { admitted: 7, refused: 4, peak: 5 }, 'its counters say so');
 });
 
 t.test('operation time limit, unknown method, outages', async (t) => {
