@@ -280,6 +280,11 @@ export function plan(
       later(now);
       continue;
     }
+    // with room in the bucket a card does not wait for a recording to be read and sent: that goes next
+    if (u.bytes > 0 && !budget.loaded && out.commands.some((c) => c.kind === 'register' || c.kind === 'show')) {
+      later(now);
+      continue;
+    }
     bytes += u.bytes;
     for (const c of cmds) {
       out.commands.push(c);

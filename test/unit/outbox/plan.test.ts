@@ -87,12 +87,13 @@ t.test('one request: cards of ringing calls, then hides and finishes, then recor
     job(show('C', '1003')), // C rings now
   ];
   const history = { B: { registerUser: 11, effects: [register('B'), show('B', '1002')] } };
+  // the bucket is short: everything that is ready rides in one request
   const p = plan(
     jobs,
     ids({ A: 'cA', B: 'cB' }),
-    budget(),
+    budget({ loaded: true }),
     NOW,
-    ctx({ history, attachments: new Map([[jobs[0]!.id, file]]) }),
+    ctx({ history, attachments: new Map([[jobs[0]!.id, file]]), cardWindowMs: 0 }),
   );
   t.same(summary(p.commands), [
     'register  11',
@@ -106,6 +107,20 @@ t.test('one request: cards of ringing calls, then hides and finishes, then recor
     p.commands.length - 1,
     'a card never waits behind a recording',
   );
+  const roomy = plan(
+    jobs,
+    ids({ A: 'cA', B: 'cB' }),
+    budget(),
+    NOW,
+    ctx({ history, attachments: new Map([[jobs[0]!.id, file]]) }),
+  );
+  t.notOk(
+    roomy.commands.some((c) => c.kind === 'attach'),
+    'with room in the bucket, a request with a card carries no recording to read and send',
+  );
+  t.equal(roomy.nextWake, NOW, 'the recording goes with the next request, at once');
+  const alone = plan([jobs[0]!], ids({ A: 'cA' }), budget(), NOW, ctx({ attachments: new Map([[jobs[0]!.id, file]]) }));
+  t.same(summary(alone.commands), ['attachrecord cA'], 'without a card it goes as before');
 });
 
 t.test('a missed ring-group call: hide everyone else who still sees the card, just before the finish', async (t) => {
