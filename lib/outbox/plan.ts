@@ -133,7 +133,14 @@ export function plan(
     });
   };
 
+  let registers = 0;
   for (const [call, list] of byCall) {
+    // registers go first, oldest call first, and none is ever passed over: once a request's worth
+    // of them is planned, no later call can add to this request (a backlog is not rebuilt in full)
+    if (registers >= budget.commands) {
+      later(now);
+      break;
+    }
     let callId = callIds(call);
     let register: Command | null = null;
     const finishing = list.some((j) => j.effect.kind === 'finish');
@@ -169,6 +176,7 @@ export function plan(
         if (held(METHOD.register)) break;
         register = registerCommand(ctx, job, e, ctx.forDefaultUser.has(job.id));
         unit(0, [register], job.createdAt);
+        registers++;
         first = false;
         continue;
       }

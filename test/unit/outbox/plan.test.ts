@@ -313,3 +313,28 @@ t.test('the card lane carries registers and shows only, never a finish or a reco
   const none = plan(jobs.slice(0, 2), ids({ A: 'cA', B: 'cB' }), budget({ cardsOnly: true }), NOW, ctx());
   t.same(none.commands, [], 'no card waits: nothing goes in the lane');
 });
+
+t.test('a backlog of registers: the oldest calls first, later calls are left for the next requests', async (t) => {
+  const calls = Array.from({ length: 120 }, (_, i) => `Q${i}`);
+  const asked = new Set<string>();
+  const jobs = calls.flatMap((c) => [job(register(c)), job(show(c, '1002'))]);
+  const known = (call: string): string | null => {
+    asked.add(call);
+    return null;
+  };
+  const p = plan(jobs, known, budget(), NOW, ctx());
+  t.equal(p.commands.length, 50, 'one request: 50 commands');
+  t.same(
+    p.commands.map((c) => `${c.kind} ${c.call}`),
+    calls.slice(0, 25).flatMap((c) => [`register ${c}`, `show ${c}`]),
+    'the 25 oldest calls, each register with its show',
+  );
+  t.ok(asked.size < calls.length, 'the calls past a request’s worth of registers are not looked at');
+  t.equal(p.nextWake, NOW, 'and there is more to send at once');
+  const next = plan(jobs.slice(50), known, budget(), NOW, ctx());
+  t.same(
+    next.commands.filter((c) => c.kind === 'register').map((c) => c.call),
+    calls.slice(25, 50),
+    'the next request takes the next 25',
+  );
+});
