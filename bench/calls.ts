@@ -10,15 +10,15 @@
  * with --live calls up at once. Figures, not pass/fail.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFreeswitchSim, inboundCall } from '../lib/sim/freeswitch/index.js';
-import { startBitrix24Emulator, type Bitrix24Emulator } from '../lib/sim/bitrix24/index.js';
 import { office, play, schedule, ANSWERING, type Arrival } from './office.js';
 import { perInstance, pgServer, startPair, type PgServer, type Started } from './cluster-run.js';
+import type { PortalAsk, PortalTotals } from './portal-child.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -36,7 +36,15 @@ const DRAIN_LIMIT_MS = Number(opt('drain-limit', '120')) * 1000;
 // the PostgreSQL column (issue 15): --pg <url> a server of yours, --no-pg none, else a throwaway cluster
 const PG = await pgServer(argv.includes('--no-pg') ? false : opt('pg', ''));
 
-type Stats = { rss: number; peak: number; cpu: number; url: string; liveCalls: number; each?: Stats[] };
+type Stats = {
+  rss: number;
+  peak: number;
+  cpu: number;
+  url: string;
+  liveCalls: number;
+  outbox: { pending: number };
+  each?: Stats[];
+};
 interface Result {
   offered: number;
   landed: number;
@@ -49,6 +57,11 @@ interface Result {
   limited: number;
   /** Two instances: each one's peak RSS and CPU seconds (peakRss and cpuSec are their sums). */
   each?: Stats[];
+  /** CPU seconds of the switch simulator (this process) and of the portal emulator (its process). */
+  simCpu: number;
+  portalCpu: number;
+  files: number;
+  fileBytes: number;
 }
 
 const pct = (xs: number[], p: number): number => {
@@ -56,10 +69,38 @@ const pct = (xs: number[], p: number): number => {
   return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : NaN;
 };
 
+/** The portal emulator in its own process (bench/portal-child.ts), asked over IPC. */
+interface Portal {
+  url: string;
+  clientId: string;
+  clientSecret: string;
+  ask<T>(m: PortalAsk): Promise<T>;
+  stop(): Promise<void>;
+}
+
+async function startPortal(users: User[]): Promise<Portal> {
+  const child = fork(fileURLToPath(new URL('./portal-child.js', import.meta.url)), [`${BURST},${DRAIN}`]);
+  const next = <T>(): Promise<T> => new Promise((r) => child.once('message', (m) => r(m as T)));
+  const info = await next<{ url: string; clientId: string; clientSecret: string }>();
+  let queue: Promise<unknown> = Promise.resolve();
+  const ask = <T>(m: PortalAsk): Promise<T> => {
+    // one question at a time: answers come back in order
+    const p = queue.then(() => {
+      const r = next<T>();
+      child.send(m);
+      return r;
+    });
+    queue = p.catch(() => undefined);
+    return p;
+  };
+  await ask({ cmd: 'users', users });
+  return { ...info, ask, stop: () => stop(child) };
+}
+
 async function startService(
   dir: string,
   esl: { host: string; port: number },
-  portal: Bitrix24Emulator,
+  portal: Portal,
   batchMax: number,
   extra: Record<string, string> = {},
   install = true,
@@ -74,8 +115,8 @@ async function startService(
       FSB24_HTTP_PORT: '0',
       FSB24_DATA_DIR: join(dir, 'data'),
       FSB24_B24_PORTAL_URL: portal.url,
-      FSB24_B24_CLIENT_ID: portal.app.clientId,
-      FSB24_B24_CLIENT_SECRET: portal.app.clientSecret,
+      FSB24_B24_CLIENT_ID: portal.clientId,
+      FSB24_B24_CLIENT_SECRET: portal.clientSecret,
       FSB24_B24_OAUTH_URL: portal.url,
       FSB24_RECORDINGS_DIRS: join(dir, 'rec'),
       FSB24_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
@@ -92,10 +133,7 @@ async function startService(
       child.send({ cmd: 'stats' });
     });
   const ready = await new Promise<{ url: string }>((r) => child.once('message', (m) => r(m as { url: string })));
-  if (install) {
-    await portal.install(`${ready.url}/bitrix24/events`);
-    while (portal.state.handlers.length < 2) await sleep(10);
-  }
+  if (install) await portal.ask({ cmd: 'install', url: `${ready.url}/bitrix24/events` });
   return { child, ask, stop: () => stop(child) };
 }
 
@@ -104,28 +142,30 @@ async function stop(child: ChildProcess): Promise<void> {
   await new Promise((r) => child.once('exit', r));
 }
 
+/** 100 phones that answer (users 100-199), 100 that never do (300-399), and the default user. */
+type User = { ID: number; NAME?: string; UF_PHONE_INNER: string };
+
+function officeUsers(): User[] {
+  const users: User[] = [{ ID: 1, NAME: 'Admin', UF_PHONE_INNER: '' }]; // FSB24_DEFAULT_USER_ID
+  for (let i = 0; i < 100; i++) {
+    users.push({ ID: 100 + i, UF_PHONE_INNER: String(2000 + i) });
+    users.push({ ID: 300 + i, UF_PHONE_INNER: String(3000 + i) });
+  }
+  return users;
+}
+
 async function run(arrivals: Arrival[], batchMax: number, pg?: PgServer): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'fsb24-bench-'));
   const sim = await startFreeswitchSim({ recordingsDir: join(dir, 'rec'), speed: 1 });
   office(sim.sw);
-  const portal = await startBitrix24Emulator({ burst: BURST, drainPerSec: DRAIN });
-  portal.state.addUser({ ID: 1, NAME: 'Admin', UF_PHONE_INNER: '' }); // FSB24_DEFAULT_USER_ID
-  for (let i = 0; i < 100; i++) {
-    portal.state.addUser({ ID: 100 + i, UF_PHONE_INNER: String(2000 + i) });
-    portal.state.addUser({ ID: 300 + i, UF_PHONE_INNER: String(3000 + i) });
-  }
+  const portal = await startPortal(officeUsers());
   // two instances on a PostgreSQL database (bench/cluster-run.ts), else the one on SQLite
   const service: Started<Stats> = pg
     ? await startPair(pg, (env, install) => startService(dir, sim, portal, batchMax, env, install))
     : await startService(dir, sim, portal, batchMax);
-  // the emulator would keep every recording's bytes and base64 (GBs in 5 minutes): keep their size only
-  const slim = setInterval(() => {
-    for (const f of portal.state.files) if (f.bytes.length > 0) (f as { bytes: Buffer }).bytes = Buffer.alloc(0);
-    for (const r of portal.journal.entries) if (typeof r.params.FILE_CONTENT === 'string') r.params.FILE_CONTENT = '';
-  }, 2000);
   await sleep(500);
-  portal.journal.clear();
-  portal.bucket.reset();
+  await portal.ask({ cmd: 'reset' });
+  const simCpu0 = process.cpuUsage();
   const started = new Map<string, number>();
   const calls: Array<Promise<{ uuid: string; recorded: boolean }>> = [];
   let lastEnd = 0;
@@ -141,58 +181,40 @@ async function run(arrivals: Arrival[], batchMax: number, pg?: PgServer): Promis
     );
   }
   const ended = await Promise.all(calls);
-  const landedOf = (): { landed: number; at: number } => {
-    const reg = new Map<string, string>();
-    const fin = new Map<string, number>();
-    const att = new Map<string, number>();
-    for (const r of portal.journal.entries) {
-      if (r.status !== 200) continue;
-      if (r.method === 'telephony.externalcall.register')
-        reg.set(String(r.params.EXTERNAL_CALL_ID), String((r.result as { CALL_ID: string }).CALL_ID));
-      if (r.method === 'telephony.externalcall.finish') fin.set(String(r.params.CALL_ID), r.at);
-      if (r.method === 'telephony.externalcall.attachrecord' || r.method === 'upload')
-        att.set(String(r.params.CALL_ID ?? r.params.callId), r.at);
-    }
-    const files = new Set(portal.state.files.map((f) => f.CALL_ID));
-    let landed = 0;
-    let at = 0;
-    for (const c of ended) {
-      const id = reg.get(c.uuid);
-      if (!id || !fin.has(id) || (c.recorded && !files.has(id))) continue;
-      landed++;
-      at = Math.max(at, fin.get(id)!, c.recorded ? (att.get(id) ?? 0) : 0);
-    }
-    return { landed, at };
-  };
-  let done = landedOf();
+  await portal.ask({ cmd: 'expect', calls: ended.map((c) => [c.uuid, c.recorded]) });
+  let done = await portal.ask<{ landed: number; at: number }>({ cmd: 'landed' });
   while (done.landed < ended.length && Date.now() - lastEnd < DRAIN_LIMIT_MS) {
     await sleep(250);
-    done = landedOf();
+    done = await portal.ask<{ landed: number; at: number }>({ cmd: 'landed' });
   }
+  const simCpu = process.cpuUsage(simCpu0);
   const stats = await service.ask();
   const lat: number[] = [];
-  for (const r of portal.journal.entries) {
-    if (r.method !== 'telephony.externalcall.register' || r.status !== 200) continue;
-    const s = started.get(String(r.params.EXTERNAL_CALL_ID));
-    if (s !== undefined) lat.push(r.at - s);
+  for (const [uuid, at] of await portal.ask<Array<[string, number]>>({ cmd: 'registers' })) {
+    const s = started.get(uuid);
+    if (s !== undefined) lat.push(at - s);
   }
-  const entries = portal.journal.entries;
+  const totals = await portal.ask<PortalTotals>({ cmd: 'totals' });
   const result: Result = {
     offered: arrivals.length,
     landed: done.landed,
-    requests: entries.filter((r) => !r.batch).length,
-    commands: entries.filter((r) => r.batch || (r.method !== 'batch' && r.method !== 'upload')).length,
+    requests: totals.requests,
+    commands: totals.commands,
     lat,
     drainMs: done.landed === ended.length ? Math.max(0, done.at - lastEnd) : null,
     peakRss: stats.peak,
     cpuSec: stats.cpu,
-    limited: entries.filter((r) => r.error === 'QUERY_LIMIT_EXCEEDED' || r.error === 'OPERATION_TIME_LIMIT').length,
+    limited: totals.limited,
+    simCpu: (simCpu.user + simCpu.system) / 1e6,
+    portalCpu: totals.cpu,
+    files: totals.files,
+    fileBytes: totals.fileBytes,
     each: stats.each,
   };
-  clearInterval(slim);
   await service.stop();
   await sim.close();
-  await portal.close();
+  await portal.stop();
+  rmSync(dir, { recursive: true, force: true });
   return result;
 }
 
@@ -200,9 +222,10 @@ async function liveRss(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'fsb24-bench-'));
   const sim = await startFreeswitchSim({ recordingsDir: join(dir, 'rec'), speed: 1 });
   office(sim.sw);
-  const portal = await startBitrix24Emulator({ burst: BURST, drainPerSec: DRAIN });
-  for (let i = 0; i < 100; i++) portal.state.addUser({ ID: 100 + i, UF_PHONE_INNER: String(2000 + i) });
+  const portal = await startPortal(officeUsers());
   const { child, ask } = await startService(dir, sim, portal, 50);
+  await sleep(500);
+  const idle = await ask();
   for (let i = 0; i < LIVE; i++) {
     void inboundCall(sim.sw, {
       caller: `+7916${String(1000000 + i).padStart(7, '0')}`,
@@ -213,20 +236,27 @@ async function liveRss(): Promise<string> {
     });
     if (i % 200 === 199) await sleep(50);
   }
+  // until they are all up and registered (their cards and CALL_IDs are part of what a live call costs)
   let s = await ask();
-  for (let t = 0; t < 300 && s.liveCalls < LIVE * 0.99; t++) {
+  for (let t = 0; t < 1800 && (s.liveCalls < LIVE * 0.99 || s.outbox.pending > 0); t++) {
     await sleep(100);
     s = await ask();
   }
   await stop(child);
   await sim.close();
-  await portal.close();
-  return `${s.liveCalls} live calls: service RSS ${(s.rss / 1048576).toFixed(0)} MB, peak ${(s.peak / 1048576).toFixed(0)} MB`;
+  await portal.stop();
+  rmSync(dir, { recursive: true, force: true });
+  const mb = (n: number): string => (n / 1048576).toFixed(0);
+  return `${s.liveCalls} live calls: service RSS ${mb(s.rss)} MB, peak ${mb(s.peak)} MB (idle before them: ${mb(idle.rss)} MB)`;
 }
 
 const fmt = (r: Result | undefined, f: (r: Result) => string): string => (r ? f(r) : '-');
 const rows: Array<[string, (r: Result) => string]> = [
   ['calls offered / landed / not landed', (r) => `${r.offered} / ${r.landed} / ${r.offered - r.landed}`],
+  [
+    'recordings attached, average size',
+    (r) => `${r.files}, ${(r.fileBytes / Math.max(1, r.files) / 1024).toFixed(0)} KB`,
+  ],
   ['HTTP requests per call', (r) => (r.requests / r.offered).toFixed(2)],
   ['commands per call', (r) => (r.commands / r.offered).toFixed(2)],
   [
@@ -243,6 +273,7 @@ const rows: Array<[string, (r: Result) => string]> = [
     (r) => `${(r.peakRss / 1048576).toFixed(0)} MB${perInstance(r.each, (s) => (s.peak / 1048576).toFixed(0))}`,
   ],
   ['CPU seconds of the service', (r) => `${r.cpuSec.toFixed(1)}${perInstance(r.each, (s) => s.cpu.toFixed(1))}`],
+  ['CPU seconds of the simulator / the emulator', (r) => `${r.simCpu.toFixed(1)} / ${r.portalCpu.toFixed(1)}`],
 ];
 
 console.log(

@@ -136,30 +136,54 @@ export function decodePlainEvent(body: Buffer): EslEvent {
   return new EslEvent(headers, inner);
 }
 
+/** A string token that JSON.parse must read: it holds an escape or a raw control character (invalid). */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const NEEDS_JSON = /[\\\x00-\x1f]/;
+
 /**
  * `text/event-json` is one flat object whose values are strings or arrays of strings;
  * a header can appear twice (CHANNEL_HANGUP_COMPLETE's Hangup-Cause), which JSON.parse
- * would fold, so the object is scanned here, each string token decoded by JSON.parse.
+ * would fold, so the object is scanned here. A string token is sliced as is; only one
+ * with an escape (or a raw control character, which JSON refuses) goes through JSON.parse.
+ * A slice keeps the whole text alive: what is kept beyond the event is copied
+ * (lib/events/channel-event.ts).
  */
 export function decodeJsonEvent(body: Buffer): EslEvent {
   const text = body.toString('utf8');
+  // FreeSWITCH prints compact JSON: usually no token holds an escape, and one look tells
+  const plain = !NEEDS_JSON.test(text);
   let i = 0;
   const fail = (what: string): never => {
     throw new EventDecodeError(`event-json: ${what} at offset ${i}`);
   };
   const ws = (): void => {
-    while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++;
+    for (;;) {
+      const c = text.charCodeAt(i);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+      else return;
+    }
   };
   const str = (): string => {
-    if (text[i] !== '"') fail('expected a string');
-    const start = i++;
-    while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
-    if (i >= text.length) fail('unterminated string');
-    i++;
-    return JSON.parse(text.slice(start, i)) as string;
+    if (text.charCodeAt(i) !== 0x22) fail('expected a string');
+    const start = i + 1;
+    let end = text.indexOf('"', start);
+    for (;;) {
+      if (end < 0) {
+        i = text.length;
+        return fail('unterminated string');
+      }
+      // a quote preceded by an odd number of backslashes is escaped: look further
+      let k = end - 1;
+      while (k >= start && text.charCodeAt(k) === 0x5c) k--;
+      if ((end - 1 - k) % 2 === 0) break;
+      end = text.indexOf('"', end + 1);
+    }
+    i = end + 1;
+    const raw = text.slice(start, end);
+    return plain || !NEEDS_JSON.test(raw) ? raw : (JSON.parse(text.slice(start - 1, end + 1)) as string);
   };
   const scalar = (): string => {
-    if (text[i] === '"') return str();
+    if (text.charCodeAt(i) === 0x22) return str();
     const m = /^(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i, i + 40));
     if (!m) return fail('unexpected value');
     i += (m[1] as string).length;
@@ -168,30 +192,30 @@ export function decodeJsonEvent(body: Buffer): EslEvent {
   const headers: Array<[string, HeaderValue]> = [];
   let inner: string | null = null;
   ws();
-  if (text[i++] !== '{') fail('expected an object');
+  if (text.charCodeAt(i++) !== 0x7b) fail('expected an object');
   ws();
-  if (text[i] === '}') i++;
+  if (text.charCodeAt(i) === 0x7d) i++;
   else {
     for (;;) {
       ws();
       const key = str();
       ws();
-      if (text[i++] !== ':') fail('expected a colon');
+      if (text.charCodeAt(i++) !== 0x3a) fail('expected a colon');
       ws();
       let value: HeaderValue;
-      if (text[i] === '[') {
+      if (text.charCodeAt(i) === 0x5b) {
         i++;
         const items: string[] = [];
         ws();
-        if (text[i] === ']') i++;
+        if (text.charCodeAt(i) === 0x5d) i++;
         else {
           for (;;) {
             ws();
             items.push(scalar());
             ws();
-            const c = text[i++];
-            if (c === ']') break;
-            if (c !== ',') fail('expected , or ]');
+            const c = text.charCodeAt(i++);
+            if (c === 0x5d) break;
+            if (c !== 0x2c) fail('expected , or ]');
           }
         }
         value = items;
@@ -199,9 +223,9 @@ export function decodeJsonEvent(body: Buffer): EslEvent {
       if (key === '_body') inner = typeof value === 'string' ? value : value.join('');
       else if (key !== 'Content-Length' || inner !== null || text.indexOf('"_body"', i) < 0) headers.push([key, value]);
       ws();
-      const c = text[i++];
-      if (c === '}') break;
-      if (c !== ',') fail('expected , or }');
+      const c = text.charCodeAt(i++);
+      if (c === 0x7d) break;
+      if (c !== 0x2c) fail('expected , or }');
     }
   }
   ws();
@@ -221,12 +245,21 @@ export function encodePlainEvent(headers: HeaderList, body: string | null = null
   return Buffer.concat([Buffer.from(`${out}Content-Length: ${bodyBuf.length}\n\n`, 'latin1'), bodyBuf]);
 }
 
+/** Characters JSON.stringify would escape (quote, backslash, controls, lone surrogates). */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const JSON_ESCAPED = /["\\\x00-\x1f\ud800-\udfff]/;
+
+/** JSON.stringify of a string, without its work for the common string that needs no escape. */
+function jsonString(s: string): string {
+  return JSON_ESCAPED.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
 /** Serialize as cJSON does for `text/event-json`: compact, keys in order, duplicates repeated. */
 export function encodeJsonEvent(headers: HeaderList, body: string | null = null): Buffer {
   const parts: string[] = [];
   for (const [k, v] of headers) {
     const value = typeof v === 'string' || v.length !== 1 ? v : v[0];
-    parts.push(`${JSON.stringify(k)}:${JSON.stringify(value)}`);
+    parts.push(`${jsonString(k)}:${typeof value === 'string' ? jsonString(value) : JSON.stringify(value)}`);
   }
   if (body !== null) {
     parts.push(`"Content-Length":"${Buffer.byteLength(body, 'utf8')}"`);

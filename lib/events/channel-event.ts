@@ -102,6 +102,17 @@ export class EventParseError extends Fsb24Error<'EVENT_ERR_PARSE', { uuid: strin
   }
 }
 
+/**
+ * A copy of a value the model keeps: the decoder's values are slices of the event's whole
+ * text (lib/esl/codec.ts), and a kept slice would keep those kilobytes alive per leg.
+ */
+function own(s: string): string;
+function own(s: string | undefined): string | undefined;
+function own(s: string | undefined): string | undefined {
+  // V8 copies slices shorter than 13 characters; a longer one is copied by flattening a concatenation
+  return s === undefined || s.length < 13 ? s : (' ' + s).slice(1);
+}
+
 function us(v: string | undefined): number {
   if (!v) return 0;
   const n = Number(v);
@@ -122,31 +133,31 @@ export function toChannelEvent(e: EslEvent, extraVars: readonly string[] = []): 
   const vars = new Map<string, string>();
   for (const v of [...MODEL_VARS, ...extraVars]) {
     const value = e.variable(v);
-    if (value !== undefined && value !== '') vars.set(v, value);
+    if (value !== undefined && value !== '') vars.set(v, own(value));
   }
   const otherUuid = e.get('Other-Leg-Unique-ID');
   const otherType = e.get('Other-Type');
   return {
     name: name as ChannelEventName,
-    uuid: uuid.toLowerCase(),
+    uuid: own(uuid.toLowerCase()),
     atUs,
     direction,
-    channelName: e.get('Channel-Name') ?? '',
-    callerNumber: e.get('Caller-Caller-ID-Number') ?? '',
-    destination: e.get('Caller-Destination-Number') ?? '',
-    calleeNumber: e.get('Caller-Callee-ID-Number'),
+    channelName: own(e.get('Channel-Name') ?? ''),
+    callerNumber: own(e.get('Caller-Caller-ID-Number') ?? ''),
+    destination: own(e.get('Caller-Destination-Number') ?? ''),
+    calleeNumber: own(e.get('Caller-Callee-ID-Number')),
     otherLeg:
       otherUuid && (otherType === 'originator' || otherType === 'originatee')
-        ? { uuid: otherUuid.toLowerCase(), type: otherType }
+        ? { uuid: own(otherUuid.toLowerCase()), type: otherType }
         : undefined,
-    bridgeA: e.get('Bridge-A-Unique-ID')?.toLowerCase(),
-    bridgeB: e.get('Bridge-B-Unique-ID')?.toLowerCase(),
-    hangupCause: e.get('Hangup-Cause'),
-    callState: e.get('Channel-Call-State') ?? '',
+    bridgeA: own(e.get('Bridge-A-Unique-ID')?.toLowerCase()),
+    bridgeB: own(e.get('Bridge-B-Unique-ID')?.toLowerCase()),
+    hangupCause: own(e.get('Hangup-Cause')),
+    callState: own(e.get('Channel-Call-State') ?? ''),
     answeredUs: us(e.get('Caller-Channel-Answered-Time')),
     hangupUs: us(e.get('Caller-Channel-Hangup-Time')),
     bridgedUs: us(e.get('Caller-Channel-Bridged-Time')),
-    recordFile: e.get('Record-File-Path'),
+    recordFile: own(e.get('Record-File-Path')),
     vars,
   };
 }

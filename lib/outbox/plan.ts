@@ -133,7 +133,14 @@ export function plan(
     });
   };
 
+  let registers = 0;
   for (const [call, list] of byCall) {
+    // registers go first, oldest call first, and none is ever passed over: once a request's worth
+    // of them is planned, no later call can add to this request (a backlog is not rebuilt in full)
+    if (registers >= budget.commands) {
+      later(now);
+      break;
+    }
     let callId = callIds(call);
     let register: Command | null = null;
     const finishing = list.some((j) => j.effect.kind === 'finish');
@@ -169,6 +176,7 @@ export function plan(
         if (held(METHOD.register)) break;
         register = registerCommand(ctx, job, e, ctx.forDefaultUser.has(job.id));
         unit(0, [register], job.createdAt);
+        registers++;
         first = false;
         continue;
       }
@@ -277,6 +285,11 @@ export function plan(
       cmds = cmds.slice(0, room);
     }
     if (u.bytes > 0 && bytes + u.bytes > budget.bodyBytes && out.commands.length > 0) {
+      later(now);
+      continue;
+    }
+    // with room in the bucket a card does not wait for a recording to be read and sent: that goes next
+    if (u.bytes > 0 && !budget.loaded && out.commands.some((c) => c.kind === 'register' || c.kind === 'show')) {
       later(now);
       continue;
     }

@@ -65,6 +65,7 @@ export class Outbox {
 
   start(): void {
     this.running = true;
+    this.callIds.forget(); // a new tenure: another instance may have landed jobs meanwhile
     this.wake();
   }
 
@@ -165,7 +166,8 @@ export class Outbox {
       const p = plan(jobs, (c) => view.callId(c), budget, now, this.context(view, inFlight));
       // a CALL_ID is stored before the job that brought it is done (a restart must find it)
       for (const a of p.adopted) await this.callIds.set(a.call, a.b24CallId, null);
-      for (const id of p.done) await this.o.store.markDone(id);
+      const done = new Set(p.done);
+      for (const j of jobs) if (done.has(j.id)) await this.callIds.landed(j);
       for (const f of p.failed) await this.fail(f.job, f.reason);
       for (const job of p.prepare) this.prepare(job);
       if (p.commands.length === 0) {
@@ -281,7 +283,7 @@ export class Outbox {
         if (v.callId) await this.callIds.set(c.call, v.callId, c.userId ?? null);
         if (c.hidesFor !== undefined) this.hidden.add(c.hidesFor);
         for (const j of c.jobs) {
-          await this.o.store.markDone(j.id);
+          await this.callIds.landed(j);
           this.forDefaultUser.delete(j.id);
           this.hidden.delete(j.id);
         }
@@ -301,7 +303,7 @@ export class Outbox {
       case 'gone':
         // finished already (a reply lost before a restart), or by someone else: nothing left to do
         this.o.log.warn({ callUuid: c.call }, 'finish: Bitrix24 no longer knows the call; treating it as finished');
-        for (const j of c.jobs) await this.o.store.markDone(j.id);
+        for (const j of c.jobs) await this.callIds.landed(j);
         return;
       case 'fail': {
         const doomed = [...c.jobs];
@@ -384,7 +386,7 @@ export class Outbox {
       job.id,
       this.o.recordings.upload(url, field, a).then(
         async () => {
-          await this.o.store.markDone(job.id);
+          await this.callIds.landed(job);
           this.attachments.delete(job.id);
           return this.o.recordings.landed(a, String(c.params.CALL_ID));
         },

@@ -2,7 +2,8 @@
  * What the planner reads besides the pending jobs, read from the store before it runs
  * (the planner is pure and synchronous; the store is not): the CALL_IDs of the calls
  * with jobs, the card history of calls with a finish to send, and why a register failed
- * for calls that wait for one. A superset of what `plan` asks for; one read per kind.
+ * for calls that wait for one. A superset of what `plan` asks for; one read per kind
+ * (CALL_IDs and card histories through the outbox's caches: ./callids.ts).
  */
 import type { Job, JobStore } from '../store/store.js';
 import type { CardHistory } from './plan.js';
@@ -17,8 +18,8 @@ export interface PlanView {
 const NONE: CardHistory = { registerUser: null, effects: [] };
 
 export async function readView(
-  store: Pick<JobStore, 'cardHistory' | 'registerFailure'>,
-  callIds: Pick<CallIds, 'many'>,
+  store: Pick<JobStore, 'registerFailure'>,
+  callIds: Pick<CallIds, 'many' | 'history'>,
   jobs: readonly Job[],
 ): Promise<PlanView> {
   const calls = new Set<string>();
@@ -32,7 +33,7 @@ export async function readView(
   const ids = await callIds.many(calls);
   const orphaned = [...calls].filter((c) => !ids.has(c) && !registering.has(c));
   const [histories, failures] = await Promise.all([
-    Promise.all([...finishing].map(async (c) => [c, await store.cardHistory(c)] as const)),
+    Promise.all([...finishing].map(async (c) => [c, await callIds.history(c)] as const)),
     Promise.all(orphaned.map(async (c) => [c, await store.registerFailure(c)] as const)),
   ]);
   const history = new Map(histories);

@@ -64,6 +64,8 @@ export class SwitchUnit {
   private clockSkewUs = 0;
   private orphansChecked = false;
   private running = false;
+  /** Effects of the events read so far in this turn of the event loop, sunk together (one commit). */
+  private batch: Effect[] | null = null;
 
   constructor(
     private readonly cfg: SwitchConfig,
@@ -121,6 +123,7 @@ export class SwitchUnit {
 
   /** The live call model's effects for a caller the routing lookup assigned to `extension`. */
   routed(caller: string, extension: string): Effect[] {
+    this.flush(); // the call's effects read before go first
     return this.stamp(this.model.routed(caller, extension));
   }
 
@@ -158,6 +161,7 @@ export class SwitchUnit {
 
   stop(): void {
     this.running = false;
+    this.flush();
     this.clock.clearTimeout(this.tickTimer);
     this.listener.stop();
   }
@@ -183,6 +187,7 @@ export class SwitchUnit {
     if (!this.running) return;
     this.tickTimer = this.clock.setTimeout(() => {
       // the switch's clock may differ from ours: hold timers run on the switch's time
+      this.flush();
       this.ports.sink(this.stamp(this.model.tick(this.clock.now() * 1000 + this.clockSkewUs)));
       this.scheduleTick();
     }, TICK_MS);
@@ -206,7 +211,22 @@ export class SwitchUnit {
     if (!ce) return;
     this.clockSkewUs = ce.atUs - this.clock.now() * 1000;
     this.legFacts.note(ce);
-    this.ports.sink(this.stamp(this.model.apply(ce)));
+    const effects = this.stamp(this.model.apply(ce));
+    // the events of one read of the socket are sunk together once it is handled: one commit,
+    // not one per event (nothing was acknowledged to anyone before that commit)
+    if (this.batch) {
+      this.batch.push(...effects);
+      return;
+    }
+    this.batch = effects;
+    queueMicrotask(() => this.flush());
+  }
+
+  /** Sink the effects of the events read in this turn (in order), if any are waiting. */
+  private flush(): void {
+    const batch = this.batch;
+    this.batch = null;
+    if (batch) this.ports.sink(batch);
   }
 
   /** The switch's time of the newest event it sent (µs, 0 before any): what a restart's orphans ended after. */
@@ -215,6 +235,7 @@ export class SwitchUnit {
   }
 
   private onReady(snap: Snapshot): void {
+    this.flush();
     // the switch's clock, as far as we know it: stands in for an epoch missing from a row
     const switchNowUs = this.clock.now() * 1000 + this.clockSkewUs;
     this.registrations.reset(); // events may have been missed while disconnected: ask again

@@ -36,6 +36,27 @@ const CALLING: Record<ChannelEventName, [string, string, string]> = {
   RECORD_STOP: ['switch_ivr_async.c', 'send_record_stop_event', '1241'],
 };
 
+/** hangup_cause_q850 of a hangup cause (16, NORMAL_CLEARING, when not listed). */
+const CAUSE_Q850: Record<string, string> = {
+  NORMAL_CLEARING: '16',
+  USER_BUSY: '17',
+  NO_USER_RESPONSE: '18',
+  NO_ANSWER: '19',
+  CALL_REJECTED: '21',
+  UNALLOCATED_NUMBER: '1',
+  ORIGINATOR_CANCEL: '487',
+  LOSE_RACE: '702',
+  USER_NOT_REGISTERED: '806',
+  ATTENDED_TRANSFER: '801',
+  BLIND_TRANSFER: '800',
+  MANAGER_REQUEST: '703',
+  NORMAL_TEMPORARY_FAILURE: '41',
+};
+
+export function q850(cause: string): string {
+  return CAUSE_Q850[cause] ?? '16';
+}
+
 const STATE_NUMBER: Record<string, string> = {
   CS_NEW: '0',
   CS_INIT: '1',

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HeaderValue } from '../../esl/codec.js';
-import { type Leg, commonHeaders, localStamp, type ChannelEventName, type Switchboard } from './leg.js';
+import { type Leg, commonHeaders, localStamp, q850, type ChannelEventName, type Switchboard } from './leg.js';
 import { writeWav } from './wav.js';
 import * as f from './factories.js';
 import { sofiaRegister, sofiaUnregister } from './registrations.js';
@@ -51,22 +51,6 @@ export interface SimSwitchOptions {
   /** Dialplan contexts with their extensions (`xml_locate`, originate); default: `default` and `public`. */
   contexts?: Record<string, string[]>;
 }
-
-const CAUSE_Q850: Record<string, string> = {
-  NORMAL_CLEARING: '16',
-  USER_BUSY: '17',
-  NO_USER_RESPONSE: '18',
-  NO_ANSWER: '19',
-  CALL_REJECTED: '21',
-  UNALLOCATED_NUMBER: '1',
-  ORIGINATOR_CANCEL: '487',
-  LOSE_RACE: '702',
-  USER_NOT_REGISTERED: '806',
-  ATTENDED_TRANSFER: '801',
-  BLIND_TRANSFER: '800',
-  MANAGER_REQUEST: '703',
-  NORMAL_TEMPORARY_FAILURE: '41',
-};
 
 export interface HangupOptions {
   sipTermStatus?: string;
@@ -160,9 +144,16 @@ export class SimSwitch implements Switchboard {
   /** Move the virtual clock; in demo mode also let real time pass (scaled). */
   async wait(ms: number): Promise<void> {
     if (this.clock) return this.clock.sleep(ms);
+    if (this.speed > 0 && ms > 0) {
+      // calls wait side by side on one clock: a wait moves it to where this one ends (real time,
+      // scaled), it does not add up the waits of calls in flight together
+      const until = this.clockUs + Math.round(ms * 1000);
+      await sleep(ms / this.speed);
+      this.clockUs = Math.max(this.clockUs, until);
+      return;
+    }
     this.clockUs += Math.round(ms * 1000);
-    if (this.speed > 0 && ms > 0) await sleep(ms / this.speed);
-    else await new Promise<void>((r) => setImmediate(r));
+    await new Promise<void>((r) => setImmediate(r));
   }
 
   emit(headers: Array<[string, HeaderValue]>, body: string | null = null): void {
@@ -325,7 +316,7 @@ export class SimSwitch implements Switchboard {
     this.fire(leg, 'CHANNEL_HANGUP');
     if (opts.disposition && !early) leg.setVar('sip_hangup_disposition', opts.disposition);
     leg.setVar('hangup_cause', cause);
-    leg.setVar('hangup_cause_q850', CAUSE_Q850[cause] ?? '16');
+    leg.setVar('hangup_cause_q850', q850(cause));
   }
 
   /** Reporting state and destruction: the leg's last two events (`destroy: false` leaves the second for later). */
@@ -392,8 +383,4 @@ export class SimSwitch implements Switchboard {
   stamp(us = this.nowUs()): string {
     return localStamp(us);
   }
-}
-
-export function q850(cause: string): string {
-  return CAUSE_Q850[cause] ?? '16';
 }

@@ -19,11 +19,15 @@ export function wavBytes(seconds: number, sampleRate = 8000): Buffer {
   buf.writeUInt16LE(16, 34);
   buf.write('data', 36, 'ascii');
   buf.writeUInt32LE(dataLen, 40);
-  // a quiet 440 Hz tone, so the file is not all zeros
-  for (let i = 0; i < samples; i++)
+  // a quiet 440 Hz tone, so the file is not all zeros: one whole period of the sampled tone, repeated
+  const period = Math.min(samples, sampleRate / gcd(440, sampleRate));
+  for (let i = 0; i < period; i++)
     buf.writeInt16LE(Math.round(800 * Math.sin((2 * Math.PI * 440 * i) / sampleRate)), 44 + i * 2);
+  if (samples > period) buf.fill(buf.subarray(44, 44 + period * 2), 44 + period * 2);
   return buf;
 }
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 export function writeWav(path: string, seconds: number): number {
   const bytes = wavBytes(seconds);

@@ -2,14 +2,36 @@
 import t from 'tap';
 import { CallIds } from '../../../lib/outbox/callids.js';
 import { ManualClock } from '../../../lib/clock.js';
+import type { Effect } from '../../../lib/calls/effects.js';
+
+/** A store of CALL_IDs and card histories that says what it was asked. */
+function fakeStore(): {
+  rows: Map<string, string>;
+  cards: Map<string, Effect[]>;
+  asked: string[];
+  store: ConstructorParameters<typeof CallIds>[0];
+} {
+  const rows = new Map<string, string>();
+  const cards = new Map<string, Effect[]>();
+  const asked: string[] = [];
+  const store: ConstructorParameters<typeof CallIds>[0] = {
+    callId: async (c) => rows.get(c) ?? null,
+    callIds: async (cs) => {
+      asked.push(`ids ${cs.join(',')}`);
+      return new Map(cs.flatMap((c) => (rows.has(c) ? [[c, rows.get(c)!]] : [])));
+    },
+    setCallId: async (c, id) => void rows.set(c, id),
+    cardHistory: async (c) => {
+      asked.push(`history ${c}`);
+      return { registerUser: null, effects: [...(cards.get(c) ?? [])] };
+    },
+    markDone: async (id) => void asked.push(`done ${id}`),
+  };
+  return { rows, cards, asked, store };
+}
 
 t.test('known, learnt, awaited, timed out', async (t) => {
-  const rows = new Map<string, string>();
-  const store = {
-    callId: async (c: string) => rows.get(c) ?? null,
-    callIds: async (cs: readonly string[]) => new Map(cs.flatMap((c) => (rows.has(c) ? [[c, rows.get(c)!]] : []))),
-    setCallId: async (c: string, id: string) => void rows.set(c, id),
-  };
+  const { rows, store } = fakeStore();
   const clock = new ManualClock();
   const ids = new CallIds(store, clock, 2);
   rows.set('old', 'c-old');
@@ -37,3 +59,52 @@ t.test('known, learnt, awaited, timed out', async (t) => {
     'many: the cache, then the store for the rest',
   );
 });
+
+t.test(
+  'a backlog: a CALL_ID the store lacks is not asked again until learnt; a card history once per landing',
+  async (t) => {
+    const { rows, cards, asked, store } = fakeStore();
+    const ids = new CallIds(store, new ManualClock());
+    rows.set('a', 'c-a');
+    t.same(await ids.many(['a', 'b', 'c']), new Map([['a', 'c-a']]));
+    t.same(await ids.many(['a', 'b', 'c']), new Map([['a', 'c-a']]), 'the same answer');
+    t.same(asked.splice(0), ['ids a,b,c'], 'the store asked once: a is cached, b and c are known misses');
+    await ids.set('b', 'c-b', 7);
+    t.same(
+      await ids.many(['a', 'b', 'c']),
+      new Map([
+        ['a', 'c-a'],
+        ['b', 'c-b'],
+      ]),
+      'a CALL_ID learnt is known at once',
+    );
+    t.same(asked.splice(0), [], 'still no question');
+    rows.set('c', 'c-c'); // another instance registered it while this one did not hold the portal
+    ids.forget();
+    t.same(await ids.many(['c']), new Map([['c', 'c-c']]), 'a new tenure asks again');
+
+    const show: Effect = { kind: 'show', call: 'a', extensions: ['1001'] };
+    cards.set('a', [show]);
+    t.same((await ids.history('a')).effects, [show]);
+    cards.set('a', [show, { ...show, kind: 'hide' }]);
+    t.same((await ids.history('a')).effects, [show], 'read once while no job of the call lands');
+    await ids.landed({ id: 41, call: 'a' });
+    t.same((await ids.history('a')).effects, [show, { ...show, kind: 'hide' }], 'read again after a job landed');
+    t.same(asked.splice(0), ['ids c', 'history a', 'done 41', 'history a'], 'the job marked done in the store');
+
+    // a job landing while the history is read: that read is used, not kept
+    let answer = (): void => undefined;
+    const read = store.cardHistory;
+    store.cardHistory = async (c) => {
+      await new Promise<void>((r) => (answer = r));
+      return read(c);
+    };
+    const reading = ids.history('b');
+    await ids.landed({ id: 42, call: 'b' });
+    answer();
+    await reading;
+    store.cardHistory = read;
+    await ids.history('b');
+    t.same(asked.splice(0), ['done 42', 'history b', 'history b'], 'a read that raced a landing is not kept');
+  },
+);

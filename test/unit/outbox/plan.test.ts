@@ -87,12 +87,13 @@ t.test('one request: cards of ringing calls, then hides and finishes, then recor
     job(show('C', '1003')), // C rings now
   ];
   const history = { B: { registerUser: 11, effects: [register('B'), show('B', '1002')] } };
+  // the bucket is short: everything that is ready rides in one request
   const p = plan(
     jobs,
     ids({ A: 'cA', B: 'cB' }),
-    budget(),
+    budget({ loaded: true }),
     NOW,
-    ctx({ history, attachments: new Map([[jobs[0]!.id, file]]) }),
+    ctx({ history, attachments: new Map([[jobs[0]!.id, file]]), cardWindowMs: 0 }),
   );
   t.same(summary(p.commands), [
     'register  11',
@@ -106,6 +107,20 @@ t.test('one request: cards of ringing calls, then hides and finishes, then recor
     p.commands.length - 1,
     'a card never waits behind a recording',
   );
+  const roomy = plan(
+    jobs,
+    ids({ A: 'cA', B: 'cB' }),
+    budget(),
+    NOW,
+    ctx({ history, attachments: new Map([[jobs[0]!.id, file]]) }),
+  );
+  t.notOk(
+    roomy.commands.some((c) => c.kind === 'attach'),
+    'with room in the bucket, a request with a card carries no recording to read and send',
+  );
+  t.equal(roomy.nextWake, NOW, 'the recording goes with the next request, at once');
+  const alone = plan([jobs[0]!], ids({ A: 'cA' }), budget(), NOW, ctx({ attachments: new Map([[jobs[0]!.id, file]]) }));
+  t.same(summary(alone.commands), ['attachrecord cA'], 'without a card it goes as before');
 });
 
 t.test('a missed ring-group call: hide everyone else who still sees the card, just before the finish', async (t) => {
@@ -297,4 +312,29 @@ t.test('the card lane carries registers and shows only, never a finish or a reco
   t.same(summary(p.commands), ['register  11', `show $result[r${jobs[2]!.id}][CALL_ID] [12]`]);
   const none = plan(jobs.slice(0, 2), ids({ A: 'cA', B: 'cB' }), budget({ cardsOnly: true }), NOW, ctx());
   t.same(none.commands, [], 'no card waits: nothing goes in the lane');
+});
+
+t.test('a backlog of registers: the oldest calls first, later calls are left for the next requests', async (t) => {
+  const calls = Array.from({ length: 120 }, (_, i) => `Q${i}`);
+  const asked = new Set<string>();
+  const jobs = calls.flatMap((c) => [job(register(c)), job(show(c, '1002'))]);
+  const known = (call: string): string | null => {
+    asked.add(call);
+    return null;
+  };
+  const p = plan(jobs, known, budget(), NOW, ctx());
+  t.equal(p.commands.length, 50, 'one request: 50 commands');
+  t.same(
+    p.commands.map((c) => `${c.kind} ${c.call}`),
+    calls.slice(0, 25).flatMap((c) => [`register ${c}`, `show ${c}`]),
+    'the 25 oldest calls, each register with its show',
+  );
+  t.ok(asked.size < calls.length, 'the calls past a request’s worth of registers are not looked at');
+  t.equal(p.nextWake, NOW, 'and there is more to send at once');
+  const next = plan(jobs.slice(50), known, budget(), NOW, ctx());
+  t.same(
+    next.commands.filter((c) => c.kind === 'register').map((c) => c.call),
+    calls.slice(25, 50),
+    'the next request takes the next 25',
+  );
 });
