@@ -79,11 +79,15 @@ function serializeErr(err: unknown): unknown {
 
 const SECRET_PARAMS = 'auth|access_token|refresh_token|application_token|client_secret|password|secret|token|sig';
 
-/** Strip a webhook secret, a token or a password from text that must be logged (URLs, error messages). */
+/**
+ * Strip a webhook secret, a token or a password from text that must be logged (URLs, error messages),
+ * and the browser connect's one-time `state` and authorization `code` (as query parameters only).
+ */
 export function scrub(text: string): string {
   return text
     .replace(/\/rest\/(\d+)\/[^/\s?#"']+/g, '/rest/$1/[redacted]')
     .replace(new RegExp(`\\b(${SECRET_PARAMS})=[^&\\s"']+`, 'gi'), '$1=[redacted]')
+    .replace(/([?&](?:state|code)=)[^&\s"'#]+/gi, '$1[redacted]')
     .replace(/(\/\/[^/:@\s]+):[^@/\s]+@/g, '$1:[redacted]@');
 }
 

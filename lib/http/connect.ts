@@ -3,7 +3,8 @@
  * the OAuth authorization-code flow of b24restdocs settings/oauth/index.md:
  *
  *   GET /bitrix24/connect          → 302 to FSB24_B24_PORTAL_URL/oauth/authorize/?client_id&state
- *                                    (state: random, single use, 10 minutes, bound to a cookie)
+ *                                    (state: random, single use, 10 minutes, bound to a cookie,
+ *                                    kept in the store: any instance may serve the callback)
  *   portal                          → 302 to the app's handler address, FSB24_PUBLIC_URL/bitrix24/oauth/callback,
  *                                    with code, state, domain, member_id, scope, server_domain
  *   GET /bitrix24/oauth/callback   → checks, code exchange (grant_type=authorization_code on
@@ -11,51 +12,55 @@
  *                                    portal and stored, events bound for the mode, lines registered,
  *                                    and a small page saying what was done or exactly what went wrong.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { request } from 'undici';
 import type { PortalUnit } from '../portal/unit.js';
-import type { StoredTokens } from '../store/store.js';
+import type { ConnectStateUse, Store, StoredTokens } from '../store/store.js';
 import { acceptInstall } from '../portal/install.js';
 
 const COOKIE = 'fsb24_connect';
 const STATE_TTL_MS = 10 * 60_000;
 const NEEDED_SCOPES = ['telephony', 'user'];
 
-type StateCheck = 'ok' | 'missing' | 'unknown' | 'expired' | 'used' | 'other-browser';
+type StateCheck = ConnectStateUse | 'missing' | 'other-browser';
 
-/** One-time states, each bound to the browser that asked for it (its cookie). */
+/**
+ * One-time states, each bound to the browser that asked for it (its cookie), kept in the store
+ * (several instances: any of them may serve the connect page or the callback). The store keeps
+ * a digest of each state, never the state itself; the state is never logged.
+ */
 export class ConnectStates {
-  private readonly states = new Map<string, { expiresAt: number; used: boolean }>();
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly store: Pick<Store, 'connectStates'>,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  create(): string {
+  async create(): Promise<string> {
     const state = randomBytes(24).toString('hex');
-    for (const [k, v] of this.states) if (v.expiresAt <= this.now()) this.states.delete(k);
-    this.states.set(state, { expiresAt: this.now() + STATE_TTL_MS, used: false });
+    const now = this.now();
+    await this.store.connectStates.create(digest(state), now + STATE_TTL_MS, now);
     return state;
   }
 
-  consume(state: string | undefined, cookie: string | undefined): StateCheck {
+  /** The state's browser first (compared in constant time), then the state used once, whoever uses it. */
+  async consume(state: string | undefined, cookie: string | undefined): Promise<StateCheck> {
     if (!state) return 'missing';
-    const s = this.states.get(state);
-    if (!s) return 'unknown';
-    if (s.used) return 'used';
-    if (s.expiresAt <= this.now()) return 'expired';
     const a = Buffer.from(state);
     const b = Buffer.from(cookie ?? '');
     if (a.length !== b.length || !timingSafeEqual(a, b)) return 'other-browser';
-    s.used = true;
-    return 'ok';
+    return this.store.connectStates.consume(digest(state), this.now());
   }
+}
+
+function digest(state: string): string {
+  return createHash('sha256').update(state).digest('hex');
 }
 
 const STATE_TEXT: Record<Exclude<StateCheck, 'ok'>, string> = {
   missing:
     'The portal sent the browser back without a state: open /bitrix24/connect again to start the connection here.',
-  unknown:
-    'This connection attempt is unknown (it expired, or the service restarted meanwhile): ' +
-    'open /bitrix24/connect again.',
+  unknown: 'This connection attempt is unknown (it expired, or was not started here): open /bitrix24/connect again.',
   expired: 'This connection attempt expired (it is valid for 10 minutes): open /bitrix24/connect again.',
   used: 'This connection attempt was used already: open /bitrix24/connect again.',
   'other-browser':
@@ -89,7 +94,7 @@ export function connectUrl(publicUrl: string, fallback: string): string {
 export function connectRoutes(
   app: FastifyInstance,
   only: PortalUnit,
-  states = new ConnectStates(() => only.clock.now()),
+  states = new ConnectStates(only.store, () => only.clock.now()),
   /** Several portals (FSB24_TENANTS): the one a host names (`?portal=` here, the callback's `domain`). */
   pick?: (host: string | undefined) => PortalUnit | undefined,
   /** Several instances: the callback's calls to Bitrix24 made by the portal's holder (default: here). */
@@ -111,7 +116,7 @@ export function connectRoutes(
       return page(reply, 409, 'Not configured', [
         'Set FSB24_B24_PORTAL_URL, FSB24_B24_CLIENT_ID and FSB24_B24_CLIENT_SECRET first.',
       ]);
-    const state = states.create();
+    const state = await states.create();
     const secure = new URL(c.publicUrl || svc.url || 'http://x').protocol === 'https:';
     const to = new URL('/oauth/authorize/', c.b24.portalUrl);
     to.searchParams.set('client_id', c.b24.clientId);
@@ -136,7 +141,7 @@ export function connectRoutes(
       return page(reply, 400, `Not connected: ${title}`, lines);
     };
     if (s('error')) return fail('the portal refused', `${s('error')}: ${s('error_description') ?? ''}`);
-    const check = states.consume(s('state'), cookieOf(req, COOKIE));
+    const check = await states.consume(s('state'), cookieOf(req, COOKIE));
     if (check !== 'ok') return fail(`state ${check}`, STATE_TEXT[check]);
     const domain = s('domain');
     const svc = pick ? (pick(domain) ?? only) : only;

@@ -52,6 +52,20 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; what: string; sql: str
         PRIMARY KEY (ns, record_id)
       );`,
   },
+  {
+    version: 2,
+    what: "the browser connect's one-time states (a digest of each), shared by every instance",
+    sql: `
+      CREATE TABLE fsb24_connect_states (
+        ns text NOT NULL,
+        state text NOT NULL,
+        expires_at bigint NOT NULL,
+        used boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (ns, state)
+      );
+      -- the purge of expired states
+      CREATE INDEX fsb24_connect_states_expiry ON fsb24_connect_states (ns, expires_at);`,
+  },
 ];
 
 /** The schema version this code reads and writes. */

@@ -8,6 +8,7 @@
 import type { Effect } from '../calls/effects.js';
 import { PgDatabase, type PgOptions } from './pg-db.js';
 import { PgInbox } from './pg-inbox.js';
+import { PgConnectStates } from './pg-connect.js';
 import { leaseKey } from './pg-lease.js';
 import {
   idempotencyKey,
@@ -38,6 +39,7 @@ interface JobRow {
 
 export class PgStore implements Store {
   readonly inbox: PgInbox;
+  readonly connectStates: PgConnectStates;
   private readonly db: PgDatabase;
   private closed = false;
 
@@ -49,6 +51,7 @@ export class PgStore implements Store {
   ) {
     this.db = PgDatabase.acquire(url, options);
     this.inbox = new PgInbox(this.db, namespace);
+    this.connectStates = new PgConnectStates(this.db, namespace);
   }
 
   /** The schema is current (migrated by this call if it may): a start fails here, with the database's reason. */

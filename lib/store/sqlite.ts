@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Effect } from '../calls/effects.js';
 import { SqliteInbox } from './sqlite-inbox.js';
+import { SqliteConnectStates } from './sqlite-connect.js';
 import { localLease, localSignals } from './local.js';
 import {
   idempotencyKey,
@@ -43,6 +44,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts;
   readonly inbox: SqliteInbox;
+  readonly connectStates: SqliteConnectStates;
   /** Pending jobs by id (ascending), written through: the outbox plans from here, not from a query per request. */
   private live = new Map<number, Job>();
   /** Card effects that landed, per call (done register/show/hide), read once per call then kept current. */
@@ -139,6 +141,7 @@ export class SqliteStore implements Store {
       ),
     };
     this.inbox = new SqliteInbox(this.db);
+    this.connectStates = new SqliteConnectStates(this.db);
     this.readBack();
   }
 

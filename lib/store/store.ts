@@ -1,7 +1,8 @@
 /**
  * Durable state behind one interface: the outbox of effects, the CALL_ID of each call,
- * the OAuth tokens, the offline event inbox and a small key-value table. Everything that
- * must reach Bitrix24 is committed here before it is acknowledged anywhere else.
+ * the OAuth tokens, the offline event inbox, the browser connect's one-time states and a small
+ * key-value table. Everything that must reach Bitrix24 is committed here before it is
+ * acknowledged anywhere else.
  * Nothing outside `lib/store/` speaks SQL; `SqliteStore` (./sqlite.ts) is the embedded
  * implementation, `PgStore` (./pg.ts) the shared one (several instances on one database).
  *
@@ -143,6 +144,24 @@ export interface InboxStore {
   purge(before: number): Promise<void>;
 }
 
+/** How a one-time state of the browser connect flow was found when it was used. */
+export type ConnectStateUse = 'ok' | 'unknown' | 'expired' | 'used';
+
+/**
+ * The one-time states of the browser connect flow (`GET /bitrix24/connect` → the portal → its
+ * callback), kept where every instance sharing the store finds them: any instance may serve
+ * either request. The caller keeps only a digest of each state here (the state is a secret).
+ */
+export interface ConnectStateStore {
+  /** Remember `state` until `expiresAt` (ms); states expired by `now` are forgotten. */
+  create(state: string, expiresAt: number, now: number): Promise<void>;
+  /**
+   * Use `state` at `now`: 'ok' once, to exactly one of those using it at the same time (atomic),
+   * 'used' after; 'expired' from `expiresAt` on; 'unknown' if never created (or already forgotten).
+   */
+  consume(state: string, now: number): Promise<ConnectStateUse>;
+}
+
 /**
  * A named lease held by at most one holder among everyone sharing the store (the cluster:
  * which instance holds a switch's event socket or sends for a portal). PostgreSQL: a
@@ -183,6 +202,7 @@ export interface Signals {
 
 export interface Store extends JobStore, CallIdStore, KeyValueStore, SecretStore, Signals {
   readonly inbox: InboxStore;
+  readonly connectStates: ConnectStateStore;
   /** Hold the lease `name` (see `Lease`); null only with `wait: false` when someone else holds it. */
   lease(name: string, options?: LeaseOptions): Promise<Lease | null>;
   /**

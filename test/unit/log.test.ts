@@ -81,6 +81,18 @@ t.test('a secret key is hidden whole; a URL or an error keeps all but its secret
   }
 });
 
+t.test("the browser connect's one-time state and code are hidden in a logged URL", async (t) => {
+  t.equal(
+    scrub('GET https://pbx.example.com/bitrix24/oauth/callback?code=c0de&state=5tate&domain=x.bitrix24.com'),
+    'GET https://pbx.example.com/bitrix24/oauth/callback?code=[redacted]&state=[redacted]&domain=x.bitrix24.com',
+  );
+  t.equal(
+    scrub('https://x.bitrix24.com/oauth/authorize/?client_id=local.1&state=5tate'),
+    'https://x.bitrix24.com/oauth/authorize/?client_id=local.1&state=[redacted]',
+  );
+  t.equal(scrub('lease state=held, exit code=0'), 'lease state=held, exit code=0', 'not outside a query');
+});
+
 t.test('scrub leaves the OAuth REST path and ordinary text alone', async (t) => {
   t.equal(
     scrub('https://example.bitrix24.com/rest/telephony.externalcall.register.json'),

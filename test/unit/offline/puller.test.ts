@@ -103,17 +103,21 @@ t.test('a failed read: recovery before the next new read, with back-off; degrade
   await puller.stop();
 });
 
-t.test('connect state: random, single use, 10 minutes, bound to the cookie', async (t) => {
+t.test('connect state: random, single use, 10 minutes, bound to the cookie; the store keeps a digest', async (t) => {
   const clock = new ManualClock();
-  const states = new ConnectStates(() => clock.now());
-  const a = states.create();
+  const store = new SqliteStore(':memory:');
+  t.teardown(() => store.close());
+  const states = new ConnectStates(store, () => clock.now());
+  const a = await states.create();
   t.match(a, /^[0-9a-f]{48}$/);
-  t.equal(states.consume(a, 'other'), 'other-browser');
-  t.equal(states.consume(a, a), 'ok');
-  t.equal(states.consume(a, a), 'used');
-  const b = states.create();
+  t.equal(await store.connectStates.consume(a, clock.now()), 'unknown', 'the state itself is not stored');
+  t.equal(await states.consume(a, 'other'), 'other-browser');
+  t.equal(await states.consume(a, undefined), 'other-browser', 'no cookie');
+  t.equal(await states.consume(a, a), 'ok', 'a wrong cookie did not use it up');
+  t.equal(await states.consume(a, a), 'used');
+  const b = await states.create();
   await clock.advance(10 * 60_000);
-  t.equal(states.consume(b, b), 'expired');
-  t.equal(states.consume(undefined, b), 'missing');
-  t.equal(states.consume('nope', 'nope'), 'unknown');
+  t.equal(await states.consume(b, b), 'expired');
+  t.equal(await states.consume(undefined, b), 'missing');
+  t.equal(await states.consume('nope', 'nope'), 'unknown');
 });

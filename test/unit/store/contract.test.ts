@@ -6,6 +6,7 @@
 import t from 'tap';
 import type { StoredTokens } from '../../../lib/store/store.js';
 import { implementations } from '../../helpers/stores.js';
+import { ManualClock } from '../../../lib/clock.js';
 import type { Effect } from '../../../lib/calls/effects.js';
 import type { ParsedEvent } from '../../../lib/bitrix24/event-body.js';
 
@@ -289,6 +290,52 @@ for (const [name, make] of Object.entries(implementations)) {
       (await a.inbox.untaken()).map((i) => i.recordId),
       [1],
     );
+  });
+
+  t.test(`${name}: a connect state is used once, by one of those using it at the same time`, async (t) => {
+    const { store: s, reopen } = await make(t);
+    const other = await reopen(); // another instance on the shared store
+    await s.connectStates.create('st1', 10_000, 1000);
+    const uses = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => (i % 2 ? other : s).connectStates.consume('st1', 2000)),
+    );
+    t.same(
+      uses.filter((u) => u === 'ok'),
+      ['ok'],
+      'exactly one winner',
+    );
+    t.same(
+      uses.filter((u) => u !== 'ok'),
+      Array(7).fill('used'),
+      'the others: used',
+    );
+    t.equal(await s.connectStates.consume('st1', 3000), 'used', 'a replay');
+    t.equal(await other.connectStates.consume('never', 3000), 'unknown');
+    await other.connectStates.create('st2', 10_000, 3000);
+    t.equal(await s.connectStates.consume('st2', 9999), 'ok', 'created by one, used by the other');
+  });
+
+  t.test(`${name}: a connect state expires at its time; expired ones are forgotten`, async (t) => {
+    const { store: s, other } = await make(t);
+    const clock = new ManualClock(1_000_000);
+    const ttl = 600_000;
+    await s.connectStates.create('late', clock.now() + ttl, clock.now());
+    await s.connectStates.create('kept', clock.now() + ttl, clock.now());
+    await clock.advance(ttl - 1);
+    t.equal(await s.connectStates.consume('kept', clock.now()), 'ok', 'valid until its last millisecond');
+    await clock.advance(1);
+    t.equal(await s.connectStates.consume('late', clock.now()), 'expired');
+    t.equal(await s.connectStates.consume('late', clock.now()), 'expired', 'and stays so; never used');
+    t.equal(await s.connectStates.consume('kept', clock.now()), 'used');
+    await s.connectStates.create('next', clock.now() + ttl, clock.now());
+    t.equal(await s.connectStates.consume('late', clock.now()), 'unknown', 'forgotten by the next create');
+    t.equal(await s.connectStates.consume('kept', clock.now()), 'unknown');
+    t.equal(await s.connectStates.consume('next', clock.now()), 'ok', 'the new one is there');
+    const b = await other(); // another portal's states are its own
+    await b.connectStates.create('mine', clock.now() + ttl, clock.now());
+    t.equal(await s.connectStates.consume('mine', clock.now()), 'unknown');
+    await s.connectStates.create('again', clock.now() + ttl, clock.now() + ttl);
+    t.equal(await b.connectStates.consume('mine', clock.now()), 'ok', "never purged by another portal's create");
   });
 
   t.test(`${name}: the offline inbox takes each record once`, async (t) => {

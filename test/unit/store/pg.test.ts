@@ -2,7 +2,8 @@
  * What only the PostgreSQL store can show, against a real server (test/helpers/pg.ts): two
  * instances migrating one empty database at once, a lease holder killed (`kill -9` of an
  * instance = its sessions ended: `pg_terminate_backend`), a wait given up inside the
- * server, the LISTEN connection lost and back, a schema left behind.
+ * server, the LISTEN connection lost and back, a schema left behind, a connect state used by two
+ * instances at the same moment.
  */
 import t from 'tap';
 import pg from 'pg';
@@ -103,6 +104,39 @@ t.test('a wait given up inside the server leaves nobody waiting there', async (t
   const free = await s.lease('portal', { wait: false });
   t.ok(free, 'free: the given-up wait did not take it when it was released');
   await free!.release();
+});
+
+t.test('a connect state used by two instances at the same moment: the one that waited finds it used', async (t) => {
+  const url = await testDatabase(t);
+  const admin = await client(t, url);
+  const s = new PgStore(url, 'x');
+  t.teardown(() => s.close());
+  await s.connectStates.create('st', 10_000, 1000);
+  await s.connectStates.create('st2', 10_000, 1000);
+  const waiting = async (): Promise<void> => {
+    for (;;) {
+      const r = await admin.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity ' +
+          "WHERE wait_event_type = 'Lock' AND datname = current_database()",
+      );
+      if (r.rows[0]!.n >= 1) return;
+    }
+  };
+  // another instance's use, caught between its update and its commit: this one waits for the row
+  const other = await client(t, url);
+  await other.query('BEGIN');
+  await other.query("UPDATE fsb24_connect_states SET used = true WHERE ns = 'x' AND state = 'st' AND NOT used");
+  const mine = s.connectStates.consume('st', 2000);
+  await waiting();
+  await other.query('COMMIT');
+  t.equal(await mine, 'used', 'the row as its statement began was unused, but the other won');
+  // the other's use rolled back: the waiter gets the state
+  await other.query('BEGIN');
+  await other.query("UPDATE fsb24_connect_states SET used = true WHERE ns = 'x' AND state = 'st2' AND NOT used");
+  const second = s.connectStates.consume('st2', 2000);
+  await waiting();
+  await other.query('ROLLBACK');
+  t.equal(await second, 'ok');
 });
 
 t.test('the LISTEN connection killed: listeners hear that they may have missed signals, then hear again', async (t) => {
