@@ -78,6 +78,8 @@ export class Bitrix24Emulator {
   /** REST requests that met an outage (refused or reset): what a client's probing cost. */
   outageRequests = 0;
   slowMs = 0;
+  /** Methods whose next request is carried out and then its connection cut before the answer (see `loseReplyTo`). */
+  private readonly replyLost = new Set<string>();
   readonly app_: FastifyInstance;
   url = '';
 
@@ -127,6 +129,14 @@ export class Bitrix24Emulator {
 
   setOutage(mode: 'none' | 'reset' | 'http500'): void {
     this.outage = mode;
+  }
+
+  /**
+   * The next request carrying `method` (alone or in a batch) is carried out in full, then its
+   * connection is cut before the answer: what a client killed, or cut off, in mid-request sees.
+   */
+  loseReplyTo(method: string): void {
+    this.replyLost.add(method.toLowerCase());
   }
 
   /** Issue a token pair as an install or a code exchange would. */
@@ -292,6 +302,7 @@ export class Bitrix24Emulator {
       ...(req.headers['user-agent'] ? { agent: req.headers['user-agent'] } : {}),
     };
     const started = this.now();
+    const journaled = this.journal.entries.length;
     try {
       if (!this.bucket.take()) throw new RestError(503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests');
       const ctx = this.authenticate(pathUser, pathSecret, params);
@@ -314,6 +325,13 @@ export class Bitrix24Emulator {
           : await this.call(method, rest, ctx);
       entry.result = out.result;
       this.journal.push(entry);
+      const carried = this.journal.entries.slice(journaled).map((e) => e.method);
+      const lost = [...this.replyLost].find((m) => carried.includes(m));
+      if (lost !== undefined) {
+        this.replyLost.delete(lost);
+        req.raw.socket.destroy();
+        return reply.hijack();
+      }
       return reply
         .code(200)
         .header('content-type', 'application/json; charset=utf-8')
