@@ -153,10 +153,14 @@ export function decodeJsonEvent(body: Buffer): EslEvent {
   const str = (): string => {
     if (text[i] !== '"') fail('expected a string');
     const start = i++;
-    while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    let plain = true; // no escape, no control character: the value is the text itself (no JSON.parse)
+    for (let c = text.charCodeAt(i); i < text.length && c !== 0x22; c = text.charCodeAt(i)) {
+      if (c === 0x5c || c < 0x20) plain = false;
+      i += c === 0x5c ? 2 : 1;
+    }
     if (i >= text.length) fail('unterminated string');
     i++;
-    return JSON.parse(text.slice(start, i)) as string;
+    return plain ? text.slice(start + 1, i - 1) : (JSON.parse(text.slice(start, i)) as string);
   };
   const scalar = (): string => {
     if (text[i] === '"') return str();

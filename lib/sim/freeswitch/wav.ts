@@ -19,10 +19,23 @@ export function wavBytes(seconds: number, sampleRate = 8000): Buffer {
   buf.writeUInt16LE(16, 34);
   buf.write('data', 36, 'ascii');
   buf.writeUInt32LE(dataLen, 40);
-  // a quiet 440 Hz tone, so the file is not all zeros
-  for (let i = 0; i < samples; i++)
-    buf.writeInt16LE(Math.round(800 * Math.sin((2 * Math.PI * 440 * i) / sampleRate)), 44 + i * 2);
+  // a quiet 440 Hz tone, so the file is not all zeros: one second of it computed once, then copied
+  const second = toneSecond(sampleRate);
+  for (let at = 0; at < dataLen; at += second.length)
+    second.copy(buf, 44 + at, 0, Math.min(second.length, dataLen - at));
   return buf;
+}
+
+const tones = new Map<number, Buffer>();
+function toneSecond(sampleRate: number): Buffer {
+  let b = tones.get(sampleRate);
+  if (!b) {
+    b = Buffer.alloc(sampleRate * 2);
+    for (let i = 0; i < sampleRate; i++)
+      b.writeInt16LE(Math.round(800 * Math.sin((2 * Math.PI * 440 * i) / sampleRate)), i * 2);
+    tones.set(sampleRate, b);
+  }
+  return b;
 }
 
 export function writeWav(path: string, seconds: number): number {
