@@ -98,6 +98,19 @@ export class Bitrix24Client {
     return this.o.limiter.acquire(false);
   }
 
+  /**
+   * Take a slot now if one is free, for a request that goes at once with `prepaid` (the outbox: what it planned
+   * never waits in the limiter's queue, where a new card could not join it); false: none free.
+   */
+  takeSlot(): boolean {
+    return this.o.limiter.tryAcquire();
+  }
+
+  /** Give back a slot taken for a request that did not go. */
+  refundSlot(): void {
+    this.o.limiter.refund();
+  }
+
   /** A request could go now without waiting for the rate limit. */
   canSendNow(): boolean {
     return this.o.limiter.available() > 0;
@@ -112,9 +125,9 @@ export class Bitrix24Client {
   async call<T = unknown>(
     method: string,
     params: Record<string, unknown> = {},
-    opts: { urgent?: boolean } = {},
+    opts: { urgent?: boolean; prepaid?: boolean } = {},
   ): Promise<T> {
-    const env = await this.send(method, params, opts.urgent ?? false);
+    const env = await this.send(method, params, opts.urgent ?? false, false, undefined, opts.prepaid ?? false);
     return env.result as T;
   }
 
@@ -140,9 +153,10 @@ export class Bitrix24Client {
   async batch(
     cmd: Record<string, string>,
     files: Record<string, () => AsyncIterable<Buffer>> = {},
+    opts: { prepaid?: boolean } = {},
   ): Promise<BatchResult> {
     const streamed = Object.keys(files).length > 0 ? { kind: 'batch' as const, files } : undefined;
-    const env = await this.send('batch', { halt: 0, cmd }, false, false, streamed);
+    const env = await this.send('batch', { halt: 0, cmd }, false, false, streamed, opts.prepaid ?? false);
     const r = env.result as { result?: unknown; result_error?: unknown } | undefined;
     if (!r || typeof r !== 'object') throw new B24Error('B24_ERR_BAD_REPLY', 'batch: no result', { method: 'batch' });
     const asMap = (v: unknown): Record<string, unknown> =>
@@ -171,8 +185,9 @@ export class Bitrix24Client {
     field: string,
     path: string,
     size: number,
+    opts: { prepaid?: boolean } = {},
   ): Promise<T> {
-    const env = await this.send(method, params, false, false, { field, path, size });
+    const env = await this.send(method, params, false, false, { field, path, size }, opts.prepaid ?? false);
     return env.result as T;
   }
 
@@ -182,6 +197,8 @@ export class Bitrix24Client {
     urgent: boolean,
     refreshed = false,
     file?: StreamedFile,
+    /** Its slot was taken already (`takeSlot`). */
+    prepaid = false,
   ): Promise<Envelope> {
     let url: URL;
     let body: Record<string, unknown> = params;
@@ -198,7 +215,7 @@ export class Bitrix24Client {
       body = { ...params, auth: t.accessToken };
       sentToken = t.accessToken;
     }
-    await this.o.limiter.acquire(urgent);
+    if (!prepaid) await this.o.limiter.acquire(urgent);
     this.requests++;
     let status: number;
     let text: string;

@@ -56,6 +56,21 @@ export class RateLimiter {
     });
   }
 
+  /** Take a slot if one is free now (nobody queued ahead): true; else nothing is taken. */
+  tryAcquire(): boolean {
+    this.drain();
+    if (this.queue.length > 0 || this.level + 1 >= this.burst) return false;
+    this.level += 1;
+    return true;
+  }
+
+  /** A slot taken for a request that did not go, given back. */
+  refund(): void {
+    this.drain();
+    this.level = Math.max(0, this.level - 1);
+    if (this.queue.length > 0) void this.pump();
+  }
+
   /**
    * Resolves when the bucket has a slot (nothing is taken). Requests already queued do not
    * hold it back: the caller then queues behind them in `acquire`, so a busy caller (a fast

@@ -43,6 +43,8 @@ export async function deliver(
   /** Asked once before a batch goes; a rider's outcome is reported through `rode`, exactly once. */
   rider: () => Rider | null = () => null,
   rode: (o: RiderOutcome) => void = () => {},
+  /** The request's slot of the rate limit is taken already (`client.takeSlot`). */
+  prepaid = false,
 ): Promise<Delivery> {
   const alone = commands.length === 1 && !commands[0]!.dependsOn;
   // a lone inline recording streams as one call; anything else may carry a rider (a batch holds 50)
@@ -56,8 +58,8 @@ export async function deliver(
       const a = c.attach;
       const result =
         a?.mode === 'inline'
-          ? await client.callWithFile(c.method, c.params, 'FILE_CONTENT', a.path, a.size)
-          : await client.call(c.method, c.params);
+          ? await client.callWithFile(c.method, c.params, 'FILE_CONTENT', a.path, a.size, { prepaid })
+          : await client.call(c.method, c.params, { prepaid });
       return { kind: 'answered', verdicts: [[c, classifyResult(c, result)]] };
     } catch (err) {
       const f = classifyFailure(err);
@@ -80,7 +82,7 @@ export async function deliver(
   if (ride) cmd[ride.key] = batchCommand(ride);
   let res;
   try {
-    res = await client.batch(cmd, files);
+    res = await client.batch(cmd, files, { prepaid });
   } catch (err) {
     if (ride) rode({ failed: err });
     const f = classifyFailure(err);

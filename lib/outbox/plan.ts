@@ -6,8 +6,10 @@
  *
  * Per call, jobs go in order (a finish waits for the register's CALL_ID, or rides in
  * the same batch through `$result[...]`). Across calls, a request carries cards of
- * ringing calls first, then hides and finishes, then recordings; lower tiers that
- * waited longer than `starveMs` move up, so nothing starves.
+ * new calls first, then hides and finishes, then recordings; the rest that waited
+ * longer than `starveMs` (a backlog: registers of calls that ended, their finishes and
+ * recordings) moves up behind the cards, oldest first, and keeps a fifth of the request
+ * should cards ever fill it, so nothing starves and no card waits behind a backlog.
  */
 import type { Effect } from '../calls/effects.js';
 import type { Job } from '../store/store.js';
@@ -78,6 +80,12 @@ export interface Plan {
 
 interface Unit {
   tier: Tier;
+  /**
+   * Registers and shows of a call ringing or talking now, or begun less than `starveMs` ago (a busy
+   * call that ended before its register could go is a new call all the same, not part of a backlog).
+   */
+  live: boolean;
+  starving: boolean;
   seq: number;
   oldest: number;
   commands: Command[];
@@ -122,10 +130,13 @@ export function plan(
     else byCall.set(j.call, [j]);
   }
   const units: Unit[] = [];
+  let ending = false; // the call being planned has a finish pending
   const unit = (tier: Tier, commands: Command[], oldest: number): void => {
-    const starving = tier > 0 && now - oldest >= ctx.starveMs;
+    const live = tier === 0 && (!ending || now - oldest < ctx.starveMs);
     units.push({
-      tier: starving ? 0 : tier,
+      tier,
+      live,
+      starving: !live && now - oldest >= ctx.starveMs,
       seq: units.length,
       oldest,
       commands,
@@ -144,6 +155,7 @@ export function plan(
     let callId = callIds(call);
     let register: Command | null = null;
     const finishing = list.some((j) => j.effect.kind === 'finish');
+    ending = finishing;
     /**
      * Show/hide of a call that is ending: never sent, done when its finish lands
      * (a hide among them is in the finish's).
@@ -253,12 +265,14 @@ export function plan(
   }
 
   if (budget.cardsOnly) {
-    const cards = units.filter((u) => u.commands.every((c) => c.kind === 'register' || c.kind === 'show'));
+    const cards = units.filter((u) => u.live);
     units.length = 0;
     units.push(...cards);
   }
-  units.sort((a, b) => a.tier - b.tier || a.seq - b.seq);
-  if (units.length > 0 && units[0]!.tier > 0) {
+  // cards of live calls, then what starves (oldest first), then the rest by tier
+  const rank = (u: Unit): number => (u.live ? 0 : u.starving ? 1 : 2 + u.tier);
+  units.sort((a, b) => rank(a) - rank(b) || a.seq - b.seq);
+  if (units.length > 0 && units.every((u) => u.tier > 0 && !u.starving)) {
     // no card waits: let hides, finishes and recordings gather for a while (one request for many)
     const oldest = Math.min(...units.map((u) => u.oldest));
     if (now - oldest < ctx.lazyMs) {
@@ -268,10 +282,13 @@ export function plan(
   }
   const sent = new Set<string>();
   let bytes = 0;
+  const starving = units.reduce((n, u) => n + (u.starving ? u.commands.length : 0), 0);
+  const reserve = Math.min(starving, Math.ceil(budget.commands / 5));
   for (const u of units) {
-    const room = budget.commands - out.commands.length;
+    const room = budget.commands - (u.live ? reserve : 0) - out.commands.length;
     if (room <= 0) {
       later(now);
+      if (u.live) continue;
       break;
     }
     let cmds = u.commands;
@@ -299,5 +316,9 @@ export function plan(
       sent.add(c.key);
     }
   }
+  // in the request: cards of live calls, then by tier (a register before what refers to it)
+  const live = new Set(units.filter((u) => u.live).flatMap((u) => u.commands));
+  const order = (c: Command): number => (live.has(c) ? -1 : c.tier);
+  out.commands.sort((a, b) => order(a) - order(b));
   return out;
 }

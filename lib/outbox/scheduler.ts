@@ -8,12 +8,13 @@ import { realClock, type Clock, type Timer } from '../clock.js';
 import type { Effect } from '../calls/effects.js';
 import type { Job } from '../store/store.js';
 import type { AttachPayload, Command } from './commands.js';
-import { plan, type Budget, type PlanContext } from './plan.js';
+import { plan } from './plan.js';
 import type { Verdict } from './classify.js';
 import { contentOf, deliver, type RiderOutcome } from './deliver.js';
 import type { OutboxEvents, OutboxOptions } from './options.js';
 import { CallIds } from './callids.js';
-import { readView, type PlanView } from './view.js';
+import { planInputs, readView } from './view.js';
+import { RequestSlot } from './slot.js';
 import { OrderedWrites } from './writes.js';
 import { Reachability } from './reach.js';
 
@@ -41,6 +42,9 @@ export class Outbox {
   private requests = 0;
   /** A request of the card lane is in flight. */
   private laneBusy = false;
+  /** Jobs were submitted since the last plan (only then may the card lane have something to carry). */
+  private fresh = false;
+  private readonly slot: RequestSlot;
   private readonly quietWaiters: Array<() => void> = [];
   private readonly writes: OrderedWrites; // in submission order, retried (./writes.ts)
   private readonly reach: Reachability;
@@ -50,6 +54,7 @@ export class Outbox {
     this.clock = o.clock ?? realClock;
     this.callIds = new CallIds(o.store, this.clock);
     this.reach = new Reachability(this.clock, o.log, o.probeMs ?? 5000);
+    this.slot = new RequestSlot(o.client);
     this.writes = new OrderedWrites(o.store, this.clock, o.log, () => this.running);
   }
 
@@ -59,7 +64,10 @@ export class Outbox {
     this.enter();
     return this.writes
       .add(effects)
-      .then(() => this.wake())
+      .then(() => {
+        this.fresh = true;
+        this.wake();
+      })
       .finally(() => this.leave());
   }
 
@@ -70,8 +78,7 @@ export class Outbox {
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.clock.clearTimeout(this.timer);
+    this.halt();
     await this.writes.stop();
     await this.pumping;
     await Promise.allSettled([...this.work]);
@@ -83,6 +90,7 @@ export class Outbox {
   halt(): void {
     this.running = false;
     this.clock.clearTimeout(this.timer);
+    this.slot.cancel();
   }
 
   wake(): void {
@@ -145,38 +153,48 @@ export class Outbox {
       const full = this.requests - (this.laneBusy ? 1 : 0) >= (down ? 1 : (this.o.concurrency ?? 2));
       if (full && (down || this.laneBusy)) return;
       const lane = full; // the card lane: registers and shows only, beside the requests in flight
+      if (lane && !this.fresh) return; // no new job, no new card: a backlog of thousands is not planned in vain
       if (down && down.probeAt > this.clock.now()) {
         this.schedule(down.probeAt);
         this.resolveIdle();
         return;
       }
-      // wait for the rate limiter first, so the request takes everything that arrived meanwhile
-      const waits = !this.o.client.canSendNow();
-      if (waits) this.leave();
-      await this.o.client.ready();
-      if (waits) this.enter();
-      if (!this.running) return;
-      // jobs in flight when the store is read may be settled by the time it answers: not planned now
-      const inFlight = new Set([...this.busy, ...this.sending]);
-      const jobs = await this.o.store.pending();
-      const view = await readView(this.o.store, this.callIds, jobs);
-      if (!this.running) return;
-      const now = this.clock.now();
-      const budget = lane ? { ...this.budget(), cardsOnly: true } : this.budget();
-      const p = plan(jobs, (c) => view.callId(c), budget, now, this.context(view, inFlight));
-      // a CALL_ID is stored before the job that brought it is done (a restart must find it)
-      for (const a of p.adopted) await this.callIds.set(a.call, a.b24CallId, null);
-      const done = new Set(p.done);
-      for (const j of jobs) if (done.has(j.id)) await this.callIds.landed(j);
-      for (const f of p.failed) await this.fail(f.job, f.reason);
-      for (const job of p.prepare) this.prepare(job);
-      if (p.commands.length === 0) {
-        if (lane) return; // no card waits: a request finishing, or a new job, wakes the pump
-        this.schedule(p.nextWake);
-        this.resolveIdle();
-        return;
+      // the request's slot of the rate limit first (./slot.ts), then its plan
+      if (!(await this.slot.take((waiting) => (waiting ? this.leave() : this.enter())))) return;
+      let sent = false;
+      try {
+        if (!this.running) return;
+        // jobs in flight when the store is read may be settled by the time it answers: not planned now
+        const inFlight = new Set([...this.busy, ...this.sending]);
+        this.fresh = false;
+        const jobs = await this.o.store.pending();
+        const view = await readView(this.o.store, this.callIds, jobs);
+        if (!this.running) return;
+        const now = this.clock.now();
+        const { budget, ctx } = planInputs(this.o, view, lane, {
+          forDefaultUser: this.forDefaultUser,
+          attachments: this.attachments,
+          hidden: this.hidden,
+          busy: (id) => inFlight.has(id) || this.busy.has(id) || this.sending.has(id),
+        });
+        const p = plan(jobs, (c) => view.callId(c), budget, now, ctx);
+        // a CALL_ID is stored before the job that brought it is done (a restart must find it)
+        for (const a of p.adopted) await this.callIds.set(a.call, a.b24CallId, null);
+        const done = new Set(p.done);
+        for (const j of jobs) if (done.has(j.id)) await this.callIds.landed(j);
+        for (const f of p.failed) await this.fail(f.job, f.reason);
+        for (const job of p.prepare) this.prepare(job);
+        if (p.commands.length === 0) {
+          if (lane) return; // no card waits: a request finishing, or a new job, wakes the pump
+          this.schedule(p.nextWake);
+          this.resolveIdle();
+          return;
+        }
+        this.dispatch(p.commands, lane);
+        sent = true;
+      } finally {
+        if (!sent) this.slot.refund(); // nothing went: the slot is not used up
       }
-      this.dispatch(p.commands, lane);
     }
   }
 
@@ -204,31 +222,6 @@ export class Outbox {
     if (this.busy.size === 0 && this.sending.size === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  private budget(): Budget {
-    return {
-      commands: this.o.maxBatch ?? 50,
-      bodyBytes: this.o.bodyCapBytes ?? 8 * 1024 * 1024,
-      loaded: this.o.client.loaded(),
-      readyAt: (m) => this.o.client.operating.readyAt(m),
-    };
-  }
-
-  private context(view: PlanView, inFlight: ReadonlySet<number>): PlanContext {
-    return {
-      users: (ext) => this.o.directory.userFor(ext),
-      defaultUserId: this.o.defaultUserId,
-      cardWindowMs: this.o.cardWindowMs,
-      starveMs: this.o.starveMs ?? 5000,
-      lazyMs: this.o.lazyMs ?? 1000,
-      forDefaultUser: this.forDefaultUser,
-      attachments: this.attachments,
-      busy: (id) => inFlight.has(id) || this.busy.has(id) || this.sending.has(id),
-      hidden: this.hidden,
-      cardHistory: (call) => view.cardHistory(call),
-      registerFailure: (call) => view.registerFailure(call),
-    };
-  }
-
   private schedule(at: number | null): void {
     this.clock.clearTimeout(this.timer);
     this.timer = null;
@@ -252,6 +245,7 @@ export class Outbox {
           return r;
         },
         (o) => (outcome = o),
+        true, // the pump took its slot
       );
       if (!this.running) return; // halted meanwhile: the reply is lost, as with a killed process
       if (d.kind === 'answered') this.reach.answered();

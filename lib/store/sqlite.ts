@@ -108,6 +108,11 @@ export class SqliteStore implements Store {
       wait: this.db.prepare(`UPDATE jobs SET next_at = ?, last_error = ? WHERE id = ?`),
       fail: this.db.prepare(`UPDATE jobs SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`),
       callId: this.db.prepare('SELECT b24_call_id FROM calls WHERE call = ?'),
+      // many at once (the outbox asks for every call with a job: thousands after an outage), one statement
+      callIds: this.db.prepare(
+        'SELECT c.call AS call, c.b24_call_id AS id FROM json_each(?) j JOIN calls c ON c.call = j.value ' +
+          'WHERE c.b24_call_id IS NOT NULL',
+      ),
       callUser: this.db.prepare('SELECT user_id FROM calls WHERE call = ?'),
       cards: this.db.prepare(
         "SELECT payload FROM jobs WHERE state = 'done' AND call = ? " +
@@ -234,12 +239,9 @@ export class SqliteStore implements Store {
   }
 
   async callIds(calls: readonly string[]): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    for (const call of new Set(calls)) {
-      const row = this.stmts.callId.get(call) as { b24_call_id: string | null } | undefined;
-      if (row?.b24_call_id) out.set(call, row.b24_call_id);
-    }
-    return out;
+    if (calls.length === 0) return new Map();
+    const rows = this.stmts.callIds.all(JSON.stringify([...new Set(calls)])) as Array<{ call: string; id: string }>;
+    return new Map(rows.map((r) => [r.call, r.id]));
   }
 
   /** The card effects of a call that landed, in order, and the user its register named. */

@@ -185,7 +185,11 @@ t.test('budgets: the command cap, inline bytes, no batching, held methods, the c
 
   const old = job(finish('F', '1001'), { createdAt: NOW - 6000 });
   const starving = plan([old, ...many], ids({ F: 'cF' }), budget(), NOW, ctx());
-  t.equal(starving.commands[0]?.kind, 'finish', 'a finish waiting past starveMs goes with the cards');
+  t.ok(
+    starving.commands.some((c) => c.kind === 'finish'),
+    'a finish waiting past starveMs goes with the cards, even when they would fill the request',
+  );
+  t.equal(starving.commands.at(-1)?.kind, 'finish', 'behind them');
 
   const a = [job(attach('A')), job(attach('B'))];
   const big = (call: string): AttachPayload => ({
@@ -260,6 +264,46 @@ t.test('budgets: the command cap, inline bytes, no batching, held methods, the c
   const windowed = plan(fresh, ids({ W: 'cW' }), budget({ loaded: true }), NOW, ctx());
   t.equal(windowed.commands.length, 0, 'loaded: it waits out the card window to be coalesced');
   t.equal(windowed.nextWake, NOW + 200);
+});
+
+t.test('after an outage: the cards of new calls go first, the backlog fills the rest, oldest first', async (t) => {
+  // 30 calls that rang and ended while the portal was down (a minute ago), then a call ringing now
+  const backlog = Array.from({ length: 30 }, (_, i) =>
+    [register(`B${i}`), finish(`B${i}`, '1001')].map((e) => job(e, { createdAt: NOW - 60_000 + i * 1000 })),
+  ).flat();
+  const ringing = [job(register('N', '1002')), job(show('N', '1003'))];
+  const p = plan([...backlog, ...ringing], ids({}), budget(), NOW, ctx());
+  t.equal(p.commands.length, 50, 'a full request');
+  t.same(
+    summary(p.commands.slice(0, 2)),
+    ['register  12', `show $result[r${ringing[0]!.id}][CALL_ID] [13]`],
+    'the ringing call first',
+  );
+  const backlogKinds = p.commands.slice(2).map((c) => c.kind);
+  t.same(backlogKinds, [...Array(24).fill('register'), ...Array(24).fill('finish')], 'then 24 ended calls');
+  t.same(
+    p.commands.slice(2, 26).map((c) => c.params.EXTERNAL_CALL_ID),
+    Array.from({ length: 24 }, (_, i) => `B${i}`),
+    'the oldest ones',
+  );
+  t.ok(
+    p.commands.slice(26).every((c, i) => c.dependsOn === `r${backlog[2 * i]!.id}`),
+    'each finish refers to its register in the same request',
+  );
+  // a call that rang and ended just now (busy) is a new call: its register first, its finish behind the backlog
+  const busy = [job(register('U', '1002')), job(finish('U', '1002'))];
+  const u = plan([...backlog, ...busy], ids({}), budget(), NOW, ctx());
+  t.equal(u.commands[0]?.params.EXTERNAL_CALL_ID, 'U', 'the register of a call that just ended goes first');
+  t.notOk(
+    u.commands.some((c) => c.kind === 'finish' && c.call === 'U'),
+    'its finish waits behind the backlog',
+  );
+  // cards enough to fill a request: the backlog keeps a fifth of it
+  const crowd = Array.from({ length: 30 }, (_, i) => [job(register(`C${i}`)), job(show(`C${i}`, '1002'))]).flat();
+  const q = plan([...backlog, ...crowd], ids({}), budget(), NOW, ctx());
+  t.equal(q.commands.filter((c) => c.call.startsWith('C')).length, 40, 'cards take 40 commands');
+  t.equal(q.commands.filter((c) => c.call.startsWith('B')).length, 10, 'the backlog 10: nothing starves');
+  t.equal(q.nextWake, NOW, 'the rest goes with the next request');
 });
 
 t.test('bookkeeping never becomes a command; a failed register dooms the rest of its call', async (t) => {
