@@ -144,11 +144,15 @@ export function plan(
     });
   };
 
+  // calls begun within `starveMs` are all planned (their cards go first); of the backlog behind them, registers
+  // go oldest call first and none is ever passed over: once a request's worth of them is planned, no later
+  // call of the backlog can add to this request (a backlog is not rebuilt in full for every request)
+  const calls = [...byCall];
+  const fresh = (list: readonly Job[]): boolean => now - list[0]!.createdAt < ctx.starveMs;
   let registers = 0;
-  for (const [call, list] of byCall) {
-    // registers go first, oldest call first, and none is ever passed over: once a request's worth
-    // of them is planned, no later call can add to this request (a backlog is not rebuilt in full)
-    if (registers >= budget.commands) {
+  for (const [call, list] of [...calls.filter(([, l]) => fresh(l)), ...calls.filter(([, l]) => !fresh(l))]) {
+    const backlog = !fresh(list);
+    if (backlog && registers >= budget.commands) {
       later(now);
       break;
     }
@@ -188,7 +192,7 @@ export function plan(
         if (held(METHOD.register)) break;
         register = registerCommand(ctx, job, e, ctx.forDefaultUser.has(job.id));
         unit(0, [register], job.createdAt);
-        registers++;
+        if (backlog) registers++;
         first = false;
         continue;
       }

@@ -361,7 +361,8 @@ t.test('the card lane carries registers and shows only, never a finish or a reco
 t.test('a backlog of registers: the oldest calls first, later calls are left for the next requests', async (t) => {
   const calls = Array.from({ length: 120 }, (_, i) => `Q${i}`);
   const asked = new Set<string>();
-  const jobs = calls.flatMap((c) => [job(register(c)), job(show(c, '1002'))]);
+  // calls of a minute ago (an outage): a backlog, not calls ringing now
+  const jobs = calls.flatMap((c) => [register(c), show(c, '1002')].map((e) => job(e, { createdAt: NOW - 60_000 })));
   const known = (call: string): string | null => {
     asked.add(call);
     return null;
@@ -375,6 +376,14 @@ t.test('a backlog of registers: the oldest calls first, later calls are left for
   );
   t.ok(asked.size < calls.length, 'the calls past a request’s worth of registers are not looked at');
   t.equal(p.nextWake, NOW, 'and there is more to send at once');
+  const now = [job(register('NEW'), { createdAt: NOW - 10 }), job(show('NEW', '1002'), { createdAt: NOW - 10 })];
+  t.same(
+    plan([...jobs, ...now], known, budget(), NOW, ctx())
+      .commands.slice(0, 2)
+      .map((c) => `${c.kind} ${c.call}`),
+    ['register NEW', 'show NEW'],
+    'a call ringing now is planned however long the backlog, and its card goes first',
+  );
   const next = plan(jobs.slice(50), known, budget(), NOW, ctx());
   t.same(
     next.commands.filter((c) => c.kind === 'register').map((c) => c.call),
