@@ -50,6 +50,28 @@ export const OFFICE = [
   { ID: 14, NAME: 'Dmitri', LAST_NAME: 'Support', UF_PHONE_INNER: '1004' },
 ] as const;
 
+/** The service's settings against the emulated portal: its app, no directory refresh, the test office's habits. */
+export function standOverrides(
+  portal: Bitrix24Emulator,
+  dataDir: string,
+  recordingsDir: string,
+): Record<string, unknown> {
+  return {
+    'http.port': 0,
+    dataDir,
+    'b24.portalUrl': portal.url,
+    'b24.clientId': portal.app.clientId,
+    'b24.clientSecret': portal.app.clientSecret,
+    'b24.oauthUrl': portal.url,
+    'b24.directoryRefreshSec': 0,
+    'calls.gateway': 'pstn',
+    'calls.defaultUserId': 1,
+    'calls.cardWindowMs': 0,
+    'recordings.dirs': [recordingsDir],
+    logLevel: 'silent',
+  };
+}
+
 export async function startStack(o: StackOptions): Promise<Stack> {
   const base = o.dataDir ?? mkdtempSync(join(tmpdir(), 'fsb24-'));
   const recordingsDir = o.recordingsDir ?? join(base, 'recordings');
@@ -63,18 +85,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     overrides: {
       'esl.host': sim.host,
       'esl.port': sim.port,
-      'http.port': 0,
-      dataDir: o.dataDir ?? join(base, 'data'),
-      'b24.portalUrl': portal.url,
-      'b24.clientId': portal.app.clientId,
-      'b24.clientSecret': portal.app.clientSecret,
-      'b24.oauthUrl': portal.url,
-      'b24.directoryRefreshSec': 0,
-      'calls.gateway': 'pstn',
-      'calls.defaultUserId': 1,
-      'calls.cardWindowMs': 0,
-      'recordings.dirs': [recordingsDir],
-      logLevel: 'silent',
+      ...standOverrides(portal, o.dataDir ?? join(base, 'data'), recordingsDir),
       ...o.config,
     },
   });

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { compose } from '../../bin/compose.js';
+import { standOverrides } from '../../lib/demo/stack.js';
 import { loadConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
 import { ManualClock } from '../../lib/clock.js';
@@ -64,18 +65,7 @@ t.test(
           ]),
           'database.url': url,
           instanceId,
-          'http.port': 0,
-          dataDir: join(dir, 'data'),
-          'b24.portalUrl': portal.url,
-          'b24.clientId': portal.app.clientId,
-          'b24.clientSecret': portal.app.clientSecret,
-          'b24.oauthUrl': portal.url,
-          'b24.directoryRefreshSec': 0,
-          'calls.gateway': 'pstn',
-          'calls.defaultUserId': 1,
-          'calls.cardWindowMs': 0,
-          'recordings.dirs': [rec],
-          logLevel: 'silent',
+          ...standOverrides(portal, join(dir, 'data'), rec),
         },
       });
     const make = (id: string): Runtime =>

@@ -10,6 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compose } from '../../bin/compose.js';
+import { standOverrides } from '../../lib/demo/stack.js';
 import { loadConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
 import { startFreeswitchSim, inboundCall, type FreeswitchSim } from '../../lib/sim/freeswitch/index.js';
@@ -64,18 +65,7 @@ async function twoSwitches(t: Test): Promise<Two> {
         { name: 'fs1', host: fs1.host, port: fs1.port, password: 'ClueCon' },
         { name: 'fs2', host: fs2.host, port: fs2.port, password: 'ClueCon' },
       ]),
-      'http.port': 0,
-      dataDir: join(dir, 'data'),
-      'b24.portalUrl': portal.url,
-      'b24.clientId': portal.app.clientId,
-      'b24.clientSecret': portal.app.clientSecret,
-      'b24.oauthUrl': portal.url,
-      'b24.directoryRefreshSec': 0,
-      'calls.gateway': 'pstn',
-      'calls.defaultUserId': 1,
-      'calls.cardWindowMs': 0,
-      'recordings.dirs': [rec],
-      logLevel: 'silent',
+      ...standOverrides(portal, join(dir, 'data'), rec),
     },
   });
   const svc = compose({ config, log: createLogger('silent'), recordingsStableMs: 0 });
