@@ -5,9 +5,9 @@
  * the connection is completed by the portal's holder; a replayed callback is refused by either.
  */
 import t, { type Test } from 'tap';
+import { sink } from '../helpers/log-sink.js';
 import { createServer, request as forward, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { stack } from '../helpers/stack.js';
 import { testDatabase } from '../helpers/pg.js';
@@ -41,17 +41,6 @@ async function balancer(t: Test): Promise<{ url: string; pick: (path: string) =>
   const at = server.address();
   lb.url = `http://127.0.0.1:${typeof at === 'object' && at ? at.port : 0}`;
   return lb;
-}
-
-function sink(): { stream: Writable; text: () => string } {
-  let out = '';
-  const stream = new Writable({
-    write(chunk, _e, cb) {
-      out += String(chunk);
-      cb();
-    },
-  });
-  return { stream, text: () => out };
 }
 
 t.test('the connect page served by B, the callback by A: connected; a replay is refused by both', async (t) => {

@@ -3,21 +3,10 @@
  * listen address, the handler bound at Bitrix24) do, with only a secret inside them hidden.
  */
 import t from 'tap';
-import { Writable } from 'node:stream';
+import { sink } from '../helpers/log-sink.js';
 import { createLogger, scrub } from '../../lib/log.js';
 import { stack } from '../helpers/stack.js';
 import { inboundCall } from '../../lib/sim/freeswitch/index.js';
-
-function sink(): { stream: Writable; text: () => string } {
-  let out = '';
-  const stream = new Writable({
-    write(chunk, _e, cb) {
-      out += String(chunk);
-      cb();
-    },
-  });
-  return { stream, text: () => out };
-}
 
 t.test('a secret key is hidden whole; a URL or an error keeps all but its secret', async (t) => {
   const s = sink();
