@@ -4,7 +4,8 @@
  * busy; Poisson arrivals from a seed. Built from the simulator's scenarios and flows.
  */
 import { randomUUID } from 'node:crypto';
-import { inboundCall, type SimSwitch } from '../lib/sim/freeswitch/index.js';
+import net from 'node:net';
+import { inboundCall, startFreeswitchSim, type SimSwitch } from '../lib/sim/freeswitch/index.js';
 import { endBridge, ringPstn, talk } from '../lib/sim/freeswitch/flows.js';
 
 export type Kind = 'in-answered' | 'in-missed' | 'out-answered' | 'out-busy';
@@ -103,4 +104,21 @@ export async function play(
   await talk(sw, talkMs, [leg, b]);
   await endBridge(sw, leg, b, leg, { record });
   return { uuid, recorded: true };
+}
+
+/**
+ * The simulator's own first call (compiling its scenarios and event encoding, a young-generation
+ * GC of this process that the first call's allocations set off: 5-15 ms late on the first card,
+ * measured) is not the service's card latency: one call of each kind that registers first is
+ * played on a switch of its own, to a client that discards its events, before the measured calls.
+ */
+export async function warmSimulator(recordingsDir: string): Promise<void> {
+  const sim = await startFreeswitchSim({ recordingsDir, speed: 0 });
+  office(sim.sw);
+  const sink = net.connect(sim.port, sim.host).resume();
+  sink.write(`auth ${sim.password}\n\nevent json ALL\n\n`);
+  await sim.commands.next((c) => c.line.startsWith('event'));
+  for (const kind of ['in-answered', 'out-answered'] as const) await play(sim.sw, { at: 0, n: 0, kind }, 0, () => {});
+  sink.destroy();
+  await sim.close();
 }

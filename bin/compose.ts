@@ -138,6 +138,12 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
                 cdr.guess(call, () => void deliver(unit, list, s.name).catch(lost));
           }
         },
+        // a connection to the call's portal, if none is open, while the switch still routes the call
+        callStarting: (call) => {
+          const t = router.peek(call);
+          const unit = t ? units.get(t) : undefined;
+          if (t && unit && (!cl || cl.holdsPortal(t))) void unit.client.preconnect();
+        },
         onEventSeen: (name) => metrics.events.inc({ switch: s.name, name }),
         onBadEvent: () => metrics.badEvents.inc({ switch: s.name }),
       },
@@ -411,6 +417,11 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
       await cdr.load();
       for (const p of units.values()) await p.open();
+      // a sample call through throwaway models and planners: the first real call does not pay for compiling its path
+      const warmFrom = performance.now();
+      const sample = sw.warm();
+      for (const p of units.values()) await p.warm(sample);
+      log.debug({ ms: Math.round(performance.now() - warmFrom) }, 'call path warmed up (nothing sent)');
       url = await app.listen({ host: c.http.host, port: c.http.port });
       if (!cl) for (const p of units.values()) await p.start();
       // FreeSWITCH's spool first: calls that ended while the service was down, before any orphan guess

@@ -10,6 +10,7 @@ import { OperatingLimits, parseTimeBlock, type RateLimiter, type TimeBlock } fro
 import type { Store, StoredTokens } from '../store/store.js';
 import { scrub, type Logger } from '../log.js';
 import { batchWithFiles, jsonWithBase64File, type StreamedFile } from './bodies.js';
+import { SpareConnection } from './spare.js';
 
 export { pctBase64, pctBase64Stream } from './bodies.js';
 
@@ -50,8 +51,15 @@ type Envelope = {
   time?: unknown;
 };
 
+/** An idle connection is kept this long (unless the portal's `Keep-Alive: timeout` says less). */
+const KEEP_ALIVE_MS = 30_000;
+
 export class Bitrix24Client {
   private readonly pools = new Map<string, Pool>();
+  /** The origin REST requests went to last (the portal's). */
+  private restOrigin: string | null = null;
+  /** A connection opened when a call starts and none is open (./spare.ts). */
+  readonly spare = new SpareConnection(KEEP_ALIVE_MS);
   private refreshing: Promise<StoredTokens> | null = null;
   /** The last error a request got, until one succeeds again (health). */
   lastError: { at: number; message: string } | null = null;
@@ -79,13 +87,29 @@ export class Bitrix24Client {
       p = new Pool(origin, {
         connections: 4,
         pipelining: 1,
-        keepAliveTimeout: 30_000,
+        keepAliveTimeout: KEEP_ALIVE_MS,
+        connect: this.spare.connect,
         headersTimeout: this.o.timeoutMs,
         bodyTimeout: this.o.timeoutMs,
       });
       this.pools.set(origin, p);
     }
     return p;
+  }
+
+  /**
+   * A call starts: unless a connection to the portal is open or in use, open one now, so its
+   * register does not wait for TCP and TLS. Sends nothing; not installed yet: does nothing.
+   */
+  preconnect(): void {
+    // the usual case, on every call: the pool has a connection; nothing is read, nothing opened
+    const s = this.restOrigin ? this.pools.get(this.restOrigin)?.stats : undefined;
+    if (s && s.connected + s.pending + s.running > 0) return;
+    const known = this.restOrigin ?? (this.o.mode === 'webhook' ? new URL(this.o.webhookUrl!).origin : null);
+    const origin = known
+      ? Promise.resolve(known)
+      : this.tokens().then((t) => (t ? new URL(t.clientEndpoint).origin : null));
+    void origin.then((o) => o && this.spare.open(o)).catch(() => undefined);
   }
 
   /** Resolves when the rate limiter would let a request go now. */
@@ -215,6 +239,7 @@ export class Bitrix24Client {
       body = { ...params, auth: t.accessToken };
       sentToken = t.accessToken;
     }
+    this.restOrigin = url.origin;
     if (!prepaid) await this.o.limiter.acquire(urgent);
     this.requests++;
     let status: number;
@@ -371,6 +396,7 @@ export class Bitrix24Client {
   }
 
   async close(): Promise<void> {
+    this.spare.close();
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     this.pools.clear();
   }

@@ -34,8 +34,11 @@ async function* once(b64: Promise<string>): AsyncGenerator<Buffer> {
   yield Buffer.from(await b64, 'base64');
 }
 
+/** What a delivery needs of the REST client (the start-up warm-up hands it one that answers itself). */
+export type DeliveryClient = Pick<Bitrix24Client, 'operating' | 'call' | 'callWithFile' | 'batch'>;
+
 export async function deliver(
-  client: Bitrix24Client,
+  client: DeliveryClient,
   /** An inline recording's bytes, piece by piece (read as the request goes out). */
   content: (a: AttachPayload) => AsyncIterable<Buffer>,
   commands: Command[],

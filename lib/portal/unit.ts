@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import type { BackgroundJob } from '../esl/client.js';
 import type { Store } from '../store/store.js';
 import { Outbox } from '../outbox/scheduler.js';
+import { rehearseDelivery } from '../outbox/warm.js';
 import { Bitrix24Client } from '../bitrix24/client.js';
 import { RateLimiter } from '../bitrix24/limiter.js';
 import { UserDirectory } from '../bitrix24/directory.js';
@@ -185,6 +186,16 @@ export class PortalUnit {
   private recordingLink(path: string, name: string): string {
     const c = this.config;
     return new URL(this.links.link(path, name, c.recordings.urlTtlSec), c.publicUrl || this.url).href;
+  }
+
+  /**
+   * Plan and deliver a sample call's effects as its outbox would (lib/outbox/warm.ts), to a
+   * client that answers itself: at start, so the first real call does not pay for compiling
+   * that path. Sends nothing, writes nothing; resolves with the request bodies it made (tests).
+   */
+  warm(effects: readonly Effect[]): Promise<string[]> {
+    const users = (ext: string | null): number | null => this.directory.userFor(ext);
+    return rehearseDelivery(effects, { users, defaultUserId: this.config.calls.defaultUserId }, this.clock.now());
   }
 
   /** Observe the effects as they are committed (tests, the demo). */

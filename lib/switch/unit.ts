@@ -14,6 +14,7 @@ import { LegFactsTracker, type CallFacts } from './facts.js';
 import type { Clock, Timer } from '../clock.js';
 import type { Logger } from '../log.js';
 import { EXTENSION } from '../patterns.js';
+import { rehearse } from './warm.js';
 
 /** A directory domain as it may go into an API command (whitelisted, never raw input). */
 const DOMAIN = /^[A-Za-z0-9_.-]{1,253}$/;
@@ -44,6 +45,11 @@ export interface SwitchPorts {
    * (hang-up time, status). Default: the sink; bin/ holds them a while for the calls' CDRs.
    */
   guessed?: (effects: Effect[]) => void;
+  /**
+   * A call starts (its first leg: a trunk leg coming in, a phone dialling): its portal may open
+   * a connection now, so the register does not wait for one (lib/bitrix24/spare.ts).
+   */
+  callStarting?: (call: string) => void;
   /** Counts for /metrics (this switch's). */
   onEventSeen?: (name: string) => void;
   onBadEvent?: () => void;
@@ -119,6 +125,14 @@ export class SwitchUnit {
   factsOf(call: string): CallFacts | null {
     const d = this.model.describe(call);
     return d ? this.legFacts.facts(d.legs, d.line) : null;
+  }
+
+  /**
+   * The sample call through a throwaway model (./warm.ts), before `start`: the first real call
+   * does not pay for compiling its path. Its effects are for the portals' planners to rehearse.
+   */
+  warm(): Effect[] {
+    return rehearse(this.cfg.model, this.cfg.recordVariables);
   }
 
   /** The live call model's effects for a caller the routing lookup assigned to `extension`. */
@@ -211,7 +225,9 @@ export class SwitchUnit {
     if (!ce) return;
     this.clockSkewUs = ce.atUs - this.clock.now() * 1000;
     this.legFacts.note(ce);
+    const starts = ce.name === 'CHANNEL_CREATE' && !this.model.tracks(ce.uuid);
     const effects = this.stamp(this.model.apply(ce));
+    if (starts && this.model.tracks(ce.uuid)) this.ports.callStarting?.(ce.uuid);
     // the events of one read of the socket are sunk together once it is handled: one commit,
     // not one per event (nothing was acknowledged to anyone before that commit)
     if (this.batch) {

@@ -77,6 +77,19 @@ export class TenantRouter {
     return this.decide(call, true) ?? null;
   }
 
+  /** The portal a call goes to as far as is known now, deciding nothing (a hint: open a connection to it). */
+  peek(call: string): Tenant | null {
+    const ts = this.tenants;
+    if (ts.single) return ts.list[0] ?? null;
+    if (this.decided.has(call)) return this.decided.get(call) ?? null;
+    const f = this.factsOf(call);
+    for (const d of f?.domains ?? []) {
+      const t = ts.ofDomain(d);
+      if (t) return t;
+    }
+    return (f?.line ? ts.ofLine(f.line) : undefined) ?? (f?.gateway ? ts.ofGateway(f.gateway) : undefined) ?? null;
+  }
+
   /** Effects still waiting for their call's domain. */
   get waitingCalls(): number {
     return this.waiting.size;
