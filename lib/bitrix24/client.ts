@@ -112,11 +112,6 @@ export class Bitrix24Client {
     void origin.then((o) => o && this.spare.open(o)).catch(() => undefined);
   }
 
-  /** Resolves when the rate limiter would let a request go now. */
-  ready(): Promise<void> {
-    return this.o.limiter.whenAvailable();
-  }
-
   /** Take a slot of the rate limit for a request made elsewhere (the upload of a recording). */
   acquireSlot(): Promise<void> {
     return this.o.limiter.acquire(false);
@@ -133,11 +128,6 @@ export class Bitrix24Client {
   /** Give back a slot taken for a request that did not go. */
   refundSlot(): void {
     this.o.limiter.refund();
-  }
-
-  /** A request could go now without waiting for the rate limit. */
-  canSendNow(): boolean {
-    return this.o.limiter.available() > 0;
   }
 
   /** Fewer than half the bucket's slots are free: requests should carry all they can. */
