@@ -16,25 +16,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFreeswitchSim, inboundCall } from '../lib/sim/freeswitch/index.js';
-import { office, play, schedule, warmSimulator, ANSWERING, type Arrival } from './office.js';
+import { office, officeUsers, play, schedule, warmSimulator, ANSWERING, type Arrival, type User } from './office.js';
+import { flag, opt, serviceEnv } from './common.js';
 import { perInstance, pgServer, startPair, type PgServer, type Started } from './cluster-run.js';
 import type { PortalAsk, PortalTotals } from './portal-child.js';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, def: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const RATES = opt('rates', opt('rate', '15')).split(',').map(Number);
 const DURATION = Number(opt('duration', '60'));
 const SEED = Number(opt('seed', '1'));
 const [BURST, DRAIN] = opt('bucket', '50,2').split(',').map(Number) as [number, number];
 const TALK_MS = Number(opt('talk', '1')) * 1000;
 const LIVE = Number(opt('live', '5000'));
-const BASELINE = !argv.includes('--no-baseline');
+const BASELINE = !flag('no-baseline');
 const DRAIN_LIMIT_MS = Number(opt('drain-limit', '120')) * 1000;
 // the PostgreSQL column (issue 15): --pg <url> a server of yours, --no-pg none, else a throwaway cluster
-const PG = await pgServer(argv.includes('--no-pg') ? false : opt('pg', ''));
+const PG = await pgServer(flag('no-pg') ? false : opt('pg', ''));
 
 type Stats = {
   rss: number;
@@ -108,24 +104,7 @@ async function startService(
   // the V8 flag the shipped entry point and systemd unit run the service with
   const child = fork(fileURLToPath(new URL('./service-child.js', import.meta.url)), [], {
     execArgv: ['--max-semi-space-size=4', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
-    env: {
-      ...process.env,
-      FSB24_ESL_HOST: esl.host,
-      FSB24_ESL_PORT: String(esl.port),
-      FSB24_HTTP_PORT: '0',
-      FSB24_DATA_DIR: join(dir, 'data'),
-      FSB24_B24_PORTAL_URL: portal.url,
-      FSB24_B24_CLIENT_ID: portal.clientId,
-      FSB24_B24_CLIENT_SECRET: portal.clientSecret,
-      FSB24_B24_OAUTH_URL: portal.url,
-      FSB24_RECORDINGS_DIRS: join(dir, 'rec'),
-      FSB24_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
-      FSB24_B24_RATE_BURST: String(BURST),
-      FSB24_B24_RATE_DRAIN: String(DRAIN),
-      FSB24_B24_BATCH_MAX: String(batchMax),
-      FSB24_RECORDINGS_STABLE_MS: '0',
-      ...extra,
-    },
+    env: { ...serviceEnv(dir, esl, portal, [BURST, DRAIN]), FSB24_B24_BATCH_MAX: String(batchMax), ...extra },
   });
   const ask = (): Promise<Stats> =>
     new Promise((r) => {
@@ -140,18 +119,6 @@ async function startService(
 async function stop(child: ChildProcess): Promise<void> {
   child.send({ cmd: 'stop' });
   await new Promise((r) => child.once('exit', r));
-}
-
-/** 100 phones that answer (users 100-199), 100 that never do (300-399), and the default user. */
-type User = { ID: number; NAME?: string; UF_PHONE_INNER: string };
-
-function officeUsers(): User[] {
-  const users: User[] = [{ ID: 1, NAME: 'Admin', UF_PHONE_INNER: '' }]; // FSB24_DEFAULT_USER_ID
-  for (let i = 0; i < 100; i++) {
-    users.push({ ID: 100 + i, UF_PHONE_INNER: String(2000 + i) });
-    users.push({ ID: 300 + i, UF_PHONE_INNER: String(3000 + i) });
-  }
-  return users;
 }
 
 async function run(arrivals: Arrival[], batchMax: number, pg?: PgServer): Promise<Result> {

@@ -46,6 +46,18 @@ export const ANSWERING = (i: number): string => String(2000 + (i % 100));
 export const SILENT = (i: number): string => String(3000 + (i % 100));
 export const BUSY_NUMBER = '+74950000486';
 
+/** The portal's users: 100 phones that answer (users 100-199), 100 that never do (300-399), and the default user. */
+export type User = { ID: number; NAME?: string; UF_PHONE_INNER: string };
+
+export function officeUsers(): User[] {
+  const users: User[] = [{ ID: 1, NAME: 'Admin', UF_PHONE_INNER: '' }]; // FSB24_DEFAULT_USER_ID
+  for (let i = 0; i < 100; i++) {
+    users.push({ ID: 100 + i, UF_PHONE_INNER: String(2000 + i) });
+    users.push({ ID: 300 + i, UF_PHONE_INNER: String(3000 + i) });
+  }
+  return users;
+}
+
 /** Set up the switch: 100 phones that answer after 500 ms, 100 that never do, a busy number. */
 export function office(sw: SimSwitch): void {
   for (let i = 0; i < 100; i++) {

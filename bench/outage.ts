@@ -14,13 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFreeswitchSim } from '../lib/sim/freeswitch/index.js';
 import { startBitrix24Emulator, type PortalRequest } from '../lib/sim/bitrix24/index.js';
-import { office, play, schedule, type Arrival } from './office.js';
+import { office, officeUsers, play, schedule, type Arrival } from './office.js';
+import { opt, serviceEnv } from './common.js';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, def: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const RATE = Number(opt('rate', '2'));
 const OUTAGE_S = Number(opt('outage', '600'));
 const SEED = Number(opt('seed', '1'));
@@ -57,31 +53,15 @@ const dir = mkdtempSync(join(tmpdir(), 'fsb24-bench-outage-'));
 const sim = await startFreeswitchSim({ recordingsDir: join(dir, 'rec'), speed: 1 });
 office(sim.sw);
 const portal = await startBitrix24Emulator({ burst: BURST, drainPerSec: DRAIN });
-portal.state.addUser({ ID: 1, NAME: 'Admin', UF_PHONE_INNER: '' }); // FSB24_DEFAULT_USER_ID
-for (let i = 0; i < 100; i++) {
-  portal.state.addUser({ ID: 100 + i, UF_PHONE_INNER: String(2000 + i) });
-  portal.state.addUser({ ID: 300 + i, UF_PHONE_INNER: String(3000 + i) });
-}
+for (const u of officeUsers()) portal.state.addUser(u);
 
 // the service as the entry point runs it, configured by its environment
 const child: ChildProcess = fork(fileURLToPath(new URL('./service-child.js', import.meta.url)), [], {
   execArgv: ['--max-semi-space-size=4'],
-  env: {
-    ...process.env,
-    FSB24_ESL_HOST: sim.host,
-    FSB24_ESL_PORT: String(sim.port),
-    FSB24_HTTP_PORT: '0',
-    FSB24_DATA_DIR: join(dir, 'data'),
-    FSB24_B24_PORTAL_URL: portal.url,
-    FSB24_B24_CLIENT_ID: portal.app.clientId,
-    FSB24_B24_CLIENT_SECRET: portal.app.clientSecret,
-    FSB24_B24_OAUTH_URL: portal.url,
-    FSB24_B24_RATE_BURST: String(BURST),
-    FSB24_B24_RATE_DRAIN: String(DRAIN),
-    FSB24_RECORDINGS_DIRS: join(dir, 'rec'),
-    FSB24_RECORDINGS_STABLE_MS: '0',
-    FSB24_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
-  },
+  env: serviceEnv(dir, sim, { url: portal.url, clientId: portal.app.clientId, clientSecret: portal.app.clientSecret }, [
+    BURST,
+    DRAIN,
+  ]),
 });
 const { url } = await new Promise<{ url: string }>((r) => child.once('message', (m) => r(m as { url: string })));
 if ((await portal.install(`${url}/bitrix24/events`)) !== 200) throw new Error('install failed');
