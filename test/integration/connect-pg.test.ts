@@ -80,6 +80,8 @@ t.test('the connect page served by B, the callback by A: connected; a replay is 
   // the same callback again (a reload, a replay): refused wherever it arrives, nothing reaches the portal
   const callback = browser.visited[2]!;
   t.match(callback, new RegExp(`^${lb.url}/bitrix24/oauth/callback\\?code=`));
+  // the directory is loaded after the page has answered (not awaited by it): let it land first
+  await s.portal.journal.until(() => s.portal.journal.entries.some((e) => e.method === 'user.get'));
   const seen = s.portal.journal.entries.length;
   t.match(await browser.get(callback), { status: 400, body: /state used/ }, 'at A');
   lb.pick = () => b.url;
