@@ -92,6 +92,9 @@ export class PortalState {
   readonly lines: Line[] = [];
   readonly active = new Map<string, ActiveCall>();
   readonly finished: FinishedCall[] = [];
+  /** CALL_IDs of `finished`, and CRM entities by the digits of each phone: one look-up, not a scan per call. */
+  private readonly finishedIds = new Set<string>();
+  private readonly crmByDigits = new Map<string, CrmEntity[]>();
   /** CALL_ID -> users the card is shown to. */
   readonly cards = new Map<string, Set<number>>();
   /** CALL_ID -> every user the card was ever shown to (the demo's table). */
@@ -115,6 +118,21 @@ export class PortalState {
 
   addCrm(e: CrmEntity): void {
     this.crm.push(e);
+    for (const digits of new Set(e.PHONES.map((p) => p.replace(/\D/g, '')))) {
+      if (digits === '') continue;
+      const list = this.crmByDigits.get(digits);
+      if (list) list.push(e);
+      else this.crmByDigits.set(digits, [e]);
+    }
+  }
+
+  addFinished(row: FinishedCall): void {
+    this.finished.push(row);
+    this.finishedIds.add(row.CALL_ID);
+  }
+
+  isFinished(callId: string): boolean {
+    return this.finishedIds.has(callId);
   }
 
   next(kind: keyof PortalState['ids']): number {
@@ -128,7 +146,7 @@ export class PortalState {
 
   findCrmByPhone(phone: string): CrmEntity[] {
     const digits = phone.replace(/\D/g, '');
-    const hits = this.crm.filter((e) => e.PHONES.some((p) => p.replace(/\D/g, '') === digits && digits !== ''));
+    const hits = [...(this.crmByDigits.get(digits) ?? [])];
     const order = { CONTACT: 0, LEAD: 1, COMPANY: 2 };
     return hits.sort((a, b) => order[a.TYPE] - order[b.TYPE]);
   }

@@ -247,7 +247,7 @@ export function finish(ctx: CallContext, p: Params): unknown {
     registeredType: call.TYPE,
     lineNumber: call.LINE_NUMBER,
   };
-  ctx.state.finished.push(row);
+  ctx.state.addFinished(row);
   ctx.state.active.delete(callId);
   // finish hides the card for USER_ID only (§5.4): anyone else still sees it until a hide
   ctx.state.cards.get(callId)?.delete(userId);
@@ -309,7 +309,7 @@ export function attachRecord(ctx: CallContext, p: Params): unknown {
   const filename = scalar(p, 'FILENAME');
   if (!url && !filename)
     throw core('Required parameters are not set. Request should contain or URL or FILENAME parameter');
-  if (!ctx.state.finished.some((f) => f.CALL_ID === callId))
+  if (!ctx.state.isFinished(callId))
     throw core('Call is not found in the statistic table. Looks like it is not finished yet.');
   if (url) {
     // one synchronous GET, the file named by FILENAME or the URL's basename (§6)
