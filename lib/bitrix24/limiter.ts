@@ -71,19 +71,6 @@ export class RateLimiter {
     if (this.queue.length > 0) void this.pump();
   }
 
-  /**
-   * Resolves when the bucket has a slot (nothing is taken). Requests already queued do not
-   * hold it back: the caller then queues behind them in `acquire`, so a busy caller (a fast
-   * offline poll) cannot starve the outbox.
-   */
-  async whenAvailable(): Promise<void> {
-    for (;;) {
-      this.drain();
-      if (this.level + 1 < this.burst) return;
-      await this.clock.sleep(this.waitMs());
-    }
-  }
-
   /** The portal said QUERY_LIMIT_EXCEEDED: its bucket is full, ours must be too. */
   saturate(): void {
     this.drain();
