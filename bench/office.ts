@@ -109,12 +109,10 @@ export async function play(
   }
   sw.answer(leg);
   leg.setVar('originate_disposition', 'SUCCESS');
-  const path = sw.recordingPath(uuid);
-  sw.recordStart(leg, path);
-  const record = { leg, path, startedUs: sw.nowUs() };
+  sw.startRecorder(leg, sw.recordingPath(uuid));
   sw.bridge(leg, b);
   await talk(sw, talkMs, [leg, b]);
-  await endBridge(sw, leg, b, leg, { record });
+  await endBridge(sw, leg, b, leg);
   return { uuid, recorded: true };
 }
 

@@ -7,7 +7,7 @@ import t from 'tap';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stack } from '../helpers/stack.js';
-import { endBridge, inboundCall } from '../../lib/sim/freeswitch/index.js';
+import { endBridge, inboundCall, killLeg } from '../../lib/sim/freeswitch/index.js';
 import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import type { Stack } from '../../lib/demo/stack.js';
 
@@ -59,6 +59,24 @@ t.test('small recording: base64 FILE_CONTENT, after finish, exact bytes', async 
   t.ok(s.portal.journal.entries.indexOf(att) > finIndex, 'attached after finish landed');
   t.same(s.portal.state.files[0]?.bytes, readFileSync(path!), 'the exact bytes');
   t.equal(s.portal.state.files[0]?.via, 'content');
+});
+
+t.test('a recorded call ended by uuid_kill while talking: its recording is attached all the same', async (t) => {
+  const s = await stack(t, { config: fast });
+  const sw = s.sim.sw;
+  const bridged = new Promise<void>((r) => sw.subscribe((e) => e.headers[0]?.[1] === 'CHANNEL_BRIDGE' && r()));
+  const call = inboundCall(sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: -1 });
+  await bridged;
+  killLeg(
+    sw,
+    [...sw.legs.values()].find((l) => l.init.direction === 'inbound')!,
+    'NORMAL_CLEARING',
+  );
+  const { recording } = await call;
+  const fin = await s.portal.journal.next(ok('telephony.externalcall.finish'));
+  const att = await s.portal.journal.next(ok('telephony.externalcall.attachrecord'));
+  t.equal(att.params.CALL_ID, fin.params.CALL_ID, 'for the call killed');
+  t.same(s.portal.state.files[0]?.bytes, readFileSync(recording!), 'the exact bytes of the file the switch closed');
 });
 
 t.test('under load, recordings ride inside the batches, behind the cards', async (t) => {

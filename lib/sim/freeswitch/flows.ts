@@ -39,17 +39,11 @@ export async function talk(sw: SimSwitch, ms: number, legs: Leg[]): Promise<void
 /**
  * End a bridged pair: `first` hangs up (BYE received), the partner follows.
  * Order as in inbound-ringgroup-answered / click2call-answered: HANGUP(first),
- * HANGUP(other), UNBRIDGE(a), complete(other), [record stop], complete(first).
+ * HANGUP(other), UNBRIDGE(a), complete(other), complete(first) (its recorder closes first, if any).
  */
 const ended = new WeakSet<Leg>();
 
-export async function endBridge(
-  sw: SimSwitch,
-  a: Leg,
-  b: Leg,
-  first: Leg,
-  opts: { record?: { leg: Leg; path: string; startedUs: number } } = {},
-): Promise<void> {
+export async function endBridge(sw: SimSwitch, a: Leg, b: Leg, first: Leg): Promise<void> {
   // a kill and the flow that owns the call may both end it: only the first does
   if (ended.has(a) || ended.has(b)) return;
   ended.add(a);
@@ -71,7 +65,6 @@ export async function endBridge(
     if (!a.hangupCause) sw.hangup(a, 'NORMAL_CLEARING', { disposition: 'send_bye' });
     sw.complete(b);
   }
-  if (opts.record) sw.recordStop(opts.record.leg, opts.record.path, (sw.nowUs() - opts.record.startedUs) / 1e6);
   sw.complete(a);
   notifyKilled(a);
   notifyKilled(b);

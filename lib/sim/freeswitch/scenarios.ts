@@ -88,12 +88,10 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   }
   a.setVar('current_application_data', o.extensions.map((e) => `user/${e}@${domain}`).join(o.hunt ? '|' : ','));
   sw.progressMedia(a);
-  let record: { leg: Leg; path: string; startedUs: number } | undefined;
   if (plan ? plan.record : o.record !== false) {
     const path = sw.recordingPath(a.uuid);
     a.setVar('RECORD_STEREO', 'true');
-    sw.recordStart(a, path);
-    record = { leg: a, path, startedUs: sw.nowUs() };
+    sw.startRecorder(a, path); // closed as A completes (SimSwitch.complete), a kill included
     result.recording = path;
   }
   const timeoutMs = o.timeoutMs ?? 30000;
@@ -150,7 +148,6 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
       a.setVar('originate_disposition', 'ORIGINATOR_CANCEL');
       for (const l of ringing) sw.hangup(l, 'ORIGINATOR_CANCEL', { disposition: 'send_cancel' });
       for (const l of ringing) sw.complete(l);
-      if (record) sw.recordStop(a, record.path, (sw.nowUs() - record.startedUs) / 1e6);
       sw.complete(a);
       return result;
     }
@@ -193,7 +190,6 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
     a.setVar('originate_disposition', cause);
     a.setVar('DIALSTATUS', cause === 'USER_BUSY' ? 'BUSY' : 'NOANSWER');
     sw.hangup(a, cause, { disposition: 'send_refuse' });
-    if (record) sw.recordStop(a, record.path, (sw.nowUs() - record.startedUs) / 1e6);
     sw.complete(a);
     return result;
   }
@@ -210,7 +206,7 @@ export async function inboundCall(sw: SimSwitch, o: InboundOptions): Promise<Sce
   }
   await talk(sw, o.talkMs ?? 5000, [a, current]);
   if (a.takenOver) return result; // uuid_transfer ends the call from here on
-  await endBridge(sw, a, current, o.hangupBy === 'employee' ? current : a, record ? { record } : {});
+  await endBridge(sw, a, current, o.hangupBy === 'employee' ? current : a);
   return result;
 }
 

@@ -251,8 +251,7 @@ export class SimSwitch implements Switchboard {
     if (rec) {
       leg.setVar('current_application', 'record_session');
       leg.setVar('current_application_data', rec[1] as string);
-      this.recordStart(leg, rec[1] as string);
-      this.recorders.set(leg.uuid, { path: rec[1] as string, startedUs: this.nowUs() });
+      this.startRecorder(leg, rec[1] as string);
     }
     leg.callState = 'ACTIVE';
   }
@@ -345,6 +344,15 @@ export class SimSwitch implements Switchboard {
   recordStart(leg: Leg, path: string): void {
     leg.setVar('record_stereo', 'true');
     this.fire(leg, 'RECORD_START', { tail: [['Record-File-Path', path]] });
+  }
+
+  /**
+   * record_session: RECORD_START now; the recorder closes (the file written, RECORD_STOP) when the leg
+   * completes, however it ends: its flow, a caller's cancel, or a uuid_kill from outside.
+   */
+  startRecorder(leg: Leg, path: string): void {
+    this.recordStart(leg, path);
+    this.recorders.set(leg.uuid, { path, startedUs: this.nowUs() });
   }
 
   /** Closes the recorder: the WAV is on disk before RECORD_STOP fires (§6). */

@@ -4,12 +4,12 @@
  * header set drawn from the real one.
  */
 import t from 'tap';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtureEvents, fixtureFrames } from '../../helpers/fixtures.js';
 import { frameHeader } from '../../../lib/esl/frame.js';
-import { SimSwitch, inboundCall, outboundCall } from '../../../lib/sim/freeswitch/index.js';
+import { SimSwitch, inboundCall, killLeg, outboundCall } from '../../../lib/sim/freeswitch/index.js';
 import { EslEvent, type HeaderValue } from '../../../lib/esl/codec.js';
 
 const CHANNEL = /^(CHANNEL_|RECORD_)/;
@@ -75,6 +75,28 @@ t.test('inbound ring group answered: the same events per leg as the capture', as
     t.same(extra, [], `${e.name} ${e.get('Call-Direction')}: no header the real switch does not send`);
   }
 });
+
+t.test(
+  'a recorded call killed while talking: its recording closes as at a BYE (file written, RECORD_STOP)',
+  async (t) => {
+    const sw = new SimSwitch({ recordingsDir: mkdtempSync(join(tmpdir(), 'fsb24-fid-')) });
+    const got = record(sw);
+    sw.setExtension('1001', { mode: 'answer', ringMs: 500 });
+    const bridged = new Promise<void>((r) => sw.subscribe((e) => e.headers[0]?.[1] === 'CHANNEL_BRIDGE' && r()));
+    const call = inboundCall(sw, { caller: '+79161234567', did: '4951234567', extensions: ['1001'], talkMs: -1 });
+    await bridged;
+    const caller = [...sw.legs.values()].find((l) => l.init.direction === 'inbound')!;
+    killLeg(sw, caller, 'NORMAL_CLEARING');
+    const path = (await call).recording!;
+    t.ok(existsSync(path) && statSync(path).size > 44, 'the WAV is on disk');
+    const a = perLeg(got)
+      .get(0)!
+      .map((r) => r.event);
+    t.ok(a.includes('RECORD_STOP'), 'RECORD_STOP on the caller leg');
+    t.ok(a.indexOf('CHANNEL_HANGUP') < a.indexOf('RECORD_STOP'), 'after its CHANNEL_HANGUP');
+    t.ok(a.indexOf('RECORD_STOP') < a.indexOf('CHANNEL_HANGUP_COMPLETE'), 'before its CHANNEL_HANGUP_COMPLETE');
+  },
+);
 
 t.test('inbound missed and outbound calls: per-leg events as captured', async (t) => {
   const sw = new SimSwitch({
