@@ -5,12 +5,7 @@
 import t from 'tap';
 import { stack } from '../helpers/stack.js';
 import { inboundCall, outboundCall } from '../../lib/sim/freeswitch/index.js';
-import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
-
-const isMethod =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
+import { ok as isMethod } from '../helpers/portal.js';
 
 t.test('inbound ring group answered by the second phone: register, show/hide, finish, recording', async (t) => {
   const s = await stack(t);

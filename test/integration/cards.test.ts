@@ -5,13 +5,8 @@
 import t from 'tap';
 import { stack } from '../helpers/stack.js';
 import { endBridge, inboundCall } from '../../lib/sim/freeswitch/index.js';
-import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import type { Stack } from '../../lib/demo/stack.js';
-
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
+import { ok } from '../helpers/portal.js';
 
 async function registered(s: Stack): Promise<string> {
   const reg = await s.portal.journal.next(ok('telephony.externalcall.register'));

@@ -13,11 +13,8 @@ import { CDR_FIXTURES_DIR } from '../helpers/fixtures.js';
 import { inboundCall, killLeg } from '../../lib/sim/freeswitch/index.js';
 import { writeWav } from '../../lib/sim/freeswitch/wav.js';
 import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
+import { ok } from '../helpers/portal.js';
 
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
 const REGISTER = 'telephony.externalcall.register';
 const FINISH = 'telephony.externalcall.finish';
 const ATTACH = 'telephony.externalcall.attachrecord';

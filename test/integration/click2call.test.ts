@@ -6,11 +6,7 @@
 import t from 'tap';
 import { stack } from '../helpers/stack.js';
 import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
-
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
+import { ok } from '../helpers/portal.js';
 
 t.test('click-to-call: employee answers, client answers, finish of the same CALL_ID', async (t) => {
   const s = await stack(t, { sim: { pstn: { '+79161234567': { mode: 'answer', ringMs: 1000, talkMs: 9000 } } } });

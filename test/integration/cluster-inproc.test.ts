@@ -16,11 +16,7 @@ import { FakeLeaseTable } from '../helpers/leases.js';
 import { FakeBusNetwork } from '../helpers/bus.js';
 import { Browser } from '../../lib/sim/bitrix24/browser.js';
 import { installLocalApp } from '../../lib/sim/bitrix24/authorize.js';
-
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
+import { ok } from '../helpers/portal.js';
 
 async function twoInstances(t: { teardown: (fn: () => unknown) => void }, install = true) {
   const table = new FakeLeaseTable();

@@ -20,12 +20,8 @@ import { inboundCall } from '../../lib/sim/freeswitch/index.js';
 import { writeWav } from '../../lib/sim/freeswitch/wav.js';
 import type { Stack } from '../../lib/demo/stack.js';
 import type { Runtime } from '../../lib/runtime.js';
-import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
+import { ok } from '../helpers/portal.js';
 
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
 const REGISTER = 'telephony.externalcall.register';
 const FINISH = 'telephony.externalcall.finish';
 

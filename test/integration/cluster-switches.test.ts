@@ -23,11 +23,8 @@ import { startBitrix24Emulator, type PortalRequest } from '../../lib/sim/bitrix2
 import type { Runtime } from '../../lib/runtime.js';
 import { testDatabase } from '../helpers/pg.js';
 import { run } from '../helpers/switch-truth.js';
+import { ok } from '../helpers/portal.js';
 
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
 const originates = (sim: FreeswitchSim): string[] =>
   sim.commands.entries.filter((c) => c.line.startsWith('bgapi originate')).map((c) => c.line);
 

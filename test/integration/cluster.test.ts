@@ -17,14 +17,10 @@ import { startBitrix24Emulator, type Bitrix24Emulator, type PortalRequest } from
 import { OFFICE } from '../../lib/demo/stack.js';
 import { testDatabase } from '../helpers/pg.js';
 import { startInstance, type Instance } from '../helpers/instance.js';
+import { ok } from '../helpers/portal.js';
 
 // two services start in their own processes (a few seconds each on a busy machine), then calls run in real time
 t.setTimeout(240_000);
-
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
 
 interface Rig {
   sim: FreeswitchSim;

@@ -6,12 +6,7 @@
 import t from 'tap';
 import { stack } from '../helpers/stack.js';
 import { outboundCall, inboundCall } from '../../lib/sim/freeswitch/index.js';
-import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
-
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
+import { ok } from '../helpers/portal.js';
 
 // the back-off itself (first retry at 250 ms) is pinned on a moved clock in test/unit/esl/listener.test.ts
 t.test('a dropped connection comes back; calls after it are sent', async (t) => {

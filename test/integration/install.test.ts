@@ -2,12 +2,7 @@
 import t from 'tap';
 import { stack } from '../helpers/stack.js';
 import { outboundCall } from '../../lib/sim/freeswitch/index.js';
-import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
-
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
+import { ok } from '../helpers/portal.js';
 
 t.test(
   'install binds both events to the public URL and registers the configured lines; bind again is harmless',

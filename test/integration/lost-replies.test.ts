@@ -10,6 +10,7 @@ import { stack } from '../helpers/stack.js';
 import { inboundCall } from '../../lib/sim/freeswitch/index.js';
 import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import type { Stack } from '../../lib/demo/stack.js';
+import { ok } from '../helpers/portal.js';
 
 const REGISTER = 'telephony.externalcall.register';
 const FINISH = 'telephony.externalcall.finish';
@@ -18,10 +19,6 @@ const is =
   (m: string) =>
   (r: PortalRequest): boolean =>
     r.method === m;
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
 
 /** The service is killed once the portal has done `method` but before its answer arrives; then started again. */
 async function killedAfter(s: Stack, method: string): Promise<void> {

@@ -9,13 +9,9 @@ import { stack } from '../helpers/stack.js';
 import { Browser } from '../../lib/sim/bitrix24/browser.js';
 import { installLocalApp, localApp } from '../../lib/sim/bitrix24/authorize.js';
 import { offlineQueue } from '../../lib/sim/bitrix24/offline.js';
-import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import type { Stack } from '../../lib/demo/stack.js';
+import { ok } from '../helpers/portal.js';
 
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
 // recordings by link are asked for, yet offline mode must upload them (the portal cannot reach us)
 const OFFLINE = {
   'events.mode': 'offline',

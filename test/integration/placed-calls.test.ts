@@ -7,13 +7,9 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { stack } from '../helpers/stack.js';
 import { check } from '../../lib/check.js';
-import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import { overrides } from '../helpers/stack.js';
+import { ok } from '../helpers/portal.js';
 
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
 const CONTEXT = {
   default: [],
   public: [],

@@ -8,13 +8,9 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stack } from '../helpers/stack.js';
 import { endBridge, inboundCall, killLeg } from '../../lib/sim/freeswitch/index.js';
-import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import type { Stack } from '../../lib/demo/stack.js';
+import { ok } from '../helpers/portal.js';
 
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
 const fast = { 'b24.retryBaseMs': 20 };
 
 async function finishedCall(

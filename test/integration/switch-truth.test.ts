@@ -10,15 +10,11 @@ import { stack } from '../helpers/stack.js';
 import { SwitchTruth, flush, run } from '../helpers/switch-truth.js';
 import { ManualClock } from '../../lib/clock.js';
 import { inboundCall, outboundCall } from '../../lib/sim/freeswitch/index.js';
-import type { PortalRequest } from '../../lib/sim/bitrix24/index.js';
 import type { FinishedCall } from '../../lib/sim/bitrix24/state.js';
 import type { Stack } from '../../lib/demo/stack.js';
+import { ok } from '../helpers/portal.js';
 
 const T0 = Date.UTC(2025, 2, 14, 9, 0, 0);
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
 
 async function truthStack(t: {
   teardown: (fn: () => unknown) => void;

@@ -18,11 +18,8 @@ import { startBitrix24Emulator, type Bitrix24Emulator, type PortalRequest } from
 import type { Runtime } from '../../lib/runtime.js';
 import type { Effect } from '../../lib/calls/effects.js';
 import { check } from '../../lib/check.js';
+import { ok } from '../helpers/portal.js';
 
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
 const finishOf =
   (callId: string) =>
   (r: PortalRequest): boolean =>

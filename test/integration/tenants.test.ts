@@ -11,16 +11,13 @@ import { compose } from '../../bin/compose.js';
 import { loadConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
 import { startFreeswitchSim, inboundCall, type FreeswitchSim } from '../../lib/sim/freeswitch/index.js';
-import { startBitrix24Emulator, type Bitrix24Emulator, type PortalRequest } from '../../lib/sim/bitrix24/index.js';
+import { startBitrix24Emulator, type Bitrix24Emulator } from '../../lib/sim/bitrix24/index.js';
 import type { Runtime } from '../../lib/runtime.js';
 import type { PortalUnit } from '../../lib/portal/unit.js';
 import { check, tenantsReport } from '../../lib/check.js';
 import { ManualClock, type Clock } from '../../lib/clock.js';
+import { ok } from '../helpers/portal.js';
 
-const ok =
-  (m: string) =>
-  (r: PortalRequest): boolean =>
-    r.method === m && r.status === 200;
 const APP = { clientId: 'local.tenants', clientSecret: 'tenants-secret' };
 
 interface Two {
