@@ -3,11 +3,14 @@
  * CALL_ID still to come (click-to-call waits for the register of its call). With a backlog
  * the planner asks about every call with pending jobs on every plan: a CALL_ID the store
  * does not have is not asked again until one is learnt, and the card history of a call (the
- * register's user and the cards that landed) is read once until a job of the call lands.
+ * register's user and the cards that landed) is read once until a job of the call lands. What a request
+ * or a plan leaves to write or read goes in one round trip (`settle`, `histories`).
  */
 import type { Clock } from '../clock.js';
-import type { CallIdStore, JobStore } from '../store/store.js';
+import type { CallIdStore, JobStore, LearntCallId } from '../store/store.js';
 import type { CardHistory } from './plan.js';
+
+const NONE: CardHistory = { registerUser: null, effects: [] };
 
 export class CallIds {
   private readonly cache = new Map<string, string>();
@@ -16,14 +19,14 @@ export class CallIds {
    * calls get comes through `set`, so a miss stays one until then (or a new tenure: `forget`).
    */
   private readonly missing = new Set<string>();
-  private readonly histories = new Map<string, CardHistory>();
+  private readonly cards = new Map<string, CardHistory>();
   /** Histories being read, and those a job of the call landed meanwhile (such a read is used, not kept). */
   private readonly reading = new Set<string>();
   private readonly stale = new Set<string>();
   private readonly waiters = new Map<string, Array<(id: string) => void>>();
 
   constructor(
-    private readonly store: CallIdStore & Pick<JobStore, 'cardHistory' | 'markDone'>,
+    private readonly store: Pick<CallIdStore, 'callId' | 'callIds'> & Pick<JobStore, 'cardHistories' | 'markDoneAll'>,
     private readonly clock: Clock,
     private readonly max = 20_000,
   ) {}
@@ -59,12 +62,29 @@ export class CallIds {
   }
 
   /** Learnt (register landed, or an adopt): stored first, then waiters told. */
-  async set(call: string, id: string, userId: number | null): Promise<void> {
-    await this.store.setCallId(call, id, userId, this.clock.now());
-    this.remember(call, id);
-    const list = this.waiters.get(call);
-    this.waiters.delete(call);
-    for (const w of list ?? []) w(id);
+  set(call: string, b24CallId: string, userId: number | null): Promise<void> {
+    return this.settle([{ call, b24CallId, userId }], []);
+  }
+
+  /**
+   * CALL_IDs learnt and jobs that landed (or have nothing to send), in one write of the store (each
+   * CALL_ID in the same commit as the jobs done); then the waiters are told and the card histories of
+   * the jobs' calls read again.
+   */
+  async settle(learnt: readonly LearntCallId[], jobs: ReadonlyArray<{ id: number; call: string }>): Promise<void> {
+    if (learnt.length === 0 && jobs.length === 0) return;
+    const ids = jobs.map((j) => j.id);
+    await this.store.markDoneAll(ids, learnt, this.clock.now());
+    for (const { call, b24CallId } of learnt) {
+      this.remember(call, b24CallId);
+      const list = this.waiters.get(call);
+      this.waiters.delete(call);
+      for (const w of list ?? []) w(b24CallId);
+    }
+    for (const job of jobs) {
+      this.cards.delete(job.call);
+      if (this.reading.has(job.call)) this.stale.add(job.call);
+    }
   }
 
   /** Resolves with the CALL_ID once known; null at the deadline. */
@@ -89,28 +109,43 @@ export class CallIds {
 
   /** What the portal was told of a call's card so far: read from the store once until a job of the call lands. */
   async history(call: string): Promise<CardHistory> {
-    const known = this.histories.get(call);
-    if (known) return known;
-    this.reading.add(call);
-    const h = await this.store.cardHistory(call).finally(() => this.reading.delete(call));
-    if (!this.stale.delete(call)) {
-      this.histories.set(call, h);
-      if (this.histories.size > this.max) this.histories.delete(this.histories.keys().next().value as string);
+    return (await this.histories([call])).get(call)!;
+  }
+
+  /** The card histories of these calls: those known, and one read of the store for the rest. */
+  async histories(calls: Iterable<string>): Promise<Map<string, CardHistory>> {
+    const out = new Map<string, CardHistory>();
+    const unknown = new Set<string>();
+    for (const call of calls) {
+      const known = this.cards.get(call);
+      if (known) out.set(call, known);
+      else unknown.add(call);
     }
-    return h;
+    if (unknown.size === 0) return out;
+    const read = [...unknown];
+    for (const call of read) this.reading.add(call);
+    const found = await this.store.cardHistories(read).finally(() => {
+      for (const call of read) this.reading.delete(call);
+    });
+    for (const call of read) {
+      const h = found.get(call) ?? NONE;
+      out.set(call, h);
+      if (this.stale.delete(call)) continue; // a job of the call landed while it was read: used, not kept
+      this.cards.set(call, h);
+      if (this.cards.size > this.max) this.cards.delete(this.cards.keys().next().value as string);
+    }
+    return out;
   }
 
   /** A job landed (or has nothing to send): done in the store, and its call's card history read again. */
-  async landed(job: { id: number; call: string }): Promise<void> {
-    await this.store.markDone(job.id);
-    this.histories.delete(job.call);
-    if (this.reading.has(job.call)) this.stale.add(job.call);
+  landed(job: { id: number; call: string }): Promise<void> {
+    return this.settle([], [job]);
   }
 
   /** A new tenure (several instances): what another instance learnt meanwhile is in the store; ask it again. */
   forget(): void {
     this.missing.clear();
-    this.histories.clear();
+    this.cards.clear();
   }
 
   private miss(call: string): void {

@@ -13,6 +13,7 @@ import type { Verdict } from './classify.js';
 import { contentOf, deliver, type RiderOutcome } from './deliver.js';
 import type { OutboxEvents, OutboxOptions } from './options.js';
 import { CallIds } from './callids.js';
+import { landings } from './landings.js';
 import { planInputs, readView } from './view.js';
 import { RequestSlot } from './slot.js';
 import { OrderedWrites } from './writes.js';
@@ -178,10 +179,11 @@ export class Outbox {
           busy: (id) => inFlight.has(id) || this.busy.has(id) || this.sending.has(id),
         });
         const p = plan(jobs, (c) => view.callId(c), budget, now, ctx);
-        // a CALL_ID is stored before the job that brought it is done (a restart must find it)
-        for (const a of p.adopted) await this.callIds.set(a.call, a.b24CallId, null);
+        // a CALL_ID is stored with the job that brought it, in one write (a restart must find it)
         const done = new Set(p.done);
-        for (const j of jobs) if (done.has(j.id)) await this.callIds.landed(j);
+        const learnt = p.adopted.map((a) => ({ call: a.call, b24CallId: a.b24CallId, userId: null }));
+        const settled = jobs.filter((j) => done.has(j.id));
+        await this.callIds.settle(learnt, settled);
         for (const f of p.failed) await this.fail(f.job, f.reason);
         for (const job of p.prepare) this.prepare(job);
         if (p.commands.length === 0) {
@@ -250,6 +252,8 @@ export class Outbox {
       if (!this.running) return; // halted meanwhile: the reply is lost, as with a killed process
       if (d.kind === 'answered') this.reach.answered();
       else this.reach.failed(d.kind, d.reason);
+      const landed = landings(d.verdicts); // written in one round trip first (./landings.ts)
+      await this.callIds.settle(landed.learnt, landed.jobs);
       for (const [c, v] of d.verdicts) await this.apply(c, v);
     } catch (err) {
       outcome ??= { failed: err };
@@ -273,11 +277,9 @@ export class Outbox {
   private async apply(c: Command, v: Verdict): Promise<void> {
     const now = this.clock.now();
     switch (v.kind) {
-      case 'done':
-        if (v.callId) await this.callIds.set(c.call, v.callId, c.userId ?? null);
+      case 'done': // its CALL_ID and its jobs are stored already (`landings`)
         if (c.hidesFor !== undefined) this.hidden.add(c.hidesFor);
         for (const j of c.jobs) {
-          await this.callIds.landed(j);
           this.forDefaultUser.delete(j.id);
           this.hidden.delete(j.id);
         }
@@ -297,8 +299,7 @@ export class Outbox {
       case 'gone':
         // finished already (a reply lost before a restart), or by someone else: nothing left to do
         this.o.log.warn({ callUuid: c.call }, 'finish: Bitrix24 no longer knows the call; treating it as finished');
-        for (const j of c.jobs) await this.callIds.landed(j);
-        return;
+        return; // done already (`landings`)
       case 'fail': {
         const doomed = [...c.jobs];
         // without a CALL_ID nothing else of this call can land: say so on each of them

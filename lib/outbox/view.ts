@@ -3,7 +3,8 @@
  * (the planner is pure and synchronous; the store is not): the CALL_IDs of the calls
  * with jobs, the card history of calls with a finish to send (and a CALL_ID), and why a register failed
  * for calls that wait for one. A superset of what `plan` asks for; one read per kind (CALL_IDs and card
- * histories through the outbox's caches: ./callids.ts). And the planner's budget and context (`planInputs`).
+ * histories through the outbox's caches, those not cached in one read: ./callids.ts). And the planner's
+ * budget and context (`planInputs`).
  */
 import type { Job, JobStore } from '../store/store.js';
 import type { Budget, CardHistory, PlanContext } from './plan.js';
@@ -20,7 +21,7 @@ const NONE: CardHistory = { registerUser: null, effects: [] };
 
 export async function readView(
   store: Pick<JobStore, 'registerFailure'>,
-  callIds: Pick<CallIds, 'many' | 'history'>,
+  callIds: Pick<CallIds, 'many' | 'histories'>,
   jobs: readonly Job[],
 ): Promise<PlanView> {
   const calls = new Set<string>();
@@ -35,11 +36,10 @@ export async function readView(
   const orphaned = [...calls].filter((c) => !ids.has(c) && !registering.has(c));
   // no CALL_ID yet: nothing of the call landed, its history is empty (a backlog of thousands costs no read)
   const landed = [...finishing].filter((c) => ids.has(c));
-  const [histories, failures] = await Promise.all([
-    Promise.all(landed.map(async (c) => [c, await callIds.history(c)] as const)),
+  const [history, failures] = await Promise.all([
+    callIds.histories(landed),
     Promise.all(orphaned.map(async (c) => [c, await store.registerFailure(c)] as const)),
   ]);
-  const history = new Map(histories);
   const failure = new Map(failures);
   return {
     callId: (call) => ids.get(call) ?? null,

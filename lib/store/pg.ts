@@ -16,16 +16,27 @@ import {
   type Job,
   type JobState,
   type Lease,
+  type LearntCallId,
   type LeaseOptions,
   type OutboxStats,
   type Store,
+  type StoredCardHistory,
   type StoredTokens,
+  type Submitted,
   type UnfinishedCall,
 } from './store.js';
 
 const TOKENS_KEY = 'oauth.tokens';
 const RECORDING_SECRET_KEY = 'recordings.secret';
 const JOB_COLUMNS = 'id, call, payload, attempts, next_at, created_at, last_error';
+/**
+ * Jobs by id (the primary key) in this namespace, the namespace compared outside any index (`ns || ''`):
+ * while the statistics do not know a namespace yet (a new database before its first analyze, a new
+ * portal), the planner takes any index beginning with `ns` for a one-row scan, and reads every job of the
+ * namespace for each statement. Likewise the rows of several calls are read one call at a time (a
+ * lateral subquery the planner cannot flatten: `OFFSET 0`), each on `(ns, call)`.
+ */
+const IN_NS = "ns || '' = $1";
 
 interface JobRow {
   id: string;
@@ -64,17 +75,25 @@ export class PgStore implements Store {
   }
 
   /** Write effects durably and atomically (one statement); an effect with a known idempotency key is ignored. */
-  async enqueue(effects: readonly Effect[], now: number): Promise<number> {
+  enqueue(effects: readonly Effect[], now: number): Promise<number> {
+    return this.enqueueAll([{ effects, now }]);
+  }
+
+  /** Several submits in one statement (all or none), in order, each effect with its submit's time. */
+  async enqueueAll(submits: readonly Submitted[]): Promise<number> {
+    const effects = submits.flatMap((s) => s.effects);
     if (effects.length === 0) return 0;
     const payloads = effects.map((e) => JSON.stringify(e)); // before anything is written: a bad one writes nothing
+    const times = submits.flatMap((s) => s.effects.map(() => s.now));
     const rows = await this.q<{ id: string }>(
-      'enqueue',
+      'enqueue_all',
       `INSERT INTO fsb24_jobs (ns, call, kind, payload, idem, created_at, next_at)
-       SELECT $1, e.call, e.kind, e.payload, e.idem, $6, $6
-       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e(call, kind, payload, idem, n)
+       SELECT $1, e.call, e.kind, e.payload, e.idem, e.at, e.at
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+         WITH ORDINALITY AS e(call, kind, payload, idem, at, n)
        ORDER BY e.n
        ON CONFLICT (ns, idem) DO NOTHING RETURNING id`,
-      [effects.map((e) => e.call), effects.map((e) => e.kind), payloads, effects.map(idempotencyKey), now],
+      [effects.map((e) => e.call), effects.map((e) => e.kind), payloads, effects.map(idempotencyKey), times],
     );
     return rows.length;
   }
@@ -91,15 +110,34 @@ export class PgStore implements Store {
   async markDone(id: number): Promise<void> {
     await this.q(
       'done',
-      `UPDATE fsb24_jobs SET state = 'done', attempts = attempts + 1, last_error = NULL WHERE ns = $1 AND id = $2`,
+      `UPDATE fsb24_jobs SET state = 'done', attempts = attempts + 1, last_error = NULL WHERE id = $2 AND ${IN_NS}`,
       [id],
+    );
+  }
+
+  /** One statement: the CALL_IDs upserted and the jobs marked done in the same commit. */
+  async markDoneAll(ids: readonly number[], callIds: readonly LearntCallId[], now: number): Promise<void> {
+    if (ids.length === 0 && callIds.length === 0) return;
+    const learnt = [...new Map(callIds.map((c) => [c.call, c])).values()]; // the last of a call wins
+    await this.q(
+      'done_all',
+      `WITH ids AS (
+         INSERT INTO fsb24_calls (ns, call, b24_call_id, user_id, updated_at)
+         SELECT $1, c.call, c.id, c.user_id, $5
+         FROM unnest($2::text[], $3::text[], $4::bigint[]) AS c(call, id, user_id)
+         ON CONFLICT (ns, call) DO UPDATE
+         SET b24_call_id = excluded.b24_call_id, user_id = excluded.user_id, updated_at = excluded.updated_at
+       )
+       UPDATE fsb24_jobs SET state = 'done', attempts = attempts + 1, last_error = NULL
+       WHERE id = ANY($6::bigint[]) AND ${IN_NS}`,
+      [learnt.map((c) => c.call), learnt.map((c) => c.b24CallId), learnt.map((c) => c.userId), now, [...new Set(ids)]],
     );
   }
 
   async markRetry(id: number, nextAt: number, error: string, counted = true): Promise<void> {
     await this.q(
       'retry',
-      `UPDATE fsb24_jobs SET attempts = attempts + $3, next_at = $4, last_error = $5 WHERE ns = $1 AND id = $2`,
+      `UPDATE fsb24_jobs SET attempts = attempts + $3, next_at = $4, last_error = $5 WHERE id = $2 AND ${IN_NS}`,
       [id, counted ? 1 : 0, nextAt, error],
     );
   }
@@ -107,30 +145,37 @@ export class PgStore implements Store {
   async markFailed(id: number, error: string): Promise<void> {
     await this.q(
       'fail',
-      `UPDATE fsb24_jobs SET state = 'failed', attempts = attempts + 1, last_error = $3 WHERE ns = $1 AND id = $2`,
+      `UPDATE fsb24_jobs SET state = 'failed', attempts = attempts + 1, last_error = $3 WHERE id = $2 AND ${IN_NS}`,
       [id, error],
     );
   }
 
   /** The card effects of a call that landed, in order, and the user its register named. */
-  async cardHistory(call: string): Promise<{ registerUser: number | null; effects: Effect[] }> {
-    const rows = await this.q<{ user_id: string | null; payload: string | null }>(
-      'cards',
-      `SELECT c.user_id, j.payload
-       FROM (SELECT 1) one
-       LEFT JOIN fsb24_calls c ON c.ns = $1 AND c.call = $2
+  async cardHistory(call: string): Promise<StoredCardHistory> {
+    return (await this.cardHistories([call])).get(call)!;
+  }
+
+  /** The card histories of these calls in one statement. */
+  async cardHistories(calls: readonly string[]): Promise<Map<string, StoredCardHistory>> {
+    const out = new Map<string, StoredCardHistory>();
+    if (calls.length === 0) return out;
+    const rows = await this.q<{ call: string; user_id: string | null; payload: string | null }>(
+      'cards_all',
+      `SELECT q.call, (SELECT user_id FROM fsb24_calls c WHERE c.ns = $1 AND c.call = q.call) AS user_id, j.payload
+       FROM unnest($2::text[]) AS q(call)
        LEFT JOIN LATERAL (
          SELECT id, payload FROM fsb24_jobs
-         WHERE ns = $1 AND call = $2 AND state = 'done' AND kind IN ('register', 'show', 'hide')
+         WHERE ns = $1 AND call = q.call AND state = 'done' AND kind IN ('register', 'show', 'hide') OFFSET 0
        ) j ON true
-       ORDER BY j.id`,
-      [call],
+       ORDER BY q.call, j.id`,
+      [[...new Set(calls)]],
     );
-    const user = rows[0]?.user_id;
-    return {
-      registerUser: user === null || user === undefined ? null : Number(user),
-      effects: rows.flatMap((r) => (r.payload === null ? [] : [JSON.parse(r.payload) as Effect])),
-    };
+    for (const r of rows) {
+      let h = out.get(r.call);
+      if (!h) out.set(r.call, (h = { registerUser: r.user_id === null ? null : Number(r.user_id), effects: [] }));
+      if (r.payload !== null) h.effects.push(JSON.parse(r.payload) as Effect);
+    }
+    return out;
   }
 
   /** Calls registered (or adopted) that never got a finish, with the recordings their recorders started. */
@@ -210,7 +255,10 @@ export class PgStore implements Store {
     if (calls.length === 0) return new Map();
     const rows = await this.q<{ call: string; b24_call_id: string }>(
       'call_ids',
-      `SELECT call, b24_call_id FROM fsb24_calls WHERE ns = $1 AND call = ANY($2::text[]) AND b24_call_id IS NOT NULL`,
+      `SELECT q.call, c.b24_call_id FROM unnest($2::text[]) AS q(call)
+       JOIN LATERAL (
+         SELECT b24_call_id FROM fsb24_calls WHERE ns = $1 AND call = q.call AND b24_call_id IS NOT NULL OFFSET 0
+       ) c ON true`,
       [[...new Set(calls)]],
     );
     return new Map(rows.map((r) => [r.call, r.b24_call_id]));

@@ -18,10 +18,13 @@ import {
   type JobState,
   type Lease,
   type LeaseOptions,
+  type LearntCallId,
   type OutboxStats,
   type Signals,
   type Store,
+  type StoredCardHistory,
   type StoredTokens,
+  type Submitted,
   type UnfinishedCall,
 } from './store.js';
 
@@ -161,24 +164,30 @@ export class SqliteStore implements Store {
   }
 
   /** Write effects durably, in one transaction; an effect with a known idempotency key is ignored. */
-  async enqueue(effects: readonly Effect[], now: number): Promise<number> {
+  enqueue(effects: readonly Effect[], now: number): Promise<number> {
+    return this.enqueueAll([{ effects, now }]);
+  }
+
+  /** Several submits in one transaction (all or none), in order, each effect with its submit's time. */
+  async enqueueAll(submits: readonly Submitted[]): Promise<number> {
     const added: Job[] = [];
-    const tx = this.db.transaction((list: readonly Effect[]) => {
-      for (const e of list) {
-        const r = this.stmts.insert.run(e.call, e.kind, JSON.stringify(e), idempotencyKey(e), now, now);
-        if (r.changes > 0)
-          added.push({
-            id: Number(r.lastInsertRowid),
-            call: e.call,
-            effect: e,
-            attempts: 0,
-            nextAt: now,
-            createdAt: now,
-            lastError: null,
-          });
-      }
+    const tx = this.db.transaction(() => {
+      for (const { effects, now } of submits)
+        for (const e of effects) {
+          const r = this.stmts.insert.run(e.call, e.kind, JSON.stringify(e), idempotencyKey(e), now, now);
+          if (r.changes > 0)
+            added.push({
+              id: Number(r.lastInsertRowid),
+              call: e.call,
+              effect: e,
+              attempts: 0,
+              nextAt: now,
+              createdAt: now,
+              lastError: null,
+            });
+        }
     });
-    tx(effects);
+    tx();
     for (const j of added) this.live.set(j.id, j); // after the commit: a rolled-back write leaves nothing behind
     return added.length;
   }
@@ -190,6 +199,21 @@ export class SqliteStore implements Store {
 
   async markDone(id: number): Promise<void> {
     this.stmts.done.run(id);
+    this.forgetDone(id);
+  }
+
+  /** One transaction: the CALL_IDs stored and the jobs marked done in the same commit. */
+  async markDoneAll(ids: readonly number[], callIds: readonly LearntCallId[], now: number): Promise<void> {
+    const done = new Set(ids);
+    this.db.transaction(() => {
+      for (const c of callIds) this.stmts.setCallId.run(c.call, c.b24CallId, c.userId, now);
+      for (const id of done) this.stmts.done.run(id);
+    })();
+    for (const id of done) this.forgetDone(id);
+  }
+
+  /** A job done: out of the pending ones; a card that landed joins its call's history. */
+  private forgetDone(id: number): void {
     const j = this.live.get(id);
     this.live.delete(id);
     const e = j?.effect;
@@ -245,7 +269,7 @@ export class SqliteStore implements Store {
   }
 
   /** The card effects of a call that landed, in order, and the user its register named. */
-  async cardHistory(call: string): Promise<{ registerUser: number | null; effects: Effect[] }> {
+  async cardHistory(call: string): Promise<StoredCardHistory> {
     const user = this.stmts.callUser.get(call) as { user_id: number | null } | undefined;
     let effects = this.cards.get(call);
     if (!effects) {
@@ -254,6 +278,10 @@ export class SqliteStore implements Store {
       this.cards.set(call, effects);
     }
     return { registerUser: user?.user_id ?? null, effects: [...effects] };
+  }
+
+  async cardHistories(calls: readonly string[]): Promise<Map<string, StoredCardHistory>> {
+    return new Map(await Promise.all(calls.map(async (c) => [c, await this.cardHistory(c)] as const)));
   }
 
   async setCallId(call: string, b24CallId: string, userId: number | null, now: number): Promise<void> {

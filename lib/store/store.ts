@@ -70,18 +70,50 @@ export interface InboxItem {
   event: ParsedEvent;
 }
 
+/** Effects submitted together at `now` (one submit of the outbox). */
+export interface Submitted {
+  effects: readonly Effect[];
+  now: number;
+}
+
+/** A CALL_ID Bitrix24 gave a call (its register landed, or an adopt), and the user the register named. */
+export interface LearntCallId {
+  call: string;
+  b24CallId: string;
+  userId: number | null;
+}
+
+/** What the portal was told of a call's card so far: who it was registered for, its shows/hides that landed. */
+export interface StoredCardHistory {
+  registerUser: number | null;
+  effects: Effect[];
+}
+
 /** The outbox: effects in the order they were submitted, per call. */
 export interface JobStore {
   /** Write effects durably and atomically (all or none); an effect with a known idempotency key is ignored. */
   enqueue(effects: readonly Effect[], now: number): Promise<number>;
+  /**
+   * Several submits in one atomic write (all or none), in this order, each effect with the time of its
+   * submit: as `enqueue` of each in turn, in one round trip. Returns how many jobs were new.
+   */
+  enqueueAll(submits: readonly Submitted[]): Promise<number>;
   /** Pending jobs, oldest first (so in submission order within each call). */
   pending(): Promise<Job[]>;
   markDone(id: number): Promise<void>;
+  /**
+   * Jobs that landed and the CALL_IDs they brought, in one atomic write: each CALL_ID is stored in the
+   * same commit as the jobs marked done (a restart finds the CALL_ID of every register done). As
+   * `setCallId` of each (the last of a call wins) then `markDone` of each, in one round trip.
+   */
+  markDoneAll(ids: readonly number[], callIds: readonly LearntCallId[], now: number): Promise<void>;
   /** Try again at `nextAt`; `counted` false: not a failed attempt (a file not ready yet, a register ahead). */
   markRetry(id: number, nextAt: number, error: string, counted?: boolean): Promise<void>;
   markFailed(id: number, error: string): Promise<void>;
   /** What the portal was told of a call's card so far: who it was registered for, its shows/hides done. */
-  cardHistory(call: string): Promise<{ registerUser: number | null; effects: Effect[] }>;
+  cardHistory(call: string): Promise<StoredCardHistory>;
+  /** The card history of each of these calls (one round trip), every call asked for in the map. */
+  cardHistories(calls: readonly string[]): Promise<Map<string, StoredCardHistory>>;
   /**
    * Calls that were registered (or adopted) but never got a finish: after a restart,
    * those no longer on the switch ended while the service was down.

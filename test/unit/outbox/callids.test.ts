@@ -20,12 +20,14 @@ function fakeStore(): {
       asked.push(`ids ${cs.join(',')}`);
       return new Map(cs.flatMap((c) => (rows.has(c) ? [[c, rows.get(c)!]] : [])));
     },
-    setCallId: async (c, id) => void rows.set(c, id),
-    cardHistory: async (c) => {
-      asked.push(`history ${c}`);
-      return { registerUser: null, effects: [...(cards.get(c) ?? [])] };
+    cardHistories: async (cs) => {
+      asked.push(`history ${cs.join(',')}`);
+      return new Map(cs.map((c) => [c, { registerUser: null, effects: [...(cards.get(c) ?? [])] }]));
     },
-    markDone: async (id) => void asked.push(`done ${id}`),
+    markDoneAll: async (ids, learnt) => {
+      for (const l of learnt) rows.set(l.call, l.b24CallId);
+      if (ids.length > 0) asked.push(`done ${ids.join(',')}`);
+    },
   };
   return { rows, cards, asked, store };
 }
@@ -94,8 +96,8 @@ t.test(
 
     // a job landing while the history is read: that read is used, not kept
     let answer = (): void => undefined;
-    const read = store.cardHistory;
-    store.cardHistory = async (c) => {
+    const read = store.cardHistories;
+    store.cardHistories = async (c) => {
       await new Promise<void>((r) => (answer = r));
       return read(c);
     };
@@ -103,8 +105,64 @@ t.test(
     await ids.landed({ id: 42, call: 'b' });
     answer();
     await reading;
-    store.cardHistory = read;
+    store.cardHistories = read;
     await ids.history('b');
     t.same(asked.splice(0), ['done 42', 'history b', 'history b'], 'a read that raced a landing is not kept');
   },
 );
+
+t.test('a request settled in one write: its CALL_IDs with its jobs done, then waiters told', async (t) => {
+  const { rows, cards, asked, store } = fakeStore();
+  const writes: string[] = [];
+  const markDoneAll = store.markDoneAll;
+  store.markDoneAll = async (ids, learnt, now) => {
+    writes.push(`${learnt.map((l) => `${l.call}=${l.b24CallId}/${l.userId}`).join(',')} | ${ids.join(',')} @${now}`);
+    t.same(told, [], 'nobody is told before the write');
+    return markDoneAll(ids, learnt, now);
+  };
+  const clock = new ManualClock(5);
+  const ids = new CallIds(store, clock);
+  const told: string[] = [];
+  void ids.wait('a', 60_000).then((id) => told.push(`a ${id}`));
+  void ids.wait('b', 60_000).then((id) => told.push(`b ${id}`));
+  await clock.advance(0);
+  asked.splice(0);
+  const show: Effect = { kind: 'show', call: 'c', extensions: ['1001'] };
+  cards.set('c', [show]);
+  cards.set('d', []);
+  t.same(
+    [...(await ids.histories(['c', 'd']))].map(([c, h]) => [c, h.effects.length]),
+    [
+      ['c', 1],
+      ['d', 0],
+    ],
+  );
+  t.same(asked.splice(0), ['history c,d'], 'the histories not known read in one question');
+  await ids.settle(
+    [
+      { call: 'a', b24CallId: 'c-a', userId: 3 },
+      { call: 'b', b24CallId: 'c-b', userId: null },
+    ],
+    [
+      { id: 1, call: 'a' },
+      { id: 2, call: 'b' },
+      { id: 3, call: 'c' },
+    ],
+  );
+  t.same(writes, ['a=c-a/3,b=c-b/null | 1,2,3 @5'], 'one write');
+  await clock.advance(0);
+  t.same(told, ['a c-a', 'b c-b'], 'then the waiters are told');
+  t.same(rows.get('b'), 'c-b');
+  t.same(
+    await ids.many(['a', 'b']),
+    new Map([
+      ['a', 'c-a'],
+      ['b', 'c-b'],
+    ]),
+    'and the CALL_IDs known',
+  );
+  await ids.histories(['c', 'd']);
+  t.same(asked.splice(0), ['done 1,2,3', 'history c'], 'the history of a call with a job done is read again');
+  await ids.settle([], []);
+  t.equal(writes.length, 1, 'nothing to write, no write');
+});

@@ -13,6 +13,7 @@ import { createLogger } from '../../../lib/log.js';
 import { ManualClock } from '../../../lib/clock.js';
 import type { Bitrix24Client } from '../../../lib/bitrix24/client.js';
 import type { Effect } from '../../../lib/calls/effects.js';
+import type { Submitted } from '../../../lib/store/store.js';
 
 const reg: Effect = {
   kind: 'register',
@@ -32,12 +33,14 @@ const hide: Effect = { kind: 'hide', call: 'a', extensions: ['1002'] };
 t.test('a slow write holds the ones submitted after it; each resolves once durable', async (t) => {
   const store = new SqliteStore(':memory:');
   t.teardown(() => store.close());
-  const enqueue = store.enqueue.bind(store);
+  const enqueueAll = store.enqueueAll.bind(store);
   const gates: Array<() => void> = [];
+  const writes: string[][] = [];
   // the first write is slow; the others would be quick
-  store.enqueue = async (effects, now) => {
-    if (effects[0]!.kind === 'register') await new Promise<void>((r) => gates.push(r));
-    return enqueue(effects, now);
+  store.enqueueAll = async (submits) => {
+    writes.push(submits.map((s) => s.effects.map((e) => e.kind).join('+')));
+    if (submits[0]!.effects[0]!.kind === 'register') await new Promise<void>((r) => gates.push(r));
+    return enqueueAll(submits);
   };
   const outbox = new Outbox({
     store,
@@ -56,25 +59,43 @@ t.test('a slow write holds the ones submitted after it; each resolves once durab
   });
   const resolved: string[] = [];
   const first = outbox.submit([reg]).then(() => resolved.push('register'));
+  await new Promise<void>((r) => setImmediate(r)); // its write is under way
   const second = outbox.submit([show, hide]).then(() => resolved.push('show, hide'));
+  const third = outbox.submit([show]).then(() => resolved.push('show'));
   await new Promise<void>((r) => setImmediate(r));
   t.same(resolved, [], 'nothing resolves before its write');
-  t.same(await store.pending(), [], 'the quick write waits for the slow one before it');
+  t.same(await store.pending(), [], 'the quick writes wait for the slow one before them');
   gates[0]!();
-  await Promise.all([first, second]);
-  t.same(resolved, ['register', 'show, hide']);
+  await Promise.all([first, second, third]);
+  t.same(resolved, ['register', 'show, hide', 'show']);
+  t.same(writes.splice(0), [['register'], ['show+hide', 'show']], 'those that waited went together, in order');
   t.same(
     (await store.pending()).map((j) => j.effect.kind),
-    ['register', 'show', 'hide'],
+    ['register', 'show', 'hide', 'show'],
     'stored in the order submitted',
   );
   await t.rejects(
     outbox.submit([{ ...show, extensions: [1n] } as unknown as Effect]),
     'a write the store refuses rejects the submit',
   );
-  t.equal((await store.pending()).length, 3);
+  t.equal((await store.pending()).length, 4);
   await outbox.submit([hide]);
-  t.equal((await store.pending()).length, 4, 'and the next ones still go in');
+  t.equal((await store.pending()).length, 5, 'and the next ones still go in');
+  // a value that can never be written, among others waiting with it: only its own submit is refused
+  const slow = outbox.submit([{ ...reg, call: 'b' }]);
+  await new Promise<void>((r) => setImmediate(r));
+  const before = outbox.submit([{ ...show, call: 'b' }]);
+  const bad = outbox.submit([{ ...show, call: 'b', extensions: [1n] } as unknown as Effect]);
+  const after = outbox.submit([{ ...hide, call: 'b' }]);
+  await new Promise<void>((r) => setImmediate(r));
+  gates[1]!();
+  await Promise.all([slow, before, after]);
+  await t.rejects(bad, TypeError);
+  t.same(
+    (await store.pending()).filter((j) => j.call === 'b').map((j) => j.effect.kind),
+    ['register', 'show', 'hide'],
+    'the others written, in order',
+  );
 });
 
 t.test('a write the store fails is tried again, the ones behind it wait; a stop ends the wait', async (t) => {
@@ -89,7 +110,8 @@ t.test('a write the store fails is tried again, the ones behind it wait; a stop 
   let fails = 2;
   const stored: string[] = [];
   const store = {
-    enqueue: async (effects: readonly Effect[]): Promise<number> => {
+    enqueueAll: async (submits: readonly Submitted[]): Promise<number> => {
+      const effects = submits.flatMap((s) => s.effects);
       if (effects[0]!.kind === 'register' && fails-- > 0) throw new Error('Connection terminated unexpectedly');
       stored.push(...effects.map((e) => e.kind));
       return effects.length;
@@ -122,3 +144,34 @@ t.test('a write the store fails is tried again, the ones behind it wait; a stop 
   await t.rejects(last, /Connection terminated/, 'stopping: one last try at once, then refused');
   t.equal(clock.pending, 0, 'no timer left behind');
 });
+
+t.test(
+  'the submits that wait for a write go in the next one together, each with the time it was submitted',
+  async (t) => {
+    const clock = new ManualClock();
+    const got: Array<Array<[string, number]>> = [];
+    let gate: () => void = () => undefined;
+    const store = {
+      enqueueAll: async (submits: readonly Submitted[]): Promise<number> => {
+        got.push(submits.flatMap((s) => s.effects.map((e): [string, number] => [e.kind, s.now])));
+        if (got.length === 1) await new Promise<void>((r) => (gate = r));
+        return submits.length;
+      },
+    };
+    const writes = new OrderedWrites(store, clock, createLogger('silent'), () => true);
+    const first = writes.add([reg]);
+    await clock.advance(10);
+    const second = writes.add([show]);
+    await clock.advance(10);
+    const third = writes.add([hide]);
+    gate();
+    await Promise.all([first, second, third]);
+    t.same(got, [
+      [['register', 0]],
+      [
+        ['show', 10],
+        ['hide', 20],
+      ],
+    ]);
+  },
+);

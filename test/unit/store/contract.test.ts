@@ -133,6 +133,89 @@ for (const [name, make] of Object.entries(implementations)) {
     t.same(await s.cardHistory('b'), { registerUser: null, effects: [] }, 'another call has its own');
   });
 
+  t.test(`${name}: several submits in one write, each effect with the time of its submit`, async (t) => {
+    const { store: s, reopen } = await make(t);
+    const added = await s.enqueueAll([
+      { effects: [reg('a'), show('a', '1002')], now: 10 },
+      { effects: [], now: 15 },
+      { effects: [reg('a'), reg('b')], now: 20 },
+    ]);
+    t.equal(added, 3, 'a register submitted again is ignored, in the same write too');
+    t.equal(await s.enqueueAll([]), 0);
+    const bad = { ...show('b', '1002'), extensions: [10n] } as unknown as Effect; // JSON cannot hold a BigInt
+    await t.rejects(
+      s.enqueueAll([
+        { effects: [fin('a')], now: 30 },
+        { effects: [bad], now: 30 },
+      ]),
+    );
+    const kept = [
+      ['a', 'register', 10, 10],
+      ['a', 'show', 10, 10],
+      ['b', 'register', 20, 20],
+    ];
+    const rows = (ss: typeof s): Promise<unknown[]> =>
+      ss.pending().then((p) => p.map((j) => [j.call, j.effect.kind, j.createdAt, j.nextAt]));
+    t.same(await rows(s), kept, 'in order; a write that fails writes none of its submits');
+    t.same(await rows(await reopen()), kept, 'durable');
+  });
+
+  t.test(`${name}: jobs done with the CALL_IDs they brought, in one write; card histories in one read`, async (t) => {
+    const { store: s, reopen, other } = await make(t);
+    await s.enqueue([reg('a'), show('a', '1002'), reg('b'), show('b', '1003'), fin('a')], 1);
+    const [ra, sa, rb, sb, fa] = await s.pending();
+    t.same(
+      await s.cardHistories(['a', 'b']),
+      new Map([
+        ['a', { registerUser: null, effects: [] }],
+        ['b', { registerUser: null, effects: [] }],
+      ]),
+      'nothing landed yet',
+    );
+    const o = await other();
+    await o.markDoneAll([ra!.id], [{ call: 'a', b24CallId: 'externalCall.o', userId: 1 }], 2);
+    t.equal((await s.pending()).length, 5, "another portal's write touches none of these jobs");
+    t.equal(await s.callId('a'), null, 'nor their CALL_IDs');
+    await s.markDoneAll(
+      [ra!.id, sa!.id, rb!.id, ra!.id],
+      [
+        { call: 'a', b24CallId: 'externalCall.a', userId: 7 },
+        { call: 'b', b24CallId: 'externalCall.old', userId: null },
+        { call: 'b', b24CallId: 'externalCall.b', userId: 9 },
+      ],
+      3,
+    );
+    await s.markDoneAll([], [], 4);
+    const check = async (ss: typeof s, what: string): Promise<void> => {
+      t.same(
+        (await ss.pending()).map((j) => j.id),
+        [sb!.id, fa!.id],
+        `${what}: the others pending`,
+      );
+      t.same(
+        await ss.callIds(['a', 'b']),
+        new Map([
+          ['a', 'externalCall.a'],
+          ['b', 'externalCall.b'],
+        ]),
+        `${what}: the CALL_IDs, the last of a call`,
+      );
+      t.same(
+        await ss.cardHistories(['b', 'a', 'z', 'a']),
+        new Map([
+          ['b', { registerUser: 9, effects: [reg('b')] }],
+          ['a', { registerUser: 7, effects: [reg('a'), show('a', '1002')] }],
+          ['z', { registerUser: null, effects: [] }],
+        ]),
+        `${what}: the histories of every call asked for`,
+      );
+    };
+    await check(s, 'at once');
+    await check(await reopen(), 'after a restart');
+    t.match(await s.stats(), { pending: 2, done: 3 });
+    t.same(await s.cardHistories([]), new Map());
+  });
+
   t.test(`${name}: unfinished calls and the purge`, async (t) => {
     const { store: s } = await make(t);
     await s.enqueue([reg('old'), fin('old')], 1000);
