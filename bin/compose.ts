@@ -19,7 +19,7 @@ import { SwitchUnit } from '../lib/switch/unit.js';
 import { finishOrphans } from '../lib/switch/orphans.js';
 import { OrphanSweep, Switches } from '../lib/switch/fleet.js';
 import { modelConfig } from '../lib/switch/config.js';
-import { realClock, type Clock, type Timer } from '../lib/clock.js';
+import { realClock, type Clock } from '../lib/clock.js';
 import { isEslSwitch } from '../lib/config.js';
 import type { ComposeOptions, Runtime } from '../lib/runtime.js';
 import type { Effect } from '../lib/calls/effects.js';
@@ -32,16 +32,11 @@ import { cdrRoutes } from '../lib/http/cdr.js';
 import type { CallFacts } from '../lib/switch/facts.js';
 import type { RoutePortal } from '../lib/http/routes.js';
 import { ClusterSide } from './cluster.js';
+import { Heartbeat } from './heartbeat.js';
 import { instanceName, sharedOf } from '../lib/cluster/cluster.js';
 import { withLease } from '../lib/cluster/seat.js';
 import { CDR_SPOOL_LEASE, REFRESH_LEASE } from '../lib/cluster/messages.js';
 import type { UnfinishedCall } from '../lib/store/store.js';
-
-/** How often the service stamps "alive" (a restart finishes orphans up to it). */
-const ALIVE_EVERY_MS = 5_000;
-/** Finished calls (and handled click-to-call ids) are forgotten after a week, looked at hourly. */
-const PURGE_EVERY_MS = 3_600_000;
-const KEEP_FINISHED_MS = 7 * 86_400_000;
 
 export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const c = o.config;
@@ -54,8 +49,6 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
   const shared = o.shared ?? (c.database.url && instance ? sharedOf(store, instance) : undefined);
   const tenants = new Tenants(c);
   let url = '';
-  /** Each switch's time of the last event the previous run saw (µs; 0: unknown), stamped with `alive`. */
-  const previousSwitchUs = new Map<string, number>();
   /** What each portal's store held unfinished when this run started (after the CDR spool): the orphans. */
   const unfinishedAtStart = new Map<PortalUnit, UnfinishedCall[]>();
   const units = new Map<Tenant, PortalUnit>();
@@ -113,7 +106,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
                 unfinished: (unfinishedAtStart.get(p) ?? []).filter(g.owns),
                 live: g.live,
                 tracked: g.known,
-                lastSwitchUs: previousSwitchUs.get(s.name) ?? 0,
+                lastSwitchUs: heartbeat.previousSwitchUs(s.name),
                 addToChat: c.calls.addToChat,
                 chooseRecordings: c.recordings.choose,
                 log,
@@ -204,7 +197,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
           // a takeover settles what ended since the last holder's last stamp, from the store as it is now
           retake: async (x) => {
             sweep.again(x.name);
-            previousSwitchUs.set(x.name, (await store.get<number>(`alive.switchUs:${x.name}`)) ?? 0);
+            await heartbeat.readPrevious(x.name);
             for (const p of units.values()) unfinishedAtStart.set(p, await p.store.unfinishedCalls());
           },
           routedHere,
@@ -370,28 +363,15 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
   });
 
-  let aliveTimer: Timer | null = null;
-  let sincePurgeMs = 0;
-  /** Alive now, and each switch's time of the newest event seen (a restart's orphans ended after it). */
-  const stampAlive = async (): Promise<void> => {
-    await store.set('alive', clock.now());
-    for (const x of switches.list)
-      // several instances: only the switch's holder knows its time now
-      if (x.lastSwitchUs > 0 && (!cl || cl.holdsSwitch(x.name)))
-        await store.set(`alive.switchUs:${x.name}`, x.lastSwitchUs);
-  };
-  const beat = (): void => {
-    const purge = (sincePurgeMs += ALIVE_EVERY_MS) >= PURGE_EVERY_MS;
-    if (purge) sincePurgeMs = 0;
-    const stores = [store, ...[...units.values()].map((p) => p.store).filter((s) => s !== store)];
-    const before = clock.now() - KEEP_FINISHED_MS;
-    stampAlive()
-      .then(async () => {
-        if (purge) await Promise.all(stores.map((s) => s.purgeFinished(before)));
-      })
-      .catch((err: unknown) => log.error({ err }, 'the store refused the alive stamp or the purge'));
-    aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
-  };
+  const heartbeat = new Heartbeat({
+    store,
+    stores: () => [store, ...[...units.values()].map((p) => p.store).filter((x) => x !== store)],
+    switches: () => switches.list,
+    // several instances: only the switch's holder knows its time now
+    stamps: (name) => !cl || cl.holdsSwitch(name),
+    clock,
+    log,
+  });
 
   const rt: Runtime = {
     config: c,
@@ -411,10 +391,8 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
     },
     health,
     async start() {
-      for (const x of switches.list)
-        previousSwitchUs.set(x.name, (await store.get<number>(`alive.switchUs:${x.name}`)) ?? 0);
-      await stampAlive();
-      aliveTimer = clock.setTimeout(beat, ALIVE_EVERY_MS);
+      for (const x of switches.list) await heartbeat.readPrevious(x.name);
+      await heartbeat.start();
       await cdr.load();
       for (const p of units.values()) await p.open();
       // a sample call through throwaway models and planners: the first real call does not pay for compiling its path
@@ -437,10 +415,10 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       log.info({ http: url, esl, mode: portal.client.mode, ...at, ...served }, 'service started');
     },
     async stop() {
-      clock.clearTimeout(aliveTimer);
+      heartbeat.stop();
       cdr.stop();
       // the store may be closed already (a second stop)
-      await stampAlive().catch(() => undefined);
+      await heartbeat.stamp().catch(() => undefined);
       if (cl) await cl.stop();
       else {
         switches.stop();
@@ -451,7 +429,7 @@ export function compose(o: ComposeOptions, clock: Clock = realClock): Runtime {
       await store.close();
     },
     crash() {
-      clock.clearTimeout(aliveTimer);
+      heartbeat.stop();
       cdr.stop();
       switches.stop();
       for (const p of units.values()) p.halt();
