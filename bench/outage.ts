@@ -16,6 +16,7 @@ import { startFreeswitchSim } from '../lib/sim/freeswitch/index.js';
 import { startBitrix24Emulator, type PortalRequest } from '../lib/sim/bitrix24/index.js';
 import { office, officeUsers, play, schedule, type Arrival } from './office.js';
 import { opt, serviceEnv } from './common.js';
+import { METHOD } from '../lib/outbox/commands.js';
 
 const RATE = Number(opt('rate', '2'));
 const OUTAGE_S = Number(opt('outage', '600'));
@@ -25,9 +26,7 @@ const [BURST, DRAIN] = opt('bucket', '50,2').split(',').map(Number) as [number, 
 /** Give up on the drain after this long (the target is 60 s). */
 const DRAIN_LIMIT_MS = 180_000;
 
-const REGISTER = 'telephony.externalcall.register';
-const FINISH = 'telephony.externalcall.finish';
-const ATTACH = 'telephony.externalcall.attachrecord';
+const { register: REGISTER, finish: FINISH, attach: ATTACH } = METHOD;
 
 interface Call {
   arrival: Arrival;

@@ -4,14 +4,10 @@
  * though the trunk leg names no domain at CREATE and a gateway leg never does.
  */
 import t from 'tap';
-import { fixtureEvents } from '../../helpers/fixtures.js';
-import { toChannelEvent } from '../../../lib/events/channel-event.js';
-import { CallModel, defaultModelConfig } from '../../../lib/calls/model.js';
-import { LegFactsTracker } from '../../../lib/switch/facts.js';
-import { TenantRouter } from '../../../lib/tenancy/router.js';
+import { playRouted } from '../../helpers/tenancy.js';
+import type { TenantRouter } from '../../../lib/tenancy/router.js';
 import { Tenants, portalConfig, foreignLine } from '../../../lib/tenancy/tenants.js';
 import { loadConfig, ConfigError } from '../../../lib/config.js';
-import { createLogger } from '../../../lib/log.js';
 import type { Effect } from '../../../lib/calls/effects.js';
 
 const A = 'https://a.bitrix24.test';
@@ -21,24 +17,10 @@ function play(
   file: string,
   tenants: Record<string, unknown>,
 ): { to: Array<[string, Effect['kind'][]]>; router: TenantRouter } {
-  const c = loadConfig({ overrides: { tenants: JSON.stringify(tenants), 'b24.clientId': 'x' } });
-  const model = new CallModel(defaultModelConfig);
-  const legs = new LegFactsTracker();
-  const router = new TenantRouter(
-    new Tenants(c),
-    (call) => {
-      const d = model.describe(call);
-      return d ? legs.facts(d.legs, d.line) : null;
-    },
-    createLogger('silent'),
-  );
   const to: Array<[string, Effect['kind'][]]> = [];
-  for (const e of fixtureEvents(file)) {
-    const ce = toChannelEvent(e);
-    if (!ce) continue;
-    legs.note(ce);
-    for (const [tenant, effects] of router.route(model.apply(ce))) to.push([tenant.url, effects.map((x) => x.kind)]);
-  }
+  const router = playRouted(file, tenants, ({ effects }, r) => {
+    for (const [tenant, mine] of r.route(effects)) to.push([tenant.url, mine.map((x) => x.kind)]);
+  });
   return { to, router };
 }
 
